@@ -1,0 +1,1 @@
+"""Data platform of the provincial smart operations centre."""

@@ -1,0 +1,36 @@
+"""A local Airflow for the demo and the tests: its home under $IOC_HOME, our DAGs, few workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.settings import REPO_ROOT, paths
+
+WRITER_POOL = "duckdb_writer"
+
+
+def airflow_environ(home: Path | None = None) -> dict[str, str]:
+    """Environment variables that point Airflow at $IOC_HOME/airflow and this repository's dags/."""
+    home = home or paths().home
+    return {
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs" / "airflow"),
+        "IOC_HOME": str(home),
+    }
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def prepare_airflow(env: dict[str, str], log) -> None:
+    """Migrate the metadata database and create the single-slot warehouse writer pool."""
+    for args in (["db", "migrate"], ["pools", "set", WRITER_POOL, "1", "One writer of the DuckDB warehouse at a time"]):
+        subprocess.run([airflow_bin(), *args], env={**os.environ, **env}, check=True, stdout=log, stderr=subprocess.STDOUT)

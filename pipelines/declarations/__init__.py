@@ -1,0 +1,1 @@
+"""Declarations: typed models of the YAML files under schemas/, and their loading."""

@@ -1,0 +1,216 @@
+"""Read declaration files into models; every problem names the file and the key at fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from pipelines.declarations.models import Feed, OrgUnits
+from pipelines.settings import paths
+from pipelines.text import label_key
+
+
+@dataclass(frozen=True)
+class DeclarationProblem:
+    """One thing wrong in a declaration file."""
+
+    file: Path
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else str(self.file)
+        return f"{where}: {self.message}"
+
+
+class DeclarationError(Exception):
+    """Declarations that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[DeclarationProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _location(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("http_json", "file_drop", "postgres", "page_number", "next_link"):
+            continue  # discriminator tags pydantic inserts into the path
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _read_yaml(file: Path) -> tuple[object, list[DeclarationProblem]]:
+    try:
+        return yaml.safe_load(file.read_text(encoding="utf-8")), []
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return None, [DeclarationProblem(file, "", f"is not valid YAML: {exc}")]
+
+
+def _validate(model, file: Path, data: object):
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (check its spelling against the README's feed format)"
+            elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
+                message += f" (got {err['input']!r})"
+            problems.append(DeclarationProblem(file, _location(err["loc"]), message))
+        return None, problems
+
+
+def read_org_units(file: Path | None = None) -> OrgUnits:
+    """The organisation units, or DeclarationError."""
+    file = file or paths().org_units_file
+    data, problems = _read_yaml(file)
+    units, more = _validate(OrgUnits, file, data) if not problems else (None, [])
+    problems += more
+    if units is not None:
+        problems += _org_unit_problems(units, file)
+    if problems:
+        raise DeclarationError(problems)
+    return units
+
+
+def _org_unit_problems(units: OrgUnits, file: Path) -> list[DeclarationProblem]:
+    problems = []
+    seen: set[str] = set()
+    for i, unit in enumerate(units.units):
+        if unit.code in seen:
+            problems.append(DeclarationProblem(file, f"units[{i}].code", f"duplicate code {unit.code!r}"))
+        seen.add(unit.code)
+    for i, unit in enumerate(units.units):
+        for key in ("parent", "successor"):
+            ref = getattr(unit, key)
+            if ref is not None and ref not in units.codes:
+                problems.append(DeclarationProblem(file, f"units[{i}].{key}", f"unknown unit code {ref!r}"))
+        if unit.valid_to and unit.valid_to < unit.valid_from:
+            problems.append(DeclarationProblem(file, f"units[{i}].valid_to", "is before valid_from"))
+    if units.province not in units.codes:
+        problems.append(DeclarationProblem(file, "province", f"unknown unit code {units.province!r}"))
+    return problems
+
+
+def read_feed(file: Path, org_units: OrgUnits) -> Feed:
+    """One feed declaration, checked against the organisation units, or DeclarationError."""
+    data, problems = _read_yaml(file)
+    feed, more = _validate(Feed, file, data) if not problems else (None, [])
+    problems += more
+    if feed is not None:
+        problems += feed_problems(feed, file, org_units)
+    if problems:
+        raise DeclarationError(problems)
+    return feed
+
+
+def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[DeclarationProblem]:
+    """Cross-references inside a feed and to the organisation units."""
+    problems: list[DeclarationProblem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(DeclarationProblem(file, key, message))
+
+    if feed.id != file.stem:
+        problem("id", f"{feed.id!r} must match the file name {file.stem!r}")
+    if feed.owner not in org_units.codes:
+        problem("owner", f"unknown organisation unit {feed.owner!r} (see {paths().org_units_file.name})")
+    names = feed.column_names
+    labels: dict[str, str] = {}
+    for i, column in enumerate(feed.columns):
+        if names.count(column.name) > 1:
+            problem(f"columns[{i}].name", f"duplicate column {column.name!r}")
+        for label in [column.name, *column.labels]:
+            other = labels.setdefault(label_key(label), column.name)
+            if other != column.name:
+                problem(f"columns[{i}].labels", f"label {label!r} is also used by column {other!r}")
+    known = set(names)
+
+    def must_be_columns(key: str, cols: list[str] | None) -> None:
+        for col in cols or []:
+            if col not in known:
+                problem(key, f"{col!r} is not a declared column (columns: {', '.join(names)})")
+
+    must_be_columns("load.key", feed.load.key)
+    must_be_columns("load.replace", feed.load.replace)
+    for col in feed.load.key:
+        column = feed.column(col)
+        if column is not None and column.nullable:
+            problem("load.key", f"key column {col!r} must not be nullable")
+    if feed.load.version:
+        must_be_columns("load.version", [feed.load.version])
+        column = feed.column(feed.load.version)
+        if column is not None and column.type not in ("timestamp", "date", "integer"):
+            problem("load.version", f"version column {column.name!r} must be a timestamp, date or integer")
+    incremental = getattr(feed.source, "incremental", None)
+    if incremental is not None:
+        must_be_columns("source.incremental.cursor_field", [incremental.cursor_field])
+    for i, rule in enumerate(getattr(feed.source, "skip_rows", [])):
+        must_be_columns(f"source.skip_rows[{i}].column", [rule.column] if rule.column else [])
+    if feed.reporting is not None:
+        must_be_columns("reporting.period_column", [feed.reporting.period_column])
+        must_be_columns("reporting.unit_column", [feed.reporting.unit_column])
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(feed.timezone)
+    except Exception:
+        problem("timezone", f"unknown time zone {feed.timezone!r} (e.g. Asia/Ho_Chi_Minh)")
+    return problems
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every declaration of the project."""
+
+    org_units: OrgUnits
+    feeds: dict[str, Feed]
+
+    def feed(self, feed_id: str) -> Feed:
+        try:
+            return self.feeds[feed_id]
+        except KeyError:
+            known = ", ".join(sorted(self.feeds)) or "none"
+            raise KeyError(f"unknown feed {feed_id!r}; declared feeds: {known}") from None
+
+
+def feed_files(schemas: Path | None = None) -> list[Path]:
+    folder = (schemas or paths().schemas) / "feeds"
+    return sorted(folder.glob("*.yaml"))
+
+
+def read_catalog(schemas: Path | None = None) -> Catalog:
+    """All declarations, or DeclarationError listing every problem in every file."""
+    schemas = schemas or paths().schemas
+    org_units = read_org_units(schemas / "org_units.yaml")
+    feeds: dict[str, Feed] = {}
+    problems: list[DeclarationProblem] = []
+    for file in feed_files(schemas):
+        try:
+            feed = read_feed(file, org_units)
+        except DeclarationError as exc:
+            problems += exc.problems
+            continue
+        feeds[feed.id] = feed
+    if problems:
+        raise DeclarationError(problems)
+    return Catalog(org_units=org_units, feeds=feeds)
+
+
+@lru_cache(maxsize=4)
+def _cached_catalog(schemas: Path) -> Catalog:
+    return read_catalog(schemas)
+
+
+def catalog() -> Catalog:
+    """The project's declarations (read once per process and schemas folder)."""
+    return _cached_catalog(paths().schemas)

@@ -1,0 +1,292 @@
+"""Typed models of feed and organisation-unit declarations; unknown keys are rejected."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
+
+
+class Strict(BaseModel):
+    """Base of every declaration: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Names(Strict):
+    """A label in Vietnamese and English."""
+
+    vi: str
+    en: str
+
+
+# --- organisation units -------------------------------------------------------------------
+
+UnitKind = Literal["province", "department", "centre", "district", "commune"]
+
+
+class OrgUnit(Strict):
+    """An organisation unit (province, department, centre, district, commune) with its validity."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    kind: UnitKind
+    vi: str
+    en: str
+    parent: str | None = None
+    valid_from: date
+    valid_to: date | None = None
+    successor: str | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class OrgUnits(Strict):
+    """The organisation tree of the province."""
+
+    province: str
+    units: list[OrgUnit]
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(u.code for u in self.units)
+
+    def get(self, code: str) -> OrgUnit | None:
+        return next((u for u in self.units if u.code == code), None)
+
+
+# --- columns ------------------------------------------------------------------------------
+
+ColumnType = Literal["string", "integer", "number", "boolean", "date", "timestamp", "month"]
+
+
+class Column(Strict):
+    """One column of a feed's contract: its name, type, header labels and allowed values."""
+
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    type: ColumnType
+    description: str | None = None
+    nullable: bool = False
+    labels: list[str] = []
+    enum: list[str] | None = None
+    values: dict[str, str] = {}
+    references: Literal["org_unit"] | None = None
+    formats: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _values_map_into_enum(self) -> Column:
+        if self.values and not self.enum:
+            raise ValueError("'values' maps labels to codes and needs 'enum' listing those codes")
+        if self.enum:
+            unknown = sorted({v for v in self.values.values() if v not in self.enum})
+            if unknown:
+                raise ValueError(f"'values' maps to {unknown}, which are not in enum {self.enum}")
+        if self.formats and self.type not in ("date", "timestamp"):
+            raise ValueError(f"'formats' applies to date and timestamp columns, not {self.type}")
+        if self.enum and self.type != "string":
+            raise ValueError("'enum' applies to string columns")
+        return self
+
+
+# --- sources ------------------------------------------------------------------------------
+
+
+class BearerAuth(Strict):
+    """Bearer-token auth; the token is read from the named environment variable."""
+
+    bearer_token_env: Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class PageNumberPagination(Strict):
+    """Pages numbered from 1; the last page is the first one shorter than page_size."""
+
+    kind: Literal["page_number"]
+    page_param: str = "page"
+    size_param: str = "page_size"
+    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+
+
+class NextLinkPagination(Strict):
+    """The response body names the next page's URL (null on the last page)."""
+
+    kind: Literal["next_link"]
+    next_path: str = "next"
+    size_param: str = "page_size"
+    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+
+
+class HttpIncremental(Strict):
+    """Ask only for records changed after the highest cursor value already landed."""
+
+    cursor_field: str
+    param: str
+    initial: str | None = None
+
+
+class HttpJsonSource(Strict):
+    """A paginated JSON API."""
+
+    kind: Literal["http_json"]
+    url: str
+    auth: BearerAuth | None = None
+    records_path: str = "data"
+    pagination: Annotated[
+        PageNumberPagination | NextLinkPagination, Field(discriminator="kind")
+    ] | None = None
+    incremental: HttpIncremental | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+    requests_per_second: Annotated[float, Field(gt=0)] | None = None
+
+
+class SkipRowRule(Strict):
+    """Rows to ignore, such as totals rows: a regex matched (case-insensitively) against a cell."""
+
+    matches: str
+    column: str | None = None
+
+    @field_validator("matches")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+
+class FileDropSource(Strict):
+    """Files (CSV or XLSX) that departments drop into an inbox folder under $IOC_HOME/inbox."""
+
+    kind: Literal["file_drop"]
+    inbox: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    patterns: list[str] = ["*.csv", "*.xlsx"]
+    encodings: list[str] = ["utf-8", "cp1258"]
+    number_format: Literal["vi", "en"] = "vi"
+    header_search_rows: Annotated[int, Field(gt=0, le=200)] = 30
+    sheet: str | None = None
+    skip_rows: list[SkipRowRule] = []
+
+    @field_validator("encodings")
+    @classmethod
+    def _known_encodings(cls, encodings: list[str]) -> list[str]:
+        import codecs
+
+        for name in encodings:
+            try:
+                codecs.lookup(name)
+            except LookupError as exc:
+                raise ValueError(f"unknown encoding {name!r}") from exc
+        return encodings
+
+
+class PostgresIncremental(Strict):
+    """Read only rows whose cursor column is above the highest value already landed."""
+
+    cursor_field: str
+    initial: str | None = None
+
+
+class PostgresSource(Strict):
+    """A table or query of a department's PostgreSQL database."""
+
+    kind: Literal["postgres"]
+    dsn: str
+    table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")] | None = None
+    query: str | None = None
+    incremental: PostgresIncremental | None = None
+    batch_size: Annotated[int, Field(gt=0)] = 5000
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> PostgresSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("declare exactly one of 'table' or 'query'")
+        return self
+
+
+Source = Annotated[HttpJsonSource | FileDropSource | PostgresSource, Field(discriminator="kind")]
+
+
+# --- loading and reporting ----------------------------------------------------------------
+
+
+class LoadRule(Strict):
+    """How received rows become current data in clean.<feed>.
+
+    key: identifies a row. version: the latest version per key wins (e.g. updated_at).
+    replace: a batch replaces all current rows of the partitions it carries (e.g. a department's
+    resubmitted monthly report replaces its earlier one for that period).
+    """
+
+    key: list[str]
+    version: str | None = None
+    replace: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> LoadRule:
+        if self.version and self.replace:
+            raise ValueError("declare either 'version' (latest per key) or 'replace' (partitions), not both")
+        if self.replace and not set(self.replace) <= set(self.key):
+            raise ValueError(f"'replace' columns {self.replace} must be part of 'key' {self.key}")
+        return self
+
+
+class DeadlineRule(Strict):
+    """When a period's report is due: N calendar or working days after the period end or the
+    Decree 09/2019 data cut-off, or a fixed day of the following month."""
+
+    rule: Literal["after_period_end", "after_cutoff", "day_of_next_month"]
+    days: Annotated[int, Field(ge=0, le=366)] = 0
+    day_kind: Literal["calendar", "working"] = "calendar"
+    day: Annotated[int, Field(ge=1, le=31)] | None = None
+
+    @model_validator(mode="after")
+    def _day_for_fixed_rule(self) -> DeadlineRule:
+        if (self.rule == "day_of_next_month") != (self.day is not None):
+            raise ValueError("'day' is required with rule day_of_next_month and only there")
+        return self
+
+
+class ExpectedUnits(Strict):
+    """Which organisation units must send a report each period (active units of these kinds)."""
+
+    kinds: list[UnitKind]
+
+
+class Reporting(Strict):
+    """The reporting calendar of a periodic feed."""
+
+    period_type: Literal["daily", "weekly", "monthly", "quarterly", "half_year", "nine_month", "yearly"]
+    period_column: str
+    unit_column: str
+    expected_units: ExpectedUnits
+    deadline: DeadlineRule
+
+
+class Feed(Strict):
+    """A department feed: where its records come from, their contract, and how they load."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    name: Names
+    owner: str
+    description: str | None = None
+    schedule: str | None = None
+    tags: list[str] = []
+    source: Source
+    columns: list[Column]
+    load: LoadRule
+    reporting: Reporting | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]

@@ -1,0 +1,1 @@
+"""Extract stage: pull records from department sources and land them as batches."""

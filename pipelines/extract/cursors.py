@@ -1,0 +1,55 @@
+"""Incremental cursors: the highest cursor value landed per feed, kept under $IOC_HOME/state."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+
+from pipelines.settings import paths
+
+
+def read_cursor(feed: str) -> str | None:
+    file = paths().cursor(feed)
+    if not file.exists():
+        return None
+    return json.loads(file.read_text(encoding="utf-8"))["value"]
+
+
+def save_cursor(feed: str, value: str, batch_id: str) -> None:
+    """Advance the cursor; called only after the batch holding these records is landed."""
+    file = paths().cursor(feed)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    state = {"value": value, "batch_id": batch_id, "saved_at": datetime.now(timezone.utc).isoformat()}
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, file)
+
+
+def reset_cursor(feed: str) -> None:
+    paths().cursor(feed).unlink(missing_ok=True)
+
+
+def highest(values: list[object], current: str | None) -> str | None:
+    """The highest of the current cursor and the received values, compared as timestamps when they
+    parse as ISO 8601, else as text. Values that are not valid are ignored."""
+    best, best_key = current, _sort_key(current) if current is not None else None
+    for value in values:
+        if value is None:
+            continue
+        key = _sort_key(str(value))
+        if key is None:
+            continue
+        if best_key is None or key > best_key:
+            best, best_key = str(value), key
+    return best
+
+
+def _sort_key(value: str):
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # naive values only compare with each other
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,171 @@
+"""File-drop extractor: CSV and XLSX files from a department's inbox, one landed batch per file.
+
+The header row is found under any title block by matching the contract's labels; blank rows and
+rows matched by the feed's skip rules (totals such as "Tổng cộng") are left out. A read file moves
+to $IOC_HOME/archive/<feed>/, an unreadable one to $IOC_HOME/rejected/<feed>/ with a .reason.txt.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines.declarations.models import Feed, FileDropSource
+from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
+from pipelines.extract.records import as_text, records_frame
+from pipelines.extract.tabular import Grid, UnreadableFile, read_grid
+from pipelines.settings import paths
+from pipelines.text import label_key
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet letter of a 0-based column index (0 → A, 27 → AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def inbox_files(feed: Feed) -> list[Path]:
+    """Files waiting in the feed's inbox, oldest first."""
+    source: FileDropSource = feed.source
+    inbox = paths().inbox(source.inbox)
+    if not inbox.exists():
+        return []
+    files = [
+        p for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+        and any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in source.patterns)
+    ]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def extract(feed: Feed, files: list[Path] | None = None) -> list[LandedBatch]:
+    """Land every inbox file (or the given files) as one batch each."""
+    explicit = files is not None
+    return [extract_file(feed, path, keep_original=explicit) for path in (files if explicit else inbox_files(feed))]
+
+
+def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedBatch:
+    """Read one file into a landed batch, then archive it (or reject it with a reason file)."""
+    source: FileDropSource = feed.source
+    data = path.read_bytes()
+    batch_id = new_batch_id()
+    received_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    batch = LandedBatch(
+        batch_id=batch_id, feed=feed.id, source_uri="", checksum=checksum_bytes(data),
+        received_at=received_at, file_name=path.name,
+    )
+    try:
+        grid = read_grid(path, data, source.encodings, source.sheet)
+        records, rows, warnings, batch.header_row = table_records(feed, grid)
+        if not records:
+            raise UnreadableFile(
+                "the file has a header row but no data rows; ask the department to send the report with its figures"
+            )
+    except UnreadableFile as exc:
+        destination = _move(path, paths().rejected(feed.id), batch_id, keep_original)
+        batch.status, batch.source_uri = "failed", str(destination)
+        batch.error = f"feed {feed.id}, file {path.name}: {exc}"
+        destination.with_name(destination.name + ".reason.txt").write_text(batch.error + "\n", encoding="utf-8")
+        return land(batch)
+    destination = _move(path, paths().archive(feed.id), batch_id, keep_original)
+    batch.source_uri = str(destination)
+    batch.warnings = [f"read as {grid.how}", *warnings]
+    return land(batch, records_frame(records, rows, [batch.source_uri] * len(records)))
+
+
+def _move(path: Path, folder: Path, batch_id: str, keep_original: bool) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    destination = folder / f"{batch_id}__{path.name}"
+    if keep_original:
+        shutil.copy2(path, destination)
+    else:
+        shutil.move(path, destination)
+    return destination
+
+
+def _label_index(feed: Feed) -> dict[str, str]:
+    return {label_key(label): col.name for col in feed.columns for label in (col.name, *col.labels)}
+
+
+def find_header(feed: Feed, grid: Grid) -> int:
+    """0-based index of the header row: the row among the first rows matching most contract labels."""
+    source: FileDropSource = feed.source
+    labels = _label_index(feed)
+    needed = min(2, len(feed.columns))
+    best_row, best_count = -1, 0
+    for i, row in enumerate(grid.rows[: source.header_search_rows]):
+        matched = {labels[k] for k in (label_key(as_text(c) or "") for c in row) if k in labels}
+        if len(matched) > best_count:
+            best_row, best_count = i, len(matched)
+    if best_count < needed:
+        first = next((r for r in grid.rows if any(as_text(c) for c in r)), [])
+        shown = " | ".join(as_text(c) or "" for c in first[:8])
+        examples = ", ".join(repr(c.labels[0] if c.labels else c.name) for c in feed.columns[:4])
+        raise UnreadableFile(
+            f"no header row found in the first {source.header_search_rows} rows; expected column labels such as "
+            f"{examples}; the first non-empty row reads: {shown!r}. Put the header row above the data, or add the "
+            f"labels this department uses to schemas/feeds/{feed.id}.yaml"
+        )
+    return best_row
+
+
+def table_records(feed: Feed, grid: Grid) -> tuple[list[dict[str, object]], list[int], list[str], int]:
+    """Records keyed by the file's own header labels, their 1-based row numbers, warnings, and the
+    1-based header row."""
+    source: FileDropSource = feed.source
+    header_row = find_header(feed, grid)
+    header = _header_names(grid.rows[header_row])
+    labels = _label_index(feed)
+    index_of = {labels[label_key(h)]: j for j, h in enumerate(header) if label_key(h) in labels}
+    rules = [(re.compile(r.matches, re.IGNORECASE), r) for r in source.skip_rows]
+    records, rows, skipped = [], [], []
+    for i in range(header_row + 1, len(grid.rows)):
+        cells = grid.rows[i]
+        texts = [as_text(c) for c in cells]
+        if not any(t and t.strip() for t in texts):
+            continue
+        if _skipped(texts, rules, index_of):
+            skipped.append(i + 1)
+            continue
+        while len(header) < len(cells):
+            header.append(f"(column {column_letter(len(header))})")
+        records.append({header[j]: _cell(cells[j]) for j in range(len(cells))})
+        rows.append(i + 1)
+    warnings = []
+    if skipped:
+        warnings.append(f"rows skipped by the feed's skip_rows rules (e.g. totals): {', '.join(map(str, skipped))}")
+    return records, rows, warnings, header_row + 1
+
+
+def _cell(value: object) -> object:
+    return None if value == "" else value
+
+
+def _header_names(row: list[object]) -> list[str]:
+    names: list[str] = []
+    for j, cell in enumerate(row):
+        text = " ".join((as_text(cell) or "").split())
+        name = text or f"(column {column_letter(j)})"
+        if name in names:
+            name = f"{name} ({column_letter(j)})"
+        names.append(name)
+    return names
+
+
+def _skipped(texts: list[str | None], rules, index_of: dict[str, int]) -> bool:
+    for pattern, rule in rules:
+        if rule.column is not None:
+            j = index_of.get(rule.column)
+            candidates = [texts[j]] if j is not None and j < len(texts) else []
+        else:
+            candidates = texts
+        if any(t is not None and pattern.search(label_key(t)) for t in candidates):
+            return True
+    return False

@@ -1,0 +1,79 @@
+"""Run a feed: extract into the landing zone (no lock needed), then load under the writer lock.
+
+The DAGs call extract_feed and load_feed as two tasks; `ioc ingest` calls ingest_feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines.declarations.loading import catalog
+from pipelines.declarations.models import Feed
+from pipelines.extract.errors import SourceError
+from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
+from pipelines.load.batch import BatchSummary, load_batch
+from pipelines.load.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+
+def _extractor(feed: Feed):
+    from pipelines.extract import file_drop, http_json, postgres
+
+    return {"http_json": http_json, "file_drop": file_drop, "postgres": postgres}[feed.source.kind]
+
+
+def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: bool = True) -> list[LandedBatch]:
+    """Land what the source has for us. A broken source raises SourceError, after landing a failed
+    batch so that ops.batches shows it (a scheduler passes record_failure only on its last try)."""
+    feed = catalog().feed(feed_id)
+    extractor = _extractor(feed)
+    if files is not None and feed.source.kind != "file_drop":
+        raise SourceError(f"feed {feed_id} reads from {feed.source.kind}, not files: --file does not apply")
+    try:
+        batches = extractor.extract(feed, files) if feed.source.kind == "file_drop" else extractor.extract(feed)
+    except SourceError as exc:
+        if not record_failure:
+            raise
+        land(LandedBatch(batch_id=new_batch_id(), feed=feed_id, source_uri=feed.source.kind, checksum="",
+                         received_at=datetime.now(timezone.utc), status="failed", error=str(exc)))
+        raise
+    for batch in batches:
+        log.info("landed %s batch %s: %s rows from %s", feed_id, batch.batch_id, batch.rows, batch.source_uri)
+    return batches
+
+
+def load_feed(feed_id: str) -> list[BatchSummary]:
+    """Load every pending landed batch of the feed, oldest first, each in its own transaction."""
+    feed = catalog().feed(feed_id)
+    batches = pending(feed_id)
+    if not batches:
+        return []
+    codes = catalog().org_units.codes
+    summaries = []
+    with connect() as con:
+        for batch in batches:
+            summary = load_batch(con, feed, batch, codes)
+            log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
+                     summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
+            summaries.append(summary)
+    return summaries
+
+
+def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
+    """Raise if a source (not a department's file) failed: that makes the scheduler's run fail."""
+    failures = [s.error for s in summaries if s.status == "failed" and s.file_name is None]
+    if failures:
+        raise SourceError("; ".join(f or "source failed" for f in failures))
+
+
+def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
+    """Extract then load; a source error is returned after its failed batch is recorded."""
+    error = None
+    try:
+        extract_feed(feed_id, files)
+    except SourceError as exc:
+        error = exc
+    return load_feed(feed_id), error

@@ -1,0 +1,1 @@
+"""Load stage: raw history, batches, quarantine and current data in the DuckDB warehouse."""

@@ -1,0 +1,65 @@
+"""Publish valid rows to clean.<feed>: the latest version per key, or whole partitions replaced."""
+
+from __future__ import annotations
+
+from pipelines.conform.parse import DUCKDB_TYPES
+from pipelines.declarations.models import Feed
+from pipelines.load.warehouse import quote
+
+LINEAGE = {"_batch_id": "VARCHAR", "_source_uri": "VARCHAR", "_source_row": "BIGINT",
+           "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ"}
+
+
+def clean_table(feed: Feed) -> str:
+    return f"clean.{quote(feed.id)}"
+
+
+def ensure_clean_table(con, feed: Feed) -> None:
+    """Create clean.<feed> from the contract; add columns the contract gained since."""
+    columns = {c.name: DUCKDB_TYPES[c.type] for c in feed.columns} | LINEAGE
+    body = ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {clean_table(feed)} ({body})")
+    existing = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'clean' AND table_name = ?",
+        [feed.id]).fetchall()}
+    for name, kind in columns.items():
+        if name not in existing:
+            con.execute(f"ALTER TABLE {clean_table(feed)} ADD COLUMN {quote(name)} {kind}")
+
+
+def _match(columns: list[str], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{quote(c)} = {right}.{quote(c)}" for c in columns)
+
+
+def publish(con, feed: Feed, incoming: str) -> None:
+    """Merge the valid rows in relation `incoming` into clean.<feed>.
+
+    incoming has the contract columns plus _batch_id, _source_uri, _source_row, _received_at, _loaded_at.
+    """
+    ensure_clean_table(con, feed)
+    table = clean_table(feed)
+    key = feed.load.key
+    names = ", ".join(quote(n) for n in [c.name for c in feed.columns] + list(LINEAGE))
+    if feed.load.replace:
+        part = feed.load.replace
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM {incoming}")
+        # A partition is replaced only by data received at or after what it holds now.
+        con.execute(f"""
+            DELETE FROM {table} AS c WHERE EXISTS (
+                SELECT 1 FROM _incoming AS i WHERE {_match(part, 'c', 'i')} AND c._received_at <= i._received_at)""")
+    else:
+        order = f"{quote(feed.load.version)} DESC NULLS LAST, " if feed.load.version else ""
+        partition = ", ".join(quote(k) for k in key)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM {incoming}
+            QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1""")
+        newer_or_same = f" AND c.{quote(feed.load.version)} <= i.{quote(feed.load.version)}" if feed.load.version else ""
+        con.execute(f"""
+            DELETE FROM {table} AS c WHERE EXISTS (
+                SELECT 1 FROM _incoming AS i WHERE {_match(key, 'c', 'i')}{newer_or_same})""")
+        part = key
+    con.execute(f"""
+        INSERT INTO {table} ({names})
+        SELECT {names} FROM _incoming AS i
+        WHERE NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {_match(part, 'c', 'i')})""")
+    con.execute("DROP TABLE _incoming")

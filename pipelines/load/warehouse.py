@@ -1,0 +1,97 @@
+"""The DuckDB warehouse: one connection at a time across processes, and its fixed tables.
+
+DuckDB lets one process open the file at a time and fails at once when another holds it. Every
+process of the platform (Airflow tasks, the CLI, tests) takes the same file lock first and waits
+for it, so parallel tasks queue instead of failing; an outside process holding DuckDB's own lock
+is retried until the timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
+
+from pipelines.settings import paths
+
+DEFAULT_TIMEOUT_SECONDS = 600.0
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS ops;
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS clean;
+CREATE TABLE IF NOT EXISTS ops.batches (
+    batch_id VARCHAR PRIMARY KEY,
+    feed VARCHAR NOT NULL,
+    source_uri VARCHAR,
+    file_name VARCHAR,
+    checksum VARCHAR,
+    received_at TIMESTAMPTZ,
+    loaded_at TIMESTAMPTZ,
+    rows_received BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    warnings VARCHAR[],
+    duplicate_of VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ops.quarantine (
+    feed VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    source_uri VARCHAR,
+    source_row BIGINT,
+    reasons STRUCT(check_name VARCHAR, column_name VARCHAR, expected VARCHAR, actual VARCHAR, message VARCHAR)[],
+    record JSON,
+    quarantined_at TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL DEFAULT 'open'
+);
+"""
+
+
+class WarehouseBusy(Exception):
+    """The warehouse stayed locked by another process past the timeout."""
+
+
+@contextmanager
+def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    """A DuckDB connection to $IOC_HOME/warehouse.duckdb, held under the platform's file lock."""
+    import duckdb
+
+    p = paths()
+    p.home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(p.warehouse_lock)
+    started = time.monotonic()
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise WarehouseBusy(
+            f"{p.warehouse} stayed locked for {timeout:.0f} s by another process of the platform; "
+            f"see which one holds {p.warehouse_lock}"
+        ) from None
+    try:
+        con = _open(duckdb, str(p.warehouse), deadline=started + timeout)
+        try:
+            con.execute(DDL)
+            yield con
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+def _open(duckdb, path: str, deadline: float):
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

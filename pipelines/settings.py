@@ -1,0 +1,59 @@
+"""Where things live: the repository's declarations and the runtime state under $IOC_HOME."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every path the platform reads or writes, derived from $IOC_HOME and $IOC_SCHEMAS."""
+
+    home: Path
+    schemas: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def warehouse_lock(self) -> Path:
+        return self.home / "warehouse.duckdb.writer-lock"
+
+    def inbox(self, feed: str) -> Path:
+        return self.home / "inbox" / feed
+
+    def archive(self, feed: str) -> Path:
+        return self.home / "archive" / feed
+
+    def rejected(self, feed: str) -> Path:
+        return self.home / "rejected" / feed
+
+    def landing(self, feed: str) -> Path:
+        return self.home / "landing" / feed
+
+    def cursor(self, feed: str) -> Path:
+        return self.home / "state" / "cursors" / f"{feed}.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def feeds_dir(self) -> Path:
+        return self.schemas / "feeds"
+
+    @property
+    def org_units_file(self) -> Path:
+        return self.schemas / "org_units.yaml"
+
+
+def paths() -> Paths:
+    """Paths for the current environment (read at call time, so tests can point elsewhere)."""
+    home = Path(os.environ.get("IOC_HOME") or REPO_ROOT / "var").resolve()
+    schemas = Path(os.environ.get("IOC_SCHEMAS") or REPO_ROOT / "schemas").resolve()
+    return Paths(home=home, schemas=schemas)

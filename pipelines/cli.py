@@ -14,8 +14,9 @@ from rich.table import Table
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 feeds_app = typer.Typer(no_args_is_help=True, help="Declared department feeds.")
 app.add_typer(feeds_app, name="feeds")
-console = Console()
-errors = Console(stderr=True)
+# Piped output (logs, CI, scripts) is not cut at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 240, soft_wrap=True)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240, soft_wrap=True)
 
 STATUS_STYLE = {"loaded": "green", "partial": "yellow", "quarantined": "red", "failed": "bold red",
                 "duplicate": "dim", "empty": "dim", "already_loaded": "dim"}

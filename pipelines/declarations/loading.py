@@ -71,15 +71,19 @@ def _validate(model, file: Path, data: object):
 
 def read_org_units(file: Path | None = None) -> OrgUnits:
     """The organisation units, or DeclarationError."""
-    file = file or paths().org_units_file
+    units, problems = _org_units_and_problems(file or paths().org_units_file)
+    if problems:
+        raise DeclarationError(problems)
+    return units
+
+
+def _org_units_and_problems(file: Path) -> tuple[OrgUnits | None, list[DeclarationProblem]]:
     data, problems = _read_yaml(file)
     units, more = _validate(OrgUnits, file, data) if not problems else (None, [])
     problems += more
     if units is not None:
         problems += _org_unit_problems(units, file)
-    if problems:
-        raise DeclarationError(problems)
-    return units
+    return units, problems
 
 
 def _org_unit_problems(units: OrgUnits, file: Path) -> list[DeclarationProblem]:
@@ -191,9 +195,10 @@ def feed_files(schemas: Path | None = None) -> list[Path]:
 def read_catalog(schemas: Path | None = None) -> Catalog:
     """All declarations, or DeclarationError listing every problem in every file."""
     schemas = schemas or paths().schemas
-    org_units = read_org_units(schemas / "org_units.yaml")
+    org_units, problems = _org_units_and_problems(schemas / "org_units.yaml")
+    if org_units is None:
+        raise DeclarationError(problems)
     feeds: dict[str, Feed] = {}
-    problems: list[DeclarationProblem] = []
     for file in feed_files(schemas):
         try:
             feed = read_feed(file, org_units)

@@ -1,0 +1,127 @@
+"""Shared fixtures: a fresh $IOC_HOME per test, warehouse queries, PostgreSQL, the simulator, Airflow."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipelines.airflow_env import airflow_environ
+
+# Airflow reads its configuration when first imported: point it at a throwaway home before any test
+# module imports it.
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="ioc-tests-"))
+os.environ.update(airflow_environ(SESSION_HOME))
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = REPO / ".venv" / "bin"
+TOKEN_ENVS = ("IOC_TTHC_TOKEN", "IOC_HOTLINE_TOKEN", "IOC_SOC_TOKEN", "IOC_AIR_TOKEN")
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEST_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own $IOC_HOME (warehouse, inboxes, landing zone, cursors)."""
+    path = tmp_path / "ioc-home"
+    path.mkdir()
+    monkeypatch.setenv("IOC_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def query(home):
+    """Run SQL against the test's warehouse (under the platform's lock) and return the rows."""
+    from pipelines.load.warehouse import connect
+
+    def run(sql: str, params: list | None = None) -> list[tuple]:
+        with connect() as con:
+            return con.execute(sql, params or []).fetchall()
+
+    return run
+
+
+@pytest.fixture
+def tokens(monkeypatch) -> dict[str, str]:
+    values = {name: secrets.token_urlsafe(16) for name in TOKEN_ENVS}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def world():
+    from simulator.world import World
+
+    return World(seed=7, now=TEST_NOW, months=3, scale=0.1)
+
+
+@pytest.fixture
+def simulator(world, tokens, monkeypatch):
+    """The department APIs on a free loopback port, with the feeds pointed at them."""
+    from simulator.http_api import SimulatorServer
+
+    server = SimulatorServer(world).start()
+    monkeypatch.setenv("IOC_SIM_URL", server.url)
+    yield server
+    server.stop()
+
+
+def _postgres_ready() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The machine's PostgreSQL on 127.0.0.1:5432, started if it is down."""
+    if not _postgres_ready():
+        clusters = sorted(os.listdir("/etc/postgresql"))
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False)
+        for _ in range(30):
+            if _postgres_ready():
+                break
+            time.sleep(1)
+    assert _postgres_ready(), "PostgreSQL does not answer on 127.0.0.1:5432"
+    return ADMIN_DSN
+
+
+@pytest.fixture
+def finance_db(postgres, world, monkeypatch):
+    """A throwaway finance database filled by the simulator, with the feed pointed at it."""
+    import psycopg
+
+    from simulator.finance_db import fill_finance_db
+
+    dbname = f"ioc_test_finance_{uuid.uuid4().hex[:8]}"
+    dsn = fill_finance_db(world, admin_dsn=postgres, dbname=dbname)
+    monkeypatch.setenv("IOC_FINANCE_DSN", dsn)
+    yield dbname
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata database with the warehouse writer pool, for Airflow's test runner."""
+    from pipelines.airflow_env import prepare_airflow
+
+    with open(SESSION_HOME / "airflow-setup.log", "w") as log:
+        prepare_airflow(dict(os.environ), log)
+    return SESSION_HOME
+
+
+def ioc(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the installed `ioc` command in a subprocess (its own process, as a user or a task would)."""
+    result = subprocess.run([str(VENV_BIN / "ioc"), *args], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result

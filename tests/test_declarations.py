@@ -1,0 +1,104 @@
+"""Every declaration parses and resolves; a broken one is rejected naming its file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.declarations.loading import DeclarationError, feed_files, read_catalog
+from pipelines.settings import REPO_ROOT
+from tests.conftest import ioc
+
+SCHEMAS = REPO_ROOT / "schemas"
+CANONICAL_FEEDS = ["air_quality", "citizen_feedback", "dept_monthly_report", "directive_tasks",
+                   "public_investment", "security_incidents", "tthc_dossiers"]
+
+
+def test_the_seven_canonical_feeds_are_declared():
+    assert sorted(read_catalog(SCHEMAS).feeds) == CANONICAL_FEEDS
+
+
+@pytest.mark.parametrize("file", feed_files(SCHEMAS), ids=lambda f: f.stem)
+def test_feed_declaration_is_complete(file: Path):
+    catalog = read_catalog(SCHEMAS)
+    feed = catalog.feed(file.stem)
+    assert feed.owner in catalog.org_units.codes
+    assert feed.name.vi and feed.name.en and feed.schedule
+    assert set(feed.load.key) <= set(feed.column_names)
+    for column in feed.columns:
+        if column.references == "org_unit":
+            assert column.type == "string"
+
+
+def test_org_units_cover_the_seed_departments_and_centres():
+    units = read_catalog(SCHEMAS).org_units
+    kinds = {u.kind for u in units.units}
+    assert {"province", "department", "centre", "commune"} <= kinds
+    assert {"IOC", "SOC", "TTCNTT", "SKHCN", "STTTT"} <= units.codes
+    merged = units.get("STTTT")
+    assert merged.valid_to is not None and merged.successor == "SKHCN"
+
+
+@pytest.fixture
+def schemas_copy(tmp_path, monkeypatch) -> Path:
+    copy = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, copy)
+    monkeypatch.setenv("IOC_SCHEMAS", str(copy))
+    return copy
+
+
+def edit(file: Path, change) -> None:
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    change(data)
+    file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+BROKEN = {
+    "unknown key": ("tthc_dossiers", lambda d: d.update(shedule="@daily"), "shedule", "unknown key"),
+    "unknown column type": ("air_quality", lambda d: d["columns"][2].update(type="float"), "columns[2].type", "float"),
+    "unknown owner": ("air_quality", lambda d: d.update(owner="SXXX"), "owner", "SXXX"),
+    "key not a column": ("air_quality", lambda d: d["load"].update(key=["station"]), "load.key", "station"),
+    "value outside enum": ("security_incidents", lambda d: d["columns"][2]["values"].update(Khẩn="urgent"),
+                           "columns[2]", "urgent"),
+    "bad skip regex": ("dept_monthly_report", lambda d: d["source"]["skip_rows"][0].update(matches="(tổng"),
+                       "source.skip_rows[0].matches", "regular expression"),
+    "token in a non-env name": ("tthc_dossiers", lambda d: d["source"]["auth"].update(bearer_token_env="abc123"),
+                                "source.auth.bearer_token_env", "pattern"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_declaration_is_rejected_with_file_and_key(schemas_copy, case):
+    feed, change, key, words = BROKEN[case]
+    file = schemas_copy / "feeds" / f"{feed}.yaml"
+    edit(file, change)
+
+    with pytest.raises(DeclarationError) as raised:
+        read_catalog(schemas_copy)
+
+    problems = [str(p) for p in raised.value.problems]
+    assert any(str(file) in p and f": {key}" in p and words in p for p in problems), problems
+
+
+def test_feeds_check_command(schemas_copy):
+    good = ioc("feeds", "check")
+    assert good.returncode == 0 and "7 feeds" in good.stdout
+    edit(schemas_copy / "feeds" / "air_quality.yaml", lambda d: d.update(owner="SXXX"))
+    edit(schemas_copy / "org_units.yaml", lambda d: d["units"][2].update(parent="NOWHERE"))
+
+    bad = ioc("feeds", "check")
+
+    assert bad.returncode == 1
+    assert "air_quality.yaml: owner: unknown organisation unit 'SXXX'" in bad.stderr
+    assert "org_units.yaml: units[2].parent: unknown unit code 'NOWHERE'" in bad.stderr
+
+
+def test_feeds_list_command_shows_every_feed():
+    listed = ioc("feeds", "list")
+    assert listed.returncode == 0
+    for feed in CANONICAL_FEEDS:
+        assert feed in listed.stdout
+    assert "Hồ sơ thủ tục hành chính" in listed.stdout

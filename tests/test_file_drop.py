@@ -1,0 +1,283 @@
+"""File drops end to end on real DuckDB: encodings, XLSX title blocks, bad inputs, corrections,
+idempotent re-runs, a crash mid-batch, and parallel writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from pipelines.ingest import ingest_feed
+from simulator.cp1258 import encode_cp1258
+from tests.conftest import VENV_BIN, ioc
+
+FEED = "dept_monthly_report"
+HEADER = ["Mã đơn vị", "Kỳ báo cáo", "Mã chỉ tiêu", "Tên chỉ tiêu", "Giá trị", "Đơn vị tính", "Ghi chú"]
+ROWS = [
+    ["SKHCN", "10/2026", "GP_CAP", "Số giấy phép được cấp", "11", "giấy phép", ""],
+    ["SKHCN", "10/2026", "TIN_BAI", "Số tin, bài đăng tải", "28", "tin", "Cổng thông tin điện tử"],
+    ["SKHCN", "10/2026", "KINH_PHI", "Kinh phí đã giải ngân", "1.234,5", "triệu đồng", "Đợt 1"],
+]
+
+
+def inbox(home: Path) -> Path:
+    path = home / "inbox" / FEED
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",",
+              header: list[str] = HEADER) -> Path:
+    lines = [delimiter.join(f'"{c}"' if delimiter in c else c for c in row) for row in [header, *rows]]
+    text = "\r\n".join(lines) + "\r\n"
+    data = encode_cp1258(text) if encoding == "cp1258" else text.encode(encoding)
+    path.write_bytes(data)
+    return path
+
+
+def batches(query):
+    return query("SELECT file_name, status, rows_received, rows_loaded, rows_quarantined, error, warnings "
+                 "FROM ops.batches ORDER BY received_at, batch_id")
+
+
+def clean_rows(query):
+    return query("SELECT department_code, period, indicator_code, indicator_name, value, unit, note "
+                 "FROM clean.dept_monthly_report ORDER BY indicator_code")
+
+
+@pytest.mark.parametrize("encoding,delimiter", [("utf-8", ","), ("utf-8-sig", ";"), ("cp1258", ",")])
+def test_csv_in_each_encoding_loads_names_intact(home, query, encoding, delimiter):
+    rows = ROWS if delimiter == ";" else [r[:4] + [r[4].replace(".", "").replace(",", ".")] + r[5:] for r in ROWS]
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", rows, encoding, delimiter)
+
+    summaries, error = ingest_feed(FEED)
+
+    assert error is None
+    assert [(s.status, s.rows_received, s.rows_loaded) for s in summaries] == [("loaded", 3, 3)]
+    loaded = {r[2]: r for r in clean_rows(query)}
+    assert loaded["TIN_BAI"][3] == "Số tin, bài đăng tải"
+    assert loaded["TIN_BAI"][6] == "Cổng thông tin điện tử"
+    assert loaded["KINH_PHI"][4] == pytest.approx(1234.5)
+    assert loaded["KINH_PHI"][5] == "triệu đồng"
+    assert all(unicodedata.is_normalized("NFC", r[3]) for r in loaded.values())
+    assert not list(inbox(home).iterdir()), "a processed file leaves the inbox"
+    assert len(list((home / "archive" / FEED).iterdir())) == 1
+
+
+def write_xlsx(path: Path, rows: list[list[object]], title_rows: int = 4, header: list[str] | None = None,
+               totals: bool = True) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Báo cáo"
+    titles = ["ỦY BAN NHÂN DÂN THÀNH PHỐ HẢI PHÒNG", "SỞ KHOA HỌC VÀ CÔNG NGHỆ", "BÁO CÁO CÔNG TÁC THÁNG 10/2026", None]
+    for text in titles[:title_rows]:
+        ws.append([text])
+    ws.append(header or ["MÃ ĐƠN VỊ", "Kỳ  báo cáo", unicodedata.normalize("NFD", "Mã chỉ tiêu"), "tên chỉ tiêu",
+                         "Giá trị", "Đơn vị tính", "Ghi chú"])
+    for row in rows:
+        ws.append(row)
+    if totals:
+        ws.append(["Tổng cộng", None, None, None, sum(r[4] for r in rows if isinstance(r[4], (int, float)))])
+    wb.save(path)
+    return path
+
+
+def test_xlsx_with_title_block_and_vietnamese_headers(home, query):
+    rows = [
+        ["SKHCN", "10/2026", "GP_CAP", unicodedata.normalize("NFD", "Số giấy phép được cấp"), 11, "giấy phép", None],
+        ["SKHCN", "10/2026", "BAI_BAO", "Số bài báo tổng hợp", 395, "bài", None],
+        ["SKHCN", "10/2026", "KINH_PHI", "Kinh phí đã giải ngân", 1.234, "tỷ đồng", None],
+    ]
+    write_xlsx(inbox(home) / "SKHCN_2026-10.xlsx", rows)
+
+    summaries, _ = ingest_feed(FEED)
+
+    assert [(s.status, s.rows_received, s.rows_loaded, s.rows_quarantined) for s in summaries] == [("loaded", 3, 3, 0)]
+    loaded = {r[2]: r for r in clean_rows(query)}
+    assert loaded["GP_CAP"][3] == "Số giấy phép được cấp"  # NFD in the file, NFC in the warehouse
+    assert loaded["BAI_BAO"][4] == 395
+    assert loaded["KINH_PHI"][4] == pytest.approx(1.234)  # a numeric cell is never read as 1.234 thousand
+    assert {r[1] for r in loaded.values()} == {"2026-10"}
+    assert any("totals" in w for w in summaries[0].warnings), "the Tổng cộng row is skipped by rule"
+
+
+def _assert_counts_add_up(query):
+    for file_name, status, received, loaded, quarantined, *_ in batches(query):
+        assert received == loaded + quarantined, (file_name, status)
+
+
+BAD_FILES = {
+    "empty file": ("SKHCN_2026-10.csv", lambda p: p.write_bytes(b"")),
+    "header only": ("SKHCN_2026-10.csv", lambda p: write_csv(p, [])),
+    "garbage bytes named .xlsx": ("SKHCN_2026-10.xlsx", lambda p: p.write_bytes(os.urandom(2048))),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_unreadable_file_is_rejected_with_reason_and_nothing_lost(home, query, case):
+    name, write = BAD_FILES[case]
+    write(inbox(home) / name)
+
+    summaries, _ = ingest_feed(FEED)
+
+    (summary,) = summaries
+    assert summary.status == "failed"
+    assert f"feed {FEED}" in summary.error and f"file {name}" in summary.error
+    assert "send" in summary.error or "save" in summary.error, "the error says how to fix it"
+    _assert_counts_add_up(query)
+    rejected = home / "rejected" / FEED
+    (reason,) = rejected.glob("*.reason.txt")
+    assert name in reason.read_text(encoding="utf-8")
+    assert len(list(rejected.iterdir())) == 2, "the file itself is kept beside its reason"
+    assert not list(inbox(home).iterdir())
+
+
+BAD_ROWS = {
+    # case: (rows, column in the message, row number in the message, rows quarantined)
+    "wrong type": ([ROWS[0], ["SKHCN", "10/2026", "TIN_BAI", "Tin", "không có", "tin", ""]], "value", 3, 1),
+    "unknown org unit": ([ROWS[0], ["SXXX", "10/2026", "TIN_BAI", "Tin", "28", "tin", ""]], "department_code", 3, 1),
+    "duplicate key": ([ROWS[0], ROWS[1], ["SKHCN", "10/2026", "GP_CAP", "x", "12", "giấy phép", ""]],
+                      "department_code", 4, 2),
+    "bad month": ([ROWS[0], ["SKHCN", "13/2026", "TIN_BAI", "Tin", "28", "tin", ""]], "period", 3, 1),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+def test_bad_rows_are_quarantined_with_feed_file_row_and_column(home, query, case):
+    rows, column, row, quarantined = BAD_ROWS[case]
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", rows)
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert summary.rows_received == len(rows)
+    assert summary.rows_quarantined == quarantined
+    _assert_counts_add_up(query)
+    messages = [m for (m,) in query("SELECT unnest(reasons).message FROM ops.quarantine")]
+    match = [m for m in messages if f"row {row}," in m]
+    assert match, messages
+    assert f"feed {FEED}" in match[0] and "file SKHCN_2026-10.csv" in match[0] and f"column '{column}'" in match[0]
+    records = query("SELECT record->>'Mã đơn vị' FROM ops.quarantine")
+    assert len(records) == quarantined and all(r[0] for r in records), "the original record is kept"
+    assert query("SELECT count(*) FROM raw.dept_monthly_report")[0][0] == len(rows)
+
+
+def test_unknown_column_is_kept_in_raw_and_named_in_a_warning(home, query):
+    header = [*HEADER, "Người lập biểu"]
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", [r + ["Nguyễn Văn An"] for r in ROWS[:2]], header=header)
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert (summary.status, summary.rows_received, summary.rows_loaded) == ("loaded", 2, 2)
+    _assert_counts_add_up(query)
+    (warning,) = [w for w in summary.warnings if "Người lập biểu" in w]
+    assert f"feed {FEED}" in warning and "file SKHCN_2026-10.csv" in warning and "row 1, column H" in warning
+    raw = query("SELECT record->>'Người lập biểu' FROM raw.dept_monthly_report")
+    assert raw == [("Nguyễn Văn An",), ("Nguyễn Văn An",)]
+
+
+def test_missing_required_column_quarantines_every_row(home, query):
+    header = [h for h in HEADER if h != "Giá trị"]
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", [r[:4] + r[5:] for r in ROWS], header=header)
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert (summary.status, summary.rows_received, summary.rows_quarantined) == ("quarantined", 3, 3)
+    checks = query("SELECT DISTINCT unnest(reasons).check_name FROM ops.quarantine")
+    assert checks == [("required_column_present",)]
+
+
+def test_resubmitted_report_replaces_the_earlier_one(home, query):
+    first = write_csv(inbox(home) / "SKHCN_2026-10.csv", ROWS)
+    os.utime(first, (1_790_000_000, 1_790_000_000))
+    other = write_csv(inbox(home) / "SYT_2026-10.csv", [["SYT"] + r[1:] for r in ROWS[:1]])
+    os.utime(other, (1_790_000_000, 1_790_000_000))
+    ingest_feed(FEED)
+    corrected = [["SKHCN", "10/2026", "GP_CAP", "Số giấy phép được cấp", "12", "giấy phép", "Đã sửa"],
+                 ["SKHCN", "10/2026", "TIN_BAI", "Số tin, bài đăng tải", "30", "tin", ""]]
+    write_csv(inbox(home) / "SKHCN_2026-10_v2.csv", corrected)
+
+    ingest_feed(FEED)
+
+    skhcn = [r for r in clean_rows(query) if r[0] == "SKHCN"]
+    assert [(r[2], r[4], r[6]) for r in skhcn] == [("GP_CAP", 12, "Đã sửa"), ("TIN_BAI", 30, None)]
+    assert [r[0] for r in clean_rows(query) if r[0] == "SYT"] == ["SYT"], "other departments are untouched"
+    assert query("SELECT count(*) FROM raw.dept_monthly_report WHERE record->>'Mã đơn vị' = 'SKHCN'")[0][0] == 5
+
+
+def test_an_older_file_arriving_late_does_not_replace_newer_data(home, query):
+    newer = write_csv(inbox(home) / "SKHCN_2026-10_v2.csv", [ROWS[0][:4] + ["12"] + ROWS[0][5:]])
+    ingest_feed(FEED)
+    older = write_csv(inbox(home) / "SKHCN_2026-10.csv", ROWS)
+    archived_newer = next((home / "archive" / FEED).iterdir())
+    os.utime(older, (archived_newer.stat().st_mtime - 3600,) * 2)
+
+    ingest_feed(FEED)
+
+    assert [(r[2], r[4]) for r in clean_rows(query)] == [("GP_CAP", 12)]
+
+
+def test_loading_the_same_file_twice_adds_nothing(home, query, tmp_path):
+    original = write_csv(tmp_path / "SKHCN_2026-10.csv", ROWS)
+    shutil.copy(original, inbox(home) / original.name)
+    ingest_feed(FEED)
+    before = (query("SELECT count(*) FROM raw.dept_monthly_report"), clean_rows(query))
+    shutil.copy(original, inbox(home) / original.name)
+
+    (summary,), _ = ingest_feed(FEED)
+    assert ingest_feed(FEED) == ([], None), "an empty inbox loads nothing"
+
+    assert summary.status == "duplicate" and summary.rows_loaded == 0
+    assert (query("SELECT count(*) FROM raw.dept_monthly_report"), clean_rows(query)) == before
+    assert query("SELECT count(*) FROM ops.quarantine") == [(0,)]
+
+
+def test_ingest_command_prints_counts_and_takes_explicit_files(home, tmp_path):
+    path = write_csv(tmp_path / "SKHCN_2026-10.csv", [*ROWS, ["SXXX", "10/2026", "X", "x", "1", "", ""]])
+
+    result = ioc("ingest", FEED, "--file", str(path))
+    again = ioc("ingest", FEED, "--file", str(path), "--json")
+
+    assert result.returncode == 0, result.stderr
+    table_row = next(line for line in result.stdout.splitlines() if "SKHCN_2026-10.csv" in line)
+    assert [cell.strip() for cell in table_row.split("│")[3:7]] == ["partial", "4", "3", "1"]
+    assert "SXXX" in result.stdout and "row 5" in result.stdout
+    assert path.exists(), "an explicit file outside the inbox is copied, not moved"
+    (duplicate,) = json.loads(again.stdout)
+    assert (duplicate["status"], duplicate["rows_loaded"]) == ("duplicate", 0)
+
+
+def test_crash_mid_batch_leaves_the_last_good_state(home, query):
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", ROWS)
+    ioc("ingest", FEED, check=True)
+    good = (batches(query), clean_rows(query), query("SELECT count(*) FROM raw.dept_monthly_report"))
+    write_csv(inbox(home) / "SKHCN_2026-10_v2.csv", [ROWS[0][:4] + ["99"] + ROWS[0][5:]])
+
+    for failpoint in ("load.after_raw", "load.before_commit"):
+        crashed = ioc("ingest", FEED, env={"IOC_FAILPOINTS": failpoint})
+        assert crashed.returncode == 77, crashed.stdout + crashed.stderr
+        assert (batches(query), clean_rows(query), query("SELECT count(*) FROM raw.dept_monthly_report")) == good
+        assert len(list((home / "landing" / FEED).iterdir())) == 1, "the landed batch waits for the next load"
+
+    ioc("ingest", FEED, check=True)
+
+    assert [(r[2], r[4]) for r in clean_rows(query)] == [("GP_CAP", 99)]
+    assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(4,)]
+    assert [b[1] for b in batches(query)] == ["loaded", "loaded"]
+
+
+def test_parallel_writers_queue_on_the_warehouse_instead_of_failing(home, query, tmp_path):
+    files = []
+    for code in ("SKHCN", "SYT", "SXD", "SCT"):
+        files.append(write_csv(tmp_path / f"{code}_2026-10.csv", [[code] + r[1:] for r in ROWS]))
+    processes = [subprocess.Popen([str(VENV_BIN / "ioc"), "ingest", FEED, "--file", str(f)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in processes]
+
+    assert [rc for *_, rc in results] == [0, 0, 0, 0], results
+    assert query("SELECT count(*) FROM clean.dept_monthly_report") == [(12,)]

@@ -1,0 +1,159 @@
+"""The HTTP JSON extractor against the simulator's real HTTP APIs: pagination, auth, retries,
+incremental cursor, versions, idempotent re-runs, and planted bad records."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipelines.declarations.loading import catalog
+from pipelines.extract import http_json
+from pipelines.extract.cursors import read_cursor, reset_cursor
+from pipelines.extract.errors import SourceError
+from pipelines.ingest import ingest_feed, load_feed
+
+
+def feed_with(feed_id: str, **source_changes):
+    """The declared feed with some source settings changed (e.g. a smaller page size)."""
+    feed = catalog().feed(feed_id)
+    source = feed.source
+    if "page_size" in source_changes:
+        pagination = source.pagination.model_copy(update={"page_size": source_changes.pop("page_size")})
+        source_changes["pagination"] = pagination
+    return feed.model_copy(update={"source": source.model_copy(update=source_changes)})
+
+
+def api_requests(simulator, path: str) -> list[tuple[str, int]]:
+    return [(target, status) for method, target, status in simulator.request_log if target.startswith(path)]
+
+
+def test_page_number_pagination_lands_every_record_once(simulator, world, query):
+    http_json.extract(feed_with("tthc_dossiers", page_size=50))
+    load_feed("tthc_dossiers")
+
+    pages = api_requests(simulator, "/api/tthc/dossiers")
+    assert len(pages) == len(world.dossiers) // 50 + 1
+    assert query("SELECT count(*), count(DISTINCT record->>'dossier_id') FROM raw.tthc_dossiers") == [
+        (len(world.dossiers), len(world.dossiers))]
+    rows = query("SELECT DISTINCT source_uri FROM raw.tthc_dossiers")
+    assert len(rows) == len(pages) - (1 if len(world.dossiers) % 50 == 0 else 0)
+
+
+def test_next_link_pagination_follows_links_to_the_end(simulator, world, query):
+    http_json.extract(feed_with("citizen_feedback", page_size=40))
+    load_feed("citizen_feedback")
+
+    pages = api_requests(simulator, "/api/hotline/tickets")
+    assert len(pages) == -(-len(world.tickets) // 40)
+    assert query("SELECT count(*) FROM raw.citizen_feedback") == [(len(world.tickets),)]
+
+
+def test_planted_bad_records_are_quarantined_with_reasons(simulator, world, query):
+    summaries, error = ingest_feed("tthc_dossiers")
+
+    assert error is None
+    (summary,) = summaries
+    planted = world.planted["tthc_dossiers"]
+    bad = set(planted["unknown_agency"]) | set(planted["non_integer_fee"])
+    assert summary.rows_quarantined == len(bad)
+    assert summary.rows_received == summary.rows_loaded + summary.rows_quarantined == len(world.dossiers)
+    quarantined = dict(query("SELECT record->>'dossier_id', reasons[1].check_name FROM ops.quarantine"))
+    assert set(quarantined) == bad
+    assert {quarantined[i] for i in planted["unknown_agency"]} == {"unit_code_is_known"}
+    assert {quarantined[i] for i in planted["non_integer_fee"]} == {"value_has_contract_type"}
+    assert query("SELECT count(*) FROM clean.tthc_dossiers") == [(len(world.dossiers) - len(bad),)]
+
+
+def test_wrong_token_is_an_error_naming_the_variable_and_recorded(simulator, query, monkeypatch):
+    # The simulator checks IOC_TTHC_TOKEN; this client sends another variable's (wrong) value.
+    monkeypatch.setenv("IOC_OLD_TTHC_TOKEN", "not-the-token")
+    feed = feed_with("tthc_dossiers", auth=catalog().feed("tthc_dossiers").source.auth.model_copy(
+        update={"bearer_token_env": "IOC_OLD_TTHC_TOKEN"}))
+    monkeypatch.setitem(catalog().feeds, "tthc_dossiers", feed)
+
+    summaries, error = ingest_feed("tthc_dossiers")
+
+    assert isinstance(error, SourceError)
+    assert "tthc_dossiers" in str(error) and "HTTP 401" in str(error) and "IOC_OLD_TTHC_TOKEN" in str(error)
+    assert "not-the-token" not in str(error)
+    assert [(s.status, s.rows_received) for s in summaries] == [("failed", 0)]
+    assert query("SELECT status FROM ops.batches") == [("failed",)]
+    assert api_requests(simulator, "/api/tthc/dossiers")[-1][1] == 401
+
+
+def test_missing_token_variable_is_named(simulator, monkeypatch):
+    monkeypatch.delenv("IOC_SOC_TOKEN")
+
+    _, error = ingest_feed("security_incidents")
+
+    assert "environment variable IOC_SOC_TOKEN is not set" in str(error)
+    assert api_requests(simulator, "/api/soc/incidents") == [], "no request goes out without a token"
+
+
+def test_429_and_500_are_retried_honouring_retry_after(simulator, world, query):
+    simulator.inject_faults([429, 500, 503])
+    started = time.monotonic()
+
+    summaries, error = ingest_feed("security_incidents")
+
+    assert error is None and summaries[0].rows_received == len(world.incidents)
+    statuses = [status for _, status in api_requests(simulator, "/api/soc/incidents")]
+    assert statuses[:4] == [429, 500, 503, 200]
+    assert time.monotonic() - started >= 1.0, "Retry-After: 1 was honoured"
+
+
+def test_a_source_that_keeps_failing_gives_up_with_a_clear_error(simulator, query):
+    simulator.inject_faults([500] * 3)
+
+    with pytest.raises(SourceError, match=r"still failing after 3 attempts"):
+        http_json.extract(feed_with("security_incidents", max_retries=2))
+    assert query("SELECT count(*) FROM ops.batches") == [(0,)], "nothing half-landed"
+
+
+def test_rate_limit_spaces_requests():
+    limiter = http_json.RateLimiter(requests_per_second=20)
+    started = time.monotonic()
+    for _ in range(6):
+        limiter.wait()
+    assert time.monotonic() - started >= 5 / 20
+
+
+def test_incremental_pull_brings_new_versions_and_keeps_one_row_per_dossier(simulator, world, query):
+    ingest_feed("tthc_dossiers")
+    first_cursor = read_cursor("tthc_dossiers")
+    received_first = query("SELECT count(*) FROM raw.tthc_dossiers")[0][0]
+    before = {r["dossier_id"]: r["updated_at"] for r in world.dossiers}
+
+    world.advance(hours=48)
+    changed = {r["dossier_id"] for r in world.dossiers if before.get(r["dossier_id"]) != r["updated_at"]}
+    (summary,), _ = ingest_feed("tthc_dossiers")
+
+    assert changed and summary.rows_received == len(changed), "only what changed since the cursor comes"
+    assert read_cursor("tthc_dossiers") > first_cursor
+    assert query("SELECT count(*) FROM raw.tthc_dossiers")[0][0] == received_first + len(changed)
+    clean_count, distinct = query("SELECT count(*), count(DISTINCT dossier_id) FROM clean.tthc_dossiers")[0]
+    assert clean_count == distinct
+    one = sorted(changed & set(before))[0]
+    versions = query("SELECT count(*) FROM raw.tthc_dossiers WHERE record->>'dossier_id' = ?", [one])[0][0]
+    latest = next(r for r in world.dossiers if r["dossier_id"] == one)
+    published = query("SELECT status, updated_at FROM clean.tthc_dossiers WHERE dossier_id = ?", [one])
+    assert versions == 2
+    assert published == [(latest["status"], latest["updated_at"])]
+
+
+def test_refetching_the_same_data_adds_nothing(simulator, query):
+    ingest_feed("air_quality")
+    before = query("SELECT count(*) FROM raw.air_quality"), query("SELECT count(*) FROM clean.air_quality")
+    reset_cursor("air_quality")
+
+    (summary,), _ = ingest_feed("air_quality")
+
+    assert summary.status == "duplicate"
+    assert (query("SELECT count(*) FROM raw.air_quality"), query("SELECT count(*) FROM clean.air_quality")) == before
+
+
+def test_a_pull_with_nothing_new_is_recorded_as_empty(simulator, query):
+    ingest_feed("security_incidents")
+    (summary,), error = ingest_feed("security_incidents")
+    assert error is None and (summary.status, summary.rows_received) == ("empty", 0)

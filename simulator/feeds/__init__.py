@@ -1,0 +1,1 @@
+"""Record generators of the simulated department systems, one module per canonical feed."""

@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
 from urllib.parse import urlencode, urljoin
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from pipelines.declarations.models import Feed, HttpJsonSource, NextLinkPagination, PageNumberPagination
-from pipelines.extract.cursors import highest, read_cursor, save_cursor
 from pipelines.extract.errors import SourceError
-from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
-from pipelines.extract.records import records_frame
-from pipelines.text import MissingEnvironmentVariable, expand_env
+from pipelines.extract.landing import LandedBatch
+from pipelines.extract.pull import land_pull, setting, start_cursor
 
 MAX_PAGES = 100_000
 MAX_RETRY_AFTER_SECONDS = 300
@@ -161,10 +158,7 @@ def pages(fetcher: Fetcher, url: str, params: dict):
 def extract(feed: Feed) -> list[LandedBatch]:
     """Fetch everything new since the feed's cursor into one landed batch, then advance the cursor."""
     source: HttpJsonSource = feed.source
-    try:
-        url = expand_env(source.url)
-    except MissingEnvironmentVariable as exc:
-        raise SourceError(f"feed {feed.id}: source.url needs {exc}") from None
+    url = setting(feed, "url", source.url)
     headers = {"Accept": "application/json", "User-Agent": "ioc-platform"}
     if source.auth:
         token = os.environ.get(source.auth.bearer_token_env)
@@ -174,28 +168,14 @@ def extract(feed: Feed) -> list[LandedBatch]:
                 f"the bearer token for {url} (set it where the scheduler and workers run, never in the feed file)"
             )
         headers["Authorization"] = f"Bearer {token}"
-    params: dict = {}
-    cursor = None
-    if source.incremental:
-        cursor = read_cursor(feed.id) or source.incremental.initial
-        if cursor:
-            params[source.incremental.param] = cursor
+    cursor = start_cursor(feed)
+    params = {source.incremental.param: cursor} if cursor else {}
     records, rows, uris = [], [], []
     with httpx.Client(timeout=source.timeout_seconds, headers=headers, follow_redirects=True) as client:
         fetcher = Fetcher(feed, client)
-        source_uri = fetcher._shown(url, params).removeprefix("GET ")
         for page_uri, page in pages(fetcher, url, params):
             records += page
             rows += range(1, len(page) + 1)
             uris += [page_uri.removeprefix("GET ")] * len(page)
-    canonical = json.dumps(records, sort_keys=True, ensure_ascii=False).encode()
-    batch = LandedBatch(
-        batch_id=new_batch_id(), feed=feed.id, source_uri=source_uri, checksum=checksum_bytes(canonical),
-        received_at=datetime.now(timezone.utc),
-    )
-    land(batch, records_frame(records, rows, uris))
-    if source.incremental:
-        new_cursor = highest([r.get(source.incremental.cursor_field) for r in records], cursor)
-        if new_cursor and new_cursor != cursor:
-            save_cursor(feed.id, new_cursor, batch.batch_id)
-    return [batch]
+    source_uri = Fetcher._shown(url, params).removeprefix("GET ")
+    return [land_pull(feed, records, rows, uris, source_uri, cursor)]

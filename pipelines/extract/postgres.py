@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
-
 from pipelines.declarations.models import Feed, PostgresSource
-from pipelines.extract.cursors import highest, read_cursor, save_cursor
 from pipelines.extract.errors import SourceError
-from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
-from pipelines.extract.records import as_text, records_frame
-from pipelines.text import MissingEnvironmentVariable, expand_env, mask_url
+from pipelines.extract.landing import LandedBatch
+from pipelines.extract.pull import land_pull, setting, start_cursor
+from pipelines.text import mask_url
 
 
 def _statement(source: PostgresSource, cursor: str | None):
@@ -34,15 +30,10 @@ def extract(feed: Feed) -> list[LandedBatch]:
     import psycopg
 
     source: PostgresSource = feed.source
-    try:
-        dsn = expand_env(source.dsn)
-    except MissingEnvironmentVariable as exc:
-        raise SourceError(f"feed {feed.id}: source.dsn needs {exc}") from None
+    dsn = setting(feed, "dsn", source.dsn)
     shown = mask_url(dsn)
     where = f"{shown} {source.table or 'query'}"
-    cursor = None
-    if source.incremental:
-        cursor = read_cursor(feed.id) or source.incremental.initial
+    cursor = start_cursor(feed)
     statement, params = _statement(source, cursor)
     records: list[dict] = []
     try:
@@ -62,16 +53,8 @@ def extract(feed: Feed) -> list[LandedBatch]:
             f"feed {feed.id}: reading {where} failed: {message}. Check that the database is reachable and the "
             "DSN (from the environment) and table in the feed file are right; the last good data keeps serving."
         ) from None
-    canonical = json.dumps([{k: as_text(v) for k, v in r.items()} for r in records], sort_keys=True, ensure_ascii=False)
-    batch = LandedBatch(
-        batch_id=new_batch_id(), feed=feed.id,
-        source_uri=f"{shown}#{source.table or 'query'}" + (f"?{source.incremental.cursor_field}>{cursor}" if cursor else ""),
-        checksum=checksum_bytes(canonical.encode()), received_at=datetime.now(timezone.utc),
-    )
-    land(batch, records_frame(records, list(range(1, len(records) + 1)), [batch.source_uri] * len(records)))
-    if source.incremental:
-        values = [as_text(r.get(source.incremental.cursor_field)) for r in records]
-        new_cursor = highest(values, cursor)
-        if new_cursor and new_cursor != cursor:
-            save_cursor(feed.id, new_cursor, batch.batch_id)
-    return [batch]
+    source_uri = f"{shown}#{source.table or 'query'}"
+    if cursor:
+        source_uri += f"?{source.incremental.cursor_field}>{cursor}"
+    rows = list(range(1, len(records) + 1))
+    return [land_pull(feed, records, rows, [source_uri] * len(records), source_uri, cursor)]

@@ -137,8 +137,16 @@ def simulate(
     serve: Annotated[bool, typer.Option(help="Keep serving the APIs until interrupted.")] = True,
 ) -> None:
     """Play the departments: serve their APIs, drop their report files, fill the finance database."""
+    import os
+
+    from pipelines.demo import TOKEN_ENVS
     from pipelines.settings import paths
     from simulator.app import run
+
+    unset = [name for name in TOKEN_ENVS if not os.environ.get(name)]
+    if serve and unset:
+        errors.print(f"[yellow]![/yellow] {', '.join(unset)} not set: those APIs will refuse every request (401). "
+                     "Export the same values here and where `ioc ingest` runs.", highlight=False)
 
     run(paths().home, port=port, seed=seed, serve=serve, fault_rate=fault_rate, months=months)
 

@@ -57,3 +57,21 @@ def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, sim
     assert {r[0] for r in rejected} == garbage, "only the planted garbage files fail, and the DAG stays green"
     totals = query("SELECT sum(rows_received), sum(rows_loaded) + sum(rows_quarantined) FROM ops.batches")
     assert totals[0][0] == totals[0][1]
+
+
+def test_parsing_the_dag_file_imports_no_heavy_library():
+    """The scheduler parses dags/ often: it must read YAML, not load DuckDB, polars or drivers."""
+    import subprocess
+    import sys
+
+    from pipelines.settings import REPO_ROOT
+
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "print(','.join(m for m in ('duckdb', 'polars', 'pyarrow', 'psycopg', 'python_calamine', 'openpyxl') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(REPO_ROOT / "dags" / DAGS_FOLDER_FILE)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import unicodedata
 from pathlib import Path
 
@@ -281,3 +282,18 @@ def test_parallel_writers_queue_on_the_warehouse_instead_of_failing(home, query,
 
     assert [rc for *_, rc in results] == [0, 0, 0, 0], results
     assert query("SELECT count(*) FROM clean.dept_monthly_report") == [(12,)]
+
+
+def test_a_workbook_saved_again_with_the_same_figures_is_a_duplicate(home, query):
+    rows = [["SKHCN", "10/2026", "GP_CAP", "Số giấy phép được cấp", 11, "giấy phép", None]]
+    first = write_xlsx(inbox(home) / "SKHCN_2026-10.xlsx", rows)
+    first_bytes = first.read_bytes()
+    ingest_feed(FEED)
+    time.sleep(1.1)  # openpyxl stamps the save time into the workbook
+    again = write_xlsx(inbox(home) / "SKHCN_2026-10.xlsx", rows)
+    assert again.read_bytes() != first_bytes
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert summary.status == "duplicate"
+    assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(1,)]

@@ -8,14 +8,13 @@ to $IOC_HOME/archive/<feed>/, an unreadable one to $IOC_HOME/rejected/<feed>/ wi
 from __future__ import annotations
 
 import fnmatch
-import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.declarations.models import Feed, FileDropSource
-from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
-from pipelines.extract.records import as_text, records_frame
+from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, checksum_bytes, land, new_batch_id
+from pipelines.extract.records import as_text, rows_frame
 from pipelines.extract.tabular import Grid, UnreadableFile, read_grid
 from pipelines.settings import paths
 from pipelines.text import label_key
@@ -53,6 +52,8 @@ def extract(feed: Feed, files: list[Path] | None = None) -> list[LandedBatch]:
 
 def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedBatch:
     """Read one file into a landed batch, then archive it (or reject it with a reason file)."""
+    import polars as pl
+
     source: FileDropSource = feed.source
     data = path.read_bytes()
     batch_id = new_batch_id()
@@ -63,8 +64,8 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     )
     try:
         grid = read_grid(path, data, source.encodings, source.sheet)
-        records, rows, warnings, batch.header_row = table_records(feed, grid)
-        if not records:
+        frame, warnings, batch.header_row = table_frame(feed, grid, "")
+        if frame.height == 0:
             raise UnreadableFile(
                 "the file has a header row but no data rows; ask the department to send the report with its figures"
             )
@@ -74,10 +75,13 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
         batch.error = f"feed {feed.id}, file {path.name}: {exc}"
         destination.with_name(destination.name + ".reason.txt").write_text(batch.error + "\n", encoding="utf-8")
         return land(batch)
+    # The checksum of what the file says (header and cells), not of its bytes: a workbook saved again
+    # with the same figures carries new timestamps inside, yet is the same report.
+    batch.checksum = checksum_bytes("\n".join(frame[RAW].to_list()).encode())
     destination = _move(path, paths().archive(feed.id), batch_id, keep_original)
     batch.source_uri = str(destination)
     batch.warnings = [f"read as {grid.how}", *warnings]
-    return land(batch, records_frame(records, rows, [batch.source_uri] * len(records)))
+    return land(batch, frame.with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI)))
 
 
 def _move(path: Path, folder: Path, batch_id: str, keep_original: bool) -> Path:
@@ -116,36 +120,43 @@ def find_header(feed: Feed, grid: Grid) -> int:
     return best_row
 
 
-def table_records(feed: Feed, grid: Grid) -> tuple[list[dict[str, object]], list[int], list[str], int]:
-    """Records keyed by the file's own header labels, their 1-based row numbers, warnings, and the
-    1-based header row."""
+def table_frame(feed: Feed, grid: Grid, source_uri: str):
+    """The file's data rows as a landing frame keyed by the file's own header labels (blank rows and
+    rows matched by the skip rules left out), warnings, and the 1-based header row."""
     source: FileDropSource = feed.source
     header_row = find_header(feed, grid)
     header = _header_names(grid.rows[header_row])
-    labels = _label_index(feed)
-    index_of = {labels[label_key(h)]: j for j, h in enumerate(header) if label_key(h) in labels}
-    rules = [(re.compile(r.matches, re.IGNORECASE), r) for r in source.skip_rows]
-    records, rows, skipped = [], [], []
-    for i in range(header_row + 1, len(grid.rows)):
-        cells = grid.rows[i]
-        texts = [as_text(c) for c in cells]
-        if not any(t and t.strip() for t in texts):
-            continue
-        if _skipped(texts, rules, index_of):
-            skipped.append(i + 1)
-            continue
-        while len(header) < len(cells):
-            header.append(f"(column {column_letter(len(header))})")
-        records.append({header[j]: _cell(cells[j]) for j in range(len(cells))})
-        rows.append(i + 1)
+    body = [(i + 1, row) for i, row in enumerate(grid.rows[header_row + 1:], start=header_row + 1) if _has_content(row)]
+    width = max([len(header), *(len(row) for _, row in body)])
+    header += [f"(column {column_letter(j)})" for j in range(len(header), width)]
+    frame = rows_frame(header, [row for _, row in body], [n for n, _ in body], source_uri)
     warnings = []
-    if skipped:
-        warnings.append(f"rows skipped by the feed's skip_rows rules (e.g. totals): {', '.join(map(str, skipped))}")
-    return records, rows, warnings, header_row + 1
+    if source.skip_rows and frame.height:
+        skip = _skip_mask(feed, header)
+        skipped = frame.filter(skip)[SOURCE_ROW].to_list()
+        if skipped:
+            frame = frame.filter(~skip)
+            warnings.append(f"rows skipped by the feed's skip_rows rules (e.g. totals): {', '.join(map(str, skipped))}")
+    return frame, warnings, header_row + 1
 
 
-def _cell(value: object) -> object:
-    return None if value == "" else value
+def _has_content(row: list[object]) -> bool:
+    return any(cell is not None and (not isinstance(cell, str) or cell.strip()) for cell in row)
+
+
+def _skip_mask(feed: Feed, header: list[str]):
+    """True for rows a skip rule matches: its regex, case-insensitive, against the cell's text with
+    spacing collapsed (one column's cell, or any cell)."""
+    import polars as pl
+
+    labels = _label_index(feed)
+    column_of = {labels[label_key(h)]: h for h in header if label_key(h) in labels}
+    conditions = []
+    for rule in feed.source.skip_rows:
+        names = [column_of.get(rule.column)] if rule.column else header
+        cells = [pl.col(n).str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase() for n in names if n]
+        conditions.append(pl.any_horizontal([c.str.contains(f"(?i){rule.matches}").fill_null(False) for c in cells]))
+    return pl.any_horizontal(conditions)
 
 
 def _header_names(row: list[object]) -> list[str]:
@@ -157,15 +168,3 @@ def _header_names(row: list[object]) -> list[str]:
             name = f"{name} ({column_letter(j)})"
         names.append(name)
     return names
-
-
-def _skipped(texts: list[str | None], rules, index_of: dict[str, int]) -> bool:
-    for pattern, rule in rules:
-        if rule.column is not None:
-            j = index_of.get(rule.column)
-            candidates = [texts[j]] if j is not None and j < len(texts) else []
-        else:
-            candidates = texts
-        if any(t is not None and pattern.search(label_key(t)) for t in candidates):
-            return True
-    return False

@@ -47,17 +47,32 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def records_frame(records: list[dict[str, object]], source_rows: list[int], source_uris: list[str]):
-    """A polars frame with one text column per field (in first-seen order) and the lineage columns."""
+def _frame(columns: dict[str, list], raws: list[str], source_rows: list[int], source_uris: list[str]):
     import polars as pl
 
+    data = {**columns, SOURCE_ROW: source_rows, SOURCE_URI: source_uris, RAW: raws}
+    schema = {name: pl.String for name in columns} | {SOURCE_ROW: pl.Int64, SOURCE_URI: pl.String, RAW: pl.String}
+    return pl.DataFrame(data, schema=schema)
+
+
+def _raw(record: dict[str, object]) -> str:
+    return json.dumps(record, ensure_ascii=False, default=_json_default)
+
+
+def records_frame(records: list[dict[str, object]], source_rows: list[int], source_uris: list[str]):
+    """The landing frame of records that arrived as objects (API pages, database rows): one text
+    column per field, in first-seen order, and the lineage columns."""
     fields: dict[str, None] = {}
     for record in records:
         for name in record:
             fields.setdefault(name, None)
-    columns: dict[str, list] = {name: [as_text(r.get(name)) for r in records] for name in fields}
-    columns[SOURCE_ROW] = source_rows
-    columns[SOURCE_URI] = source_uris
-    columns[RAW] = [json.dumps(r, ensure_ascii=False, default=_json_default) for r in records]
-    schema = {name: pl.String for name in fields} | {SOURCE_ROW: pl.Int64, SOURCE_URI: pl.String, RAW: pl.String}
-    return pl.DataFrame(columns, schema=schema)
+    columns = {name: [as_text(r.get(name)) for r in records] for name in fields}
+    return _frame(columns, [_raw(r) for r in records], source_rows, source_uris)
+
+
+def rows_frame(fields: list[str], rows: list[list[object]], source_rows: list[int], source_uri: str):
+    """The landing frame of table rows (a file's cells under its header; empty cells are null)."""
+    rows = [[None if cell == "" else cell for cell in row] for row in rows]
+    columns = {name: [as_text(r[j]) if j < len(r) else None for r in rows] for j, name in enumerate(fields)}
+    raws = [_raw(dict(zip(fields, r))) for r in rows]
+    return _frame(columns, raws, source_rows, [source_uri] * len(rows))

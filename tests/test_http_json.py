@@ -157,3 +157,17 @@ def test_a_pull_with_nothing_new_is_recorded_as_empty(simulator, query):
     ingest_feed("security_incidents")
     (summary,), error = ingest_feed("security_incidents")
     assert error is None and (summary.status, summary.rows_received) == ("empty", 0)
+
+
+def test_a_large_pull_lands_bounded_batches_and_moves_the_cursor_once(simulator, world, query, monkeypatch):
+    feed = feed_with("tthc_dossiers", page_size=100, max_batch_rows=250)
+    monkeypatch.setitem(catalog().feeds, "tthc_dossiers", feed)
+    saved = []
+    monkeypatch.setattr("pipelines.extract.pull.save_cursor", lambda *args: saved.append(args))
+
+    summaries, error = ingest_feed("tthc_dossiers")
+
+    assert error is None
+    assert [s.rows_received for s in summaries] == [300, 300]
+    assert len(saved) == 1, "the cursor moves once, after the whole read is landed"
+    assert query("SELECT count(DISTINCT record->>'dossier_id') FROM raw.tthc_dossiers") == [(len(world.dossiers),)]

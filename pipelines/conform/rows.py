@@ -10,7 +10,7 @@ import polars as pl
 from pipelines.conform.parse import parse, text
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LINEAGE_COLUMNS, RAW, SOURCE_ROW, SOURCE_URI
-from pipelines.text import label_key
+from pipelines.text import column_letter, label_key
 
 REASONS = "reasons"
 
@@ -41,7 +41,6 @@ def map_headers(feed: Feed, source_columns: list[str], where: str = "",
     where names the file or URL and header_row the file's header row, so that a warning points at
     the very cell (columns of a file's landing frame are in the file's order).
     """
-    from pipelines.extract.file_drop import column_letter
 
     by_label = {label_key(label): col.name for col in feed.columns for label in (col.name, *col.labels)}
     mapping: dict[str, str] = {}

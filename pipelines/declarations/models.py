@@ -142,6 +142,7 @@ class HttpJsonSource(Strict):
     timeout_seconds: Annotated[float, Field(gt=0)] = 30
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
     requests_per_second: Annotated[float, Field(gt=0)] | None = None
+    max_batch_rows: Annotated[int, Field(gt=0)] = 100_000
 
 
 class SkipRowRule(Strict):
@@ -202,6 +203,7 @@ class PostgresSource(Strict):
     incremental: PostgresIncremental | None = None
     batch_size: Annotated[int, Field(gt=0)] = 5000
     timeout_seconds: Annotated[float, Field(gt=0)] = 30
+    max_batch_rows: Annotated[int, Field(gt=0)] = 100_000
 
     @model_validator(mode="after")
     def _table_or_query(self) -> PostgresSource:

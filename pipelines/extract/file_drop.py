@@ -17,17 +17,7 @@ from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, 
 from pipelines.extract.records import as_text, rows_frame
 from pipelines.extract.tabular import Grid, UnreadableFile, read_grid
 from pipelines.settings import paths
-from pipelines.text import label_key
-
-
-def column_letter(index: int) -> str:
-    """Spreadsheet letter of a 0-based column index (0 → A, 27 → AB)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+from pipelines.text import column_letter, label_key
 
 
 def inbox_files(feed: Feed) -> list[Path]:

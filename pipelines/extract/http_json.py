@@ -14,7 +14,7 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_a
 from pipelines.declarations.models import Feed, HttpJsonSource, NextLinkPagination, PageNumberPagination
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import land_pull, setting, start_cursor
+from pipelines.extract.pull import Pull, setting, start_cursor
 
 MAX_PAGES = 100_000
 MAX_RETRY_AFTER_SECONDS = 300
@@ -86,14 +86,14 @@ class Fetcher:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise SourceError(
-                f"feed {self.feed.id}: {self._shown(url, params)} still failing after "
+                f"feed {self.feed.id}: GET {describe_request(url, params)} still failing after "
                 f"{self.source.max_retries + 1} attempts ({last}); the source may be down: check it, "
                 "then re-run. The last good data keeps serving."
             ) from None
 
     def _get_once(self, url: str, params: dict | None) -> dict:
         self.limiter.wait()
-        shown = self._shown(url, params)
+        shown = describe_request(url, params)
         try:
             response = self.client.get(url, params=params)
         except httpx.TransportError as exc:
@@ -102,19 +102,21 @@ class Fetcher:
             env = self.source.auth.bearer_token_env if self.source.auth else None
             hint = (f"check the token in environment variable {env}" if env
                     else "the source wants credentials: declare source.auth.bearer_token_env")
-            raise SourceError(f"feed {self.feed.id}: {shown} refused access (HTTP {response.status_code}); {hint}")
+            raise SourceError(f"feed {self.feed.id}: GET {shown} refused access (HTTP {response.status_code}); {hint}")
         if response.status_code == 429 or response.status_code >= 500:
-            raise RetryableAnswer(f"HTTP {response.status_code} from {shown}", _retry_after(response))
+            raise RetryableAnswer(f"HTTP {response.status_code} from GET {shown}", _retry_after(response))
         if response.status_code != 200:
-            raise SourceError(f"feed {self.feed.id}: {shown} answered HTTP {response.status_code}: {response.text[:300]}")
+            raise SourceError(f"feed {self.feed.id}: GET {shown} answered HTTP {response.status_code}: {response.text[:300]}")
         try:
             return response.json()
         except json.JSONDecodeError as exc:
-            raise SourceError(f"feed {self.feed.id}: {shown} did not answer JSON ({exc}): {response.text[:200]!r}") from None
+            raise SourceError(f"feed {self.feed.id}: GET {shown} did not answer JSON ({exc}): {response.text[:200]!r}") from None
 
-    @staticmethod
-    def _shown(url: str, params: dict | None) -> str:
-        return f"GET {url}{'?' + urlencode(params) if params else ''}"
+
+
+def describe_request(url: str, params: dict | None) -> str:
+    """The URL with its query, as shown in lineage and messages (no headers, so never a token)."""
+    return f"{url}{'?' + urlencode(params) if params else ''}"
 
 
 def _dig(body: object, path: str, feed: Feed, url: str) -> list[dict]:
@@ -134,20 +136,20 @@ def pages(fetcher: Fetcher, url: str, params: dict):
     pagination = fetcher.source.pagination
     records_path = fetcher.source.records_path
     if pagination is None:
-        yield fetcher._shown(url, params), _dig(fetcher.get(url, params), records_path, fetcher.feed, url)
+        yield describe_request(url, params), _dig(fetcher.get(url, params), records_path, fetcher.feed, url)
         return
     if isinstance(pagination, PageNumberPagination):
         for page in range(1, MAX_PAGES + 1):
             page_params = {**params, pagination.page_param: page, pagination.size_param: pagination.page_size}
             records = _dig(fetcher.get(url, page_params), records_path, fetcher.feed, url)
-            yield fetcher._shown(url, page_params), records
+            yield describe_request(url, page_params), records
             if len(records) < pagination.page_size:
                 return
     elif isinstance(pagination, NextLinkPagination):
         next_url, next_params = url, {**params, pagination.size_param: pagination.page_size}
         for _ in range(MAX_PAGES):
             body = fetcher.get(next_url, next_params)
-            yield fetcher._shown(next_url, next_params), _dig(body, records_path, fetcher.feed, next_url)
+            yield describe_request(next_url, next_params), _dig(body, records_path, fetcher.feed, next_url)
             link = body.get(pagination.next_path) if isinstance(body, dict) else None
             if not link:
                 return
@@ -170,12 +172,9 @@ def extract(feed: Feed) -> list[LandedBatch]:
         headers["Authorization"] = f"Bearer {token}"
     cursor = start_cursor(feed)
     params = {source.incremental.param: cursor} if cursor else {}
-    records, rows, uris = [], [], []
+    pull = Pull(feed, describe_request(url, params), cursor)
     with httpx.Client(timeout=source.timeout_seconds, headers=headers, follow_redirects=True) as client:
         fetcher = Fetcher(feed, client)
         for page_uri, page in pages(fetcher, url, params):
-            records += page
-            rows += range(1, len(page) + 1)
-            uris += [page_uri.removeprefix("GET ")] * len(page)
-    source_uri = Fetcher._shown(url, params).removeprefix("GET ")
-    return [land_pull(feed, records, rows, uris, source_uri, cursor)]
+            pull.add(page, page_uri)
+    return pull.finish()

@@ -1,5 +1,6 @@
 """What the pulling extractors (HTTP API, database) share: settings expanded from the environment,
-the cursor to start from, and one landed batch after which the cursor moves on."""
+the cursor to start from, batches of at most max_batch_rows landed as records arrive, and the cursor
+moved on only once the whole read is landed (so a read cut short is read again, never skipped)."""
 
 from __future__ import annotations
 
@@ -30,16 +31,43 @@ def start_cursor(feed: Feed) -> str | None:
     return read_cursor(feed.id) or incremental.initial
 
 
-def land_pull(feed: Feed, records: list[dict], rows: list[int], uris: list[str], source_uri: str,
-              cursor: str | None) -> LandedBatch:
-    """Land what one read received as one batch, then advance the feed's cursor past it."""
-    canonical = json.dumps([{k: as_text(v) for k, v in r.items()} for r in records], sort_keys=True, ensure_ascii=False)
-    batch = LandedBatch(batch_id=new_batch_id(), feed=feed.id, source_uri=source_uri,
-                        checksum=checksum_bytes(canonical.encode()), received_at=datetime.now(timezone.utc))
-    land(batch, records_frame(records, rows, uris))
-    incremental = getattr(feed.source, "incremental", None)
-    if incremental is not None:
-        new_cursor = highest([as_text(r.get(incremental.cursor_field)) for r in records], cursor)
-        if new_cursor and new_cursor != cursor:
-            save_cursor(feed.id, new_cursor, batch.batch_id)
-    return batch
+class Pull:
+    """Collects one read's records; lands a batch whenever max_batch_rows are waiting, and the rest
+    (even none: a read with nothing new is recorded too) when finished."""
+
+    def __init__(self, feed: Feed, source_uri: str, cursor: str | None):
+        self.feed, self.source_uri, self.start = feed, source_uri, cursor
+        self.incremental = getattr(feed.source, "incremental", None)
+        self.limit = feed.source.max_batch_rows
+        self.cursor = cursor
+        self.records: list[dict] = []
+        self.rows: list[int] = []
+        self.uris: list[str] = []
+        self.batches: list[LandedBatch] = []
+
+    def add(self, records: list[dict], uri: str, first_row: int = 1) -> None:
+        self.records += records
+        self.rows += range(first_row, first_row + len(records))
+        self.uris += [uri] * len(records)
+        if len(self.records) >= self.limit:
+            self._land()
+
+    def _land(self) -> None:
+        records = self.records
+        canonical = json.dumps([{k: as_text(v) for k, v in r.items()} for r in records], sort_keys=True,
+                               ensure_ascii=False)
+        batch = LandedBatch(batch_id=new_batch_id(), feed=self.feed.id, source_uri=self.source_uri,
+                            checksum=checksum_bytes(canonical.encode()), received_at=datetime.now(timezone.utc))
+        land(batch, records_frame(records, self.rows, self.uris))
+        if self.incremental is not None:
+            self.cursor = highest([as_text(r.get(self.incremental.cursor_field)) for r in records], self.cursor)
+        self.batches.append(batch)
+        self.records, self.rows, self.uris = [], [], []
+
+    def finish(self) -> list[LandedBatch]:
+        """Land what is left, then advance the feed's cursor past everything this read landed."""
+        if self.records or not self.batches:
+            self._land()
+        if self.cursor and self.cursor != self.start:
+            save_cursor(self.feed.id, self.cursor, self.batches[-1].batch_id)
+        return self.batches

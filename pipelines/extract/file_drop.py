@@ -54,7 +54,7 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     )
     try:
         grid = read_grid(path, data, source.encodings, source.sheet)
-        frame, warnings, batch.header_row = table_frame(feed, grid, "")
+        frame, warnings, batch.header_row = table_frame(feed, grid)
         if frame.height == 0:
             raise UnreadableFile(
                 "the file has a header row but no data rows; ask the department to send the report with its figures"
@@ -110,16 +110,16 @@ def find_header(feed: Feed, grid: Grid) -> int:
     return best_row
 
 
-def table_frame(feed: Feed, grid: Grid, source_uri: str):
+def table_frame(feed: Feed, grid: Grid):
     """The file's data rows as a landing frame keyed by the file's own header labels (blank rows and
-    rows matched by the skip rules left out), warnings, and the 1-based header row."""
+    rows matched by the skip rules left out; _source_uri still empty), warnings, and the 1-based header row."""
     source: FileDropSource = feed.source
     header_row = find_header(feed, grid)
     header = _header_names(grid.rows[header_row])
     body = [(i + 1, row) for i, row in enumerate(grid.rows[header_row + 1:], start=header_row + 1) if _has_content(row)]
     width = max([len(header), *(len(row) for _, row in body)])
     header += [f"(column {column_letter(j)})" for j in range(len(header), width)]
-    frame = rows_frame(header, [row for _, row in body], [n for n, _ in body], source_uri)
+    frame = rows_frame(header, [row for _, row in body], [n for n, _ in body], "")
     warnings = []
     if source.skip_rows and frame.height:
         skip = _skip_mask(feed, header)

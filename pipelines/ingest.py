@@ -51,11 +51,11 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     batches = pending(feed_id)
     if not batches:
         return []
-    codes = catalog().org_units.codes
+    units = catalog().org_units
     summaries = []
     with connect() as con:
         for batch in batches:
-            summary = load_batch(con, feed, batch, codes)
+            summary = load_batch(con, feed, batch, units)
             log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
                      summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
             summaries.append(summary)
@@ -64,7 +64,7 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
 
 def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
     """Raise if a source (not a department's file) failed: that makes the scheduler's run fail."""
-    failures = [s.error for s in summaries if s.status == "failed" and s.file_name is None]
+    failures = [s.error for s in summaries if s.status == "failed" and s.file_name is None and not s.rows_received]
     if failures:
         raise SourceError("; ".join(f or "source failed" for f in failures))
 

@@ -52,9 +52,14 @@ def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, sim
     for feed_id in catalog().feeds:
         loaded = query(f'SELECT count(*) FROM clean."{feed_id}"')[0][0]
         assert loaded > 0, feed_id
-    rejected = query("SELECT file_name FROM ops.batches WHERE status = 'failed'")
-    garbage = set(world.planted["dept_monthly_report"]["garbage_files"])
-    assert {r[0] for r in rejected} == garbage, "only the planted garbage files fail, and the DAG stays green"
+    failed = dict(query("SELECT file_name, error FROM ops.batches WHERE status = 'failed'"))
+    planted = world.planted["dept_monthly_report"]
+    garbage = set(planted["garbage_files"])
+    wrong_unit = {p["file"] for p in planted["unknown_department_files"]}
+    assert set(failed) == garbage | wrong_unit, "only the planted bad files fail, and the DAGs stay green"
+    assert all("not a readable XLSX" in failed[f] for f in garbage)
+    assert all("validation blocked publication" in failed[f] and "rows_match_file_name" in failed[f]
+               for f in wrong_unit)
     totals = query("SELECT sum(rows_received), sum(rows_loaded) + sum(rows_quarantined) FROM ops.batches")
     assert totals[0][0] == totals[0][1]
 

@@ -142,7 +142,8 @@ def test_unreadable_file_is_rejected_with_reason_and_nothing_lost(home, query, c
 BAD_ROWS = {
     # case: (rows, column in the message, row number in the message, rows quarantined)
     "wrong type": ([ROWS[0], ["SKHCN", "10/2026", "TIN_BAI", "Tin", "không có", "tin", ""]], "value", 3, 1),
-    "unknown org unit": ([ROWS[0], ["SXXX", "10/2026", "TIN_BAI", "Tin", "28", "tin", ""]], "department_code", 3, 1),
+    # another department's row in SKHCN's file also fails rows_match_file_name: the whole report is held
+    "unknown org unit": ([ROWS[0], ["SXXX", "10/2026", "TIN_BAI", "Tin", "28", "tin", ""]], "department_code", 3, 2),
     "duplicate key": ([ROWS[0], ROWS[1], ["SKHCN", "10/2026", "GP_CAP", "x", "12", "giấy phép", ""]],
                       "department_code", 4, 2),
     "bad month": ([ROWS[0], ["SKHCN", "13/2026", "TIN_BAI", "Tin", "28", "tin", ""]], "period", 3, 1),
@@ -182,15 +183,17 @@ def test_unknown_column_is_kept_in_raw_and_named_in_a_warning(home, query):
     assert raw == [("Nguyễn Văn An",), ("Nguyễn Văn An",)]
 
 
-def test_missing_required_column_quarantines_every_row(home, query):
+def test_missing_required_column_blocks_the_batch_and_quarantines_every_row(home, query):
     header = [h for h in HEADER if h != "Giá trị"]
     write_csv(inbox(home) / "SKHCN_2026-10.csv", [r[:4] + r[5:] for r in ROWS], header=header)
 
     (summary,), _ = ingest_feed(FEED)
 
-    assert (summary.status, summary.rows_received, summary.rows_quarantined) == ("quarantined", 3, 3)
-    checks = query("SELECT DISTINCT unnest(reasons).check_name FROM ops.quarantine")
-    assert checks == [("required_column_present",)]
+    assert (summary.status, summary.rows_received, summary.rows_quarantined) == ("failed", 3, 3)
+    assert "required_columns_present" in summary.error and ": value;" in summary.error
+    assert "file SKHCN_2026-10.csv" in summary.error
+    checks = {c for (c,) in query("SELECT DISTINCT unnest(reasons).check_name FROM ops.quarantine")}
+    assert checks == {"batch_is_publishable", "values_not_null"}
 
 
 def test_resubmitted_report_replaces_the_earlier_one(home, query):
@@ -239,7 +242,7 @@ def test_loading_the_same_file_twice_adds_nothing(home, query, tmp_path):
 
 
 def test_ingest_command_prints_counts_and_takes_explicit_files(home, tmp_path):
-    path = write_csv(tmp_path / "SKHCN_2026-10.csv", [*ROWS, ["SXXX", "10/2026", "X", "x", "1", "", ""]])
+    path = write_csv(tmp_path / "SKHCN_2026-10.csv", [*ROWS, ["SKHCN", "10/2026", "X", "x", "một", "", ""]])
 
     result = ioc("ingest", FEED, "--file", str(path))
     again = ioc("ingest", FEED, "--file", str(path), "--json")
@@ -247,7 +250,7 @@ def test_ingest_command_prints_counts_and_takes_explicit_files(home, tmp_path):
     assert result.returncode == 0, result.stderr
     table_row = next(line for line in result.stdout.splitlines() if "SKHCN_2026-10.csv" in line)
     assert [cell.strip() for cell in table_row.split("│")[3:7]] == ["partial", "4", "3", "1"]
-    assert "SXXX" in result.stdout and "row 5" in result.stdout
+    assert "'một'" in result.stdout and "row 5" in result.stdout
     assert path.exists(), "an explicit file outside the inbox is copied, not moved"
     (duplicate,) = json.loads(again.stdout)
     assert (duplicate["status"], duplicate["rows_loaded"]) == ("duplicate", 0)

@@ -60,7 +60,7 @@ def test_planted_bad_records_are_quarantined_with_reasons(simulator, world, quer
     assert summary.rows_received == summary.rows_loaded + summary.rows_quarantined == len(world.dossiers)
     quarantined = dict(query("SELECT record->>'dossier_id', reasons[1].check_name FROM ops.quarantine"))
     assert set(quarantined) == bad
-    assert {quarantined[i] for i in planted["unknown_agency"]} == {"unit_code_is_known"}
+    assert {quarantined[i] for i in planted["unknown_agency"]} == {"unit_code_is_active"}
     assert {quarantined[i] for i in planted["non_integer_fee"]} == {"value_has_contract_type"}
     assert query("SELECT count(*) FROM clean.tthc_dossiers") == [(len(world.dossiers) - len(bad),)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from pipelines.declarations.checks import CHECK_NAMES
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.settings import paths
 from pipelines.text import label_key
@@ -35,13 +37,16 @@ class DeclarationError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+DISCRIMINATOR_TAGS = frozenset({"http_json", "file_drop", "postgres", "page_number", "next_link", *CHECK_NAMES})
+
+
 def _location(loc: tuple) -> str:
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("http_json", "file_drop", "postgres", "page_number", "next_link"):
-            continue  # discriminator tags pydantic inserts into the path
+        elif item in DISCRIMINATOR_TAGS:
+            continue  # the tags pydantic inserts into the path of a tagged union
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)
@@ -160,6 +165,22 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
         must_be_columns("source.incremental.cursor_field", [incremental.cursor_field])
     for i, rule in enumerate(getattr(feed.source, "skip_rows", [])):
         must_be_columns(f"source.skip_rows[{i}].column", [rule.column] if rule.column else [])
+    for i, check in enumerate(feed.checks):
+        must_be_columns(f"checks[{i}]", check.columns())
+        if check.check == "rows_match_file_name" and not getattr(feed.source, "file_name_pattern", None):
+            problem(f"checks[{i}]", "rows_match_file_name needs source.file_name_pattern (a file_drop source)")
+        if check.check == "column_pair_in_order":
+            kinds = {feed.column(c).type for c in check.columns() if feed.column(c)}
+            if len(kinds) > 1 and not kinds <= {"date", "timestamp"} and not kinds <= {"integer", "number"}:
+                problem(f"checks[{i}]", f"cannot compare columns of types {sorted(kinds)}")
+    for i, rule in enumerate(feed.outliers):
+        must_be_columns(f"outliers[{i}]", rule.columns())
+        column = feed.column(rule.column)
+        if column is not None and column.type not in ("integer", "number"):
+            problem(f"outliers[{i}].column", f"{rule.column!r} is {column.type}; outliers need a number column")
+    pattern = getattr(feed.source, "file_name_pattern", None)
+    if pattern:
+        must_be_columns("source.file_name_pattern", list(re.compile(pattern).groupindex))
     if feed.reporting is not None:
         must_be_columns("reporting.period_column", [feed.reporting.period_column])
         must_be_columns("reporting.unit_column", [feed.reporting.unit_column])

@@ -6,16 +6,13 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from pipelines.declarations.base import Strict
+from pipelines.declarations.checks import DeclaredCheck, OutlierRule
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 ENV_NAME = r"^[A-Z][A-Z0-9_]*$"
-
-
-class Strict(BaseModel):
-    """Base of every declaration: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Names(Strict):
@@ -172,6 +169,18 @@ class FileDropSource(Strict):
     header_search_rows: Annotated[int, Field(gt=0, le=200)] = 30
     sheet: str | None = None
     skip_rows: list[SkipRowRule] = []
+    file_name_pattern: str | None = None  # regex whose named groups are contract columns, e.g. (?P<period>...)
+
+    @field_validator("file_name_pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                if not re.compile(pattern).groupindex:
+                    raise ValueError("needs named groups, e.g. ^(?P<department_code>[A-Z]+)_(?P<period>\\d{4}-\\d{2})")
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
 
     @field_validator("encodings")
     @classmethod
@@ -284,6 +293,8 @@ class Feed(Strict):
     columns: list[Column]
     load: LoadRule
     reporting: Reporting | None = None
+    checks: list[DeclaredCheck] = []
+    outliers: list[OutlierRule] = []
     timezone: str = "Asia/Ho_Chi_Minh"
 
     def column(self, name: str) -> Column | None:

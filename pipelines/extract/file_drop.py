@@ -8,6 +8,7 @@ to $IOC_HOME/archive/<feed>/, an unreadable one to $IOC_HOME/rejected/<feed>/ wi
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,14 @@ def inbox_files(feed: Feed) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
+def file_name_fields(feed: Feed, name: str) -> dict[str, str]:
+    """The contract values a file's name carries (e.g. department_code and period of SKHCN_2026-10.xlsx);
+    empty when the feed declares no file_name_pattern or the name does not follow it."""
+    pattern = feed.source.file_name_pattern
+    match = re.match(pattern, name) if pattern else None
+    return {k: v for k, v in match.groupdict().items() if v} if match else {}
+
+
 def extract(feed: Feed, files: list[Path] | None = None) -> list[LandedBatch]:
     """Land every inbox file (or the given files) as one batch each."""
     explicit = files is not None
@@ -50,7 +59,7 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     received_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
     batch = LandedBatch(
         batch_id=batch_id, feed=feed.id, source_uri="", checksum=checksum_bytes(data),
-        received_at=received_at, file_name=path.name,
+        received_at=received_at, file_name=path.name, file_fields=file_name_fields(feed, path.name),
     )
     try:
         grid = read_grid(path, data, source.encodings, source.sheet)

@@ -48,6 +48,7 @@ class LandedBatch:
     warnings: list[str] = field(default_factory=list)
     file_name: str | None = None
     header_row: int | None = None  # 1-based row of a file's header
+    file_fields: dict[str, str] = field(default_factory=dict)  # what the file name says (source.file_name_pattern)
     rows: int = 0
 
     @property

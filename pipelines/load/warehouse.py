@@ -47,6 +47,48 @@ CREATE TABLE IF NOT EXISTS ops.quarantine (
     quarantined_at TIMESTAMPTZ NOT NULL,
     status VARCHAR NOT NULL DEFAULT 'open'
 );
+ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS file_fields JSON;
+ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS validation_seconds DOUBLE;
+ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS record_key VARCHAR;
+ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS partition_key VARCHAR;
+ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS unit_code VARCHAR;
+ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
+CREATE TABLE IF NOT EXISTS ops.validation_results (
+    feed VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    check_id VARCHAR NOT NULL,
+    check_name VARCHAR NOT NULL,
+    origin VARCHAR,
+    severity VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    column_name VARCHAR,
+    success BOOLEAN NOT NULL,
+    unexpected_count BIGINT,
+    unexpected_percent DOUBLE,
+    failing_keys VARCHAR[],
+    observed VARCHAR,
+    expected VARCHAR,
+    error VARCHAR,
+    run_at TIMESTAMPTZ NOT NULL,
+    suite_seconds DOUBLE
+);
+CREATE TABLE IF NOT EXISTS ops.outliers (
+    feed VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    source_row BIGINT,
+    unit_code VARCHAR,
+    series VARCHAR,
+    period VARCHAR,
+    column_name VARCHAR,
+    value DOUBLE,
+    method VARCHAR,
+    score DOUBLE,
+    threshold DOUBLE,
+    expected_min DOUBLE,
+    expected_max DOUBLE,
+    baseline_size INTEGER,
+    flagged_at TIMESTAMPTZ NOT NULL
+);
 """
 
 

@@ -1,0 +1,111 @@
+"""The Great Expectations project under $IOC_HOME/gx: one pandas datasource, a rows and a columns
+suite per feed (regenerated from the declarations at every run), checkpoints that build Data Docs.
+
+GE's SQL path over duckdb-engine returns empty results (upstream #11579), so batches reach GE as
+pandas frames; DECIMAL never reaches it (contract numbers are DOUBLE or BIGINT).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pipelines.declarations.models import Feed
+from pipelines.settings import paths
+from pipelines.validate.suite import build_suites
+
+DATASOURCE = "ioc"
+ROW_ID = "_row_id"
+
+
+@dataclass
+class ExpectationOutcome:
+    """The part of one expectation's result the platform keeps."""
+
+    check_id: str
+    success: bool
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    row_ids: list[int]
+    unexpected_values: list
+    observed: object
+    error: str | None
+
+
+@lru_cache(maxsize=4)
+def _context(root: Path):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    bars = context.variables.progress_bars
+    enabled = bars.get("globally", True) if isinstance(bars, dict) else (bars is None or bars.globally)
+    if enabled:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    context.data_sources.add_or_update_pandas(name=DATASOURCE)
+    return context
+
+
+def context():
+    """The GE file context of this $IOC_HOME (created on first use)."""
+    return _context(paths().home)
+
+
+def _checkpoint(feed: Feed, frame: str, suite):
+    import great_expectations as gx
+
+    ctx = context()
+    datasource = ctx.data_sources.get(DATASOURCE)
+    asset_name = f"{feed.id}.{frame}"
+    try:
+        asset = datasource.get_asset(asset_name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(name=asset_name)
+    try:
+        batch_definition = asset.get_batch_definition("batch")
+    except (KeyError, LookupError):
+        batch_definition = asset.add_batch_definition_whole_dataframe("batch")
+    suite = ctx.suites.add_or_update(suite)
+    definition = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=asset_name, data=batch_definition, suite=suite))
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]} if frame == "rows" \
+        else {"result_format": "COMPLETE"}
+    return ctx.checkpoints.add_or_update(gx.Checkpoint(
+        name=asset_name, validation_definitions=[definition], result_format=result_format,
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+
+
+def run_suites(feed: Feed, rows, columns, parameters: dict) -> list[ExpectationOutcome]:
+    """Run the feed's rows suite on `rows` and its columns suite on `columns` (pandas frames)."""
+    outcomes = []
+    suites = build_suites(feed)
+    for frame, data in (("rows", rows), ("columns", columns)):
+        checkpoint = _checkpoint(feed, frame, suites[frame])
+        result = checkpoint.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters)
+        for validation in result.run_results.values():
+            for r in validation.results:
+                details = r.result or {}
+                exception = r.exception_info or {}
+                outcomes.append(ExpectationOutcome(
+                    check_id=r.expectation_config.meta["check_id"],
+                    success=bool(r.success),
+                    unexpected_count=details.get("unexpected_count"),
+                    unexpected_percent=details.get("unexpected_percent"),
+                    row_ids=[int(i[ROW_ID]) for i in details.get("unexpected_index_list") or [] if isinstance(i, dict)],
+                    unexpected_values=list(details.get("unexpected_list") or []),
+                    observed=details.get("observed_value"),
+                    error=exception.get("exception_message") if exception.get("raised_exception") else None,
+                ))
+    return outcomes
+
+
+def data_docs_index() -> Path:
+    """The Data Docs home page (built by the checkpoints' UpdateDataDocsAction)."""
+    return paths().home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

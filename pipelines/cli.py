@@ -33,6 +33,15 @@ def _catalog():
         raise typer.Exit(1) from None
 
 
+def _feed(feed_id: str):
+    """The declared feed, or exit 2 listing the declared ones."""
+    catalog = _catalog()
+    if feed_id not in catalog.feeds:
+        errors.print(f"[red]✗[/red] unknown feed {feed_id!r}; declared feeds: {', '.join(sorted(catalog.feeds))}")
+        raise typer.Exit(2)
+    return catalog.feeds[feed_id]
+
+
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """List every declared feed with its owner, source and schedule."""
@@ -66,17 +75,16 @@ def ingest(
     """Run one feed once (extract, then load), without a scheduler; print rows received/loaded/quarantined."""
     from pipelines.ingest import ingest_feed
 
-    catalog = _catalog()
-    try:
-        catalog.feed(feed)
-    except KeyError as exc:
-        errors.print(f"[red]✗[/red] {exc.args[0]}")
-        raise typer.Exit(2) from None
+    _feed(feed)
     summaries, source_error = ingest_feed(feed, file)
     if as_json:
         print(json.dumps([s.__dict__ for s in summaries], ensure_ascii=False, indent=1, default=str))
     else:
         _print_summaries(summaries)
+        if any(s.rows_received for s in summaries):
+            from pipelines.validate.gx import data_docs_index
+
+            console.print(f"Data Docs: {data_docs_index().as_uri()}", highlight=False)
     if source_error is not None:
         errors.print(f"[red]✗[/red] {source_error}", highlight=False)
     if source_error is not None or any(s.status == "failed" for s in summaries):
@@ -87,15 +95,17 @@ def _print_summaries(summaries) -> None:
     if not summaries:
         console.print("nothing new to load")
         return
-    table = Table("batch", "source", "status", "received", "loaded", "quarantined")
+    table = Table("batch", "source", "status", "received", "loaded", "quarantined", "outliers")
     for s in summaries:
         style = STATUS_STYLE.get(s.status, "")
         table.add_row(s.batch_id, s.file_name or s.source_uri, f"[{style}]{s.status}[/{style}]",
-                      str(s.rows_received), str(s.rows_loaded), str(s.rows_quarantined))
+                      str(s.rows_received), str(s.rows_loaded), str(s.rows_quarantined), str(s.outliers))
     console.print(table)
     for s in summaries:
         if s.error:
             console.print(f"[red]✗ {s.error}[/red]", highlight=False)
+        for warning in (w for w in s.warnings if w.startswith("warning check")):
+            console.print(f"[yellow]! {warning}[/yellow]", highlight=False)
         for problem in s.problems:
             console.print(f"[yellow]• {problem}[/yellow]", highlight=False)
         if s.rows_quarantined > len(s.problems):
@@ -126,6 +136,93 @@ def batches(
         style = STATUS_STYLE.get(r[3], "")
         table.add_row(r[0], r[1], str(r[2])[-60:], f"[{style}]{r[3]}[/{style}]", *map(str, r[4:8]))
     console.print(table)
+
+
+@app.command()
+def validate(
+    feed: Annotated[str, typer.Argument(help="Feed id.")],
+    batch: Annotated[Optional[str], typer.Option(help="Batch id (default: the feed's latest batch with rows).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the feed's current suite again on a loaded batch and record the results (nothing is republished)."""
+    from pipelines.load.warehouse import connect
+    from pipelines.validate.gx import data_docs_index
+    from pipelines.validate.reports import results_table, revalidate
+
+    declared = _feed(feed)
+    with connect() as con:
+        try:
+            landed, validation = revalidate(con, declared, _catalog().org_units, batch)
+        except LookupError as exc:
+            errors.print(f"[red]✗[/red] {exc}")
+            raise typer.Exit(2) from None
+    table = results_table(validation)
+    if as_json:
+        print(json.dumps({"batch_id": landed.batch_id, "blocked": validation.blocked, "checks": table.to_dicts(),
+                          "published": validation.published.height, "quarantined": validation.quarantined.height,
+                          "data_docs": data_docs_index().as_uri()}, ensure_ascii=False, indent=1))
+        return
+    out = Table("check", "severity", "passed", "failing rows", "blocks batch", title=f"{feed} batch {landed.batch_id}")
+    for row in table.iter_rows():
+        passed = "[green]yes[/green]" if row[2] else "[red]no[/red]"
+        out.add_row(row[0], row[1], passed, str(row[3]), "[red]yes[/red]" if row[4] else "")
+    console.print(out)
+    console.print(f"{validation.published.height} rows would be published, {validation.quarantined.height} quarantined"
+                  + ("; the batch would be [red]blocked[/red]: " + "; ".join(validation.blocked) if validation.blocked
+                     else ""), highlight=False)
+    console.print(f"Data Docs: {data_docs_index().as_uri()}", highlight=False)
+
+
+@app.command()
+def quarantine(
+    feed: Annotated[str, typer.Argument(help="Feed id.")],
+    show_all: Annotated[bool, typer.Option("--all", help="Also rows already superseded by corrections.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Quarantined rows of a feed with every reason (open ones; --all adds superseded ones)."""
+    from pipelines.load.warehouse import connect
+    from pipelines.validate.reports import quarantined_rows
+
+    _feed(feed)
+    with connect() as con:
+        rows = quarantined_rows(con, feed, show_all, limit)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
+        return
+    if not rows:
+        console.print(f"no {'quarantined' if show_all else 'open quarantined'} rows for {feed}")
+        return
+    table = Table("file / page", "row", "unit", "status", "reasons", show_lines=True)
+    for row in rows:
+        where = row["source_uri"].rsplit("__", 1)[-1] if "__" in (row["source_uri"] or "") else row["source_uri"]
+        reasons = "\n".join(f"{r['check_name']}: {r['column_name'] or 'batch'} expected {r['expected']}, "
+                             f"got {r['actual']!r}" for r in row["reasons"])
+        table.add_row(where, str(row["source_row"]), row["unit_code"] or "", row["status"], reasons)
+    console.print(table)
+
+
+@app.command()
+def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Data quality per feed and per department: rows quarantined, failed checks and files, outliers."""
+    from pipelines.load.warehouse import connect
+    from pipelines.validate.gx import data_docs_index
+    from pipelines.validate.reports import quality_by_feed, quality_by_unit
+
+    with connect() as con:
+        feeds, units = quality_by_feed(con), quality_by_unit(con)
+    if as_json:
+        print(json.dumps({"feeds": feeds, "units": units}, ensure_ascii=False, indent=1, default=str))
+        return
+    for title, rows in (("Chất lượng dữ liệu theo nguồn / by feed", feeds),
+                        ("Theo đơn vị / by organisation unit", units)):
+        if not rows:
+            continue
+        table = Table(*rows[0].keys(), title=title)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        console.print(table)
+    console.print(f"Data Docs: {data_docs_index().as_uri()}", highlight=False)
 
 
 @app.command()

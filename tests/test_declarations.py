@@ -65,6 +65,16 @@ BROKEN = {
                            "columns[2]", "urgent"),
     "bad skip regex": ("dept_monthly_report", lambda d: d["source"]["skip_rows"][0].update(matches="(tổng"),
                        "source.skip_rows[0].matches", "regular expression"),
+    "unknown check name": ("dept_monthly_report", lambda d: d["checks"].append({"check": "value_is_positive"}),
+                           "checks[4]", "'value_is_positive'"),
+    "unknown check parameter": ("dept_monthly_report", lambda d: d["checks"].append(
+        {"check": "values_between", "column": "value", "minimum": 0}), "checks[4].minimum", "unknown key"),
+    "check on an undeclared column": ("dept_monthly_report", lambda d: d["checks"].append(
+        {"check": "values_between", "column": "valeu", "min": 0}), "checks[4]", "'valeu' is not a declared column"),
+    "mostly above 1": ("dept_monthly_report", lambda d: d["checks"].append(
+        {"check": "values_not_null", "column": "note", "mostly": 1.5}), "checks[4].mostly", "less than or equal to 1"),
+    "outlier on a text column": ("dept_monthly_report", lambda d: d["outliers"][0].update(column="note"),
+                                 "outliers[0].column", "outliers need a number column"),
     "token in a non-env name": ("tthc_dossiers", lambda d: d["source"]["auth"].update(bearer_token_env="abc123"),
                                 "source.auth.bearer_token_env", "pattern"),
 }

@@ -56,7 +56,9 @@ class CheckResult:
 
     @property
     def quarantines_rows(self) -> bool:
-        return not self.success and self.check.severity == "blocking" and bool(self.row_ids)
+        """A blocking row check quarantines every row it fails, even within its `mostly` tolerance
+        (the tolerance decides only whether the whole batch is blocked)."""
+        return self.check.severity == "blocking" and bool(self.row_ids)
 
 
 @dataclass

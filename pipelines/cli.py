@@ -78,7 +78,8 @@ def ingest(
     _feed(feed)
     summaries, source_error = ingest_feed(feed, file)
     if as_json:
-        print(json.dumps([s.__dict__ for s in summaries], ensure_ascii=False, indent=1, default=str))
+        print(json.dumps([{k: v for k, v in s.__dict__.items() if k != "data_docs"} for s in summaries],
+                         ensure_ascii=False, indent=1, default=str))
     else:
         _print_summaries(summaries)
         if any(s.rows_received for s in summaries):

@@ -59,6 +59,11 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
             log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
                      summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
             summaries.append(summary)
+    docs = [identifier for s in summaries for identifier in s.data_docs]
+    if docs:
+        from pipelines.validate.gx import build_data_docs
+
+        build_data_docs(docs)
     return summaries
 
 

@@ -37,6 +37,7 @@ class BatchSummary:
     duplicate_of: str | None = None
     problems: list[str] = field(default_factory=list)  # the first quarantine reasons, for the CLI
     outliers: int = 0
+    data_docs: list = field(default_factory=list)  # GE result identifiers to render
 
 
 def raw_table(feed: Feed) -> str:
@@ -101,6 +102,7 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
         summary.warnings += [f"warning check {r.check.id} failed on {r.unexpected_count} rows"
                              for r in validation.results if not r.success and r.check.severity == "warning"]
         summary.outliers = validation.outliers.height
+        summary.data_docs = validation.data_docs
         if validation.blocked:
             summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
                             f"serving): " + "; ".join(validation.blocked)

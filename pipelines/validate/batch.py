@@ -71,6 +71,7 @@ class Validation:
     outliers: pl.DataFrame
     blocked: list[str]
     seconds: float
+    data_docs: list = field(default_factory=list)  # GE identifiers of the stored results, for Data Docs
 
 
 def unit_validity(units: OrgUnits) -> pl.DataFrame:
@@ -149,7 +150,7 @@ def validate_batch(con, feed: Feed, conformed: Conformed, batch: LandedBatch, un
     for name in file_name_fields(feed):
         value = batch.file_fields.get(name)
         parameters[file_parameter(name)] = [value] if value else []
-    outcomes = run_suites(feed, rows, columns, parameters)
+    outcomes, docs = run_suites(feed, rows, columns, parameters)
     results = _results(feed, checks, outcomes, conformed)
     blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
     decided = _decide(feed, typed, results, blocked, batch)
@@ -159,7 +160,7 @@ def validate_batch(con, feed: Feed, conformed: Conformed, batch: LandedBatch, un
         SOURCE_ROW, SOURCE_URI, RAW, REASONS, *_quarantine_keys(feed, batch))
     return Validation(published=published, quarantined=quarantined, results=results,
                       outliers=_outlier_rows(feed, typed, flags), blocked=blocked,
-                      seconds=time.monotonic() - started)
+                      seconds=time.monotonic() - started, data_docs=docs)
 
 
 def _results(feed: Feed, checks: list[SuiteCheck], outcomes, conformed: Conformed) -> list[CheckResult]:

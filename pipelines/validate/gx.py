@@ -59,7 +59,19 @@ def context():
     return _context(paths().home)
 
 
+_checkpoints: dict[tuple[Path, str, str], object] = {}
+
+
 def _checkpoint(feed: Feed, frame: str, suite):
+    """The feed's checkpoint for one frame, registered once per process (the declarations do not
+    change while a process runs)."""
+    key = (paths().home, feed.id, frame)
+    if key not in _checkpoints:
+        _checkpoints[key] = _register_checkpoint(feed, frame, suite)
+    return _checkpoints[key]
+
+
+def _register_checkpoint(feed: Feed, frame: str, suite):
     import great_expectations as gx
 
     ctx = context()
@@ -78,14 +90,17 @@ def _checkpoint(feed: Feed, frame: str, suite):
         gx.ValidationDefinition(name=asset_name, data=batch_definition, suite=suite))
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]} if frame == "rows" \
         else {"result_format": "COMPLETE"}
+    # No UpdateDataDocsAction: it rebuilds the site per run; build_data_docs() does it once per load.
     return ctx.checkpoints.add_or_update(gx.Checkpoint(
-        name=asset_name, validation_definitions=[definition], result_format=result_format,
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+        name=asset_name, validation_definitions=[definition], result_format=result_format, actions=[]))
 
 
-def run_suites(feed: Feed, rows, columns, parameters: dict) -> list[ExpectationOutcome]:
-    """Run the feed's rows suite on `rows` and its columns suite on `columns` (pandas frames)."""
-    outcomes = []
+def run_suites(feed: Feed, rows, columns, parameters: dict) -> tuple[list[ExpectationOutcome], list]:
+    """Run the feed's rows suite on `rows` and its columns suite on `columns` (pandas frames);
+    returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    outcomes, identifiers = [], []
     suites = build_suites(feed)
     for frame, data in (("rows", rows), ("columns", columns)):
         checkpoint = _checkpoint(feed, frame, suites[frame])
@@ -93,7 +108,9 @@ def run_suites(feed: Feed, rows, columns, parameters: dict) -> list[ExpectationO
             # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
             warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
             result = checkpoint.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters)
-        for validation in result.run_results.values():
+        identifiers.append(ExpectationSuiteIdentifier(name=suites[frame].name))
+        for identifier, validation in result.run_results.items():
+            identifiers.append(identifier)
             for r in validation.results:
                 details = r.result or {}
                 exception = r.exception_info or {}
@@ -107,7 +124,13 @@ def run_suites(feed: Feed, rows, columns, parameters: dict) -> list[ExpectationO
                     observed=details.get("observed_value"),
                     error=exception.get("exception_message") if exception.get("raised_exception") else None,
                 ))
-    return outcomes
+    return outcomes, identifiers
+
+
+def build_data_docs(identifiers: list) -> None:
+    """Render the Data Docs pages of these results and suites, and the index, once."""
+    if identifiers:
+        context().build_data_docs(resource_identifiers=identifiers, build_index=True)
 
 
 def data_docs_index() -> Path:

@@ -14,6 +14,7 @@ from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
 from pipelines.load.warehouse import quote
 from pipelines.validate.batch import Validation, result_rows, validate_batch
+from pipelines.validate.gx import build_data_docs
 
 
 def quarantined_rows(con, feed: str, include_closed: bool = False, limit: int = 200) -> list[dict]:
@@ -103,6 +104,7 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     where = f"file {file_name}" if file_name else source_uri
     conformed = conform(feed, records, getattr(feed.source, "number_format", "en"), where)
     validation = validate_batch(con, feed, conformed, batch, units)
+    build_data_docs(validation.data_docs)
     results = result_rows(feed, batch, validation, conformed.typed, datetime.now(timezone.utc))
     con.register("_results", results)
     con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")

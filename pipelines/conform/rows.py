@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.conform.parse import parse, text
+from pipelines.conform.parse import Parsed, parse, parse_in_turn, text
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
 from pipelines.declarations.checks import TYPE_CHECK
 from pipelines.declarations.models import Feed
@@ -65,7 +65,7 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     """Type every contract column; a received value that does not parse becomes a reason."""
     mapping, unknown, warnings = map_headers(feed, records.columns, where, header_row)
     labels = {col.name: mapping.get(col.name, col.name) for col in feed.columns}
-    reasons: list[pl.Expr] = []
+    failures: dict[str, tuple[pl.Expr, pl.Expr]] = {}  # flag column -> (its reason, the failure test)
     values: list[pl.Expr] = []
     for col in feed.columns:
         source_column = mapping.get(col.name)
@@ -76,17 +76,31 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
             continue
         received = text(source_column)
         parsed = parse(col, received, number_format, feed.timezone)
+        if parsed.in_turn:
+            eager = f"__parsed__{col.name}"
+            series = parse_in_turn(records.select(received).to_series(), parsed.in_turn, parsed.in_turn_type)
+            records = records.with_columns(series.alias(eager))
+            parsed = Parsed(parsed.finish(pl.col(eager)), parsed.expected)
         if col.enum:
             # A label that maps to no code keeps its text, for the suite's values_in_set to quote.
             values.append(pl.coalesce(parsed.value, received).alias(col.name))
             continue
         values.append(parsed.value.alias(col.name))
-        reasons.append(pl.when(received.is_not_null() & parsed.value.is_null()).then(
-            reason(feed.id, TYPE_CHECK, col.name, labels[col.name], parsed.expected, received)))
-    typed = records.select(*values, *[pl.col(c) for c in LINEAGE_COLUMNS]).with_row_index(ROW_ID)
-    row_reasons = (records.select(pl.concat_list(reasons).list.drop_nulls().alias(REASONS)).to_series()
-                   if reasons else pl.Series(REASONS, [[]] * records.height, dtype=pl.List(REASON_TYPE)))
-    typed = typed.with_columns(row_reasons.cast(pl.List(REASON_TYPE)))
+        failures[f"__failed__{col.name}"] = (
+            reason(feed.id, TYPE_CHECK, col.name, labels[col.name], parsed.expected, received),
+            received.is_not_null() & parsed.value.is_null(),
+        )
+    flags = [test.alias(flag) for flag, (_, test) in failures.items()]
+    records = records.with_columns(*flags).with_row_index(ROW_ID)
+    typed = records.select(ROW_ID, *values, *[pl.col(c) for c in LINEAGE_COLUMNS])
+    # Reasons are written only for rows that failed (a message for every row would cost more than parsing).
+    failed = records.filter(pl.any_horizontal(*failures)) if failures else records.clear()
+    row_reasons = failed.select(ROW_ID, pl.concat_list(
+        [pl.when(pl.col(flag)).then(why) for flag, (why, _) in failures.items()]).list.drop_nulls().alias(REASONS)
+    ) if failures else failed.select(ROW_ID)
+    typed = typed.join(row_reasons, on=ROW_ID, how="left") if failures else typed.with_columns(
+        pl.lit(None).alias(REASONS))
+    typed = typed.with_columns(pl.col(REASONS).fill_null([]).cast(pl.List(REASON_TYPE))).sort(ROW_ID)
     present = [c for c in feed.column_names if c in mapping]
     return Conformed(typed=typed, warnings=warnings, labels=labels, source_columns=present + unknown)
 

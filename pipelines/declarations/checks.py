@@ -10,12 +10,11 @@ quarantined and the rest published). Checks are named for the condition that pas
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from pipelines.declarations.base import Strict
+from pipelines.declarations.base import Regex, Strict
 
 Severity = Literal["blocking", "warning"]
 
@@ -87,16 +86,7 @@ class ValuesMatchRegex(RowCheck):
 
     check: Literal["values_match_regex"]
     column: str
-    regex: str
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return pattern
+    regex: Regex
 
     def columns(self) -> list[str]:
         return [self.column]

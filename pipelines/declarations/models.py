@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.declarations.base import Strict
+from pipelines.declarations.base import Regex, Strict
 from pipelines.declarations.checks import DeclaredCheck, OutlierRule
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
@@ -145,17 +145,8 @@ class HttpJsonSource(Strict):
 class SkipRowRule(Strict):
     """Rows to ignore, such as totals rows: a regex matched (case-insensitively) against a cell."""
 
-    matches: str
+    matches: Regex
     column: str | None = None
-
-    @field_validator("matches")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return pattern
 
 
 class FileDropSource(Strict):
@@ -169,17 +160,13 @@ class FileDropSource(Strict):
     header_search_rows: Annotated[int, Field(gt=0, le=200)] = 30
     sheet: str | None = None
     skip_rows: list[SkipRowRule] = []
-    file_name_pattern: str | None = None  # regex whose named groups are contract columns, e.g. (?P<period>...)
+    file_name_pattern: Regex | None = None  # its named groups are contract columns, e.g. (?P<period>...)
 
     @field_validator("file_name_pattern")
     @classmethod
-    def _pattern_compiles(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                if not re.compile(pattern).groupindex:
-                    raise ValueError("needs named groups, e.g. ^(?P<department_code>[A-Z]+)_(?P<period>\\d{4}-\\d{2})")
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
+    def _named_groups(cls, pattern: str | None) -> str | None:
+        if pattern is not None and not re.compile(pattern).groupindex:
+            raise ValueError("needs named groups, e.g. ^(?P<department_code>[A-Z]+)_(?P<period>\\d{4}-\\d{2})")
         return pattern
 
     @field_validator("encodings")

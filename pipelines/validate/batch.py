@@ -153,7 +153,7 @@ def validate_batch(con, feed: Feed, conformed: Conformed, batch: LandedBatch, un
     outcomes, docs = run_suites(feed, rows, columns, parameters)
     results = _results(feed, checks, outcomes, conformed)
     blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
-    decided = _decide(feed, typed, results, blocked, batch)
+    decided = _decide(feed, typed, results, blocked)
     published = decided.filter(pl.col(REASONS).list.len() == 0).select(
         *feed.column_names, SOURCE_ROW, SOURCE_URI)
     quarantined = decided.filter(pl.col(REASONS).list.len() > 0).select(
@@ -214,18 +214,16 @@ def _actual(check: SuiteCheck) -> pl.Expr:
     return pl.lit(None, pl.String)
 
 
-def _decide(feed: Feed, typed: pl.DataFrame, results: list[CheckResult], blocked: list[str],
-            batch: LandedBatch) -> pl.DataFrame:
+def _decide(feed: Feed, typed: pl.DataFrame, results: list[CheckResult], blocked: list[str]) -> pl.DataFrame:
     """Every row with all its reasons (the type reasons of conform, then the suite's)."""
     pieces = []
     for result in results:
         if result.check.name == TYPE_CHECK or not result.quarantines_rows:
             continue
         check = result.check
-        label = check.column
         pieces.append(
             typed.filter(pl.col(ROW_ID).is_in(sorted(result.row_ids)))
-            .select(ROW_ID, reason(feed.id, check.name, check.column, label, expected_text(check, feed),
+            .select(ROW_ID, reason(feed.id, check.name, check.column, check.column, expected_text(check, feed),
                                    _actual(check)).alias("_reason"))
         )
     decided = typed

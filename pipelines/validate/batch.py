@@ -153,7 +153,7 @@ def validate_batch(con, feed: Feed, conformed: Conformed, batch: LandedBatch, un
     outcomes, docs = run_suites(feed, rows, columns, parameters)
     results = _results(feed, checks, outcomes, conformed)
     blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
-    decided = _decide(feed, typed, results, blocked)
+    decided = _decide(feed, typed, results, blocked, conformed.labels)
     published = decided.filter(pl.col(REASONS).list.len() == 0).select(
         *feed.column_names, SOURCE_ROW, SOURCE_URI)
     quarantined = decided.filter(pl.col(REASONS).list.len() > 0).select(
@@ -214,8 +214,10 @@ def _actual(check: SuiteCheck) -> pl.Expr:
     return pl.lit(None, pl.String)
 
 
-def _decide(feed: Feed, typed: pl.DataFrame, results: list[CheckResult], blocked: list[str]) -> pl.DataFrame:
-    """Every row with all its reasons (the type reasons of conform, then the suite's)."""
+def _decide(feed: Feed, typed: pl.DataFrame, results: list[CheckResult], blocked: list[str],
+            labels: dict[str, str]) -> pl.DataFrame:
+    """Every row with all its reasons (the type reasons of conform, then the suite's); labels are the
+    headers the source used for the contract columns, quoted in messages."""
     pieces = []
     for result in results:
         if result.check.name == TYPE_CHECK or not result.quarantines_rows:
@@ -223,7 +225,7 @@ def _decide(feed: Feed, typed: pl.DataFrame, results: list[CheckResult], blocked
         check = result.check
         pieces.append(
             typed.filter(pl.col(ROW_ID).is_in(sorted(result.row_ids)))
-            .select(ROW_ID, reason(feed.id, check.name, check.column, check.column, expected_text(check, feed),
+            .select(ROW_ID, reason(feed.id, check.name, check.column, labels.get(check.column), expected_text(check, feed),
                                    _actual(check)).alias("_reason"))
         )
     decided = typed

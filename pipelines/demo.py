@@ -109,6 +109,9 @@ def report(home: Path) -> None:
 Where to look:
   .venv/bin/ioc batches                      latest batches (ops.batches) with status and row counts
   .venv/bin/ioc batches dept_monthly_report  one feed's batches
+  .venv/bin/ioc quality                      data quality per feed and per department
+  .venv/bin/ioc quarantine dept_monthly_report   quarantined rows with every reason
+  {home / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}   Great Expectations Data Docs
   {home / 'rejected'}   files that could not be read, each with a .reason.txt
   {home / 'archive'}    every file received, as received
   {home / 'logs'}       simulator and Airflow logs

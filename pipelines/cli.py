@@ -227,6 +227,50 @@ def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
+def late(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    now: Annotated[Optional[str], typer.Option(help="Evaluate as of this instant (ISO 8601 with offset).")] = None,
+) -> None:
+    """Who is late now: missing reports past their deadline and overdue tasks, most late first."""
+    from datetime import datetime
+
+    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines.load.warehouse import connect
+
+    moment = datetime.fromisoformat(now) if now else None
+    if moment is not None and moment.tzinfo is None:
+        errors.print("[red]✗[/red] --now needs an offset, e.g. 2026-11-20T10:00:00+07:00")
+        raise typer.Exit(2)
+    with connect() as con:
+        marts = refresh_deadlines(con, _catalog(), moment)
+    reports = marts.get("report_status")
+    tasks = marts.get("task_status")
+    missing = [] if reports is None else reports.filter(reports["status"] == "missing").sort(
+        ["lateness_working_days", "unit_code"], descending=[True, False]).select(
+        "feed", "unit_code", "period", "due_date", "lateness_working_days").to_dicts()
+    overdue = [] if tasks is None else tasks.filter(tasks["state"] == "overdue").sort(
+        ["days_late", "task_id"], descending=[True, False]).select(
+        "task_id", "unit_code", "title", "due_on", "days_late", "working_days_late").to_dicts()
+    if as_json:
+        print(json.dumps({"reports_missing": missing, "tasks_overdue": overdue}, ensure_ascii=False, indent=1,
+                         default=str))
+        return
+    units = {u.code: u.vi for u in _catalog().org_units.units}
+    table = Table("feed", "đơn vị / unit", "kỳ / period", "hạn / due", "trễ (ngày làm việc) / working days late",
+                  title="Báo cáo chưa nộp quá hạn / reports missing past their deadline")
+    for r in missing:
+        table.add_row(r["feed"], f"{r['unit_code']} — {units.get(r['unit_code'], '')}", r["period"],
+                      str(r["due_date"]), f"[red]{r['lateness_working_days']}[/red]")
+    console.print(table if missing else "no report is missing past its deadline")
+    table = Table("nhiệm vụ / task", "đơn vị / unit", "nội dung / title", "hạn / due", "trễ / days late",
+                  "ngày làm việc / working days", title="Nhiệm vụ quá hạn / overdue tasks")
+    for t in overdue:
+        table.add_row(t["task_id"], t["unit_code"], t["title"][:60], str(t["due_on"]), f"[red]{t['days_late']}[/red]",
+                      str(t["working_days_late"]))
+    console.print(table if overdue else "no task is overdue")
+
+
+@app.command()
 def simulate(
     port: Annotated[int, typer.Option(help="Port of the department APIs on 127.0.0.1.")] = 8765,
     seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 42,

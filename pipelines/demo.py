@@ -72,8 +72,7 @@ def run_demo() -> int:
         with (logs / "airflow-setup.log").open("a") as log:
             print("• preparing Airflow (metadata database, duckdb_writer pool)")
             prepare_airflow(env, log)
-        for feed_id in catalog().feeds:
-            dag_id = f"feed_{feed_id}"
+        for dag_id in [f"feed_{feed_id}" for feed_id in catalog().feeds] + ["ioc_deadlines"]:
             t0 = time.monotonic()
             with (logs / f"dags-test-{dag_id}.log").open("w") as log:
                 rc = subprocess.run([airflow_bin(), "dags", "test", dag_id], env=env, stdout=log,
@@ -85,6 +84,8 @@ def run_demo() -> int:
         os.killpg(simulator.pid, 15)
         simulator.wait(timeout=30)
     report(home)
+    print("Who is late now (`.venv/bin/ioc late`):", flush=True)
+    subprocess.run([str(Path(sys.executable).with_name("ioc")), "late"], check=False)
     print(f"\nDemo finished in {time.monotonic() - started:.0f} s.")
     return 0 if all(rc == 0 for rc in results.values()) else 1
 

@@ -181,6 +181,9 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     pattern = getattr(feed.source, "file_name_pattern", None)
     if pattern:
         must_be_columns("source.file_name_pattern", list(re.compile(pattern).groupindex))
+    if feed.tasks is not None:
+        t = feed.tasks
+        must_be_columns("tasks", [t.unit_column, t.due_column, t.done_column, t.status_column])
     if feed.reporting is not None:
         must_be_columns("reporting.period_column", [feed.reporting.period_column])
         must_be_columns("reporting.unit_column", [feed.reporting.unit_column])

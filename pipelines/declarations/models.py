@@ -265,6 +265,19 @@ class Reporting(Strict):
     unit_column: str
     expected_units: ExpectedUnits
     deadline: DeadlineRule
+    history_periods: Annotated[int, Field(ge=1, le=120)] = 12  # how many past periods are tracked
+
+
+class TaskTracking(Strict):
+    """The feed holds tasks with due dates: which columns say whose task, when due, when done."""
+
+    unit_column: str
+    due_column: str
+    done_column: str
+    status_column: str
+    done_statuses: list[str] = ["done"]
+    cancelled_statuses: list[str] = ["cancelled"]
+    due_soon_days: Annotated[int, Field(ge=1, le=90)] = 7
 
 
 class Feed(Strict):
@@ -280,6 +293,7 @@ class Feed(Strict):
     columns: list[Column]
     load: LoadRule
     reporting: Reporting | None = None
+    tasks: TaskTracking | None = None
     checks: list[DeclaredCheck] = []
     outliers: list[OutlierRule] = []
     timezone: str = "Asia/Ho_Chi_Minh"

@@ -1,0 +1,36 @@
+"""The deadline DAG: re-evaluates expected vs received reports and directive tasks every hour, so
+lateness grows and reminders fall due even when no data arrives. Wiring only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Asset, task
+
+WRITER_POOL = "duckdb_writer"
+
+with DAG(
+    dag_id="ioc_deadlines",
+    description="Báo cáo và nhiệm vụ trễ hạn / late reports and overdue tasks",
+    schedule="15 * * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["deadlines"],
+    default_args={"owner": "IOC", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    doc_md="Writes marts.report_status, marts.reporting_rates, marts.task_status and marts.task_rates.",
+):
+
+    @task(task_id="refresh", pool=WRITER_POOL,
+          outlets=[Asset(name="marts.report_status", uri="ioc://warehouse/marts/report_status"),
+                   Asset(name="marts.task_status", uri="ioc://warehouse/marts/task_status")])
+    def refresh() -> dict:
+        from pipelines.declarations.loading import catalog
+        from pipelines.deadlines.refresh import refresh_deadlines
+        from pipelines.load.warehouse import connect
+
+        with connect() as con:
+            marts = refresh_deadlines(con, catalog())
+        return {name: frame.height for name, frame in marts.items()}
+
+    refresh()

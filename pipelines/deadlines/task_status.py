@@ -1,0 +1,71 @@
+"""Directive tasks against their due dates: overdue (calendar and working days), due soon (the
+feed's declared horizon), done on time or late — per task, per assignee unit and overall. A task done
+late stays visible as done late."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+from pipelines.calendar.workdays import working_days_after
+from pipelines.declarations.models import Feed
+from pipelines.load.warehouse import quote
+
+TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "cancelled")
+
+
+def task_status(con, feed: Feed, today: date) -> pl.DataFrame:
+    """One row per task of clean.<feed> with its state and how late it is (or was)."""
+    t = feed.tasks
+    key = feed.load.key[0]
+    title = "title" if feed.column("title") else key
+    tasks = con.sql(
+        f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
+        f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
+        f"{quote(t.status_column)} AS status FROM clean.{quote(feed.id)}").pl()
+    done = pl.col("status").is_in(t.done_statuses)
+    cancelled = pl.col("status").is_in(t.cancelled_statuses)
+    finished_on = pl.coalesce(pl.col("done_on"), pl.col("due_on"))
+    state = (
+        pl.when(cancelled).then(pl.lit("cancelled"))
+        .when(done & (finished_on <= pl.col("due_on"))).then(pl.lit("done_on_time"))
+        .when(done).then(pl.lit("done_late"))
+        .when(pl.col("due_on") < today).then(pl.lit("overdue"))
+        .when(pl.col("due_on") <= pl.lit(today) + pl.duration(days=t.due_soon_days)).then(pl.lit("due_soon"))
+        .otherwise(pl.lit("open"))
+    )
+    tasks = tasks.with_columns(state.alias("state"))
+    late_until = pl.when(pl.col("state") == "overdue").then(pl.lit(today)).when(pl.col("state") == "done_late") \
+        .then(pl.col("done_on"))
+    tasks = tasks.with_columns(
+        days_late=(late_until - pl.col("due_on")).dt.total_days(),
+        days_until_due=pl.when(pl.col("state").is_in(["due_soon", "open"]))
+        .then((pl.col("due_on") - pl.lit(today)).dt.total_days()),
+    )
+    working = [working_days_after(due, until) if until is not None else None
+               for due, until in zip(tasks["due_on"].to_list(), tasks.select(late_until)[:, 0].to_list())]
+    return tasks.with_columns(pl.Series("working_days_late", working, dtype=pl.Int64), pl.lit(feed.id).alias("feed"))
+
+
+def task_rates(status: pl.DataFrame) -> pl.DataFrame:
+    """Per assignee unit, and overall (unit_code '*'): tasks due, done on time, on-time rate, overdue, due soon."""
+    def summary(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.agg(
+            tasks_due=pl.col("state").is_in(["done_on_time", "done_late", "overdue"]).sum(),
+            done_on_time=(pl.col("state") == "done_on_time").sum(),
+            done_late=(pl.col("state") == "done_late").sum(),
+            overdue=(pl.col("state") == "overdue").sum(),
+            due_soon=(pl.col("state") == "due_soon").sum(),
+        ).with_columns(on_time_rate=pl.when(pl.col("tasks_due") > 0)
+                       .then(100.0 * pl.col("done_on_time") / pl.col("tasks_due")))
+
+    per_unit = summary(status.group_by("feed", "unit_code"))
+    overall = summary(status.group_by("feed")).with_columns(pl.lit("*").alias("unit_code"))
+    return pl.concat([per_unit, overall.select(per_unit.columns)]).sort("feed", "unit_code")
+
+
+def today_in(now: datetime, zone: str = "Asia/Ho_Chi_Minh") -> date:
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(zone)).date()

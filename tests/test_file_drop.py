@@ -300,3 +300,20 @@ def test_a_workbook_saved_again_with_the_same_figures_is_a_duplicate(home, query
 
     assert summary.status == "duplicate"
     assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(1,)]
+
+
+def test_a_crash_after_landing_leaves_the_file_in_the_inbox_and_loses_nothing(home, query):
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", ROWS)
+
+    crashed = ioc("ingest", FEED, env={"IOC_FAILPOINTS": "extract.after_land"})
+
+    assert crashed.returncode == 77
+    assert [p.name for p in inbox(home).iterdir()] == ["SKHCN_2026-10.csv"], "the file waits to be read again"
+    ioc("ingest", FEED, check=True)
+    assert [b[1] for b in batches(query)] == ["loaded", "duplicate"]
+    assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(3,)]
+    assert len(clean_rows(query)) == 3
+    assert not list(inbox(home).iterdir())
+    (archived,) = (home / "archive" / FEED).iterdir()
+    assert archived.name.endswith("__SKHCN_2026-10.csv")
+    assert query("SELECT DISTINCT source_uri FROM raw.dept_monthly_report") == [(str(archived),)]

@@ -17,6 +17,7 @@ from pipelines.declarations.models import Feed, FileDropSource
 from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, checksum_bytes, land, new_batch_id
 from pipelines.extract.records import as_text, rows_frame
 from pipelines.extract.tabular import Grid, UnreadableFile, read_grid
+from pipelines.failpoints import failpoint
 from pipelines.settings import paths
 from pipelines.text import column_letter, label_key
 
@@ -69,28 +70,39 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
                 "the file has a header row but no data rows; ask the department to send the report with its figures"
             )
     except UnreadableFile as exc:
-        destination = _move(path, paths().rejected(feed.id), batch_id, keep_original)
+        destination = _stored_name(path, paths().rejected(feed.id), data)
         batch.status, batch.source_uri = "failed", str(destination)
         batch.error = f"feed {feed.id}, file {path.name}: {exc}"
+        land(batch)
+        failpoint("extract.after_land")
+        _move(path, destination, keep_original)
         destination.with_name(destination.name + ".reason.txt").write_text(batch.error + "\n", encoding="utf-8")
-        return land(batch)
+        return batch
     # The checksum of what the file says (header and cells), not of its bytes: a workbook saved again
     # with the same figures carries new timestamps inside, yet is the same report.
     batch.checksum = checksum_bytes("\n".join(frame[RAW].to_list()).encode())
-    destination = _move(path, paths().archive(feed.id), batch_id, keep_original)
+    destination = _stored_name(path, paths().archive(feed.id), data)
     batch.source_uri = str(destination)
     batch.warnings = [f"read as {grid.how}", *warnings]
-    return land(batch, frame.with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI)))
+    land(batch, frame.with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI)))
+    # Only once the batch is landed does the file leave the inbox: a crash in between leaves it there
+    # to be read again (its second batch then loads as a duplicate).
+    failpoint("extract.after_land")
+    _move(path, destination, keep_original)
+    return batch
 
 
-def _move(path: Path, folder: Path, batch_id: str, keep_original: bool) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    destination = folder / f"{batch_id}__{path.name}"
+def _stored_name(path: Path, folder: Path, data: bytes) -> Path:
+    """Where a file is kept: named by its content, so the same file read twice is stored once."""
+    return folder / f"{checksum_bytes(data)[:16]}__{path.name}"
+
+
+def _move(path: Path, destination: Path, keep_original: bool) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
     if keep_original:
         shutil.copy2(path, destination)
     else:
         shutil.move(path, destination)
-    return destination
 
 
 def _label_index(feed: Feed) -> dict[str, str]:

@@ -91,7 +91,7 @@ def run_demo() -> int:
 
 
 def report(home: Path) -> None:
-    from pipelines.load.warehouse import connect
+    from pipelines.load.warehouse import connect, has_clean_table
 
     print("\nWhat landed (warehouse " + str(home / "warehouse.duckdb") + "):")
     with connect() as con:
@@ -102,9 +102,8 @@ def report(home: Path) -> None:
             FROM ops.batches GROUP BY feed ORDER BY feed""").fetchall()
         print(f"  {'feed':<22}{'batches':>8}{'failed':>8}{'received':>10}{'loaded':>9}{'quarantined':>13}{'clean rows':>12}")
         for feed, n, failed, received, loaded, quarantined in rows:
-            clean = con.execute(f'SELECT count(*) FROM clean."{feed}"').fetchall()[0][0] if con.execute(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema='clean' AND table_name=?", [feed]
-            ).fetchall() else 0
+            clean = con.execute(f'SELECT count(*) FROM clean."{feed}"').fetchall()[0][0] \
+                if has_clean_table(con, feed) else 0
             print(f"  {feed:<22}{n:>8}{failed:>8}{received or 0:>10}{loaded or 0:>9}{quarantined or 0:>13}{clean:>12}")
     print(f"""
 Where to look:

@@ -10,6 +10,7 @@ import polars as pl
 from pipelines.declarations.loading import Catalog
 from pipelines.deadlines.report_status import report_status, reporting_rates
 from pipelines.deadlines.task_status import task_rates, task_status, today_in
+from pipelines.load.warehouse import has_clean_table
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
 
@@ -18,7 +19,8 @@ def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dic
     """Compute and store the four marts in one transaction; returns them."""
     now = now or datetime.now(timezone.utc)
     reports = [report_status(con, f, catalog.org_units, now) for f in catalog.feeds.values() if f.reporting]
-    tasks = [task_status(con, f, today_in(now)) for f in catalog.feeds.values() if f.tasks and _has_clean(con, f.id)]
+    tasks = [task_status(con, f, today_in(now)) for f in catalog.feeds.values()
+             if f.tasks and has_clean_table(con, f.id)]
     status = pl.concat(reports) if reports else None
     task_frame = pl.concat(tasks, how="diagonal") if tasks else None
     marts = {
@@ -36,8 +38,3 @@ def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dic
         con.unregister("_mart")
     con.execute("COMMIT")
     return {k: v for k, v in marts.items() if v is not None}
-
-
-def _has_clean(con, feed_id: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'clean' AND table_name = ?",
-                            [feed_id]).fetchall())

@@ -13,13 +13,11 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from pipelines.calendar.deadlines import deadline_at, due_date
+from pipelines.calendar.deadlines import TIMEZONE, deadline_at, due_date
 from pipelines.calendar.periods import recent_periods
 from pipelines.calendar.workdays import working_days_after
 from pipelines.declarations.models import Feed, OrgUnits
-from pipelines.load.warehouse import quote
-
-LOCAL = "Asia/Ho_Chi_Minh"
+from pipelines.load.warehouse import has_clean_table, quote
 
 STATUS_SCHEMA = {
     "feed": pl.String, "unit_code": pl.String, "period": pl.String, "period_start": pl.Date, "period_end": pl.Date,
@@ -31,7 +29,7 @@ STATUS_SCHEMA = {
 def expected_reports(feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame:
     """(unit, period) pairs the feed expects, with each period's due date and deadline."""
     reporting = feed.reporting
-    today = now.astimezone(_local()).date()
+    today = now.astimezone(TIMEZONE).date()
     rows = []
     for period in recent_periods(reporting.period_type, today, reporting.history_periods):
         due, deadline = due_date(period, reporting.deadline), deadline_at(period, reporting.deadline)
@@ -52,8 +50,7 @@ def received_reports(con, feed: Feed) -> pl.DataFrame:
         SELECT file_fields->>'{unit}' AS unit_code, file_fields->>'{period}' AS period, received_at
         FROM ops.batches
         WHERE feed = '{feed.id}' AND status IN ('loaded', 'partial') AND file_fields->>'{unit}' IS NOT NULL"""]
-    if con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'clean' AND table_name = ?",
-                   [feed.id]).fetchall():
+    if has_clean_table(con, feed.id):
         sources.append(f"""
             SELECT CAST({quote(unit)} AS VARCHAR), CAST({quote(period)} AS VARCHAR), min(_received_at)
             FROM clean.{quote(feed.id)} GROUP BY ALL""")
@@ -78,7 +75,7 @@ def report_status(con, feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFra
             on_time = None if now_utc < deadline else False
             status = "pending" if now_utc < deadline else "missing"
             seen = now_utc
-        lateness = 0 if on_time in (True, None) else working_days_after(row["due_date"], seen.astimezone(_local()).date())
+        lateness = 0 if on_time in (True, None) else working_days_after(row["due_date"], seen.astimezone(TIMEZONE).date())
         rows.append({**row, "status": status, "on_time": on_time, "lateness_working_days": lateness})
     return pl.DataFrame(rows, schema=STATUS_SCHEMA)
 
@@ -96,9 +93,3 @@ def reporting_rates(status: pl.DataFrame) -> pl.DataFrame:
         reporting_rate=100.0 * pl.col("received") / pl.col("expected"),
         reporting_on_time_rate=100.0 * pl.col("received_on_time") / pl.col("expected"),
     ).sort("feed", "unit_code")
-
-
-def _local():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(LOCAL)

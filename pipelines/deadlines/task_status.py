@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 import polars as pl
 
+from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.workdays import working_days_after
 from pipelines.declarations.models import Feed
 from pipelines.load.warehouse import quote
@@ -65,7 +66,6 @@ def task_rates(status: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([per_unit, overall.select(per_unit.columns)]).sort("feed", "unit_code")
 
 
-def today_in(now: datetime, zone: str = "Asia/Ho_Chi_Minh") -> date:
-    from zoneinfo import ZoneInfo
-
-    return now.astimezone(ZoneInfo(zone)).date()
+def today_in(now: datetime) -> date:
+    """The local (Asia/Ho_Chi_Minh) day of an instant."""
+    return now.astimezone(TIMEZONE).date()

@@ -19,7 +19,7 @@ from pipelines.conform.rows import ROW_ID, Conformed
 from pipelines.declarations.checks import TYPE_CHECK, OutlierRule, UnitCodeIsActive
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch
-from pipelines.load.warehouse import quote
+from pipelines.load.warehouse import has_clean_table, quote
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import (
     OUTLIER_CHECK,
@@ -122,9 +122,7 @@ def _derive(con, feed: Feed, typed: pl.DataFrame, units: OrgUnits) -> tuple[pl.D
 def _history(con, feed: Feed, rule: OutlierRule, typed: pl.DataFrame) -> pl.DataFrame:
     """Published values of the series present in the batch."""
     wanted = [*rule.series, rule.order_by, rule.column]
-    exists = con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'clean' AND table_name = ?",
-                         [feed.id]).fetchall()
-    if not exists:
+    if not has_clean_table(con, feed.id):
         return typed.select(wanted).clear()
     series = typed.select(rule.series).unique().drop_nulls()
     con.register("_series", series)

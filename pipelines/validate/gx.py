@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipelines.declarations.models import Feed
 from pipelines.settings import paths
-from pipelines.validate.suite import build_suites
+from pipelines.validate.suite import build_suites, suite_name
 
 DATASOURCE = "ioc"
 ROW_ID = "_row_id"
@@ -62,12 +62,12 @@ def context():
 _checkpoints: dict[tuple[Path, str, str], object] = {}
 
 
-def _checkpoint(feed: Feed, frame: str, suite):
-    """The feed's checkpoint for one frame, registered once per process (the declarations do not
-    change while a process runs)."""
+def _checkpoint(feed: Feed, frame: str):
+    """The feed's checkpoint for one frame, with its suite compiled from the declarations, registered
+    once per process (the declarations do not change while a process runs)."""
     key = (paths().home, feed.id, frame)
     if key not in _checkpoints:
-        _checkpoints[key] = _register_checkpoint(feed, frame, suite)
+        _checkpoints[key] = _register_checkpoint(feed, frame, build_suites(feed)[frame])
     return _checkpoints[key]
 
 
@@ -76,7 +76,7 @@ def _register_checkpoint(feed: Feed, frame: str, suite):
 
     ctx = context()
     datasource = ctx.data_sources.get(DATASOURCE)
-    asset_name = f"{feed.id}.{frame}"
+    asset_name = suite_name(feed.id, frame)  # asset, validation definition and checkpoint share the name
     try:
         asset = datasource.get_asset(asset_name)
     except LookupError:
@@ -101,14 +101,13 @@ def run_suites(feed: Feed, rows, columns, parameters: dict) -> tuple[list[Expect
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     outcomes, identifiers = [], []
-    suites = build_suites(feed)
     for frame, data in (("rows", rows), ("columns", columns)):
-        checkpoint = _checkpoint(feed, frame, suites[frame])
+        checkpoint = _checkpoint(feed, frame)
         with warnings.catch_warnings():
             # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
             warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
             result = checkpoint.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters)
-        identifiers.append(ExpectationSuiteIdentifier(name=suites[frame].name))
+        identifiers.append(ExpectationSuiteIdentifier(name=suite_name(feed.id, frame)))
         for identifier, validation in result.run_results.items():
             identifiers.append(identifier)
             for r in validation.results:

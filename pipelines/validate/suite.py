@@ -187,6 +187,10 @@ def expectations(check: SuiteCheck, feed: Feed) -> list:
     raise ValueError(f"no expectation for check {check.name}")
 
 
+def suite_name(feed_id: str, frame: str) -> str:
+    return f"{feed_id}.{frame}"
+
+
 def build_suites(feed: Feed):
     """The feed's two expectation suites: on its rows, and on the columns its source sent."""
     import great_expectations as gx
@@ -196,7 +200,7 @@ def build_suites(feed: Feed):
     for frame in ("rows", "columns"):
         compiled = [e for check in checks if check.frame == frame for e in expectations(check, feed)]
         suites[frame] = gx.ExpectationSuite(
-            name=f"{feed.id}.{frame}", expectations=compiled,
+            name=suite_name(feed.id, frame), expectations=compiled,
             meta={"feed": feed.id, "generated_from": f"schemas/feeds/{feed.id}.yaml"})
     return suites
 

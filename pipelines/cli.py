@@ -14,6 +14,8 @@ from rich.table import Table
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 feeds_app = typer.Typer(no_args_is_help=True, help="Declared department feeds.")
 app.add_typer(feeds_app, name="feeds")
+kpi_app = typer.Typer(no_args_is_help=True, help="KPIs of the operations centre: compute and show.")
+app.add_typer(kpi_app, name="kpi")
 # Piped output (logs, CI, scripts) is not cut at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 240, soft_wrap=True)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240, soft_wrap=True)
@@ -62,7 +64,7 @@ def feeds_check() -> None:
     """Validate every declaration (org units and feeds); exit 1 listing each problem with file and key."""
     catalog = _catalog()
     console.print(f"[green]✓[/green] {len(catalog.org_units.units)} organisation units, "
-                  f"{len(catalog.feeds)} feeds: all declarations are valid")
+                  f"{len(catalog.feeds)} feeds, {len(catalog.kpis)} KPIs: all declarations are valid")
 
 
 @app.command()
@@ -268,6 +270,139 @@ def late(
         table.add_row(t["task_id"], t["unit_code"], t["title"][:60], str(t["due_on"]), f"[red]{t['days_late']}[/red]",
                       str(t["working_days_late"]))
     console.print(table if overdue else "no task is overdue")
+
+
+def _moment(now: str | None):
+    """--now as an aware datetime (None: the present), or exit 2."""
+    from datetime import datetime
+
+    if now is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(now)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        errors.print(f"[red]✗[/red] --now {now!r}: give an ISO 8601 instant with its offset, e.g. 2026-11-20T10:00:00+07:00")
+        raise typer.Exit(2)
+    return moment
+
+
+@kpi_app.command("list")
+def kpi_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the declared KPIs: grain, unit of measure, direction, target and bounds."""
+    kpis = _catalog().kpis.values()
+    if as_json:
+        print(json.dumps([k.model_dump(mode="json", by_alias=True) for k in kpis], ensure_ascii=False, indent=1))
+        return
+    table = Table("KPI", "tên (vi)", "owner", "grain", "unit", "better", "target", "green", "amber")
+    for k in kpis:
+        target = f"{k.target:g}" if k.target is not None else ("per period" if k.target_sql else "—")
+        rel = "× target" if k.thresholds.relative_to_target else ""
+        table.add_row(k.id, k.name.vi, k.owner, k.grain.period, k.unit_of_measure,
+                      "↑" if k.direction == "higher_is_better" else "↓", target,
+                      f"{k.thresholds.green:g}{rel}", f"{k.thresholds.amber:g}{rel}")
+    console.print(table)
+
+
+@kpi_app.command("compute")
+def kpi_compute(
+    period: Annotated[Optional[str], typer.Option(help="Only this period (2026-10, 2026-Q4…); default: each KPI's recent history.")] = None,
+    kpi: Annotated[Optional[list[str]], typer.Option("--kpi", help="Only these KPIs (and those they build on).")] = None,
+    now: Annotated[Optional[str], typer.Option(help="Compute as of this instant (ISO 8601 with offset).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Refresh the deadline marts, compute the KPIs into marts.kpi_values, print the province's status."""
+    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines.kpi.compute import compute_kpis
+    from pipelines.kpi.present import format_value, status_text
+    from pipelines.load.warehouse import connect
+
+    catalog, moment = _catalog(), _moment(now)
+    try:
+        with connect() as con:
+            refresh_deadlines(con, catalog, moment)
+            run = compute_kpis(con, catalog, moment, period, kpi)
+    except (KeyError, ValueError) as exc:
+        errors.print(f"[red]✗[/red] {exc.args[0] if exc.args else exc}", highlight=False)
+        raise typer.Exit(2) from None
+    values = run.values
+    if as_json:
+        print(json.dumps({"rows": values.height, "skipped": run.skipped,
+                          "values": values.to_dicts() if not values.is_empty() else []},
+                         ensure_ascii=False, indent=1, default=str))
+        return
+    province = catalog.org_units.province
+    table = Table("KPI", "kỳ / period", "giá trị / value", "mục tiêu / target", "trạng thái / status",
+                  "đơn vị đỏ / units red", "s", title=f"KPI — {province} (marts.kpi_values: {values.height} rows)")
+    for kpi_id, seconds in run.seconds.items():
+        k = catalog.kpis[kpi_id]
+        rows = values.filter(values["kpi_id"] == kpi_id)
+        last = rows.filter(rows["period"] == rows["period"].max())
+        mine = last.filter(last["unit_code"] == province).to_dicts()
+        row = mine[0] if mine else {"period": last["period"].max(), "value": None, "target": None, "status": "no_data"}
+        red = last.filter(last["status"] == "red").height
+        style = {"green": "green", "amber": "yellow", "red": "bold red"}.get(row["status"], "dim")
+        table.add_row(kpi_id, str(row["period"]), format_value(k, row["value"]), format_value(k, row["target"]),
+                      f"[{style}]{status_text(row['status'])}[/{style}]", str(red), f"{seconds:.2f}")
+    console.print(table)
+    for kpi_id, why in run.skipped.items():
+        console.print(f"[dim]· {kpi_id} not computed: {why}[/dim]")
+
+
+@kpi_app.command("show")
+def kpi_show(
+    kpi: Annotated[Optional[str], typer.Argument(help="A KPI id: its units for the latest period (or a unit's trend with --unit).")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend."""
+    from pipelines.kpi.present import STATUS_ORDER, format_value, history, latest, status_text
+    from pipelines.load.warehouse import connect, table_exists
+
+    catalog = _catalog()
+    if kpi is not None and kpi not in catalog.kpis:
+        errors.print(f"[red]✗[/red] unknown KPI {kpi!r}; declared KPIs: {', '.join(sorted(catalog.kpis))}")
+        raise typer.Exit(2)
+    if unit is not None and catalog.org_units.get(unit) is None:
+        errors.print(f"[red]✗[/red] unknown organisation unit {unit!r} (see schemas/org_units.yaml)")
+        raise typer.Exit(2)
+    with connect() as con:
+        if not table_exists(con, "marts", "kpi_values"):
+            errors.print("[red]✗[/red] no KPI has been computed yet: run `ioc kpi compute`")
+            raise typer.Exit(1)
+        if kpi and unit:
+            frame, mode = history(con, kpi, unit), "trend"
+        elif kpi:
+            frame, mode = latest(con, kpi), "units"
+        else:
+            frame, mode = latest(con, None, unit or catalog.org_units.province), "kpis"
+    rows = frame.to_dicts()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
+        return
+    if mode == "units":
+        rows.sort(key=lambda r: (STATUS_ORDER.get(r["status"], 9), r["unit_code"]))
+    names = {u.code: u.vi for u in catalog.org_units.units}
+    first = {"trend": "đơn vị / unit", "units": "đơn vị / unit", "kpis": "KPI"}[mode]
+    title = {"trend": f"{kpi} — {unit} {names.get(unit, '')}",
+             "units": f"{kpi} — {catalog.kpis[kpi].name.vi} ({rows[0]['period'] if rows else 'no data'})" if kpi else "",
+             "kpis": f"{unit or catalog.org_units.province} — {names.get(unit or catalog.org_units.province, '')}"}[mode]
+    table = Table(first, "kỳ / period", "giá trị / value", "mục tiêu / target", "trạng thái / status",
+                  "kỳ trước / previous", "liên tiếp / in a row", title=title)
+    for r in rows:
+        k = catalog.kpis.get(r["kpi_id"])
+        if k is None:  # a KPI no longer declared
+            continue
+        head = {"trend": r["unit_code"], "units": f"{r['unit_code']} — {names.get(r['unit_code'], '')}",
+                "kpis": f"{k.id} — {k.name.vi}"}[mode]
+        style = {"green": "green", "amber": "yellow", "red": "bold red"}.get(r["status"], "dim")
+        flag = " ⚑" if r["escalated"] else ""
+        table.add_row(head, r["period"], format_value(k, r["value"]), format_value(k, r["target"]),
+                      f"[{style}]{status_text(r['status'])}{flag}[/{style}]",
+                      f"{format_value(k, r['previous_value'])} {status_text(r['previous_status']).split()[0] if r['previous_status'] else ''}",
+                      str(r["streak"]))
+    console.print(table if rows else "no KPI values for that selection")
 
 
 @app.command()

@@ -20,7 +20,7 @@ from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.load.warehouse import has_clean_table, quote
 
 STATUS_SCHEMA = {
-    "feed": pl.String, "unit_code": pl.String, "period": pl.String, "period_start": pl.Date, "period_end": pl.Date,
+    "feed": pl.String, "unit_code": pl.String, "period_type": pl.String, "period": pl.String, "period_start": pl.Date, "period_end": pl.Date,
     "due_date": pl.Date, "deadline_at": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
     "status": pl.String, "on_time": pl.Boolean, "lateness_working_days": pl.Int64,
 }
@@ -35,11 +35,11 @@ def expected_reports(feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame
         due, deadline = due_date(period, reporting.deadline), deadline_at(period, reporting.deadline)
         for unit in units.units:
             if unit.kind in reporting.expected_units.kinds and unit.active_on(period.end):
-                rows.append({"feed": feed.id, "unit_code": unit.code, "period": period.key,
+                rows.append({"feed": feed.id, "unit_code": unit.code, "period_type": period.type, "period": period.key,
                              "period_start": period.start, "period_end": period.end, "due_date": due,
                              "deadline_at": deadline.astimezone(timezone.utc)})
     return pl.DataFrame(rows, schema={k: STATUS_SCHEMA[k] for k in (
-        "feed", "unit_code", "period", "period_start", "period_end", "due_date", "deadline_at")})
+        "feed", "unit_code", "period_type", "period", "period_start", "period_end", "due_date", "deadline_at")})
 
 
 def received_reports(con, feed: Feed) -> pl.DataFrame:

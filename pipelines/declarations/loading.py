@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipelines.declarations.checks import CHECK_NAMES
+from pipelines.declarations.kpis import PLACEHOLDERS, Kpi, KpiFile, RatioOfKpis, TableMeasure, placeholders
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.settings import paths
 from pipelines.text import label_key
@@ -37,7 +38,8 @@ class DeclarationError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-DISCRIMINATOR_TAGS = frozenset({"http_json", "file_drop", "postgres", "page_number", "next_link", *CHECK_NAMES})
+DISCRIMINATOR_TAGS = frozenset({"http_json", "file_drop", "postgres", "page_number", "next_link", *CHECK_NAMES,
+                                "table", "query", "ratio_of_kpis"})
 
 
 def _location(loc: tuple) -> str:
@@ -202,6 +204,7 @@ class Catalog:
 
     org_units: OrgUnits
     feeds: dict[str, Feed]
+    kpis: dict[str, Kpi]
 
     def feed(self, feed_id: str) -> Feed:
         try:
@@ -214,6 +217,96 @@ class Catalog:
 def feed_files(schemas: Path | None = None) -> list[Path]:
     folder = (schemas or paths().schemas) / "feeds"
     return sorted(folder.glob("*.yaml"))
+
+
+def kpi_files(schemas: Path | None = None) -> list[Path]:
+    folder = (schemas or paths().schemas) / "kpis"
+    return sorted(folder.glob("*.yaml"))
+
+
+# Warehouse tables a KPI may read besides clean.<feed>: the deadline marts and the batch log.
+KPI_TABLES = frozenset({"marts.report_status", "marts.reporting_rates", "marts.task_status", "marts.task_rates",
+                        "ops.batches", "ops.quarantine", "ops.validation_results", "ops.outliers"})
+
+
+def read_kpis(files: list[Path], org_units: OrgUnits, feeds: dict[str, Feed]) -> tuple[dict[str, Kpi],
+                                                                                     list[DeclarationProblem]]:
+    """Every KPI of the files, and the problems found (each naming file and key)."""
+    kpis: dict[str, Kpi] = {}
+    where: dict[str, tuple[Path, int]] = {}
+    problems: list[DeclarationProblem] = []
+    for file in files:
+        data, more = _read_yaml(file)
+        parsed, more2 = _validate(KpiFile, file, data) if not more else (None, [])
+        problems += more + more2
+        if parsed is None:
+            continue
+        for i, kpi in enumerate(parsed.kpis):
+            if kpi.id in kpis:
+                problems.append(DeclarationProblem(file, f"kpis[{i}].id", f"duplicate KPI id {kpi.id!r} "
+                                                   f"(also in {where[kpi.id][0].name})"))
+                continue
+            kpis[kpi.id] = kpi
+            where[kpi.id] = (file, i)
+    for kpi_id, kpi in kpis.items():
+        file, i = where[kpi_id]
+        for key, message in kpi_problems(kpi, kpis, org_units, feeds):
+            problems.append(DeclarationProblem(file, f"kpis[{i}]" + (f".{key}" if key else ""), message))
+    return kpis, problems
+
+
+def kpi_problems(kpi: Kpi, kpis: dict[str, Kpi], org_units: OrgUnits, feeds: dict[str, Feed]) -> list[tuple[str, str]]:
+    """Cross-references of one KPI: owner, sources, tables, placeholders, the KPIs it builds on."""
+    problems = []
+    if kpi.owner not in org_units.codes:
+        problems.append(("owner", f"unknown organisation unit {kpi.owner!r}"))
+    for source in kpi.sources:
+        if source not in feeds:
+            problems.append(("sources", f"unknown feed {source!r} (declared feeds: {', '.join(sorted(feeds))})"))
+    measure = kpi.measure
+    if isinstance(measure, TableMeasure):
+        table = measure.from_
+        if "." not in table:
+            if table not in feeds:
+                problems.append(("measure.from", f"{table!r} is not a declared feed; name a feed id or one of "
+                                                 f"{', '.join(sorted(KPI_TABLES))}"))
+        elif table.startswith("clean."):
+            if table.removeprefix("clean.") not in feeds:
+                problems.append(("measure.from", f"{table!r}: no feed {table.removeprefix('clean.')!r} is declared"))
+        elif table not in KPI_TABLES:
+            problems.append(("measure.from", f"{table!r} is not a table KPIs can read; name a feed id or one of "
+                                             f"{', '.join(sorted(KPI_TABLES))}"))
+    if isinstance(measure, RatioOfKpis):
+        for key in ("numerator", "denominator"):
+            other = kpis.get(getattr(measure, key))
+            if other is None:
+                problems.append((f"measure.{key}", f"unknown KPI {getattr(measure, key)!r}"))
+            elif other.grain.period != kpi.grain.period:
+                problems.append((f"measure.{key}", f"KPI {other.id!r} is {other.grain.period}, "
+                                                   f"this KPI is {kpi.grain.period}: they must match"))
+        if kpi.id in _inputs(kpi.id, kpis, set()):
+            problems.append(("measure", "builds on itself (a cycle of ratio_of_kpis)"))
+    for text in kpi.sql_texts():
+        unknown = placeholders(text) - set(PLACEHOLDERS)
+        if unknown:
+            problems.append(("measure", f"unknown placeholder(s) {sorted(unknown)} in {text!r}; "
+                                        f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"))
+    return problems
+
+
+def _inputs(kpi_id: str, kpis: dict[str, Kpi], seen: set[str]) -> set[str]:
+    """Every KPI that kpi_id builds on, directly or not."""
+    measure = kpis[kpi_id].measure if kpi_id in kpis else None
+    if not isinstance(measure, RatioOfKpis):
+        return set()
+    found = set()
+    for other in (measure.numerator, measure.denominator):
+        if other in seen:
+            found.add(other)
+            continue
+        found.add(other)
+        found |= _inputs(other, kpis, seen | {other})
+    return found
 
 
 def read_catalog(schemas: Path | None = None) -> Catalog:
@@ -230,9 +323,11 @@ def read_catalog(schemas: Path | None = None) -> Catalog:
             problems += exc.problems
             continue
         feeds[feed.id] = feed
+    kpis, more = read_kpis(kpi_files(schemas), org_units, feeds)
+    problems += more
     if problems:
         raise DeclarationError(problems)
-    return Catalog(org_units=org_units, feeds=feeds)
+    return Catalog(org_units=org_units, feeds=feeds, kpis=kpis)
 
 
 @lru_cache(maxsize=4)

@@ -135,10 +135,14 @@ def _open(duckdb, path: str, deadline: float):
             delay = min(delay * 2, 2.0)
 
 
+def table_exists(con, schema: str, table: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                            [schema, table]).fetchall())
+
+
 def has_clean_table(con, feed_id: str) -> bool:
     """Whether clean.<feed> exists (a feed that never published has none)."""
-    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'clean' AND table_name = ?",
-                            [feed_id]).fetchall())
+    return table_exists(con, "clean", feed_id)
 
 
 def quote(identifier: str) -> str:

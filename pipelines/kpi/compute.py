@@ -1,0 +1,268 @@
+"""Compute KPIs into marts.kpi_values, with history.
+
+For each KPI (those it builds on first): run its compiled query over the periods asked for, put the
+values on the spine of units expected to have one (the others show no_data), derive value, target
+and status, then replace those periods in marts.kpi_values in one transaction. Every change of a
+value or status is appended to marts.kpi_history, so trends and "changed status" can be shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import polars as pl
+
+from pipelines.calendar.deadlines import TIMEZONE
+from pipelines.calendar.periods import PERIOD_TYPES, Period, parse_period, period_of, recent_periods
+from pipelines.declarations.kpis import Kpi, QueryMeasure, RatioOfKpis, TableMeasure
+from pipelines.declarations.loading import Catalog
+from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
+from pipelines.kpi.status import status_expr, with_streaks
+from pipelines.kpi.tree import ancestors, spine
+from pipelines.load.warehouse import has_clean_table, table_exists
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE TABLE IF NOT EXISTS marts.kpi_values (
+    kpi_id VARCHAR NOT NULL,
+    unit_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    period_start DATE,
+    period_end DATE,
+    value DOUBLE,
+    numerator DOUBLE,
+    denominator DOUBLE,
+    target DOUBLE,
+    status VARCHAR NOT NULL,
+    previous_value DOUBLE,
+    previous_status VARCHAR,
+    streak INTEGER,
+    escalated BOOLEAN,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS marts.kpi_history (
+    kpi_id VARCHAR NOT NULL,
+    unit_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    value DOUBLE,
+    status VARCHAR NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+VALUE_COLUMNS = ["kpi_id", "unit_code", "period", "period_start", "period_end", "value", "numerator",
+                 "denominator", "target", "status", "previous_value", "previous_status", "streak", "escalated",
+                 "computed_at"]
+
+
+@dataclass
+class KpiRun:
+    """What one computation did: rows per KPI, and KPIs left out (with why)."""
+
+    values: pl.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def in_order(kpis: dict[str, Kpi], wanted: list[str] | None) -> list[Kpi]:
+    """The wanted KPIs (all by default) and those they build on, inputs first."""
+    order: list[Kpi] = []
+
+    def visit(kpi_id: str) -> None:
+        if any(k.id == kpi_id for k in order):
+            return
+        kpi = kpis[kpi_id]
+        if isinstance(kpi.measure, RatioOfKpis):
+            visit(kpi.measure.numerator)
+            visit(kpi.measure.denominator)
+        order.append(kpi)
+
+    for kpi_id in wanted or list(kpis):
+        if kpi_id not in kpis:
+            raise KeyError(f"unknown KPI {kpi_id!r}; declared KPIs: {', '.join(sorted(kpis))}")
+        visit(kpi_id)
+    return order
+
+
+def any_period(key: str) -> Period:
+    """The period a key names, whatever its type (2026-10, 2026-Q4, 2026-W41, 2026…)."""
+    for period_type in PERIOD_TYPES:
+        try:
+            return parse_period(period_type, key)
+        except ValueError:
+            continue
+    raise ValueError(f"{key!r} is not a period key (e.g. 2026-10, 2026-Q4, 2026-W41, 2026-H2, 2026-9M, 2026)")
+
+
+def periods_for(kpi: Kpi, today, asked: Period | None) -> list[Period]:
+    """The periods to compute: the KPI's recent history by default, or the period of its type that
+    contains the asked period's first day. Snapshots only ever have the current period."""
+    current = period_of(kpi.grain.period, today)
+    if is_snapshot(kpi):
+        return [current] if asked is None or period_of(kpi.grain.period, asked.start) == current else []
+    if asked is None:
+        return recent_periods(kpi.grain.period, today, kpi.grain.history_periods)
+    try:
+        return [period_of(kpi.grain.period, asked.start)]
+    except ValueError:  # e.g. a nine-month KPI asked for October
+        return []
+
+
+def is_snapshot(kpi: Kpi) -> bool:
+    m = kpi.measure
+    return (isinstance(m, TableMeasure) and m.snapshot) or (isinstance(m, QueryMeasure) and m.returns == "snapshot")
+
+
+def _has_inputs(con, kpi: Kpi, catalog: Catalog) -> bool:
+    """Whether the tables the KPI reads exist yet (a feed that never loaded has no clean table)."""
+    m = kpi.measure
+    if isinstance(m, TableMeasure):
+        schema, _, table = m.from_.rpartition(".")
+        return table_exists(con, schema or "clean", table)
+    return all(has_clean_table(con, feed) for feed in kpi.sources)
+
+
+def _targets(con, kpi: Kpi, periods: list[Period], now: datetime) -> pl.DataFrame:
+    frame = pl.DataFrame({"period": [p.key for p in periods], "period_start": [p.start for p in periods],
+                          "period_end": [p.end for p in periods]})
+    if kpi.target_sql is None:
+        return frame.with_columns(target=pl.lit(kpi.target, pl.Float64)).select("period", "target")
+    con.register("_kpi_periods", frame)
+    try:
+        return con.sql(f"SELECT period, CAST(({substitute(kpi.target_sql, now)}) AS DOUBLE) AS target "
+                       "FROM _kpi_periods").pl()
+    finally:
+        con.unregister("_kpi_periods")
+
+
+FEEDS_VIEW = "decl_feeds"  # the declared feeds, for query measures: feed, owner, source_kind, schedule
+
+
+def declared_feeds(catalog: Catalog) -> pl.DataFrame:
+    feeds = catalog.feeds.values()
+    return pl.DataFrame({"feed": [f.id for f in feeds], "owner": [f.owner for f in feeds],
+                         "source_kind": [f.source.kind for f in feeds], "schedule": [f.schedule for f in feeds]},
+                        schema={"feed": pl.String, "owner": pl.String, "source_kind": pl.String, "schedule": pl.String})
+
+
+NUMBERS = {"unit_code": pl.String, "period": pl.String, "numerator": pl.Float64, "denominator": pl.Float64}
+
+
+def _numbers(con, kpi: Kpi, catalog: Catalog, periods: list[Period], current: Period, now: datetime,
+             done: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """(unit_code, period, numerator, denominator) of the KPI, rolled up."""
+    m = kpi.measure
+    if isinstance(m, RatioOfKpis):
+        def values(kpi_id: str, name: str) -> pl.DataFrame:
+            return done[kpi_id].select("unit_code", "period", pl.col("value").alias(name))
+        return values(m.numerator, "numerator").join(values(m.denominator, "denominator"),
+                                                     on=["unit_code", "period"], how="full", coalesce=True)
+    if not _has_inputs(con, kpi, catalog):
+        return pl.DataFrame(schema=NUMBERS)
+    sql = substitute(compile_kpi(kpi, periods, current, catalog.org_units.province), now)
+    return con.sql(sql).pl().cast(NUMBERS)
+
+
+def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: datetime,
+                done: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The rows of one KPI for these periods: every expected unit, with a value or no_data."""
+    today = now.astimezone(TIMEZONE).date()
+    current = period_of(kpi.grain.period, today)
+    numbers = _numbers(con, kpi, catalog, periods, current, now, done)
+    expected = spine(kpi, periods, catalog.org_units)
+    known = {u.code: u.kind for u in catalog.org_units.units}
+    # units the tree does not know keep their own rows; known units appear at the kinds the KPI shows
+    shown = numbers.filter(~pl.col("unit_code").is_in(list(known))
+                           | pl.col("unit_code").is_in([c for c, k in known.items() if k in kpi.grain.units]))
+    bounds = pl.DataFrame({"period": [p.key for p in periods], "period_start": [p.start for p in periods],
+                           "period_end": [p.end for p in periods]})
+    extra = shown.join(expected, on=["unit_code", "period"], how="anti").join(bounds, on="period")
+    rows = pl.concat([expected.join(shown, on=["unit_code", "period"], how="left"),
+                      extra.select(expected.columns + ["numerator", "denominator"])])
+    ratio = isinstance(kpi.measure, RatioOfKpis) or (
+        isinstance(kpi.measure, TableMeasure) and kpi.measure.denominator is not None) or (
+        isinstance(kpi.measure, QueryMeasure) and kpi.measure.has_denominator)
+    if ratio:
+        value = pl.when(pl.col("denominator") > 0).then(kpi.scale * pl.col("numerator") / pl.col("denominator"))
+    else:
+        value = pl.col("numerator")
+    return (rows.join(_targets(con, kpi, periods, now), on="period", how="left")
+            .with_columns(value=value.round(6), kpi_id=pl.lit(kpi.id))
+            .with_columns(status=status_expr(kpi)))
+
+
+def compute_kpis(con, catalog: Catalog, now: datetime | None = None, period: str | None = None,
+                 kpi_ids: list[str] | None = None) -> KpiRun:
+    """Compute the KPIs (all by default) for their recent periods, or for one period, and store them."""
+    import time
+
+    now = now or datetime.now(timezone.utc)
+    asked = any_period(period) if period else None
+    today = now.astimezone(TIMEZONE).date()
+    run = KpiRun(values=pl.DataFrame())
+    done: dict[str, pl.DataFrame] = {}
+    con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")  # a timestamp's date, so its period, is the local one
+    con.register(ANCESTORS_VIEW, ancestors(catalog.org_units))
+    con.register(FEEDS_VIEW, declared_feeds(catalog))
+    try:
+        for kpi in in_order(catalog.kpis, kpi_ids):
+            periods = periods_for(kpi, today, asked)
+            if not periods:
+                run.skipped[kpi.id] = ("a snapshot of the current state: past periods keep their last value"
+                                       if is_snapshot(kpi) else f"no {kpi.grain.period} period contains {period}")
+                done[kpi.id] = pl.DataFrame(schema={"unit_code": pl.String, "period": pl.String, "value": pl.Float64})
+                continue
+            t0 = time.perf_counter()
+            done[kpi.id] = compute_kpi(con, kpi, catalog, periods, now, done)
+            run.seconds[kpi.id] = time.perf_counter() - t0
+    finally:
+        con.unregister(ANCESTORS_VIEW)
+        con.unregister(FEEDS_VIEW)
+        con.execute("RESET TimeZone")
+    computed = [frame for kpi_id, frame in done.items() if kpi_id not in run.skipped]
+    run.values = store(con, catalog, pl.concat(computed, how="diagonal_relaxed") if computed else None, now)
+    return run
+
+
+def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> pl.DataFrame:
+    """Replace the computed periods of each KPI in marts.kpi_values; log changes in marts.kpi_history."""
+    con.execute(DDL)
+    if fresh is None or fresh.is_empty():
+        return pl.DataFrame()
+    computed_at = now.astimezone(timezone.utc)
+    fresh = fresh.with_columns(computed_at=pl.lit(computed_at).cast(pl.Datetime("us", "UTC")))
+    kpi_ids = fresh["kpi_id"].unique().to_list()
+    con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
+    stored = con.sql("SELECT * FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)").pl()
+    con.unregister("_kpi_ids")
+    stored = stored.with_columns(pl.col("computed_at").dt.convert_time_zone("UTC"))
+    replaced = fresh.select("kpi_id", "period").unique()
+    kept = stored.join(replaced, on=["kpi_id", "period"], how="anti")
+    merged = pl.concat([kept.select(VALUE_COLUMNS), fresh.with_columns(
+        previous_value=pl.lit(None, pl.Float64), previous_status=pl.lit(None, pl.String),
+        streak=pl.lit(None, pl.Int32), escalated=pl.lit(None, pl.Boolean)).select(VALUE_COLUMNS)],
+        how="vertical_relaxed")
+    merged = pl.concat([with_streaks(merged.filter(pl.col("kpi_id") == k), catalog.kpis[k]) for k in kpi_ids])
+    before = stored.select("kpi_id", "unit_code", "period", pl.col("value").alias("_old_value"),
+                           pl.col("status").alias("_old_status"))
+    changes = (fresh.join(before, on=["kpi_id", "unit_code", "period"], how="left")
+               .filter(pl.col("_old_status").is_null() | (pl.col("_old_status") != pl.col("status"))
+                       | ~pl.col("value").eq_missing(pl.col("_old_value")))
+               .select("kpi_id", "unit_code", "period", "value", "status", "computed_at"))
+    con.register("_kpi_values", merged.select(VALUE_COLUMNS))
+    con.register("_kpi_changes", changes)
+    con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
+    try:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
+        con.execute("INSERT INTO marts.kpi_values SELECT * FROM _kpi_values")
+        con.execute("INSERT INTO marts.kpi_history SELECT * FROM _kpi_changes")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("_kpi_values", "_kpi_changes", "_kpi_ids"):
+            con.unregister(name)
+    return merged.join(replaced, on=["kpi_id", "period"], how="semi").sort("kpi_id", "unit_code", "period")

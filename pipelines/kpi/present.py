@@ -1,0 +1,51 @@
+"""How KPI values read to people: status labels in Vietnamese and English (with a symbol, so colour
+is never the only signal), values in their unit of measure, and the queries behind `ioc kpi show`."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.declarations.kpis import Kpi
+
+STATUS_LABELS = {
+    "green": {"vi": "Đạt", "en": "on target", "symbol": "●", "style": "green"},
+    "amber": {"vi": "Cảnh báo", "en": "warning", "symbol": "▲", "style": "yellow"},
+    "red": {"vi": "Không đạt", "en": "off target", "symbol": "✖", "style": "bold red"},
+    "no_data": {"vi": "Không có dữ liệu", "en": "no data", "symbol": "○", "style": "dim"},
+}
+UNIT_SUFFIX = {"percent": "%", "count": "", "days": " ngày", "hours": " giờ", "seconds": " s", "vnd": " ₫",
+               "ratio": ""}
+STATUS_ORDER = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
+
+
+def format_value(kpi: Kpi, value: float | None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{kpi.decimals}f}".replace(",", " ")
+    return text + UNIT_SUFFIX[kpi.unit_of_measure]
+
+
+def status_text(status: str | None) -> str:
+    label = STATUS_LABELS.get(status or "no_data", STATUS_LABELS["no_data"])
+    return f"{label['symbol']} {label['vi']} / {label['en']}"
+
+
+def latest(con, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:
+    """The latest period of each KPI (or of one), for one unit or for every unit."""
+    where, params = [], []
+    if kpi_id:
+        where.append("kpi_id = ?")
+        params.append(kpi_id)
+    if unit:
+        where.append("unit_code = ?")
+        params.append(unit)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    return con.sql(f"SELECT * FROM marts.kpi_values {clause} "
+                   "QUALIFY period = max(period) OVER (PARTITION BY kpi_id) ORDER BY kpi_id, unit_code",
+                   params=params).pl()
+
+
+def history(con, kpi_id: str, unit: str) -> pl.DataFrame:
+    """Every stored period of one KPI for one unit, oldest first: the trend."""
+    return con.sql("SELECT * FROM marts.kpi_values WHERE kpi_id = ? AND unit_code = ? ORDER BY period",
+                   params=[kpi_id, unit]).pl()

@@ -1,0 +1,37 @@
+"""The organisation tree as KPIs see it: which units a value rolls up into, and which units are
+expected to have a value in a period (those without one show "no data", never green)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.calendar.periods import Period
+from pipelines.declarations.kpis import Kpi
+from pipelines.declarations.models import OrgUnits
+
+
+def ancestors(units: OrgUnits) -> pl.DataFrame:
+    """(unit_code, ancestor) for every unit: itself, its parent, and so on up to the root."""
+    parent = {u.code: u.parent for u in units.units}
+    rows = []
+    for code in parent:
+        seen, current = set(), code
+        while current is not None and current not in seen:  # a cycle in the tree is not followed twice
+            rows.append((code, current))
+            seen.add(current)
+            current = parent.get(current)
+    return pl.DataFrame(rows, schema={"unit_code": pl.String, "ancestor": pl.String}, orient="row")
+
+
+def spine(kpi: Kpi, periods: list[Period], units: OrgUnits) -> pl.DataFrame:
+    """(unit_code, period, period_start, period_end): each unit of the KPI's kinds active at some
+    time in each period — the rows the KPI must show, with a value or as no data."""
+    kinds = kpi.grain.units if kpi.grain.units_without_data else ["province"]
+    rows = [(u.code, p.key, p.start, p.end) for p in periods for u in units.units
+            if u.kind in kinds and u.valid_from <= p.end and (u.valid_to is None or u.valid_to >= p.start)]
+    return pl.DataFrame(rows, schema={"unit_code": pl.String, "period": pl.String, "period_start": pl.Date,
+                                      "period_end": pl.Date}, orient="row")
+
+
+def unit_kinds(units: OrgUnits) -> dict[str, str]:
+    return {u.code: u.kind for u in units.units}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, task
 
-WRITER_POOL = "duckdb_writer"
+from pipelines.assets import REPORT_STATUS, TASK_STATUS, WRITER_POOL
 
 with DAG(
     dag_id="ioc_deadlines",
@@ -22,8 +22,7 @@ with DAG(
 ):
 
     @task(task_id="refresh", pool=WRITER_POOL,
-          outlets=[Asset(name="marts.report_status", uri="ioc://warehouse/marts/report_status"),
-                   Asset(name="marts.task_status", uri="ioc://warehouse/marts/task_status")])
+          outlets=[REPORT_STATUS, TASK_STATUS])
     def refresh() -> dict:
         from pipelines.declarations.loading import catalog
         from pipelines.deadlines.refresh import refresh_deadlines

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Asset, get_current_context, task
+from airflow.sdk import DAG, get_current_context, task
 
+from pipelines.assets import WRITER_POOL, clean_asset
 from pipelines.declarations.loading import catalog
-
-WRITER_POOL = "duckdb_writer"  # one slot: loads into the DuckDB file queue instead of colliding
-
-
-def clean_asset(feed_id: str) -> Asset:
-    """The Airflow asset that a feed's load task updates (KPI DAGs schedule on these)."""
-    return Asset(name=f"clean.{feed_id}", uri=f"ioc://warehouse/clean/{feed_id}")
 
 
 def build_dag(feed) -> DAG:

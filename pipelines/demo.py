@@ -72,7 +72,7 @@ def run_demo() -> int:
         with (logs / "airflow-setup.log").open("a") as log:
             print("• preparing Airflow (metadata database, duckdb_writer pool)")
             prepare_airflow(env, log)
-        for dag_id in [f"feed_{feed_id}" for feed_id in catalog().feeds] + ["ioc_deadlines"]:
+        for dag_id in [f"feed_{feed_id}" for feed_id in catalog().feeds] + ["ioc_deadlines", "ioc_kpis"]:
             t0 = time.monotonic()
             with (logs / f"dags-test-{dag_id}.log").open("w") as log:
                 rc = subprocess.run([airflow_bin(), "dags", "test", dag_id], env=env, stdout=log,
@@ -84,8 +84,11 @@ def run_demo() -> int:
         os.killpg(simulator.pid, 15)
         simulator.wait(timeout=30)
     report(home)
+    ioc = str(Path(sys.executable).with_name("ioc"))
     print("Who is late now (`.venv/bin/ioc late`):", flush=True)
-    subprocess.run([str(Path(sys.executable).with_name("ioc")), "late"], check=False)
+    subprocess.run([ioc, "late"], check=False)
+    print("\nKPIs of the province, latest period (`.venv/bin/ioc kpi show`):", flush=True)
+    subprocess.run([ioc, "kpi", "show"], check=False)
     print(f"\nDemo finished in {time.monotonic() - started:.0f} s.")
     return 0 if all(rc == 0 for rc in results.values()) else 1
 
@@ -111,6 +114,8 @@ Where to look:
   .venv/bin/ioc batches dept_monthly_report  one feed's batches
   .venv/bin/ioc quality                      data quality per feed and per department
   .venv/bin/ioc quarantine dept_monthly_report   quarantined rows with every reason
+  .venv/bin/ioc kpi show dossier_on_time_rate     one KPI across units (drill-down), worst first
+  .venv/bin/ioc kpi show dossier_on_time_rate -u HP   one unit's trend, period by period
   {home / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}   Great Expectations Data Docs
   {home / 'rejected'}   files that could not be read, each with a .reason.txt
   {home / 'archive'}    every file received, as received

@@ -21,7 +21,22 @@ def dagbag(airflow_db):
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == sorted([f"feed_{f}" for f in catalog().feeds] + ["ioc_deadlines"])
+    assert sorted(dagbag.dag_ids) == sorted([f"feed_{f}" for f in catalog().feeds] + ["ioc_deadlines", "ioc_kpis"])
+
+
+def test_kpi_dag_runs_when_a_feed_it_reads_has_new_data(dagbag):
+    dag = dagbag.get_dag("ioc_kpis")
+    condition = dag.timetable.asset_condition
+    uris = {asset.uri for asset in condition.objects}
+    read = {feed for kpi in catalog().kpis.values() for feed in kpi.sources}
+    assert uris == {f"ioc://warehouse/clean/{f}" for f in read} | {
+        "ioc://warehouse/marts/report_status", "ioc://warehouse/marts/task_status"}
+    assert type(condition).__name__ == "AssetAny", "any one feed's new data triggers a recomputation"
+    assert dag.get_task("compute").pool == "duckdb_writer"
+    assert [o.uri for o in dag.get_task("compute").outlets] == ["ioc://warehouse/marts/kpi_values"]
+    deadlines = dagbag.get_dag("ioc_deadlines")
+    assert type(deadlines.timetable).__name__ == "CronTriggerTimetable", \
+        "the deadline DAG runs on a schedule, so lateness grows even without new data"
 
 
 @pytest.mark.parametrize("feed_id", sorted(catalog().feeds))
@@ -43,7 +58,8 @@ def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, sim
     write_task_export(world, home / "inbox" / "directive_tasks")
 
     states = {}
-    for dag_id in sorted(dagbag.dag_ids, key=lambda d: d == "ioc_deadlines"):  # deadlines after the feeds
+    order = {"ioc_deadlines": 1, "ioc_kpis": 2}  # the feeds, then deadlines, then KPIs
+    for dag_id in sorted(dagbag.dag_ids, key=lambda d: order.get(d, 0)):
         run = dagbag.get_dag(dag_id).test()
         states[dag_id] = str(run.state)
 
@@ -53,6 +69,10 @@ def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, sim
         assert loaded > 0, feed_id
     assert query("SELECT count(*) > 0 FROM marts.report_status") == [(True,)], "the deadline DAG ran"
     assert query("SELECT count(*) FROM marts.task_status") == [(len(world.tasks),)]
+    computed = dict(query("SELECT kpi_id, count(*) FILTER (WHERE status <> 'no_data') FROM marts.kpi_values "
+                          "GROUP BY ALL"))
+    assert set(computed) == set(catalog().kpis), "the KPI DAG computed every KPI"
+    assert all(n > 0 for n in computed.values()), computed
     failed = dict(query("SELECT file_name, error FROM ops.batches WHERE status = 'failed'"))
     planted = world.planted["dept_monthly_report"]
     garbage = set(planted["garbage_files"])

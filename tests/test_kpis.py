@@ -35,3 +35,140 @@ def test_fixtures_cover_every_kpi_no_data_rollup_and_both_directions():
     ratio_rollups = {w["kpi"] for w in expectations if w["unit"] == province and "denominator" in w
                      and kpis[w["kpi"]].rollup == "add"}
     assert ratio_rollups, "no fixture checks a ratio rolled up to the province"
+
+
+# --- declarations -----------------------------------------------------------------------------
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+import yaml  # noqa: E402
+
+from pipelines.declarations.loading import DeclarationError, read_catalog  # noqa: E402
+from pipelines.settings import REPO_ROOT  # noqa: E402
+from tests.conftest import ioc  # noqa: E402
+from tests.test_file_drop import write_csv  # noqa: E402
+
+BROKEN_KPIS = {
+    "unknown table": (lambda k: k["measure"].update({"from": "tthc_dosiers"}), "kpis[0].measure.from",
+                      "is not a declared feed"),
+    "bounds against the direction": (lambda k: k["thresholds"].update(green=80, amber=90), "kpis[0]",
+                                     "must be ≥ amber"),
+    "unknown placeholder": (lambda k: k["measure"].update(where="received_at < {yesterday}"), "kpis[0].measure",
+                            "unknown placeholder"),
+    "two period sources": (lambda k: k["measure"].update(snapshot=True), "kpis[0].measure",
+                           "exactly one of 'time', 'period' or 'snapshot"),
+    "unknown owner": (lambda k: k.update(owner="SXYZ"), "kpis[0].owner", "unknown organisation unit"),
+    "ratio of an unknown KPI": (lambda k: k.update(measure={"kind": "ratio_of_kpis", "numerator": "dossier_online_rate",
+                                                            "denominator": "no_such_kpi"}),
+                                "kpis[0].measure.denominator", "unknown KPI"),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN_KPIS)
+def test_a_broken_kpi_declaration_names_file_key_and_fix(tmp_path, name):
+    change, key, message = BROKEN_KPIS[name]
+    copy = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", copy)
+    file = copy / "kpis" / "tthc.yaml"
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    change(data["kpis"][0])
+    file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(DeclarationError) as err:
+        read_catalog(copy)
+    problems = [str(p) for p in err.value.problems]
+    assert any(f"tthc.yaml: {key}" in p and message in p for p in problems), problems
+
+
+def test_a_cycle_of_kpis_building_on_each_other_is_rejected(tmp_path):
+    copy = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", copy)
+    file = copy / "kpis" / "reporting.yaml"
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    data["kpis"][1]["measure"] = {"kind": "ratio_of_kpis", "numerator": "report_timeliness_rate",
+                                  "denominator": "reporting_rate"}  # on-time rate ← timeliness ← on-time rate
+    file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(DeclarationError, match="cycle"):
+        read_catalog(copy)
+
+
+def test_every_shipped_kpi_of_the_domain_is_declared():
+    domain = {"dossier_on_time_rate", "dossier_online_rate", "dossier_online_payment_rate",
+              "dossier_avg_processing_days", "dossiers_overdue_open", "feedback_on_time_rate",
+              "feedback_satisfaction_rate", "reporting_rate", "reporting_on_time_rate", "report_lateness_working_days",
+              "tasks_overdue", "tasks_due_soon", "tasks_on_time_rate", "investment_disbursement_rate",
+              "security_incidents_open_critical", "aqi_unhealthy_hours", "feed_freshness_seconds"}
+    kpis = catalog().kpis
+    assert domain <= set(kpis)
+    for kpi in kpis.values():
+        assert kpi.name.vi and kpi.name.en and kpi.description.vi and kpi.description.en
+        assert kpi.owner in catalog().org_units.codes
+
+
+# --- the CLI on a real warehouse ----------------------------------------------------------------
+
+NOW = "2026-11-20T10:00:00+07:00"
+
+
+def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
+    rows = [  # task, unit, due, done, status
+        ("NV-1", "SXD", "15/10/2026", "14/10/2026", "Hoàn thành"),
+        ("NV-2", "SXD", "15/10/2026", "20/10/2026", "Hoàn thành"),  # done late
+        ("NV-3", "SXD", "02/11/2026", "", "Đang thực hiện"),  # overdue on 20 November
+        ("NV-4", "SYT", "25/11/2026", "", "Chưa thực hiện"),  # due within 7 days
+        ("NV-5", "SYT", "30/12/2026", "", "Đang thực hiện"),  # open
+    ]
+    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
+              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+    folder = home / "inbox" / "directive_tasks"
+    folder.mkdir(parents=True)
+    write_csv(folder / "nhiem_vu.csv", [[t, "TB 1/TB-VP", "Lãnh đạo", u, f"Nhiệm vụ {t}", "01/09/2026", due, status,
+                                         done, "20/11/2026 08:00:00"] for t, u, due, done, status in rows],
+              header=header)
+    ioc("ingest", "directive_tasks", check=True)
+
+    out = ioc("kpi", "compute", "--now", NOW, "--json", check=True)
+    values = {(v["kpi_id"], v["unit_code"], v["period"]): v for v in json.loads(out.stdout)["values"]}
+    assert values[("tasks_overdue", "SXD", "2026-11")]["value"] == 1
+    assert values[("tasks_overdue", "SXD", "2026-11")]["status"] == "amber"
+    assert values[("tasks_overdue", "HP", "2026-11")]["value"] == 1
+    assert values[("tasks_due_soon", "SYT", "2026-11")]["value"] == 1
+    october = values[("tasks_on_time_rate", "SXD", "2026-10")]
+    assert (october["numerator"], october["denominator"], october["value"], october["status"]) == (1, 2, 50, "red")
+    assert values[("tasks_on_time_rate", "SYT", "2026-10")]["status"] == "no_data"
+    assert values[("dossier_on_time_rate", "HP", "2026-11")]["status"] == "no_data", "a feed never loaded is grey"
+
+    def counts() -> tuple[int, int]:
+        from pipelines.load.warehouse import connect
+
+        with connect() as con:
+            return (con.execute("SELECT count(*) FROM marts.kpi_values").fetchall()[0][0],
+                    con.execute("SELECT count(*) FROM marts.kpi_history").fetchall()[0][0])
+
+    first = counts()
+    ioc("kpi", "compute", "--now", NOW, check=True)
+    assert counts() == first, "recomputing the same state adds no row and no history"
+
+    later = ioc("kpi", "compute", "--now", "2026-11-27T10:00:00+07:00", "--kpi", "tasks_overdue", "--json", check=True)
+    sxd = [v for v in json.loads(later.stdout)["values"] if v["unit_code"] == "SYT" and v["period"] == "2026-11"][0]
+    assert (sxd["value"], sxd["status"]) == (1, "amber"), "NV-4 fell overdue on 26 November"
+    assert counts()[1] > first[1], "the change is in marts.kpi_history"
+
+    shown = json.loads(ioc("kpi", "show", "tasks_overdue", "--json", check=True).stdout)
+    assert {r["unit_code"] for r in shown} >= {"HP", "SXD", "SYT"}
+    table = ioc("kpi", "show", check=True).stdout
+    assert "tasks_overdue" in table and "Cảnh báo / warning" in table and "Không có dữ liệu / no data" in table
+    trend = ioc("kpi", "show", "tasks_on_time_rate", "--unit", "SXD", check=True).stdout
+    assert "2026-10" in trend and "50.0%" in trend
+
+    bad = ioc("kpi", "show", "no_such_kpi")
+    assert bad.returncode == 2 and "declared KPIs" in bad.stderr
+    bad = ioc("kpi", "compute", "--period", "October")
+    assert bad.returncode == 2 and "is not a period key" in bad.stderr
+
+
+def test_kpi_compute_for_one_period_leaves_the_others_and_snapshots_alone(home):
+    ioc("kpi", "compute", "--now", NOW, check=True)
+    out = json.loads(ioc("kpi", "compute", "--now", NOW, "--period", "2026-10", "--json", check=True).stdout)
+    assert {v["period"] for v in out["values"]} == {"2026-10"}
+    assert "tasks_overdue" in out["skipped"], "a snapshot of now is not recomputed for a past period"

@@ -31,8 +31,26 @@ def add_working_days(day: date, count: int) -> date:
     return _calendar().get_nth_working_day(day, count)
 
 
+_TABLE_START = date(2000, 1, 1)
+
+
+@lru_cache(maxsize=8)
+def _cumulative(last_year: int) -> list[int]:
+    """Working days from 2000-01-01 up to and including each day until the end of last_year."""
+    counts, total, day = [], 0, _TABLE_START
+    while day.year <= last_year:
+        total += is_working_day(day)
+        counts.append(total)
+        day += timedelta(days=1)
+    return counts
+
+
 def working_days_after(first: date, last: date) -> int:
-    """Working days after `first`, up to and including `last` (0 when last ≤ first)."""
+    """Working days after `first`, up to and including `last` (0 when last ≤ first). A difference of
+    two lookups in a table built once per process (the library counts day by day)."""
     if last <= first:
         return 0
-    return _calendar().get_working_days_count(first + timedelta(days=1), last)
+    if first < _TABLE_START:
+        return _calendar().get_working_days_count(first + timedelta(days=1), last)
+    table = _cumulative(max(last.year, date.today().year + 1) // 10 * 10 + 9)  # decades: rebuilt rarely
+    return table[(last - _TABLE_START).days] - table[(first - _TABLE_START).days]

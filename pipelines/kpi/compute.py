@@ -188,8 +188,9 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
     else:
         value = pl.col("numerator")
     return (rows.join(_targets(con, kpi, periods, now), on="period", how="left")
-            .with_columns(value=value.round(6), kpi_id=pl.lit(kpi.id))
-            .with_columns(status=status_expr(kpi)))
+            .with_columns(value=value, kpi_id=pl.lit(kpi.id))
+            .with_columns(status=status_expr(kpi))  # on the exact value: one on its target is on target
+            .with_columns(pl.col("value").round(6)))
 
 
 def compute_kpis(con, catalog: Catalog, now: datetime | None = None, period: str | None = None,

@@ -1,0 +1,224 @@
+"""Benchmark: compute every KPI for 10,000,000 dossiers plus a year of monthly reports from the units
+of 34 provinces, each phase in its own process so that its peak memory (max RSS) is its own.
+
+    .venv/bin/python bench/kpis_34_provinces.py [--dossiers 10000000]
+
+Phases:
+  generate  declarations for 34 provinces (the demo province's tree plus 33 others, each with 12
+            departments, 2 centres and 14 communes, under a national root), and a warehouse with
+            clean.tthc_dossiers (10M rows over the last 12 months), a year of dept_monthly_report
+            rows and their batches, hotline tickets, tasks, incidents and air-quality readings
+  compute   what the KPI DAG does: refresh the deadline marts (expected vs received reports for a
+            year), then compute all KPIs for their recent periods and store them with history
+Target (issue 4): compute < 30 s and < 4 GB peak on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+DEPARTMENTS = ["VPUBND", "SKHCN", "SVHTTDL", "SYT", "SGDDT", "SXD", "SNNMT", "SCT", "STC", "SNV", "CA", "BQLDA"]
+
+
+def write_schemas(schemas: Path) -> list[str]:
+    """The project's declarations, with the organisation tree grown to 34 provinces; returns the codes
+    of the units that carry data (departments, centres, communes)."""
+    shutil.copytree(REPO / "schemas", schemas)
+    tree = yaml.safe_load((REPO / "schemas" / "org_units.yaml").read_text(encoding="utf-8"))
+    units = tree["units"]
+    units.insert(0, {"code": "VN", "kind": "province", "vi": "Cả nước", "en": "Viet Nam", "valid_from": "1945-09-02"})
+    for unit in units:
+        if unit["code"] in ("HP", "HD"):
+            unit["parent"] = "VN"
+    with (REPO / "bench" / "data" / "provinces-2025.csv").open(encoding="utf-8") as f:
+        provinces = [row for row in csv.DictReader(f)]
+    for row in provinces:
+        code = f"P{row['Mã số']}"
+        if code == "P31":  # Hải Phòng is the demo province, already in the tree as HP
+            continue
+        units.append({"code": code, "kind": "province", "parent": "VN", "vi": row["Tên 34 tỉnh sau sáp nhập"],
+                      "en": row["Tên 34 tỉnh sau sáp nhập"], "valid_from": "2025-07-01"})
+        for dept in DEPARTMENTS:
+            units.append({"code": f"{code}_{dept}", "kind": "department", "parent": code, "vi": dept, "en": dept,
+                          "valid_from": "2025-07-01"})
+        for centre in ("TTPVHCC", "IOC"):
+            units.append({"code": f"{code}_{centre}", "kind": "centre", "parent": f"{code}_VPUBND", "vi": centre,
+                          "en": centre, "valid_from": "2025-07-01"})
+        for n in range(14):
+            units.append({"code": f"{code}_XA{n:02d}", "kind": "commune", "parent": code, "vi": f"Xã {n}",
+                          "en": f"Commune {n}", "valid_from": "2025-07-01"})
+    (schemas / "org_units.yaml").write_text(yaml.safe_dump(tree, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    feed = schemas / "feeds" / "dept_monthly_report.yaml"
+    feed.write_text(feed.read_text(encoding="utf-8").replace("history_periods: 6 ", "history_periods: 12"),
+                    encoding="utf-8")
+    return [u["code"] for u in units if u["kind"] in ("department", "centre", "commune")
+            and not u.get("valid_to")]
+
+
+def phase_generate(home: Path, dossiers: int) -> dict:
+    import duckdb
+    import polars as pl
+
+    from pipelines.declarations.loading import read_catalog
+    from pipelines.load.warehouse import DDL
+
+    schemas = home / "schemas"
+    data_units = write_schemas(schemas)
+    catalog = read_catalog(schemas)
+    departments = [u.code for u in catalog.org_units.units if u.kind == "department" and u.valid_to is None]
+    home.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute(DDL)
+    con.execute("CREATE SCHEMA IF NOT EXISTS clean")
+    con.register("units", pl.DataFrame({"ui": range(len(data_units)), "code": data_units}))
+    con.register("depts", pl.DataFrame({"di": range(len(departments)), "code": departments}))
+    started = time.perf_counter()
+    n_units = len(data_units)
+    con.execute(f"""
+        CREATE TABLE clean.tthc_dossiers AS
+        WITH d AS (
+            SELECT i, (hash(i) >> 1)::BIGINT AS h,
+                   TIMESTAMPTZ '2025-11-20 00:00:00+07' + to_seconds((hash(i) % (365 * 86400))::BIGINT) AS received_at
+            FROM range({dossiers}) AS t(i))
+        SELECT 'HS-' || i AS dossier_id, u.code AS agency_code, '1.' || lpad((h % 999999)::VARCHAR, 6, '0') AS procedure_code,
+               ['online', 'direct', 'postal'][(1 + (h >> 8) % 3)::BIGINT] AS channel,
+               received_at,
+               received_at + to_seconds((3 * 86400 + (h >> 16) % (15 * 86400))::BIGINT) AS due_at,
+               CASE WHEN (h >> 24) % 10 < 7 THEN received_at + to_seconds((3600 + (h >> 28) % (20 * 86400))::BIGINT) END
+                   AS completed_at,
+               CASE WHEN (h >> 24) % 10 < 7 THEN 'completed' ELSE 'processing' END AS status,
+               (h >> 32) % 2 = 0 AS paid_online,
+               ((h >> 36) % 4 * 50000)::BIGINT AS fee_vnd,
+               received_at AS updated_at
+        FROM d JOIN units AS u ON u.ui = d.h % {n_units}""")
+    dossier_seconds = time.perf_counter() - started
+    # a year of monthly reports: 8 indicators per department and month, most on time, some late or missing
+    con.execute("""
+        CREATE TABLE clean.dept_monthly_report AS
+        WITH m AS (SELECT strftime(DATE '2025-11-01' + INTERVAL (k) MONTH, '%Y-%m') AS period, k FROM range(12) AS t(k))
+        SELECT d.code AS department_code, m.period, 'CT' || j AS indicator_code, 'Chỉ tiêu ' || j AS indicator_name,
+               (hash(d.di, k, j) % 1000)::DOUBLE AS value, 'cái' AS unit, NULL AS note,
+               (CAST(m.period || '-01' AS DATE) + INTERVAL 1 MONTH + INTERVAL ((hash(d.di, k) % 25)::BIGINT) DAY
+                   + INTERVAL 9 HOUR)::TIMESTAMPTZ AS _received_at
+        FROM depts AS d, m, range(8) AS r(j)
+        WHERE hash(d.di, k) % 20 <> 0""")
+    con.execute(f"""
+        CREATE TABLE clean.citizen_feedback AS
+        SELECT 'T' || i AS ticket_id, TIMESTAMPTZ '2025-11-20 00:00:00+07' + to_seconds((hash(i) % (365 * 86400))::BIGINT) AS received_at,
+               'other' AS category, u.code AS assignee_code,
+               TIMESTAMPTZ '2025-11-25 00:00:00+07' + to_seconds((hash(i) % (365 * 86400))::BIGINT) AS due_at,
+               CASE WHEN hash(i) % 5 > 0 THEN TIMESTAMPTZ '2025-11-24 00:00:00+07' + to_seconds((hash(i) % (365 * 86400))::BIGINT) END AS resolved_at,
+               hash(i) % 7 > 0 AS satisfied
+        FROM range(1000000) AS t(i) JOIN units AS u ON u.ui = hash(i) % {n_units}""")
+    con.execute(f"""
+        CREATE TABLE clean.directive_tasks AS
+        SELECT 'NV-' || i AS task_id, 'TB-' || (i % 500) AS source_document, 'UBND' AS assigned_by, d.code AS assignee_code,
+               'Nhiệm vụ ' || i AS title, DATE '2025-11-01' + (hash(i) % 365)::INTEGER AS assigned_on,
+               DATE '2025-12-01' + (hash(i) % 365)::INTEGER AS due_on,
+               ['not_started', 'in_progress', 'done', 'done', 'cancelled'][(1 + hash(i) % 5)::BIGINT] AS status,
+               CASE WHEN hash(i) % 5 IN (2, 3) THEN DATE '2025-11-25' + (hash(i) % 380)::INTEGER END AS done_on,
+               TIMESTAMPTZ '2026-11-01 00:00:00+07' AS updated_at
+        FROM range(50000) AS t(i) JOIN depts AS d ON d.di = hash(i) % {len(departments)}""")
+    con.execute(f"""
+        CREATE TABLE clean.security_incidents AS
+        SELECT 'INC-' || i AS incident_id, TIMESTAMPTZ '2026-01-01 00:00:00+07' + to_seconds((hash(i) % (300 * 86400))::BIGINT) AS detected_at,
+               ['low', 'medium', 'high', 'critical'][(1 + hash(i) % 4)::BIGINT] AS severity, u.code AS target_code,
+               ['open', 'contained', 'resolved', 'resolved'][(1 + (hash(i) >> 4) % 4)::BIGINT] AS status, NULL::TIMESTAMPTZ AS resolved_at
+        FROM range(100000) AS t(i) JOIN units AS u ON u.ui = hash(i) % {n_units}""")
+    con.execute("""
+        CREATE TABLE clean.air_quality AS
+        SELECT 'HP-AQ-' || lpad((s)::VARCHAR, 2, '0') AS station_id,
+               TIMESTAMPTZ '2025-11-20 00:00:00+07' + INTERVAL (h) HOUR AS observed_at,
+               NULL::DOUBLE AS pm25, NULL::DOUBLE AS pm10, (hash(s, h) % 220)::BIGINT AS aqi
+        FROM range(34 * 5) AS a(s), range(365 * 24) AS b(h)""")
+    con.execute(f"""
+        CREATE TABLE clean.public_investment AS
+        WITH m AS (SELECT strftime(DATE '2025-12-01' + INTERVAL (k) MONTH, '%Y-%m') AS period, k FROM range(12) AS t(k))
+        SELECT 'DA-' || p AS project_code, 'Dự án ' || p AS project_name, d.code AS owner_code, m.period,
+               (1000000000 * (1 + hash(p) % 500))::BIGINT AS plan_vnd,
+               (1000000000 * (1 + hash(p) % 500) * (k + 1) / 14)::BIGINT AS disbursed_cum_vnd,
+               TIMESTAMPTZ '2026-11-01 00:00:00+07' AS updated_at
+        FROM range(3000) AS t(p) JOIN depts AS d ON d.di = hash(p) % {len(departments)}, m""")
+    con.execute("""
+        INSERT INTO ops.batches (batch_id, feed, received_at, loaded_at, rows_received, rows_loaded, rows_quarantined, status)
+        SELECT 'B-' || feed, feed, TIMESTAMPTZ '2026-11-20 09:00:00+07', TIMESTAMPTZ '2026-11-20 09:00:00+07', 1, 1, 0, 'loaded'
+        FROM (VALUES ('tthc_dossiers'), ('citizen_feedback'), ('security_incidents'), ('air_quality'),
+                     ('public_investment'), ('directive_tasks')) AS f(feed)""")
+    counts = {t: con.sql(f"SELECT count(*) FROM clean.{t}").fetchall()[0][0]
+              for t in ("tthc_dossiers", "dept_monthly_report", "citizen_feedback", "directive_tasks",
+                        "security_incidents", "air_quality", "public_investment")}
+    con.close()
+    return {"units": len(catalog.org_units.units), "departments": len(departments), "rows": counts,
+            "dossier_generation_seconds": round(dossier_seconds, 1)}
+
+
+def phase_compute(home: Path, dossiers: int) -> dict:
+    os.environ["IOC_HOME"] = str(home)
+    os.environ["IOC_SCHEMAS"] = str(home / "schemas")
+    from pipelines.declarations.loading import catalog
+    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines.kpi.compute import compute_kpis
+    from pipelines.load.warehouse import connect
+
+    cat = catalog()
+    started = time.perf_counter()
+    with connect() as con:
+        marts = refresh_deadlines(con, cat, NOW)
+        deadlines = time.perf_counter() - started
+        run = compute_kpis(con, cat, NOW)
+    total = time.perf_counter() - started
+    slowest = sorted(run.seconds.items(), key=lambda kv: -kv[1])[:5]
+    return {"seconds": round(total, 2), "deadline_marts_seconds": round(deadlines, 2),
+            "expected_reports": marts["report_status"].height, "kpis": len(run.seconds),
+            "kpi_rows": run.values.height, "slowest_kpis": {k: round(v, 2) for k, v in slowest}}
+
+
+PHASES = {"generate": phase_generate, "compute": phase_compute}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dossiers", type=int, default=10_000_000)
+    parser.add_argument("--phase", choices=PHASES)
+    parser.add_argument("--home", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        figures = PHASES[args.phase](args.home, args.dossiers)
+        figures["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        print(json.dumps(figures, ensure_ascii=False))
+        return
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-kpi-") as tmp:
+        home = Path(tmp) / "home"
+        results = {}
+        for name in ("generate", "compute"):
+            out = subprocess.run([sys.executable, __file__, "--phase", name, "--home", str(home),
+                                  "--dossiers", str(args.dossiers)], capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"phase {name} failed:\n{out.stderr}")
+            results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{name:>9}: {json.dumps(results[name], ensure_ascii=False)}", flush=True)
+    compute = results["compute"]
+    ok = compute["seconds"] < 30 and compute["peak_mb"] < 4096
+    print(f"{'PASS' if ok else 'FAIL'}: all KPIs in {compute['seconds']} s, peak {compute['peak_mb']} MB "
+          f"(targets: < 30 s, < 4096 MB)")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

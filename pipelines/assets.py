@@ -1,0 +1,18 @@
+"""The data the DAGs produce, as Airflow assets: feed DAGs update clean.<feed>, the deadline DAG the
+deadline marts, the KPI DAG marts.kpi_values. The KPI DAG is scheduled on the others. Also the one
+pool every warehouse writer shares."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+WRITER_POOL = "duckdb_writer"  # one slot: warehouse writers queue instead of colliding on the file lock
+
+
+def clean_asset(feed_id: str) -> Asset:
+    return Asset(name=f"clean.{feed_id}", uri=f"ioc://warehouse/clean/{feed_id}")
+
+
+REPORT_STATUS = Asset(name="marts.report_status", uri="ioc://warehouse/marts/report_status")
+TASK_STATUS = Asset(name="marts.task_status", uri="ioc://warehouse/marts/task_status")
+KPI_VALUES = Asset(name="marts.kpi_values", uri="ioc://warehouse/marts/kpi_values")

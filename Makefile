@@ -8,7 +8,11 @@ VENV := .venv
 export IOC_HOME ?= $(CURDIR)/var
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test check clean
+# Debian packages the tests and the demo run for real: Prometheus and Alertmanager (with promtool, amtool).
+DEB_PACKAGES := prometheus prometheus-alertmanager
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system-packages demo test check clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -18,7 +22,13 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed system-packages
+
+system-packages:
+	@command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	  || { echo "installing $(DEB_PACKAGES) (Debian packages)"; \
+	       $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	         --no-install-recommends $(DEB_PACKAGES) >/dev/null; }
 
 demo: install
 	$(VENV)/bin/ioc feeds check

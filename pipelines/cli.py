@@ -16,6 +16,8 @@ feeds_app = typer.Typer(no_args_is_help=True, help="Declared department feeds.")
 app.add_typer(feeds_app, name="feeds")
 kpi_app = typer.Typer(no_args_is_help=True, help="KPIs of the operations centre: compute and show.")
 app.add_typer(kpi_app, name="kpi")
+alerts_app = typer.Typer(no_args_is_help=True, help="Prometheus rules and Alertmanager routing.")
+app.add_typer(alerts_app, name="alerts")
 # Piped output (logs, CI, scripts) is not cut at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 240, soft_wrap=True)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240, soft_wrap=True)
@@ -403,6 +405,63 @@ def kpi_show(
                       f"{format_value(k, r['previous_value'])} {status_text(r['previous_status']).split()[0] if r['previous_status'] else ''}",
                       str(r["streak"]))
     console.print(table if rows else "no KPI values for that selection")
+
+
+@alerts_app.command("generate")
+def alerts_generate(
+    check: Annotated[bool, typer.Option("--check", help="Only say whether the committed rules are up to date (exit 1 if not).")] = False,
+) -> None:
+    """Write alerts/rules/ioc.rules.yml from the declarations (thresholds are never typed twice)."""
+    from pipelines.alerting.rules import render_rules, rules_file
+    from pipelines.settings import REPO_ROOT
+
+    target, text = rules_file(REPO_ROOT), render_rules(_catalog())
+    current = target.read_text(encoding="utf-8") if target.exists() else None
+    if check:
+        if current != text:
+            errors.print(f"[red]✗[/red] {target} is not what the declarations give: run `ioc alerts generate`")
+            raise typer.Exit(1)
+        console.print(f"[green]✓[/green] {target} is up to date")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    console.print(f"wrote {target}", highlight=False)
+
+
+@alerts_app.command("config")
+def alerts_config(
+    which: Annotated[str, typer.Argument(help="alertmanager or prometheus")],
+    out: Annotated[Optional[Path], typer.Option(help="Write here instead of printing.")] = None,
+) -> None:
+    """The Alertmanager or Prometheus configuration, with its placeholders filled from the environment."""
+    from pipelines.alerting.config import TEMPLATES, render, write
+    from pipelines.text import MissingEnvironmentVariable
+
+    if which not in TEMPLATES:
+        errors.print(f"[red]✗[/red] {which!r}: one of {', '.join(TEMPLATES)}")
+        raise typer.Exit(2)
+    try:
+        if out:
+            write(which, out)
+        else:
+            print(render(which), end="")
+    except MissingEnvironmentVariable as exc:
+        errors.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9108,
+) -> None:
+    """Serve /metrics (Prometheus) and /healthz; keeps answering while pipelines write the warehouse."""
+    import uvicorn
+
+    from pipelines.serve.app import create_app
+
+    console.print(f"IOC exporter on http://{host}:{port}/metrics", highlight=False)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
 @app.command()

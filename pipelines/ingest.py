@@ -15,6 +15,7 @@ from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.load.warehouse import connect
+from pipelines.metrics.runs import recorded_run
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,16 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     units = catalog().org_units
     summaries = []
     with connect() as con:
-        for batch in batches:
-            summary = load_batch(con, feed, batch, units)
-            log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
-                     summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
-            summaries.append(summary)
+        with recorded_run(con, catalog(), "load", feed_id):
+            for batch in batches:
+                summary = load_batch(con, feed, batch, units)
+                log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
+                         summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
+                summaries.append(summary)
+        if feed.reporting or feed.tasks:  # who is late follows the data at once (alerts resolve on receipt)
+            from pipelines.deadlines.refresh import refresh_deadlines
+
+            refresh_deadlines(con, catalog())
     docs = [identifier for s in summaries for identifier in s.data_docs]
     if docs:
         from pipelines.validate.gx import build_data_docs

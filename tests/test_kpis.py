@@ -110,7 +110,12 @@ def test_every_shipped_kpi_of_the_domain_is_declared():
 NOW = "2026-11-20T10:00:00+07:00"
 
 
-def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
+TASK_HEADER = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
+               "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+
+
+def ingest_tasks(home) -> None:
+    """Five directive tasks of SXD and SYT, ingested through the task tracker's CSV export."""
     rows = [  # task, unit, due, done, status
         ("NV-1", "SXD", "15/10/2026", "14/10/2026", "Hoàn thành"),
         ("NV-2", "SXD", "15/10/2026", "20/10/2026", "Hoàn thành"),  # done late
@@ -118,8 +123,7 @@ def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
         ("NV-4", "SYT", "25/11/2026", "", "Chưa thực hiện"),  # due within 7 days
         ("NV-5", "SYT", "30/12/2026", "", "Đang thực hiện"),  # open
     ]
-    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
-              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+    header = TASK_HEADER
     folder = home / "inbox" / "directive_tasks"
     folder.mkdir(parents=True)
     write_csv(folder / "nhiem_vu.csv", [[t, "TB 1/TB-VP", "Lãnh đạo", u, f"Nhiệm vụ {t}", "01/09/2026", due, status,
@@ -127,6 +131,9 @@ def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
               header=header)
     ioc("ingest", "directive_tasks", check=True)
 
+
+def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
+    ingest_tasks(home)
     out = ioc("kpi", "compute", "--now", NOW, "--json", check=True)
     values = {(v["kpi_id"], v["unit_code"], v["period"]): v for v in json.loads(out.stdout)["values"]}
     assert values[("tasks_overdue", "SXD", "2026-11")]["value"] == 1

@@ -16,8 +16,14 @@ MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
 
 
 def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
-    """Compute and store the four marts in one transaction; returns them."""
-    now = now or datetime.now(timezone.utc)
+    """Compute and store the four marts in one transaction (recorded in ops.runs, metrics published)."""
+    from pipelines.metrics.runs import recorded_run
+
+    with recorded_run(con, catalog, "deadlines"):
+        return _refresh(con, catalog, now or datetime.now(timezone.utc))
+
+
+def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
     reports = [report_status(con, f, catalog.org_units, now) for f in catalog.feeds.values() if f.reporting]
     tasks = [task_status(con, f, today_in(now)) for f in catalog.feeds.values()
              if f.tasks and has_clean_table(con, f.id)]
@@ -29,12 +35,16 @@ def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dic
     }
     computed_at = pl.lit(now.astimezone(timezone.utc)).cast(pl.Datetime("us", "UTC")).alias("computed_at")
     con.execute("BEGIN")
-    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    for name, frame in marts.items():
-        if frame is None:
-            continue
-        con.register("_mart", frame.with_columns(computed_at))
-        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
-        con.unregister("_mart")
-    con.execute("COMMIT")
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        for name, frame in marts.items():
+            if frame is None:
+                continue
+            con.register("_mart", frame.with_columns(computed_at))
+            con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
+            con.unregister("_mart")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return {k: v for k, v in marts.items() if v is not None}

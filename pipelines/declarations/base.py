@@ -22,3 +22,21 @@ def _compiles(pattern: str) -> str:
 
 Regex = Annotated[str, AfterValidator(_compiles)]
 """A regular expression, checked to compile when the declaration is read."""
+
+_DURATION = re.compile(r"^([1-9][0-9]*)([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> str:
+    if not _DURATION.match(text):
+        raise ValueError(f"{text!r} is not a duration: a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w")
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+"""A duration as Prometheus writes it (30m, 2h, 1d), so alert rules can use it as declared."""
+
+
+def duration_seconds(text: str) -> int:
+    number, unit = _DURATION.match(text).groups()
+    return int(number) * _UNIT_SECONDS[unit]

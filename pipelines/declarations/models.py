@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.declarations.base import Regex, Strict
+from pipelines.declarations.base import Duration, Regex, Strict
 from pipelines.declarations.checks import DeclaredCheck, OutlierRule
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
@@ -266,6 +266,8 @@ class Reporting(Strict):
     expected_units: ExpectedUnits
     deadline: DeadlineRule
     history_periods: Annotated[int, Field(ge=1, le=120)] = 12  # how many past periods are tracked
+    remind_days_before: Annotated[int, Field(ge=0, le=60)] = 3  # alert: due within N days, not received
+    escalate_after_working_days: Annotated[int, Field(ge=1, le=120)] = 5  # alert: overdue → critical
 
 
 class TaskTracking(Strict):
@@ -278,6 +280,7 @@ class TaskTracking(Strict):
     done_statuses: list[str] = ["done"]
     cancelled_statuses: list[str] = ["cancelled"]
     due_soon_days: Annotated[int, Field(ge=1, le=90)] = 7
+    escalate_after_days: Annotated[int, Field(ge=1, le=365)] = 14  # alert: overdue this long → critical
 
 
 class Feed(Strict):
@@ -288,6 +291,7 @@ class Feed(Strict):
     owner: str
     description: str | None = None
     schedule: str | None = None
+    stale_after: Duration | None = None  # alert when no successful load for this long (e.g. 2h)
     tags: list[str] = []
     source: Source
     columns: list[Column]

@@ -195,10 +195,17 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
 
 def compute_kpis(con, catalog: Catalog, now: datetime | None = None, period: str | None = None,
                  kpi_ids: list[str] | None = None) -> KpiRun:
-    """Compute the KPIs (all by default) for their recent periods, or for one period, and store them."""
+    """Compute the KPIs (all by default) for their recent periods, or for one period, and store them
+    (the run is recorded in ops.runs and the metrics state published)."""
+    from pipelines.metrics.runs import recorded_run
+
+    with recorded_run(con, catalog, "kpis"):
+        return _compute(con, catalog, now or datetime.now(timezone.utc), period, kpi_ids)
+
+
+def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: list[str] | None) -> KpiRun:
     import time
 
-    now = now or datetime.now(timezone.utc)
     asked = any_period(period) if period else None
     today = now.astimezone(TIMEZONE).date()
     run = KpiRun(values=pl.DataFrame())

@@ -72,6 +72,15 @@ CREATE TABLE IF NOT EXISTS ops.validation_results (
     run_at TIMESTAMPTZ NOT NULL,
     suite_seconds DOUBLE
 );
+CREATE TABLE IF NOT EXISTS ops.runs (
+    pipeline VARCHAR NOT NULL,
+    feed VARCHAR,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    seconds DOUBLE NOT NULL,
+    success BOOLEAN NOT NULL,
+    detail VARCHAR
+);
 CREATE TABLE IF NOT EXISTS ops.outliers (
     feed VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,

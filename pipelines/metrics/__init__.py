@@ -1,0 +1,1 @@
+"""Prometheus metrics: the platform's state published by every writer, and the exporter serving it."""

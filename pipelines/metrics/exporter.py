@@ -1,0 +1,124 @@
+"""The Prometheus collector behind `ioc serve`: at each scrape it turns the published state file into
+metric families (no warehouse access on the scrape path, so a scrape never waits for a writer), and
+adds what only the exporter knows: the state's age and whether Airflow's scheduler is alive."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import httpx
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from pipelines.metrics.state import read_state, state_file
+
+log = logging.getLogger(__name__)
+REFRESH_AFTER_SECONDS = 60  # the exporter republishes the state itself when it is older than this
+DEFAULT_AIRFLOW_HEALTH = "http://127.0.0.1:8080/api/v2/monitor/health"
+
+
+class StateCollector(Collector):
+    """Metric families from $IOC_HOME/metrics/state.json (re-read only when the file changes)."""
+
+    def __init__(self, airflow_health_url: str | None = None):
+        self._cached: tuple[float, dict | None] = (-1.0, None)
+        self._lock = threading.Lock()
+        self.airflow = AirflowProbe(airflow_health_url or os.environ.get("IOC_AIRFLOW_HEALTH_URL",
+                                                                         DEFAULT_AIRFLOW_HEALTH))
+
+    def state(self) -> dict | None:
+        try:
+            mtime = state_file().stat().st_mtime
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            if mtime != self._cached[0]:
+                self._cached = (mtime, read_state())
+            return self._cached[1]
+
+    def collect(self):
+        state = self.state()
+        up = GaugeMetricFamily("ioc_state_up", "1 if the exporter has a published state of the warehouse to serve.")
+        up.add_metric([], 1.0 if state else 0.0)
+        yield up
+        if state:
+            generated = GaugeMetricFamily("ioc_state_timestamp_seconds",
+                                          "When the served state was read from the warehouse.")
+            generated.add_metric([], state["generated_at"])
+            yield generated
+            for family in state["families"]:
+                kind = CounterMetricFamily if family["type"] == "counter" else GaugeMetricFamily
+                metric = kind(family["name"], family["help"], labels=family["labels"])
+                for *labels, value in family["samples"]:
+                    metric.add_metric([str(v) for v in labels], value)
+                yield metric
+        yield from self.airflow.families()
+
+
+class AirflowProbe:
+    """Airflow's scheduler heartbeat from the api-server's health endpoint, cached for 10 s."""
+
+    def __init__(self, url: str):
+        self.url, self._at, self._value = url, 0.0, (0.0, None)
+
+    def families(self):
+        if time.monotonic() - self._at > 10:
+            self._value, self._at = self._probe(), time.monotonic()
+        up, heartbeat = self._value
+        gauge = GaugeMetricFamily("ioc_airflow_up", "1 if Airflow's api-server answered its health check.")
+        gauge.add_metric([], up)
+        yield gauge
+        if heartbeat is not None:
+            gauge = GaugeMetricFamily("ioc_airflow_scheduler_heartbeat_timestamp_seconds",
+                                      "The Airflow scheduler's latest heartbeat.")
+            gauge.add_metric([], heartbeat)
+            yield gauge
+
+    def _probe(self) -> tuple[float, float | None]:
+        from datetime import datetime
+
+        try:
+            body = httpx.get(self.url, timeout=0.5).json()
+        except (httpx.HTTPError, ValueError):
+            return 0.0, None
+        beat = (body.get("scheduler") or {}).get("latest_scheduler_heartbeat")
+        return 1.0, datetime.fromisoformat(beat).timestamp() if beat else None
+
+
+class Refresher(threading.Thread):
+    """Republishes the state when it is older than REFRESH_AFTER_SECONDS and the warehouse is free, so
+    that time-based values stay current between pipeline runs; never waits for a writer."""
+
+    def __init__(self, interval: float = 15.0):
+        super().__init__(name="ioc-state-refresher", daemon=True)
+        self.interval, self.stopping = interval, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            refresh_if_stale()
+            self.stopping.wait(self.interval)
+
+
+def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
+    """Publish the state now if it is missing or old and the warehouse lock is free; True if it did."""
+    from pipelines.declarations.loading import catalog
+    from pipelines.load.warehouse import WarehouseBusy, connect
+    from pipelines.metrics.state import publish_state
+
+    try:
+        if time.time() - state_file().stat().st_mtime < max_age:
+            return False
+    except FileNotFoundError:
+        pass
+    try:
+        with connect(timeout=0) as con:
+            publish_state(con, catalog())
+        return True
+    except WarehouseBusy:
+        return False  # a writer is at work and will publish when it is done
+    except Exception:
+        log.exception("could not refresh the metrics state")
+        return False

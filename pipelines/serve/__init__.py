@@ -1,0 +1,1 @@
+"""`ioc serve`: the exporter's HTTP server (/metrics, /healthz)."""

@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 DEB_PACKAGES := prometheus prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages demo test check clean
+.PHONY: install system-packages demo stop test check clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,6 +33,9 @@ system-packages:
 demo: install
 	$(VENV)/bin/ioc feeds check
 	$(VENV)/bin/ioc demo
+
+stop:
+	@if [ -x $(VENV)/bin/ioc ]; then $(VENV)/bin/ioc down; fi
 
 test: install
 	$(VENV)/bin/ioc feeds check

@@ -488,6 +488,24 @@ def simulate(
 
 
 @app.command()
+def up() -> None:
+    """Start the stack in the background: the simulator, `ioc serve`, and Airflow (standalone)."""
+    from pipelines.runtime import up as start
+
+    for name, url in start().items():
+        console.print(f"  {name:<22} {url}", highlight=False)
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `ioc up` (or `make demo`) started, worker processes included."""
+    from pipelines.runtime import down as stop
+
+    if not stop():
+        console.print("nothing was running")
+
+
+@app.command()
 def demo() -> None:
     """The demo: start the simulator, run every feed's DAG under Airflow, report what landed where."""
     from pipelines.demo import run_demo

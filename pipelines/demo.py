@@ -1,23 +1,17 @@
-"""`make demo`: the department simulator, every feed's DAG run by Airflow, and a report of the result."""
+"""`make demo`: the running stack (simulator, exporter, Airflow), its first scheduled runs, and a report."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
-
-from pipelines.airflow_env import airflow_bin, airflow_environ, prepare_airflow
 from pipelines.declarations.loading import catalog
+from pipelines.runtime import TOKEN_ENVS  # noqa: F401  (the simulator's token variables, for `ioc simulate`)
 from pipelines.settings import paths
-
-TOKEN_ENVS = ("IOC_TTHC_TOKEN", "IOC_HOTLINE_TOKEN", "IOC_SOC_TOKEN", "IOC_AIR_TOKEN")
-SIMULATOR_PORT = int(os.environ.get("IOC_SIM_PORT", "8765"))
 
 
 def ensure_postgres() -> None:
@@ -34,63 +28,36 @@ def ensure_postgres() -> None:
     raise SystemExit("PostgreSQL is not answering on 127.0.0.1:5432; start it and run `make demo` again")
 
 
-def start_simulator(log_file: Path) -> subprocess.Popen:
-    log = log_file.open("a")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--home", str(paths().home), "--port", str(SIMULATOR_PORT)],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{SIMULATOR_PORT}/healthz"
-    for _ in range(120):
-        if process.poll() is not None:
-            raise SystemExit(f"the simulator stopped at start; see {log_file}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit(f"the simulator did not answer on {url}; see {log_file}")
-
-
 def run_demo() -> int:
+    """Bring the stack up, wait for every feed DAG's first run of its own and the KPI DAG after them,
+    then report what landed, who is late, and the KPIs. The stack keeps running: `make stop` ends it."""
+    from pipelines.runtime import PASSWORDS_FILE, up, urls, wait_for_first_runs
+
     started = time.monotonic()
     home = paths().home
-    logs = home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    for name in TOKEN_ENVS:  # fresh secrets for this run, shared by the simulator and Airflow's tasks
-        os.environ.setdefault(name, secrets.token_urlsafe(24))
-    os.environ.setdefault("IOC_SIM_URL", f"http://127.0.0.1:{SIMULATOR_PORT}")
     print(f"IOC demo — state in {home}")
     ensure_postgres()
-    print(f"• starting the department simulator on http://127.0.0.1:{SIMULATOR_PORT} (log: {logs / 'simulator.log'})")
-    simulator = start_simulator(logs / "simulator.log")
-    results = {}
+    up()
+    print("• every DAG is unpaused; waiting for each feed DAG's first scheduled run, then the KPI DAG "
+          "(Airflow assets)")
+    feed_dags = [f"feed_{feed_id}" for feed_id in catalog().feeds]
     try:
-        env = {**os.environ, **airflow_environ(home)}
-        with (logs / "airflow-setup.log").open("a") as log:
-            print("• preparing Airflow (metadata database, duckdb_writer pool)")
-            prepare_airflow(env, log)
-        for dag_id in [f"feed_{feed_id}" for feed_id in catalog().feeds] + ["ioc_deadlines", "ioc_kpis"]:
-            t0 = time.monotonic()
-            with (logs / f"dags-test-{dag_id}.log").open("w") as log:
-                rc = subprocess.run([airflow_bin(), "dags", "test", dag_id], env=env, stdout=log,
-                                    stderr=subprocess.STDOUT).returncode
-            results[dag_id] = rc
-            state = "success" if rc == 0 else f"FAILED (see {logs / f'dags-test-{dag_id}.log'})"
-            print(f"• airflow dags test {dag_id:<26} {state}  {time.monotonic() - t0:5.1f} s")
-    finally:
-        os.killpg(simulator.pid, 15)
-        simulator.wait(timeout=30)
+        wait_for_first_runs(feed_dags, "ioc_kpis", timeout=600)
+    except TimeoutError as exc:
+        print(f"✗ {exc}; see {home / 'logs'} and the Airflow UI")
+        return 1
     report(home)
     ioc = str(Path(sys.executable).with_name("ioc"))
     print("Who is late now (`.venv/bin/ioc late`):", flush=True)
     subprocess.run([ioc, "late"], check=False)
     print("\nKPIs of the province, latest period (`.venv/bin/ioc kpi show`):", flush=True)
     subprocess.run([ioc, "kpi", "show"], check=False)
-    print(f"\nDemo finished in {time.monotonic() - started:.0f} s.")
-    return 0 if all(rc == 0 for rc in results.values()) else 1
+    print("\nThe stack is running (`make stop` stops all of it):")
+    for name, url in urls().items():
+        print(f"  {name:<22} {url}")
+    print(f"  Airflow login: user admin, password in {home / 'airflow' / PASSWORDS_FILE} (generated, never printed)")
+    print(f"\nDemo ready in {time.monotonic() - started:.0f} s.")
+    return 0
 
 
 def report(home: Path) -> None:

@@ -101,3 +101,43 @@ def test_parsing_the_dag_file_imports_no_heavy_library():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_ioc_up_runs_the_stack_and_ioc_down_leaves_no_process(home, monkeypatch):
+    """The embedded runtime: simulator, exporter and Airflow standalone (scheduler, dag-processor,
+    triggerer, api-server) start on free loopback ports, the DAGs are unpaused in Airflow, and
+    `ioc down` stops every process of every group it started."""
+    import os
+
+    import httpx
+
+    from pipelines.declarations.loading import catalog as cat
+    from pipelines.runtime import AirflowClient
+    from tests.conftest import ioc
+    from tests.stack import free_port
+
+    ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
+    env = {k: str(v) for k, v in ports.items()}
+    env["IOC_SIM_URL"] = f"http://127.0.0.1:{ports['IOC_SIM_PORT']}"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    started = ioc("up")
+    groups = {f.stem: int(f.read_text()) for f in (home / "run").glob("*.pid")}
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert set(groups) == {"simulator", "exporter", "airflow"}
+        health = httpx.get(f"http://127.0.0.1:{ports['IOC_AIRFLOW_PORT']}/api/v2/monitor/health", timeout=10).json()
+        assert health["scheduler"]["status"] == "healthy"
+        client = AirflowClient()
+        answer = httpx.get(f"{client.base}/api/v2/dags", params={"limit": 100}, headers=client._headers(),
+                           timeout=10).json()
+        dags = {d["dag_id"]: d["is_paused"] for d in answer["dags"]}
+        assert {f"feed_{f}" for f in cat().feeds} | {"ioc_deadlines", "ioc_kpis"} <= set(dags)
+        assert not any(dags.values()), "every DAG runs on its own schedule"
+    finally:
+        stopped = ioc("down")
+    assert stopped.returncode == 0, stopped.stderr
+    for name, pgid in groups.items():
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)  # no process of the group is left
+    assert not list((home / "run").glob("*.pid"))

@@ -13,9 +13,15 @@ WRITER_POOL = "duckdb_writer"
 
 
 def airflow_environ(home: Path | None = None) -> dict[str, str]:
-    """Environment variables that point Airflow at $IOC_HOME/airflow and this repository's dags/."""
+    """Environment variables that point Airflow at $IOC_HOME/airflow and this repository's dags/, with its
+    metadata in SQLite there or in the database IOC_AIRFLOW_DB_URL names (PostgreSQL through psycopg 3)."""
     home = home or paths().home
+    database = {}
+    if os.environ.get("IOC_AIRFLOW_DB_URL"):  # e.g. postgresql+psycopg://user@host:5432/airflow (default: SQLite)
+        url = os.environ["IOC_AIRFLOW_DB_URL"]
+        database = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url}
     return {
+        **database,
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

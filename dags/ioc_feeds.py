@@ -1,7 +1,10 @@
 """One DAG per feed declared under schemas/feeds/: extract (no lock) >> load (one warehouse writer).
 
-Wiring only: the work is in pipelines.ingest, imported inside the tasks so that parsing this file
-reads the YAML declarations and nothing heavier.
+The schedule is the feed's cron in its local time zone; each run covers the interval since the
+previous trigger, so Airflow's backfill (`airflow backfill create --dag-id feed_X --from-date …
+--to-date …`) re-reads exactly those windows. Retries, retry delay, timeout and the failure
+notification come from the feed's `run:` block. Wiring only: the work is in pipelines.ingest,
+imported inside the tasks so that parsing this file reads the YAML declarations and nothing heavier.
 """
 
 from __future__ import annotations
@@ -9,31 +12,54 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from pipelines.assets import WRITER_POOL, clean_asset
+from pipelines.callbacks import notify_failure
+from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.loading import catalog
+
+
+def timetable(feed) -> CronTriggerTimetable | None:
+    """The feed's cron in its time zone, each run's data interval reaching back to the previous trigger."""
+    if not feed.schedule:
+        return None
+    from croniter import croniter
+
+    fires = croniter(feed.schedule, datetime(2026, 1, 5))
+    first, second = fires.get_next(datetime), fires.get_next(datetime)
+    return CronTriggerTimetable(feed.schedule, timezone=feed.timezone, interval=second - first)
 
 
 def build_dag(feed) -> DAG:
     with DAG(
         dag_id=f"feed_{feed.id}",
         description=f"{feed.name.vi} / {feed.name.en}",
-        schedule=feed.schedule,
+        schedule=timetable(feed),
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
         tags=["feed", feed.source.kind, *feed.tags],
-        default_args={"owner": feed.owner, "retries": 2, "retry_delay": timedelta(minutes=1)},
+        default_args={"owner": feed.owner, "retries": feed.run.retries,
+                      "retry_delay": timedelta(seconds=duration_seconds(feed.run.retry_delay)),
+                      "execution_timeout": timedelta(seconds=duration_seconds(feed.run.timeout)),
+                      "on_failure_callback": notify_failure(feed.id, feed.run.notify_failure_env)},
         doc_md=f"Feed `{feed.id}` (owner {feed.owner}); declared in `schemas/feeds/{feed.id}.yaml`.",
     ) as dag:
 
         @task(task_id="extract")
         def extract(feed_id: str = feed.id) -> int:
+            from pipelines.extract.pull import Window
             from pipelines.ingest import extract_feed
 
-            ti = get_current_context()["ti"]
+            context = get_current_context()
+            ti = context["ti"]
             final_try = ti.try_number > ti.max_tries
-            return len(extract_feed(feed_id, record_failure=final_try))
+            window = None
+            incremental = getattr(catalog().feed(feed_id).source, "incremental", None)
+            if context["dag_run"].run_type == "backfill" and incremental:  # re-read this run's interval
+                window = Window(context["data_interval_start"], context["data_interval_end"])
+            return len(extract_feed(feed_id, record_failure=final_try, window=window))
 
         @task(task_id="load", pool=WRITER_POOL, trigger_rule="all_done", outlets=[clean_asset(feed.id)])
         def load(feed_id: str = feed.id) -> dict:

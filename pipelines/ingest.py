@@ -13,6 +13,7 @@ from pipelines.declarations.loading import catalog
 from pipelines.declarations.models import Feed
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
+from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.load.warehouse import connect
 from pipelines.metrics.runs import recorded_run
@@ -26,15 +27,25 @@ def _extractor(feed: Feed):
     return {"http_json": http_json, "file_drop": file_drop, "postgres": postgres}[feed.source.kind]
 
 
-def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: bool = True) -> list[LandedBatch]:
-    """Land what the source has for us. A broken source raises SourceError, after landing a failed
-    batch so that ops.batches shows it (a scheduler passes record_failure only on its last try)."""
+def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: bool = True,
+                 window: Window | None = None) -> list[LandedBatch]:
+    """Land what the source has for us (or, with a window, what it has in that window: a backfill). A
+    broken source raises SourceError, after landing a failed batch so that ops.batches shows it (a
+    scheduler passes record_failure only on its last try)."""
     feed = catalog().feed(feed_id)
     extractor = _extractor(feed)
     if files is not None and feed.source.kind != "file_drop":
         raise SourceError(f"feed {feed_id} reads from {feed.source.kind}, not files: --file does not apply")
+    if window is not None and getattr(feed.source, "incremental", None) is None:
+        raise SourceError(f"feed {feed_id} has no incremental cursor to backfill by: "
+                          + ("a file drop is backfilled by dropping its files again (each loads once; a "
+                             "resubmitted report replaces the earlier one)" if feed.source.kind == "file_drop"
+                             else "every run reads the whole source already"))
     try:
-        batches = extractor.extract(feed, files) if feed.source.kind == "file_drop" else extractor.extract(feed)
+        if feed.source.kind == "file_drop":
+            batches = extractor.extract(feed, files)
+        else:
+            batches = extractor.extract(feed, window) if window is not None else extractor.extract(feed)
     except SourceError as exc:
         if not record_failure:
             raise

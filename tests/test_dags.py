@@ -50,6 +50,16 @@ def test_dag_is_wired_from_its_declaration(dagbag, feed_id):
     assert set(feed.tags) <= set(dag.tags)
     assert [o.uri for o in load.outlets] == [f"ioc://warehouse/clean/{feed_id}"]
     assert dag.max_active_runs == 1
+    from pipelines.declarations.base import duration_seconds
+
+    for task in (extract, load):  # run settings come from the feed's `run:` block
+        assert task.retries == feed.run.retries
+        assert task.retry_delay.total_seconds() == duration_seconds(feed.run.retry_delay)
+        assert task.execution_timeout.total_seconds() == duration_seconds(feed.run.timeout)
+        assert task.on_failure_callback
+    timetable = dag.timetable
+    assert type(timetable).__name__ == "CronTriggerTimetable" and str(timetable._timezone.name) == feed.timezone
+    assert timetable._interval.total_seconds() > 0, "a run covers the interval since the previous trigger"
 
 
 def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, simulator, finance_db, world, home,
@@ -171,3 +181,26 @@ def test_the_dag_suite_passes_with_metadata_on_postgresql(postgres):
     finally:
         with psycopg.connect(postgres, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_feed_task_failing_for_good_notifies_the_webhook_its_feed_declares(dagbag, monkeypatch):
+    """The wired on_failure_callback posts the feed, task, run and error to the URL in the environment
+    variable the feed names (run.notify_failure_env); the URL itself is never in a file."""
+    from types import SimpleNamespace
+
+    from tests.stack import Webhook, wait_until
+
+    hook = Webhook()
+    try:
+        feed = catalog().feed("tthc_dossiers")
+        monkeypatch.setenv(feed.run.notify_failure_env, f"{hook.url}/failures")
+        callbacks = dagbag.get_dag("feed_tthc_dossiers").get_task("extract").on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        ti = SimpleNamespace(dag_id="feed_tthc_dossiers", task_id="extract", run_id="scheduled__x", try_number=3)
+        for callback in callbacks:
+            callback({"ti": ti, "exception": RuntimeError("feed tthc_dossiers: the API answered 500")})
+        path, body = wait_until(lambda: hook.notifications, timeout=10, what="the notification")[0]
+        assert path == "/failures"
+        assert body["feed"] == "tthc_dossiers" and body["task_id"] == "extract" and "500" in body["error"]
+    finally:
+        hook.stop()

@@ -171,3 +171,39 @@ def test_a_large_pull_lands_bounded_batches_and_moves_the_cursor_once(simulator,
     assert [s.rows_received for s in summaries] == [300, 300]
     assert len(saved) == 1, "the cursor moves once, after the whole read is landed"
     assert query("SELECT count(DISTINCT record->>'dossier_id') FROM raw.tthc_dossiers") == [(len(world.dossiers),)]
+
+
+def test_backfill_rereads_a_window_without_moving_the_cursor_or_duplicating(simulator, world, query):
+    """`ioc backfill` asks the API for the window again; records come as the same versions (clean data
+    unchanged), raw history keeps what was received, the feed's cursor stays, and a second identical
+    backfill is a duplicate batch."""
+    import json as jsonlib
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import ioc
+
+    ingest_feed("tthc_dossiers")
+    cursor = read_cursor("tthc_dossiers")
+    clean_before = query("SELECT count(*), max(updated_at) FROM clean.tthc_dossiers")
+    raw_before = query("SELECT count(*) FROM raw.tthc_dossiers")[0][0]
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    start, end = datetime(2026, 10, 1, tzinfo=zone), datetime(2026, 10, 31, 23, 59, 59, 999999, tzinfo=zone)
+    in_window = [r for r in world.dossiers
+                 if isinstance(r["updated_at"], datetime) and start < r["updated_at"] <= end]
+
+    out = ioc("backfill", "tthc_dossiers", "--from", "2026-10-01", "--to", "2026-10-31", "--json", check=True)
+    (summary,) = jsonlib.loads(out.stdout)
+    assert in_window and summary["rows_received"] == len(in_window)
+    assert summary["rows_received"] == summary["rows_loaded"] + summary["rows_quarantined"]
+    assert read_cursor("tthc_dossiers") == cursor, "a backfill leaves the cursor where it was"
+    assert query("SELECT count(*), max(updated_at) FROM clean.tthc_dossiers") == clean_before
+    assert query("SELECT count(*) FROM raw.tthc_dossiers")[0][0] == raw_before + len(in_window)
+
+    again = jsonlib.loads(ioc("backfill", "tthc_dossiers", "--from", "2026-10-01", "--to", "2026-10-31",
+                              "--json", check=True).stdout)
+    assert [s["status"] for s in again] == ["duplicate"]
+    assert query("SELECT count(*) FROM raw.tthc_dossiers")[0][0] == raw_before + len(in_window)
+
+    refused = ioc("backfill", "dept_monthly_report", "--from", "2026-10-01", "--to", "2026-10-31")
+    assert refused.returncode == 1 and "dropping its files again" in refused.stderr

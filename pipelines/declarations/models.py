@@ -283,6 +283,16 @@ class TaskTracking(Strict):
     escalate_after_days: Annotated[int, Field(ge=1, le=365)] = 14  # alert: overdue this long → critical
 
 
+class RunSettings(Strict):
+    """How the scheduler runs the feed's DAG: retries, the wait between them, a timeout per task, and
+    where to send a failure (the environment variable holding a webhook URL; the URL is never here)."""
+
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    retry_delay: Duration = "1m"
+    timeout: Duration = "30m"
+    notify_failure_env: Annotated[str, Field(pattern=ENV_NAME)] | None = "IOC_FAILURE_WEBHOOK_URL"
+
+
 class Feed(Strict):
     """A department feed: where its records come from, their contract, and how they load."""
 
@@ -292,6 +302,7 @@ class Feed(Strict):
     description: str | None = None
     schedule: str | None = None
     stale_after: Duration | None = None  # alert when no successful load for this long (e.g. 2h)
+    run: RunSettings = RunSettings()
     tags: list[str] = []
     source: Source
     columns: list[Column]

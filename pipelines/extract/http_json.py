@@ -14,7 +14,7 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_a
 from pipelines.declarations.models import Feed, HttpJsonSource, NextLinkPagination, PageNumberPagination
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, setting, start_cursor
+from pipelines.extract.pull import Pull, Window, setting, start_cursor
 
 MAX_PAGES = 100_000
 MAX_RETRY_AFTER_SECONDS = 300
@@ -157,7 +157,7 @@ def pages(fetcher: Fetcher, url: str, params: dict):
     raise SourceError(f"feed {fetcher.feed.id}: more than {MAX_PAGES} pages; the API's pagination does not end")
 
 
-def extract(feed: Feed) -> list[LandedBatch]:
+def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     """Fetch everything new since the feed's cursor into one landed batch, then advance the cursor."""
     source: HttpJsonSource = feed.source
     url = setting(feed, "url", source.url)
@@ -170,9 +170,9 @@ def extract(feed: Feed) -> list[LandedBatch]:
                 f"the bearer token for {url} (set it where the scheduler and workers run, never in the feed file)"
             )
         headers["Authorization"] = f"Bearer {token}"
-    cursor = start_cursor(feed)
+    cursor = start_cursor(feed, window)
     params = {source.incremental.param: cursor} if cursor else {}
-    pull = Pull(feed, describe_request(url, params), cursor)
+    pull = Pull(feed, describe_request(url, params), cursor, window)
     with httpx.Client(timeout=source.timeout_seconds, headers=headers, follow_redirects=True) as client:
         fetcher = Fetcher(feed, client)
         for page_uri, page in pages(fetcher, url, params):

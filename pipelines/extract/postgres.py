@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipelines.declarations.models import Feed, PostgresSource
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, setting, start_cursor
+from pipelines.extract.pull import Pull, Window, setting, start_cursor
 from pipelines.text import mask_url
 
 
@@ -25,19 +25,19 @@ def _statement(source: PostgresSource, cursor: str | None):
     return sql.SQL("{} WHERE {} > %(cursor)s ORDER BY {}").format(base, column, column), {"cursor": cursor}
 
 
-def extract(feed: Feed) -> list[LandedBatch]:
+def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     """Read every row past the cursor into landed batches, then advance the cursor."""
     import psycopg
 
     source: PostgresSource = feed.source
     dsn = setting(feed, "dsn", source.dsn)
     shown = mask_url(dsn)
-    cursor = start_cursor(feed)
+    cursor = start_cursor(feed, window)
     statement, params = _statement(source, cursor)
     source_uri = f"{shown}#{source.table or 'query'}"
     if cursor:
         source_uri += f"?{source.incremental.cursor_field}>{cursor}"
-    pull = Pull(feed, source_uri, cursor)
+    pull = Pull(feed, source_uri, cursor, window)
     try:
         with psycopg.connect(dsn, connect_timeout=int(source.timeout_seconds)) as conn:
             conn.read_only = True

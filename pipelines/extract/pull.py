@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timezone
 
 from pipelines.declarations.models import Feed
-from pipelines.extract.cursors import highest, read_cursor, save_cursor
+from pipelines.extract.cursors import _sort_key, highest, read_cursor, save_cursor
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
 from pipelines.extract.records import as_text, records_frame
@@ -23,11 +23,28 @@ def setting(feed: Feed, key: str, value: str) -> str:
         raise SourceError(f"feed {feed.id}: source.{key} needs {exc}") from None
 
 
-def start_cursor(feed: Feed) -> str | None:
-    """Where an incremental read starts: the highest value landed so far, or the declared initial one."""
+class Window:
+    """A backfill: re-read the records whose cursor value lies in [start, end], leaving the feed's own
+    cursor where it is (what is read again loads as new versions or duplicates, never twice)."""
+
+    def __init__(self, start: datetime, end: datetime):
+        if end < start:
+            raise ValueError(f"the window ends ({end}) before it starts ({start})")
+        self.start, self.end = start, end
+
+    def holds(self, value: object) -> bool:
+        key = _sort_key(str(value)) if value is not None else None
+        return key is not None and key <= self.end
+
+
+def start_cursor(feed: Feed, window: Window | None = None) -> str | None:
+    """Where an incremental read starts: the backfill window's start, else the highest value landed so
+    far, or the declared initial one."""
     incremental = getattr(feed.source, "incremental", None)
     if incremental is None:
         return None
+    if window is not None:
+        return window.start.isoformat()
     return read_cursor(feed.id) or incremental.initial
 
 
@@ -35,8 +52,8 @@ class Pull:
     """Collects one read's records; lands a batch whenever max_batch_rows are waiting, and the rest
     (even none: a read with nothing new is recorded too) when finished."""
 
-    def __init__(self, feed: Feed, source_uri: str, cursor: str | None):
-        self.feed, self.source_uri, self.start = feed, source_uri, cursor
+    def __init__(self, feed: Feed, source_uri: str, cursor: str | None, window: Window | None = None):
+        self.feed, self.source_uri, self.start, self.window = feed, source_uri, cursor, window
         self.incremental = getattr(feed.source, "incremental", None)
         self.limit = feed.source.max_batch_rows
         self.cursor = cursor
@@ -46,8 +63,12 @@ class Pull:
         self.batches: list[LandedBatch] = []
 
     def add(self, records: list[dict], uri: str, first_row: int = 1) -> None:
+        rows = range(first_row, first_row + len(records))
+        if self.window is not None and self.incremental is not None:  # a backfill keeps only its window
+            kept = [(r, n) for r, n in zip(records, rows) if self.window.holds(r.get(self.incremental.cursor_field))]
+            records, rows = [r for r, _ in kept], [n for _, n in kept]
         self.records += records
-        self.rows += range(first_row, first_row + len(records))
+        self.rows += rows
         self.uris += [uri] * len(records)
         if len(self.records) >= self.limit:
             self._land()
@@ -68,6 +89,6 @@ class Pull:
         """Land what is left, then advance the feed's cursor past everything this read landed."""
         if self.records or not self.batches:
             self._land()
-        if self.cursor and self.cursor != self.start:
+        if self.cursor and self.cursor != self.start and self.window is None:
             save_cursor(self.feed.id, self.cursor, self.batches[-1].batch_id)
         return self.batches

@@ -281,15 +281,10 @@ def late(
     now: Annotated[Optional[str], typer.Option(help="Evaluate as of this instant (ISO 8601 with offset).")] = None,
 ) -> None:
     """Who is late now: missing reports past their deadline and overdue tasks, most late first."""
-    from datetime import datetime
-
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.load.warehouse import connect
 
-    moment = datetime.fromisoformat(now) if now else None
-    if moment is not None and moment.tzinfo is None:
-        errors.print("[red]✗[/red] --now needs an offset, e.g. 2026-11-20T10:00:00+07:00")
-        raise typer.Exit(2)
+    moment = _moment(now)
     with connect() as con:
         marts = refresh_deadlines(con, _catalog(), moment)
     reports = marts.get("report_status")
@@ -362,7 +357,7 @@ def kpi_compute(
     """Refresh the deadline marts, compute the KPIs into marts.kpi_values, print the province's status."""
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.kpi.compute import compute_kpis
-    from pipelines.kpi.present import format_value, status_text
+    from pipelines.kpi.present import format_value, status_style, status_text
     from pipelines.load.warehouse import connect
 
     catalog, moment = _catalog(), _moment(now)
@@ -389,7 +384,7 @@ def kpi_compute(
         mine = last.filter(last["unit_code"] == province).to_dicts()
         row = mine[0] if mine else {"period": last["period"].max(), "value": None, "target": None, "status": "no_data"}
         red = last.filter(last["status"] == "red").height
-        style = {"green": "green", "amber": "yellow", "red": "bold red"}.get(row["status"], "dim")
+        style = status_style(row["status"])
         table.add_row(kpi_id, str(row["period"]), format_value(k, row["value"]), format_value(k, row["target"]),
                       f"[{style}]{status_text(row['status'])}[/{style}]", str(red), f"{seconds:.2f}")
     console.print(table)
@@ -404,7 +399,7 @@ def kpi_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend."""
-    from pipelines.kpi.present import STATUS_ORDER, format_value, history, latest, status_text
+    from pipelines.kpi.present import STATUS_ORDER, format_value, history, latest, status_style, status_text
     from pipelines.load.warehouse import connect, table_exists
 
     catalog = _catalog()
@@ -443,7 +438,7 @@ def kpi_show(
             continue
         head = {"trend": r["unit_code"], "units": f"{r['unit_code']} — {names.get(r['unit_code'], '')}",
                 "kpis": f"{k.id} — {k.name.vi}"}[mode]
-        style = {"green": "green", "amber": "yellow", "red": "bold red"}.get(r["status"], "dim")
+        style = status_style(r["status"])
         flag = " ⚑" if r["escalated"] else ""
         table.add_row(head, r["period"], format_value(k, r["value"]), format_value(k, r["target"]),
                       f"[{style}]{status_text(r['status'])}{flag}[/{style}]",
@@ -520,7 +515,7 @@ def simulate(
     """Play the departments: serve their APIs, drop their report files, fill the finance database."""
     import os
 
-    from pipelines.demo import TOKEN_ENVS
+    from pipelines.runtime import TOKEN_ENVS
     from pipelines.settings import paths
     from simulator.app import run
 
@@ -537,7 +532,12 @@ def up() -> None:
     """Start the stack in the background: the simulator, `ioc serve`, and Airflow (standalone)."""
     from pipelines.runtime import up as start
 
-    for name, url in start().items():
+    try:
+        started = start()
+    except RuntimeError as exc:  # a service that would not start: its name and its log
+        errors.print(f"[red]✗[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    for name, url in started.items():
         console.print(f"  {name:<22} {url}", highlight=False)
 
 

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from pipelines.declarations.loading import catalog
-from pipelines.runtime import TOKEN_ENVS  # noqa: F401  (the simulator's token variables, for `ioc simulate`)
 from pipelines.settings import paths
-
-
-def ensure_postgres() -> None:
-    """Start the machine's PostgreSQL cluster if it is down (the simulator's finance database lives there)."""
-    if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0:
-        return
-    clusters = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    if clusters and shutil.which("pg_ctlcluster"):
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False)
-    for _ in range(30):
-        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0:
-            return
-        time.sleep(1)
-    raise SystemExit("PostgreSQL is not answering on 127.0.0.1:5432; start it and run `make demo` again")
 
 
 def run_demo() -> int:
@@ -36,8 +19,11 @@ def run_demo() -> int:
     started = time.monotonic()
     home = paths().home
     print(f"IOC demo — state in {home}")
-    ensure_postgres()
-    up()
+    try:
+        up()
+    except RuntimeError as exc:  # a service that would not start: its name and its log
+        print(f"✗ {exc}; `make stop` stops what did start")
+        return 1
     print("• every DAG is unpaused; waiting for each feed DAG's first scheduled run, then the KPI DAG "
           "(Airflow assets)")
     feed_dags = [f"feed_{feed_id}" for feed_id in catalog().feeds]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,12 +108,27 @@ def _wait_healthy(service: Service, process: subprocess.Popen, log: Path, timeou
     raise RuntimeError(f"{service.name} did not answer on {service.health} within {timeout:.0f} s; see {log}")
 
 
+def ensure_postgres() -> None:
+    """Start the machine's PostgreSQL cluster if it is down (the simulator's finance database lives there)."""
+    if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0:
+        return
+    clusters = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    if clusters and shutil.which("pg_ctlcluster"):
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"], check=False)
+    for _ in range(30):
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0:
+            return
+        time.sleep(1)
+    raise SystemExit("PostgreSQL is not answering on 127.0.0.1:5432; start it and run `make demo` again")
+
+
 def up(echo=print) -> dict[str, str]:
     """Start every service not yet running; return their URLs."""
     home = paths().home
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     run_dir().mkdir(parents=True, exist_ok=True)
+    ensure_postgres()  # the simulator's finance database lives there
     env = runtime_environ()
     with (logs / "airflow-setup.log").open("a") as log:
         prepare_airflow(env, log)

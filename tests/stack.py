@@ -134,31 +134,30 @@ def start_alertmanager(tmp: Path, webhook: Webhook) -> tuple[Process, str]:
             if key in route or route is config["route"]:
                 route[key] = "1s"
         route.pop("active_time_intervals", None)
-        for receiver in config["receivers"]:
-            receiver.pop("email_configs", None)  # no SMTP server in tests
         for child in route.get("routes", []):
             quick(child)
 
     quick(config["route"])
-    file = tmp / "alertmanager.yml"
-    file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    process = Process("alertmanager", [
+    for receiver in config["receivers"]:
+        receiver.pop("email_configs", None)  # no SMTP server in tests
+    return _serve("alertmanager", config, tmp, lambda file, port: [
         "prometheus-alertmanager", f"--config.file={file}", f"--storage.path={tmp / 'am-data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        tmp / "alertmanager.log", f"http://127.0.0.1:{port}/-/ready")
-    return process, f"127.0.0.1:{port}"
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="])
 
 
 def start_prometheus(tmp: Path, exporter: str, alertmanager: str) -> tuple[Process, str]:
     config = _render("prometheus", {"IOC_EXPORTER_ADDRESS": exporter, "IOC_ALERTMANAGER_ADDRESS": alertmanager,
                                     "IOC_RULES_DIR": str(REPO_ROOT / "alerts" / "rules")})
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    file = tmp / "prometheus.yml"
+    return _serve("prometheus", config, tmp, lambda file, port: [
+        "prometheus", f"--config.file={file}", f"--storage.tsdb.path={tmp / 'prom-data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--rules.alert.resend-delay=1s"])
+
+
+def _serve(name: str, config: dict, tmp: Path, command) -> tuple[Process, str]:
+    """Write the configuration, start the server on a free port, wait until it is ready."""
+    file = tmp / f"{name}.yml"
     file.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
-    process = Process("prometheus", [
-        "prometheus", f"--config.file={file}", f"--storage.tsdb.path={tmp / 'prom-data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--rules.alert.resend-delay=1s"],
-        tmp / "prometheus.log", f"http://127.0.0.1:{port}/-/ready")
+    process = Process(name, command(file, port), tmp / f"{name}.log", f"http://127.0.0.1:{port}/-/ready")
     return process, f"127.0.0.1:{port}"

@@ -7,7 +7,6 @@ report is loaded."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import threading

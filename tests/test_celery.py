@@ -9,7 +9,6 @@ import signal
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest

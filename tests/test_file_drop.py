@@ -215,7 +215,7 @@ def test_resubmitted_report_replaces_the_earlier_one(home, query):
 
 
 def test_an_older_file_arriving_late_does_not_replace_newer_data(home, query):
-    newer = write_csv(inbox(home) / "SKHCN_2026-10_v2.csv", [ROWS[0][:4] + ["12"] + ROWS[0][5:]])
+    write_csv(inbox(home) / "SKHCN_2026-10_v2.csv", [ROWS[0][:4] + ["12"] + ROWS[0][5:]])
     ingest_feed(FEED)
     older = write_csv(inbox(home) / "SKHCN_2026-10.csv", ROWS)
     archived_newer = next((home / "archive" / FEED).iterdir())

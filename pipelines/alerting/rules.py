@@ -86,8 +86,8 @@ def _report_rules(catalog: Catalog) -> list[dict]:
                 "info", {"feed": feed.id},
                 (f"Nhắc nộp báo cáo {name[0]} kỳ {{{{ $labels.period }}}}: {{{{ $labels.unit }}}}",
                  f"Reminder: {name[1]} for {{{{ $labels.period }}}} from {{{{ $labels.unit }}}}"),
-                (f"Còn {{{{ $value | humanizeDuration }}}} đến hạn nộp; chưa nhận được báo cáo.",
-                 f"Due in {{{{ $value | humanizeDuration }}}}; the report has not been received.")))
+                ("Còn {{ $value | humanizeDuration }} đến hạn nộp; chưa nhận được báo cáo.",
+                 "Due in {{ $value | humanizeDuration }}; the report has not been received.")))
         overdue = f"(time() - ioc_report_deadline_timestamp_seconds{{{sel}}}) > 0"
         late = f"ioc_report_workdays_late{{{sel}}}"
         n = r.escalate_after_working_days

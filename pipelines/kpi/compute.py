@@ -19,7 +19,7 @@ from pipelines.declarations.kpis import Kpi, QueryMeasure, RatioOfKpis, TableMea
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
-from pipelines.kpi.tree import ancestors, spine
+from pipelines.kpi.tree import ancestors, spine, unit_kinds
 from pipelines.load.warehouse import has_clean_table, table_exists
 
 DDL = """
@@ -171,7 +171,7 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
     current = period_of(kpi.grain.period, today)
     numbers = _numbers(con, kpi, catalog, periods, current, now, done)
     expected = spine(kpi, periods, catalog.org_units)
-    known = {u.code: u.kind for u in catalog.org_units.units}
+    known = unit_kinds(catalog.org_units)
     # units the tree does not know keep their own rows; known units appear at the kinds the KPI shows
     shown = numbers.filter(~pl.col("unit_code").is_in(list(known))
                            | pl.col("unit_code").is_in([c for c, k in known.items() if k in kpi.grain.units]))

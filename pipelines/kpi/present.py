@@ -25,6 +25,11 @@ def format_value(kpi: Kpi, value: float | None) -> str:
     return text + UNIT_SUFFIX[kpi.unit_of_measure]
 
 
+def status_style(status: str | None) -> str:
+    """The terminal colour of a status (rich markup)."""
+    return STATUS_LABELS.get(status or "no_data", STATUS_LABELS["no_data"])["style"]
+
+
 def status_text(status: str | None) -> str:
     label = STATUS_LABELS.get(status or "no_data", STATUS_LABELS["no_data"])
     return f"{label['symbol']} {label['vi']} / {label['en']}"

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_NAMES, TYPE_CHECK
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.status import STATUSES
@@ -122,8 +123,6 @@ def _feed_families(con, catalog: Catalog) -> list[Family]:
             last_status.add(feed_id, unit, s, 1.0 if s == status else 0.0)
         feed = catalog.feeds[feed_id]
         if feed.stale_after:
-            from pipelines.declarations.base import duration_seconds
-
             stale_after.add(feed_id, unit, float(duration_seconds(feed.stale_after)))
         received.add(feed_id, unit, float(n_received or 0))
         loaded.add(feed_id, unit, float(n_loaded or 0))

@@ -22,7 +22,6 @@ from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch
 from pipelines.load.warehouse import has_clean_table, quote
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import (
-    OUTLIER_CHECK,
     SuiteCheck,
     active_column,
     expected_text,

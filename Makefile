@@ -8,8 +8,9 @@ VENV := .venv
 export IOC_HOME ?= $(CURDIR)/var
 export UV_PYTHON_DOWNLOADS := never
 
-# Debian packages the tests and the demo run for real: Prometheus and Alertmanager (with promtool, amtool).
-DEB_PACKAGES := prometheus prometheus-alertmanager
+# Debian packages the tests and the demo run for real: Prometheus and Alertmanager (with promtool, amtool),
+# and Chromium, the browser the wall's end-to-end tests drive (through Playwright, which never downloads one).
+DEB_PACKAGES := prometheus prometheus-alertmanager chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system-packages demo stop test check clean
@@ -26,6 +27,7 @@ install: $(VENV)/.installed system-packages
 
 system-packages:
 	@command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	  && command -v chromium >/dev/null \
 	  || { echo "installing $(DEB_PACKAGES) (Debian packages)"; \
 	       $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	         --no-install-recommends $(DEB_PACKAGES) >/dev/null; }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pipelines.calendar.cutoff import cutoff
+from pipelines.calendar.cutoff import CUTOFF_DAY, cutoff
 from pipelines.calendar.periods import Period, month_end
 from pipelines.calendar.workdays import add_working_days, working_days_after
 from pipelines.declarations.models import DeadlineRule
@@ -39,3 +39,22 @@ def lateness_working_days(received_at: datetime, period: Period, rule: DeadlineR
     """Working days after the due date up to the (local) day of receipt; 0 when on time. A report
     received on the weekend after a Friday deadline is late, and 0 working days late."""
     return working_days_after(due_date(period, rule), received_at.astimezone(timezone).date())
+
+
+def describe(rule: DeadlineRule) -> dict[str, str]:
+    """The rule in words, in Vietnamese and English (the wall's tooltip, the alerts' text)."""
+    if rule.rule == "day_of_next_month":
+        return {"vi": f"Hạn nộp: ngày {rule.day} của tháng sau kỳ báo cáo (ngày cuối tháng nếu tháng không có ngày đó)",
+                "en": f"Due on day {rule.day} of the month after the period (its last day if the month is shorter)"}
+    kind_vi = "ngày làm việc" if rule.day_kind == "working" else "ngày"
+    kind_en = "working day" if rule.day_kind == "working" else "calendar day"
+    if rule.rule == "after_cutoff":
+        base_vi = f"ngày chốt số liệu (ngày {CUTOFF_DAY} của tháng cuối kỳ, Nghị định 09/2019/NĐ-CP)"
+        base_en = f"the data cut-off (day {CUTOFF_DAY} of the period's last month, Decree 09/2019/NĐ-CP)"
+    else:
+        base_vi, base_en = "ngày cuối kỳ báo cáo", "the period's last day"
+    if rule.days == 0:
+        return {"vi": f"Hạn nộp: {base_vi}", "en": f"Due on {base_en}"}
+    plural = "s" if rule.days != 1 else ""
+    return {"vi": f"Hạn nộp: {rule.days} {kind_vi} sau {base_vi}",
+            "en": f"Due {rule.days} {kind_en}{plural} after {base_en}"}

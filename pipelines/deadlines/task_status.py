@@ -20,11 +20,14 @@ def task_status(con, feed: Feed, today: date) -> pl.DataFrame:
     """One row per task of clean.<feed> with its state and how late it is (or was)."""
     t = feed.tasks
     key = feed.load.key[0]
-    title = "title" if feed.column("title") else key
+    title = t.title_column or ("title" if feed.column("title") else key)
+    optional = {"source_document": t.source_column, "assigned_by": t.assigned_by_column}
+    described = "".join(f", CAST({quote(c)} AS VARCHAR) AS {alias}" if c else f", CAST(NULL AS VARCHAR) AS {alias}"
+                        for alias, c in optional.items())
     tasks = con.sql(
         f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
         f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
-        f"{quote(t.status_column)} AS status FROM clean.{quote(feed.id)}").pl()
+        f"{quote(t.status_column)} AS status{described} FROM clean.{quote(feed.id)}").pl()
     done = pl.col("status").is_in(t.done_statuses)
     cancelled = pl.col("status").is_in(t.cancelled_statuses)
     finished_on = pl.coalesce(pl.col("done_on"), pl.col("due_on"))

@@ -203,3 +203,23 @@ class OutlierRule(Strict):
 
     def columns(self) -> list[str]:
         return [self.column, *self.series, self.order_by] + ([self.bounds_by] if self.bounds_by else [])
+
+# What each check means, for people (the wall's data-quality panel); a test keeps it complete.
+CHECK_LABELS = {
+    "values_not_null": {"vi": "Thiếu giá trị bắt buộc", "en": "Required value missing"},
+    "values_in_set": {"vi": "Giá trị ngoài danh mục", "en": "Value not in the allowed list"},
+    "values_between": {"vi": "Giá trị ngoài khoảng cho phép", "en": "Value out of range"},
+    "values_match_regex": {"vi": "Sai định dạng", "en": "Wrong format"},
+    "unit_code_is_active": {"vi": "Mã đơn vị không tồn tại hoặc không còn hoạt động",
+                            "en": "Unknown or inactive unit code"},
+    "column_pair_in_order": {"vi": "Thứ tự ngày/giá trị không hợp lệ", "en": "Columns out of order"},
+    "key_is_unique": {"vi": "Trùng khóa bản ghi", "en": "Duplicate record key"},
+    "rows_match_file_name": {"vi": "Nội dung không khớp tên tệp (đơn vị/kỳ)",
+                             "en": "Rows do not match the file name (unit/period)"},
+    "row_count_between": {"vi": "Số dòng bất thường", "en": "Unexpected row count"},
+    "required_columns_present": {"vi": "Thiếu cột bắt buộc", "en": "Required column missing"},
+    "no_unknown_columns": {"vi": "Có cột không khai báo", "en": "Undeclared column"},
+    TYPE_CHECK: {"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
+    "value_is_not_outlier": {"vi": "Giá trị bất thường so với lịch sử", "en": "Outlier against history"},
+    "batch_is_publishable": {"vi": "Lô dữ liệu bị chặn công bố", "en": "Batch blocked from publication"},
+}

@@ -185,7 +185,8 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
         must_be_columns("source.file_name_pattern", list(re.compile(pattern).groupindex))
     if feed.tasks is not None:
         t = feed.tasks
-        must_be_columns("tasks", [t.unit_column, t.due_column, t.done_column, t.status_column])
+        must_be_columns("tasks", [t.unit_column, t.due_column, t.done_column, t.status_column]
+                        + [c for c in (t.title_column, t.source_column, t.assigned_by_column) if c])
     if feed.reporting is not None:
         must_be_columns("reporting.period_column", [feed.reporting.period_column])
         must_be_columns("reporting.unit_column", [feed.reporting.unit_column])

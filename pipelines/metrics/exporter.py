@@ -106,7 +106,7 @@ def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
     """Publish the state now if it is missing or old and the warehouse lock is free; True if it did."""
     from pipelines.declarations.loading import catalog
     from pipelines.load.warehouse import WarehouseBusy, connect
-    from pipelines.metrics.state import publish_state
+    from pipelines.published import publish
 
     try:
         if time.time() - state_file().stat().st_mtime < max_age:
@@ -115,7 +115,7 @@ def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
         pass
     try:
         with connect(timeout=0) as con:
-            publish_state(con, catalog())
+            publish(con, catalog())
         return True
     except WarehouseBusy:
         return False  # a writer is at work and will publish when it is done

@@ -1,6 +1,6 @@
 """Each run of a warehouse-writing stage (load, deadlines, KPIs) is recorded in ops.runs, and the
-metrics state is published right after, under the same lock — so a scrape sees the new state as soon
-as it is committed, and pipeline durations are metrics."""
+snapshots (metrics state, wall) are published right after, under the same lock — so a scrape or the
+wall sees the new state as soon as it is committed, and pipeline durations are metrics."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def recorded_run(con, catalog, pipeline: str, feed: str | None = None):
-    """Time the block; record it in ops.runs (success or not) and publish the metrics state."""
-    from pipelines.metrics.state import publish_state
+    """Time the block; record it in ops.runs (success or not) and publish the snapshots."""
+    from pipelines.published import publish
 
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     success, detail = False, None
@@ -29,6 +29,6 @@ def recorded_run(con, catalog, pipeline: str, feed: str | None = None):
         try:
             con.execute("INSERT INTO ops.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [pipeline, feed, started, datetime.now(timezone.utc), time.perf_counter() - t0, success, detail])
-            publish_state(con, catalog)
+            publish(con, catalog)
         except Exception:  # a failed recording must not hide the run's own outcome
-            log.exception("could not record the %s run or publish the metrics state", pipeline)
+            log.exception("could not record the %s run or publish the snapshots", pipeline)

@@ -13,22 +13,21 @@ raw data: a value the declarations do not know is not exported, so cardinality s
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.declarations.base import duration_seconds
-from pipelines.declarations.checks import CHECK_NAMES, TYPE_CHECK
+from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.status import STATUSES
 from pipelines.load.warehouse import table_exists
+from pipelines.published import read_json, write_json_atomically
 from pipelines.settings import paths
 
 BATCH_STATUSES = ("loaded", "partial", "quarantined", "failed", "duplicate", "empty")
 SUCCESS_STATUSES = ("loaded", "partial", "duplicate", "empty")  # the source answered and its data is in
-CHECKS = frozenset([*CHECK_NAMES, TYPE_CHECK, "value_is_not_outlier", "batch_is_publishable"])
+CHECKS = frozenset(CHECK_LABELS)  # every check a result can name
 
 
 @dataclass
@@ -62,20 +61,11 @@ def collect_state(con, catalog: Catalog) -> dict:
 
 def publish_state(con, catalog: Catalog) -> Path:
     """Collect the state and replace the state file atomically."""
-    state = collect_state(con, catalog)
-    target = state_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(state, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(temporary, target)
-    return target
+    return write_json_atomically(state_file(), collect_state(con, catalog))
 
 
 def read_state() -> dict | None:
-    try:
-        return json.loads(state_file().read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+    return read_json(state_file())
 
 
 def _epoch(value) -> float:

@@ -1,15 +1,23 @@
-"""The HTTP app of `ioc serve`: /metrics for Prometheus and /healthz for liveness checks."""
+"""The HTTP app of `ioc serve`: the operations-centre wall at `/` (static page on the JSON API under
+`/api/`), /metrics for Prometheus, and /healthz for liveness checks. Nothing here opens the
+warehouse on a request: everything is read from the snapshots its writers publish."""
 
 from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from pipelines.metrics.exporter import Refresher, StateCollector
+from pipelines.serve.api import create_router
+
+STATIC = Path(__file__).with_name("static")
 
 
 def create_app(refresh: bool = True, airflow_health_url: str | None = None) -> FastAPI:
@@ -26,7 +34,17 @@ def create_app(refresh: bool = True, airflow_health_url: str | None = None) -> F
         if refresher is not None:
             refresher.stopping.set()
 
-    app = FastAPI(title="IOC exporter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="IOC wall and exporter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.include_router(create_router())
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def wall() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -1,0 +1,198 @@
+"""The wall's JSON API (`/api/…`), read from the published wall snapshot, never from the warehouse:
+it answers while a load holds the warehouse. The page at `/` is built only on these endpoints.
+
+    GET /api/summary                  counts for the header: KPI statuses, late reports, overdue tasks, stale feeds
+    GET /api/units                    the organisation units (code, kind, parent, vi/en name, active)
+    GET /api/kpis?unit=HP             one tile per KPI for a unit: latest period, target, status, change, sparkline
+    GET /api/kpis/{kpi}?unit=HP       drill-down: the KPI for a unit and for each unit under it, worst first
+    GET /api/reports                  expected reports, unit × period: on time, late (working days), missing…
+    GET /api/tasks?state=&unit=       open directive tasks overdue (most late first) or due soon
+    GET /api/feeds                    per feed: freshness, latest batch, failing checks, quarantine reasons
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from pipelines.kpi.present import STATUS_ORDER
+from pipelines.serve.wall import read_wall, seconds_since, wall_file
+
+NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written after every load, deadline "
+               "refresh and KPI run — run `make demo`, or `ioc ingest <feed>` then `ioc kpi compute`")
+
+
+class WallSnapshot:
+    """The published wall data, re-read only when the file changes, with lookups built once per version."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._mtime, self._wall, self._kpis, self._units = -1.0, None, {}, {}
+
+    def get(self) -> dict:
+        try:
+            mtime = wall_file().stat().st_mtime
+        except FileNotFoundError:
+            raise HTTPException(503, NO_SNAPSHOT.format(file=wall_file())) from None
+        with self._lock:
+            if mtime != self._mtime:
+                wall = read_wall()
+                if wall is None:
+                    raise HTTPException(503, NO_SNAPSHOT.format(file=wall_file()))
+                self._mtime, self._wall = mtime, wall
+                self._kpis = {k["id"]: k for k in wall["kpis"]}
+                self._units = {u["code"]: u for u in wall["units"]}
+            return self._wall
+
+    def kpi(self, kpi_id: str) -> dict:
+        self.get()
+        if kpi_id not in self._kpis:
+            raise HTTPException(404, f"unknown KPI {kpi_id!r}; known: {', '.join(sorted(self._kpis))}")
+        return self._kpis[kpi_id]
+
+    def unit(self, code: str) -> dict:
+        self.get()
+        if code not in self._units:
+            raise HTTPException(404, f"unknown organisation unit {code!r} (see /api/units)")
+        return self._units[code]
+
+
+def _stamp(wall: dict) -> dict:
+    return {"generated_at": wall["generated_at"], "age_seconds": round(seconds_since(wall["generated_at"]), 1),
+            "timezone": wall["timezone"]}
+
+
+def _definition(kpi: dict) -> dict:
+    return {k: v for k, v in kpi.items() if k != "units"}
+
+
+def _reading(series: list[dict] | None) -> dict:
+    """A unit's latest period of a KPI, with what changed since the previous one and the sparkline."""
+    if not series:
+        return {"current": None, "change": None, "history": []}
+    current = series[-1]
+    change = None
+    if current["value"] is not None and current["previous_value"] is not None:
+        change = current["value"] - current["previous_value"]
+    return {"current": current, "change": change,
+            "history": [{"period": p["period"], "value": p["value"], "status": p["status"]} for p in series]}
+
+
+def _worst_first(kpi: dict):
+    sign = 1 if kpi["direction"] == "higher_is_better" else -1
+
+    def key(row: dict):
+        current = row["current"] or {}
+        value = current.get("value")
+        return (STATUS_ORDER.get(current.get("status") or "no_data", 2),
+                value is None, sign * value if value is not None else 0, row["unit"])
+    return key
+
+
+def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
+    snapshot = snapshot or WallSnapshot()
+    router = APIRouter(prefix="/api")
+
+    @router.get("/summary")
+    def summary() -> dict:
+        wall = snapshot.get()
+        province = wall["province"]
+        statuses = {s: 0 for s in STATUS_ORDER}
+        for kpi in wall["kpis"]:
+            series = kpi["units"].get(province)
+            statuses[series[-1]["status"] if series else "no_data"] += 1
+        cells = [(r["feed"], u["unit"], c["status"]) for r in wall["reports"] for u in r["units"]
+                 for c in u["cells"].values()]
+        feeds = _feeds_now(wall)
+        return {**_stamp(wall), "province": snapshot.unit(province),
+                "kpis": statuses,
+                "reports": {"missing": sum(1 for *_, s in cells if s == "missing"),
+                            "late": sum(1 for *_, s in cells if s == "late"),
+                            "units_missing": sorted({u for _, u, s in cells if s == "missing"})},
+                "tasks": {"overdue": sum(1 for t in wall["tasks"] if t["state"] == "overdue"),
+                          "due_soon": sum(1 for t in wall["tasks"] if t["state"] == "due_soon")},
+                "feeds": {"total": len(feeds), "stale": [f["id"] for f in feeds if f["stale"]],
+                          "failing": [f["id"] for f in feeds if f["latest_batch"]
+                                      and f["latest_batch"]["status"] == "failed"]}}
+
+    @router.get("/units")
+    def units() -> dict:
+        wall = snapshot.get()
+        return {**_stamp(wall), "province": wall["province"], "units": wall["units"]}
+
+    @router.get("/kpis")
+    def kpis(unit: str | None = Query(None, description="organisation unit code; the province by default")) -> dict:
+        wall = snapshot.get()
+        code = unit or wall["province"]
+        scope = snapshot.unit(code)
+        tiles = []
+        for kpi in wall["kpis"]:
+            children = [u for u, _ in kpi["units"].items() if snapshot.unit(u)["parent"] == code]
+            counts = {s: 0 for s in STATUS_ORDER}
+            for child in children:
+                counts[kpi["units"][child][-1]["status"]] += 1
+            tiles.append({**_definition(kpi), **_reading(kpi["units"].get(code)),
+                          "children": len(children), "children_status": counts})
+        return {**_stamp(wall), "unit": scope, "path": _path(snapshot, code), "kpis": tiles}
+
+    @router.get("/kpis/{kpi_id}")
+    def kpi_drill(kpi_id: str, unit: str | None = Query(None, description="the unit to drill into")) -> dict:
+        wall = snapshot.get()
+        kpi = snapshot.kpi(kpi_id)
+        code = unit or wall["province"]
+        scope = snapshot.unit(code)
+        children = []
+        for child, series in kpi["units"].items():
+            if snapshot.unit(child)["parent"] != code:
+                continue
+            grandchildren = sum(1 for u in kpi["units"] if snapshot.unit(u)["parent"] == child)
+            children.append({"unit": child, "name": snapshot.unit(child)["name"], "kind": snapshot.unit(child)["kind"],
+                             "has_children": grandchildren > 0, **_reading(series)})
+        children.sort(key=_worst_first(kpi))
+        return {**_stamp(wall), "kpi": _definition(kpi), "unit": scope, "path": _path(snapshot, code),
+                **_reading(kpi["units"].get(code)), "children": children}
+
+    @router.get("/reports")
+    def reports() -> dict:
+        wall = snapshot.get()
+        return {**_stamp(wall), "feeds": wall["reports"]}
+
+    @router.get("/tasks")
+    def tasks(state: Literal["overdue", "due_soon"] | None = None, unit: str | None = None) -> dict:
+        wall = snapshot.get()
+        if unit is not None:
+            snapshot.unit(unit)
+        rows = [t for t in wall["tasks"] if (state is None or t["state"] == state) and (unit is None or t["unit"] == unit)]
+        return {**_stamp(wall), "tasks": rows}
+
+    @router.get("/feeds")
+    def feeds() -> dict:
+        wall = snapshot.get()
+        return {**_stamp(wall), "feeds": _feeds_now(wall), "checks": wall["checks"]}
+
+    return router
+
+
+def _feeds_now(wall: dict) -> list[dict]:
+    """Each feed with its freshness as of now (the snapshot may be a minute old)."""
+    rows = []
+    for feed in wall["feeds"]:
+        age = seconds_since(feed["last_success_at"])
+        limit = feed["stale_after_seconds"]
+        rows.append({**feed, "success_age_seconds": round(age) if age is not None else None,
+                     "stale": limit is not None and (age is None or age > limit)})
+    return rows
+
+
+def _path(snapshot: WallSnapshot, code: str) -> list[dict]:
+    """The unit and its ancestors, root first (the drill-down's breadcrumb)."""
+    path, seen = [], set()
+    current = code
+    while current and current not in seen:
+        seen.add(current)
+        unit = snapshot.unit(current)
+        path.append({"code": unit["code"], "name": unit["name"], "kind": unit["kind"]})
+        current = unit["parent"]
+    return path[::-1]

@@ -1,0 +1,427 @@
+// The operations-centre wall: built only on the JSON API under /api/ (see the README), refreshed on
+// its own. State lives in the address (#unit=…&kpi=…&at=…) so a wall screen can be bookmarked.
+import {
+  STRINGS, STATUS_SYMBOL, fill, kpiValue, kpiChange, periodLabel, dateTime, day, ago, duration, number,
+} from "./i18n.js";
+
+const params = new URLSearchParams(location.search);
+const REFRESH_SECONDS = Math.max(5, Number(params.get("refresh")) || 60);
+const STALE_AFTER_SECONDS = 15 * 60; // the snapshot is refreshed each minute: older means no writer and no exporter refresh
+const STATUS_RANK = { red: 0, amber: 1, no_data: 2, green: 3 };
+const REPORT_RANK = { missing: 0, late: 1, pending: 2, on_time: 3 };
+
+const state = {
+  lang: params.get("lang") || localStorage.getItem("ioc.lang") || "vi",
+  data: null, // the latest responses, by endpoint
+  generatedAt: null,
+};
+if (!STRINGS[state.lang]) state.lang = "vi";
+
+const t = () => STRINGS[state.lang];
+const $ = (id) => document.getElementById(id);
+
+// A DOM element: h("div", {class: "x", onclick: f}, child, "text", …). Text is never parsed as HTML.
+function h(tag, attrs = {}, ...children) {
+  const svg = ["svg", "polyline", "circle", "line", "title"].includes(tag);
+  const el = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+const name = (names) => (names ? names[state.lang] || names.vi : "");
+
+// ---- address state ---------------------------------------------------------------------------
+function route() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  return { unit: hash.get("unit"), kpi: hash.get("kpi"), at: hash.get("at") };
+}
+
+function go(next) {
+  const current = { ...route(), ...next };
+  const hash = new URLSearchParams();
+  for (const [k, v] of Object.entries(current)) if (v) hash.set(k, v);
+  location.hash = hash.toString();
+}
+
+// ---- data ------------------------------------------------------------------------------------
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || `${path}: HTTP ${response.status}`);
+  return body;
+}
+
+async function load() {
+  const { unit } = route();
+  const query = unit ? `?unit=${encodeURIComponent(unit)}` : "";
+  const [summary, kpis, reports, tasks, feeds] = await Promise.all([
+    getJson("/api/summary"), getJson(`/api/kpis${query}`), getJson("/api/reports"), getJson("/api/tasks"),
+    getJson("/api/feeds"),
+  ]);
+  state.data = { summary, kpis, reports, tasks, feeds };
+  state.generatedAt = summary.generated_at;
+}
+
+async function refresh(force = false) {
+  try {
+    const summary = await getJson("/api/summary");
+    if (force || summary.generated_at !== state.generatedAt) {
+      await load();
+      render();
+      await renderDrill();
+    } else {
+      state.data.summary = summary;
+      renderMeta();
+    }
+    hideBanner();
+  } catch (error) {
+    showBanner(fill(t().loadError, { e: error.message }));
+  } finally {
+    document.body.dataset.ready = "1";
+  }
+}
+
+function showBanner(text) {
+  const banner = $("banner");
+  banner.textContent = text;
+  banner.hidden = false;
+}
+
+function hideBanner() {
+  $("banner").hidden = true;
+}
+
+// ---- rendering ---------------------------------------------------------------------------------
+function render() {
+  document.documentElement.lang = state.lang;
+  document.title = t().title;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t()[el.dataset.i18n];
+  for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t()[el.dataset.i18nLabel]);
+  for (const button of document.querySelectorAll(".lang button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.lang === state.lang));
+  }
+  if (!state.data) return;
+  renderMeta();
+  renderSummary();
+  renderTiles();
+  renderReports();
+  renderTasks();
+  renderFeeds();
+}
+
+function renderMeta() {
+  const { summary } = state.data;
+  $("province").textContent = name(summary.province.name);
+  const age = summary.age_seconds;
+  $("asof").textContent = fill(t().updated, { t: dateTime(state.lang, summary.generated_at) });
+  $("asof").classList.toggle("old", age > STALE_AFTER_SECONDS);
+  if (age > STALE_AFTER_SECONDS) showBanner(fill(t().stale, { age: duration(state.lang, age) }));
+}
+
+function statusBadge(status, extra = "") {
+  const s = status || "no_data";
+  return h("span", { class: `badge s-${s}`, dataset: { status: s } }, `${STATUS_SYMBOL[s]} ${t().status[s]}${extra}`);
+}
+
+function renderSummary() {
+  const { summary } = state.data;
+  const item = (cls, value, label, attrs = {}) =>
+    h("li", { class: cls, ...attrs }, h("strong", {}, number(state.lang, value)), " ", label);
+  const kpiCounts = ["red", "amber", "green", "no_data"].filter((s) => summary.kpis[s] > 0)
+    .map((s) => h("span", { class: `count s-${s}` }, `${STATUS_SYMBOL[s]} ${summary.kpis[s]}`));
+  $("summary").replaceChildren(
+    h("li", { class: "kpi-counts", title: t().summaryKpis }, h("span", { class: "label" }, t().summaryKpis), ...kpiCounts),
+    item(summary.reports.missing ? "bad" : "ok", summary.reports.missing, t().summaryMissing,
+      { title: summary.reports.units_missing.join(", ") }),
+    item(summary.reports.late ? "warn" : "ok", summary.reports.late, t().summaryLate),
+    item(summary.tasks.overdue ? "bad" : "ok", summary.tasks.overdue, t().summaryOverdue),
+    item(summary.tasks.due_soon ? "warn" : "ok", summary.tasks.due_soon, t().summaryDueSoon),
+    item(summary.feeds.stale.length ? "bad" : "ok", summary.feeds.stale.length, t().summaryStale,
+      { title: summary.feeds.stale.join(", ") }),
+  );
+}
+
+function crumbs(path, onPick) {
+  return path.flatMap((unit, i) => {
+    const last = i === path.length - 1;
+    const label = name(unit.name);
+    const node = last ? h("span", { class: "here", "aria-current": "page" }, label)
+      : h("a", { href: "#", dataset: { unit: unit.code }, onclick: (e) => { e.preventDefault(); onPick(unit.code); } }, label);
+    return i ? [h("span", { class: "sep", "aria-hidden": "true" }, " › "), node] : [node];
+  });
+}
+
+function targetText(kpi, current) {
+  const target = current && current.target !== null && current.target !== undefined ? current.target : kpi.target;
+  const op = kpi.direction === "higher_is_better" ? "≥" : "≤";
+  if (target !== null && target !== undefined) return `${t().target} ${op} ${kpiValue(state.lang, kpi, target)}`;
+  if (!kpi.thresholds.relative_to_target) return `${t().status.green}: ${op} ${kpiValue(state.lang, kpi, kpi.thresholds.green)}`;
+  return t().noTarget;
+}
+
+function sparkline(kpi, history, width = 132, height = 34) {
+  const points = history.filter((p) => p.value !== null && p.value !== undefined);
+  const label = history.map((p) => `${periodLabel(state.lang, p.period)}: ${kpiValue(state.lang, kpi, p.value)}`).join("\n");
+  const svg = h("svg", { class: "spark", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+    "aria-label": `${t().trend}: ${label.replaceAll("\n", "; ")}` }, h("title", {}, label));
+  if (points.length === 0) return svg;
+  const values = points.map((p) => p.value);
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const x = (i) => (history.length === 1 ? width / 2 : 3 + (i * (width - 6)) / (history.length - 1));
+  const y = (v) => height - 4 - ((v - lo) / span) * (height - 8);
+  const coords = history.map((p, i) => (p.value === null || p.value === undefined ? null : [x(i), y(p.value)])).filter(Boolean);
+  svg.append(h("polyline", { points: coords.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(" "), class: "line" }));
+  const lastIndex = history.length - 1;
+  history.forEach((p, i) => {
+    if (p.value === null || p.value === undefined) return;
+    svg.append(h("circle", { cx: x(i).toFixed(1), cy: y(p.value).toFixed(1), r: i === lastIndex ? 3.5 : 2, class: `dot s-${p.status}` }));
+  });
+  return svg;
+}
+
+function changeText(kpi, reading) {
+  const current = reading.current;
+  if (!current) return "";
+  const parts = [];
+  if (reading.change === null || reading.change === undefined) {
+    parts.push(current.previous_status ? "" : t().firstPeriod);
+  } else if (Math.abs(reading.change) < 10 ** -(kpi.decimals + 1)) {
+    parts.push(`= ${t().noChange}`);
+  } else {
+    parts.push(`${reading.change > 0 ? "▲" : "▼"} ${kpiChange(state.lang, kpi, reading.change)} ${t().change}`);
+  }
+  if (current.previous_status && current.previous_status !== current.status) {
+    parts.push(`${t().was}: ${STATUS_SYMBOL[current.previous_status]} ${t().status[current.previous_status]}`);
+  }
+  return parts.filter(Boolean).join(" · ");
+}
+
+function changeClass(kpi, reading) {
+  if (!reading.change) return "";
+  return (reading.change > 0) === (kpi.direction === "higher_is_better") ? "better" : "worse";
+}
+
+function renderTiles() {
+  const { kpis } = state.data;
+  $("crumbs").replaceChildren(...crumbs(kpis.path, (code) => go({ unit: code === state.data.summary.province.code ? null : code })));
+  const tiles = kpis.kpis.map((kpi) => {
+    const current = kpi.current;
+    const status = current ? current.status : "no_data";
+    const childCounts = ["red", "amber", "green", "no_data"].filter((s) => kpi.children_status[s] > 0)
+      .map((s) => h("span", { class: `count s-${s}` }, `${STATUS_SYMBOL[s]}${kpi.children_status[s]}`));
+    const open = () => go({ kpi: kpi.id, at: kpis.unit.code });
+    return h("article", {
+      class: `tile s-${status}`, tabindex: "0", role: "button", dataset: { kpi: kpi.id, status },
+      "aria-label": `${name(kpi.name)}: ${current ? kpiValue(state.lang, kpi, current.value) : t().noData}, ${t().status[status]}`,
+      onclick: open, onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
+    },
+    h("header", {}, h("h3", { title: name(kpi.description) }, name(kpi.name)),
+      h("span", { class: "period" }, current ? periodLabel(state.lang, current.period) : "")),
+    h("div", { class: "reading" },
+      h("span", { class: "value" }, current ? kpiValue(state.lang, kpi, current.value) : "—"),
+      sparkline(kpi, kpi.history)),
+    h("div", { class: "status-line" }, statusBadge(status), h("span", { class: "target" }, targetText(kpi, current))),
+    h("div", { class: `change ${changeClass(kpi, kpi)}` }, changeText(kpi, kpi)),
+    h("div", { class: "foot" },
+      current && current.escalated ? h("span", { class: "escalated" }, `⚑ ${fill(t().escalated, { n: current.streak })}`)
+        : current && current.streak > 1 && status !== "green" ? h("span", { class: "streak" }, fill(t().streak, { n: current.streak })) : null,
+      kpi.children ? h("span", { class: "children", title: t().drill }, fill(t().units, { n: kpi.children }), " ", ...childCounts) : null));
+  });
+  $("tiles").replaceChildren(...tiles);
+}
+
+function reportCell(feed, period, cell) {
+  const rule = name(feed.deadline_rule);
+  const due = `${t().due}: ${day(state.lang, period.due_date)} (${t().deadlineAt} ${dateTime(state.lang, period.deadline_at)})`;
+  if (!cell) {
+    return h("td", { class: "cell c-not_expected", title: `${t().cell.not_expected}\n${rule}`, dataset: { status: "not_expected" } }, "—");
+  }
+  const lines = [t().cell[cell.status], rule, due];
+  if (cell.received_at) lines.push(`${t().received}: ${dateTime(state.lang, cell.received_at)}`);
+  let text = "✓";
+  if (cell.status === "late") {
+    text = `+${cell.working_days_late}`;
+    lines[0] += ` — ${fill(t().workdaysLate, { n: cell.working_days_late })}`;
+  } else if (cell.status === "missing") {
+    text = cell.working_days_late ? `✖ ${cell.working_days_late}` : "✖";
+    lines[0] += ` — ${fill(t().workdaysLate, { n: cell.working_days_late })}`;
+  } else if (cell.status === "pending") {
+    text = "…";
+  }
+  return h("td", { class: `cell c-${cell.status}`, title: lines.join("\n"), dataset: { status: cell.status, late: cell.working_days_late } }, text);
+}
+
+function renderReports() {
+  const byCode = unitIndex();
+  const tables = state.data.reports.feeds.map((feed) => {
+    const worst = (row) => {
+      const cells = Object.values(row.cells);
+      return [cells.filter((c) => c.status === "missing").length, cells.filter((c) => c.status === "late").length,
+        Math.max(0, ...cells.map((c) => c.working_days_late || 0))];
+    };
+    const rows = [...feed.units].sort((a, b) => {
+      const [ma, la, da] = worst(a), [mb, lb, db] = worst(b);
+      return mb - ma || lb - la || db - da || a.unit.localeCompare(b.unit);
+    });
+    return h("table", { class: "report-grid", dataset: { feed: feed.feed } },
+      h("caption", { title: name(feed.deadline_rule) }, name(feed.name), h("span", { class: "rule" }, ` · ${name(feed.deadline_rule)}`)),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t().unit),
+        ...feed.periods.map((p) => h("th", { scope: "col", title: `${name(feed.deadline_rule)}\n${t().due}: ${day(state.lang, p.due_date)}` },
+          periodLabel(state.lang, p.period), h("small", {}, day(state.lang, p.due_date).slice(0, 5)))))),
+      h("tbody", {}, ...rows.map((row) => h("tr", { dataset: { unit: row.unit } },
+        h("th", { scope: "row", title: row.unit }, name(byCode[row.unit]?.name) || row.unit),
+        ...feed.periods.map((p) => reportCell(feed, p, row.cells[p.period]))))));
+  });
+  $("reports").replaceChildren(...tables);
+  $("reports-hint").textContent = t().reportsHint;
+}
+
+function unitIndex() {
+  return state.units || {};
+}
+
+function renderTasks() {
+  const byCode = unitIndex();
+  const tasks = state.data.tasks.tasks;
+  const overdue = tasks.filter((task) => task.state === "overdue").length;
+  $("tasks-hint").textContent = fill(t().tasksHint, { o: overdue, s: tasks.length - overdue });
+  if (!tasks.length) {
+    $("tasks").replaceChildren(h("li", { class: "empty" }, t().noTasks));
+    return;
+  }
+  $("tasks").replaceChildren(...tasks.map((task) => {
+    const late = task.state === "overdue";
+    const badge = late
+      ? `✖ ${fill(t().overdue, { n: task.days_late })} (${fill(t().overdueWork, { n: task.working_days_late })})`
+      : `▲ ${task.days_until_due ? fill(t().dueIn, { n: task.days_until_due }) : t().dueToday}`;
+    return h("li", { class: `task ${late ? "s-red" : "s-amber"}`, dataset: { task: task.task_id, state: task.state } },
+      h("span", { class: `badge ${late ? "s-red" : "s-amber"}` }, badge),
+      h("p", { class: "task-title" }, task.title),
+      h("dl", {},
+        h("dt", {}, t().assignee), h("dd", { class: "unit", title: task.unit }, name(byCode[task.unit]?.name) || task.unit),
+        h("dt", {}, t().dueOn), h("dd", {}, day(state.lang, task.due_on)),
+        task.source_document ? [h("dt", {}, t().source), h("dd", {}, task.source_document)] : null,
+        task.assigned_by ? [h("dt", {}, t().assignedBy), h("dd", {}, task.assigned_by)] : null,
+        h("dt", {}, "ID"), h("dd", { class: "id" }, task.task_id)));
+  }));
+}
+
+function renderFeeds() {
+  const { feeds, checks } = state.data.feeds;
+  const checkName = (c) => name(checks[c]) || c;
+  $("feeds").replaceChildren(...feeds.map((feed) => {
+    const batch = feed.latest_batch;
+    const health = feed.stale ? "red" : batch && batch.status === "failed" ? "amber" : feed.failing_checks.length || feed.quarantine_open ? "amber" : "green";
+    const freshness = feed.last_success_at
+      ? `${feed.stale ? "✖ " + t().staleFeed : "● " + t().fresh} · ${ago(state.lang, feed.success_age_seconds)} (${dateTime(state.lang, feed.last_success_at)})`
+      : `✖ ${t().never}`;
+    const items = [
+      ...feed.failing_checks.map((c) => h("li", { class: `check sev-${c.severity}`, dataset: { check: c.check } },
+        h("strong", {}, `${c.severity === "blocking" ? "✖" : "▲"} ${checkName(c.check)}`),
+        c.column ? ` (${c.column})` : "", ` · ${t().severity[c.severity] || c.severity} · ${fill(t().batches, { n: c.batches })}`,
+        c.file ? ` · ${c.file}` : "",
+        c.error || c.expected || c.observed ? h("span", { class: "why" },
+          c.error || [c.expected ? `${t().expected}: ${c.expected}` : "", c.observed ? `${t().observed}: ${c.observed}` : ""].filter(Boolean).join(" — ")) : null)),
+      ...feed.quarantine_reasons.map((r) => h("li", { class: "reason", dataset: { check: r.check } },
+        h("strong", {}, `◆ ${fill(t().rowsCount, { n: number(state.lang, r.rows) })}`), ` · ${checkName(r.check)}`,
+        r.column ? ` (${r.column})` : "", r.message ? h("span", { class: "why" }, r.message) : null)),
+      ...feed.failed_batches.map((b) => h("li", { class: "failed" },
+        h("strong", {}, `✖ ${t().failedFile}: ${b.file || b.source || ""}`), " ", dateTime(state.lang, b.at),
+        b.error ? h("span", { class: "why" }, b.error) : null)),
+    ];
+    return h("article", { class: `feed s-${health}`, dataset: { feed: feed.id, stale: String(feed.stale) } },
+      h("header", {}, h("h3", {}, name(feed.name)), h("span", { class: "owner" }, `${feed.owner} · ${feed.source_kind}`)),
+      h("p", { class: `fresh ${feed.stale ? "is-stale" : ""}` }, freshness,
+        feed.stale_after_seconds ? h("small", {}, ` · ${fill(t().staleAfter, { d: duration(state.lang, feed.stale_after_seconds) })}`) : null),
+      h("p", { class: "counts" },
+        batch ? h("span", { class: `batch b-${batch.status}` }, `${t().lastLoad}: ${t().batch[batch.status] || batch.status}`) : null,
+        ` · ${t().received_} ${number(state.lang, feed.rows_received)} · ${t().loaded} ${number(state.lang, feed.rows_loaded)}`
+        + ` · ${t().quarantined} ${number(state.lang, feed.quarantine_open)}`),
+      items.length ? h("ul", { class: "issues" }, ...items) : h("p", { class: "ok" }, `● ${t().allGood}`));
+  }));
+}
+
+// ---- drill-down ------------------------------------------------------------------------------
+async function renderDrill() {
+  const dialog = $("drill");
+  const { kpi, at } = route();
+  if (!kpi) {
+    if (dialog.open) dialog.close();
+    return;
+  }
+  let data;
+  try {
+    data = await getJson(`/api/kpis/${encodeURIComponent(kpi)}${at ? `?unit=${encodeURIComponent(at)}` : ""}`);
+  } catch (error) {
+    showBanner(fill(t().loadError, { e: error.message }));
+    go({ kpi: null, at: null });
+    return;
+  }
+  const def = data.kpi;
+  $("drill-title").textContent = name(def.name);
+  $("drill-crumbs").replaceChildren(...crumbs(data.path, (code) => go({ at: code })));
+  $("drill-desc").textContent = `${name(def.description)} · ${targetText(def, data.current)}`;
+  const row = (reading, unit, kind, hasChildren, self = false) => {
+    const status = reading.current ? reading.current.status : "no_data";
+    return h("tr", { class: self ? "self" : "", dataset: { unit, status } },
+      h("th", { scope: "row" }, name(state.units[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().unitsKinds[kind] || kind}`)),
+      h("td", { class: "num" }, reading.current ? kpiValue(state.lang, def, reading.current.value) : "—"),
+      h("td", {}, statusBadge(status)),
+      h("td", { class: `change ${changeClass(def, reading)}` }, changeText(def, reading)),
+      h("td", {}, sparkline(def, reading.history, 110, 28)),
+      h("td", { class: "actions" },
+        hasChildren ? h("button", { type: "button", class: "drill-into", onclick: () => go({ at: unit }) }, `${t().drillInto} ›`) : null,
+        self ? null : h("button", { type: "button", class: "show-wall", onclick: () => go({ unit, kpi: null, at: null }) }, t().showWall)));
+  };
+  const body = h("table", { class: "drill-table" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t().unit), h("th", { scope: "col" }, t().value),
+      h("th", { scope: "col" }, ""), h("th", { scope: "col" }, t().change), h("th", { scope: "col" }, t().trend), h("th", {}, ""))),
+    h("tbody", {}, row(data, data.unit.code, data.unit.kind, false, true),
+      ...data.children.map((c) => row(c, c.unit, c.kind, c.has_children))));
+  $("drill-body").replaceChildren(body, data.children.length ? "" : h("p", { class: "empty" }, t().noChildren));
+  if (!dialog.open) dialog.showModal();
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
+function tick() {
+  $("clock").textContent = dateTime(state.lang, new Date().toISOString(), false);
+  $("clock").setAttribute("datetime", new Date().toISOString());
+}
+
+async function start() {
+  for (const button of document.querySelectorAll(".lang button")) {
+    button.addEventListener("click", async () => {
+      state.lang = button.dataset.lang;
+      localStorage.setItem("ioc.lang", state.lang);
+      render();
+      tick();
+      await renderDrill();
+    });
+  }
+  $("drill-close").addEventListener("click", () => go({ kpi: null, at: null }));
+  $("drill").addEventListener("cancel", (e) => { e.preventDefault(); go({ kpi: null, at: null }); });
+  window.addEventListener("hashchange", () => refresh(true));
+  render();
+  tick();
+  setInterval(tick, 1000);
+  try {
+    const units = await getJson("/api/units");
+    state.units = Object.fromEntries(units.units.map((u) => [u.code, u]));
+  } catch (error) {
+    state.units = {};
+  }
+  await refresh(true);
+  setInterval(() => refresh(false), REFRESH_SECONDS * 1000);
+}
+
+start();

@@ -1,0 +1,219 @@
+"""The wall's data: one snapshot of what the operations centre watches, read from the warehouse by
+every writer (see `pipelines.published`) and served by `/api/` without touching the warehouse.
+
+Sections: the organisation units; every KPI with its recent periods per unit (tiles, sparklines,
+drill-down); expected reports per unit and period (the timeliness grid); open directive tasks overdue
+or due soon; and per feed its freshness, latest batches, failing checks and quarantine reasons.
+Instants are ISO 8601 in UTC (the page shows them in Asia/Ho_Chi_Minh); days are ISO dates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from pipelines.calendar.deadlines import TIMEZONE, describe
+from pipelines.declarations.base import duration_seconds
+from pipelines.declarations.checks import CHECK_LABELS
+from pipelines.declarations.loading import Catalog
+from pipelines.load.warehouse import table_exists
+from pipelines.published import read_json, write_json_atomically
+from pipelines.settings import paths
+
+SPARKLINE_PERIODS = 12  # at most this many recent periods per KPI and unit
+RECENT_BATCHES = 20  # a feed's failing checks are those of its latest batches
+FAILED_BATCHES_SHOWN = 5
+QUARANTINE_REASONS_SHOWN = 5
+
+
+def wall_file() -> Path:
+    return paths().home / "serve" / "wall.json"
+
+
+def publish_wall(con, catalog: Catalog) -> Path:
+    return write_json_atomically(wall_file(), collect_wall(con, catalog))
+
+
+def read_wall() -> dict | None:
+    return read_json(wall_file())
+
+
+def collect_wall(con, catalog: Catalog, now: datetime | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    return {
+        "generated_at": iso(now),
+        "timezone": str(TIMEZONE),
+        "province": catalog.org_units.province,
+        "units": _units(catalog, now),
+        "kpis": _kpis(con, catalog),
+        "reports": _reports(con, catalog),
+        "tasks": _tasks(con, catalog),
+        "feeds": _feeds(con, catalog),
+        "checks": CHECK_LABELS,
+    }
+
+
+def iso(value) -> str | None:
+    """An instant as ISO 8601 UTC ('Z'), a day as an ISO date; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def seconds_since(text: str | None) -> float | None:
+    """Seconds from an instant written by iso() until now."""
+    if text is None:
+        return None
+    then = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc).timestamp() - then.timestamp()
+
+
+def _units(catalog: Catalog, now: datetime) -> list[dict]:
+    today = now.astimezone(TIMEZONE).date()
+    return [{"code": u.code, "kind": u.kind, "parent": u.parent, "name": {"vi": u.vi, "en": u.en},
+             "active": u.active_on(today), "successor": u.successor} for u in catalog.org_units.units]
+
+
+def _kpis(con, catalog: Catalog) -> list[dict]:
+    values: dict[str, dict[str, list]] = {}
+    if table_exists(con, "marts", "kpi_values"):
+        rows = con.execute(f"""
+            SELECT kpi_id, unit_code, period, period_start, period_end, value, target, status, previous_value,
+                   previous_status, streak, escalated, computed_at
+            FROM marts.kpi_values
+            QUALIFY row_number() OVER (PARTITION BY kpi_id, unit_code ORDER BY period DESC) <= {SPARKLINE_PERIODS}
+            ORDER BY kpi_id, unit_code, period""").fetchall()
+        for kpi_id, unit, period, start, end, value, target, status, prev_value, prev_status, streak, escalated, \
+                computed in rows:
+            values.setdefault(kpi_id, {}).setdefault(unit, []).append({
+                "period": period, "start": iso(start), "end": iso(end), "value": value, "target": target,
+                "status": status, "previous_value": prev_value, "previous_status": prev_status,
+                "streak": streak, "escalated": bool(escalated), "computed_at": iso(computed)})
+    kpis = []
+    for kpi in catalog.kpis.values():
+        by_unit = values.get(kpi.id, {})
+        latest_period = max((series[-1]["period"] for series in by_unit.values()), default=None)
+        kpis.append({
+            "id": kpi.id, "name": kpi.name.model_dump(), "description": kpi.description.model_dump(),
+            "owner": kpi.owner, "sources": kpi.sources, "reference": kpi.reference,
+            "period_type": kpi.grain.period, "unit_kinds": kpi.grain.units,
+            "unit_of_measure": kpi.unit_of_measure, "direction": kpi.direction, "decimals": kpi.decimals,
+            "target": kpi.target, "thresholds": kpi.thresholds.model_dump(),
+            "escalation": kpi.escalation.model_dump(), "latest_period": latest_period,
+            # a unit's series counts if it has the latest period (units closed before it are history)
+            "units": {unit: series for unit, series in by_unit.items() if series[-1]["period"] == latest_period},
+        })
+    return kpis
+
+
+def _reports(con, catalog: Catalog) -> list[dict]:
+    if not table_exists(con, "marts", "report_status"):
+        return []
+    rows = con.execute("""
+        SELECT feed, unit_code, period, due_date, deadline_at, received_at, status, lateness_working_days
+        FROM marts.report_status ORDER BY feed, period, unit_code""").fetchall()
+    feeds: dict[str, dict] = {}
+    for feed_id, unit, period, due, deadline, received, status, late in rows:
+        if feed_id not in catalog.feeds:
+            continue
+        feed = catalog.feeds[feed_id]
+        entry = feeds.setdefault(feed_id, {
+            "feed": feed_id, "name": feed.name.model_dump(), "owner": feed.owner,
+            "period_type": feed.reporting.period_type, "deadline_rule": describe(feed.reporting.deadline),
+            "escalate_after_working_days": feed.reporting.escalate_after_working_days,
+            "periods": {}, "units": {}})
+        entry["periods"][period] = {"period": period, "due_date": iso(due), "deadline_at": iso(deadline)}
+        entry["units"].setdefault(unit, {})[period] = {
+            "status": status, "working_days_late": late, "received_at": iso(received)}
+    return [{**entry, "periods": list(entry["periods"].values()),
+             "units": [{"unit": unit, "cells": cells} for unit, cells in sorted(entry["units"].items())]}
+            for entry in feeds.values()]
+
+
+def _tasks(con, catalog: Catalog) -> list[dict]:
+    if not table_exists(con, "marts", "task_status"):
+        return []
+    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
+                                         "AND table_name = 'task_status'").fetchall()}
+    optional = ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))
+    rows = con.execute(f"""
+        SELECT feed, task_id, title, unit_code, {optional}, due_on, state, days_late, working_days_late,
+               days_until_due
+        FROM marts.task_status WHERE state IN ('overdue', 'due_soon')
+        ORDER BY state = 'overdue' DESC, days_late DESC NULLS LAST, days_until_due, due_on, task_id""").fetchall()
+    keys = ("feed", "task_id", "title", "unit", "source_document", "assigned_by", "due_on", "state", "days_late",
+            "working_days_late", "days_until_due")
+    return [{**dict(zip(keys, row)), "due_on": iso(row[6])} for row in rows if row[0] in catalog.feeds]
+
+
+def _feeds(con, catalog: Catalog) -> list[dict]:
+    totals = {row[0]: row[1:] for row in con.execute("""
+        SELECT feed, count(*), count(*) FILTER (WHERE status = 'failed'), sum(rows_received), sum(rows_loaded),
+               sum(rows_quarantined),
+               max(loaded_at) FILTER (WHERE status IN ('loaded', 'partial', 'duplicate', 'empty')),
+               max(received_at)
+        FROM ops.batches GROUP BY feed""").fetchall()}
+    latest = {row[0]: row[1:] for row in con.execute("""
+        SELECT feed, batch_id, received_at, status, file_name, source_uri, rows_received, rows_loaded,
+               rows_quarantined, error
+        FROM ops.batches QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC, batch_id) = 1
+        """).fetchall()}
+    failed: dict[str, list] = {}
+    for feed_id, at, file_name, source, error in con.execute(f"""
+            SELECT feed, received_at, file_name, source_uri, error FROM ops.batches WHERE status = 'failed'
+            QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC) <= {FAILED_BATCHES_SHOWN}
+            ORDER BY feed, received_at DESC""").fetchall():
+        failed.setdefault(feed_id, []).append({"at": iso(at), "file": file_name, "source": source, "error": error})
+    checks: dict[str, list] = {}
+    for feed_id, check, column, severity, batches, at, file_name, expected, observed, error, count in con.execute(f"""
+            WITH recent AS (
+                SELECT batch_id, feed, file_name FROM ops.batches
+                QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC) <= {RECENT_BATCHES})
+            SELECT v.feed, v.check_name, v.column_name, v.severity, count(DISTINCT v.batch_id),
+                   max(v.run_at), arg_max(r.file_name, v.run_at), arg_max(v.expected, v.run_at),
+                   arg_max(v.observed, v.run_at), arg_max(v.error, v.run_at), arg_max(v.unexpected_count, v.run_at)
+            FROM ops.validation_results v JOIN recent r USING (batch_id)
+            WHERE NOT v.success
+            GROUP BY v.feed, v.check_id, v.check_name, v.column_name, v.severity
+            ORDER BY v.feed, v.severity, max(v.run_at) DESC""").fetchall():
+        checks.setdefault(feed_id, []).append({
+            "check": check, "column": column, "severity": severity, "batches": batches, "last_at": iso(at),
+            "file": file_name, "expected": expected, "observed": observed, "error": error,
+            "unexpected_count": count})
+    reasons: dict[str, list] = {}
+    quarantined_open: dict[str, int] = dict(con.execute(
+        "SELECT feed, count(*) FROM ops.quarantine WHERE status = 'open' GROUP BY feed").fetchall())
+    for feed_id, check, column, rows, message, last in con.execute(f"""
+            WITH reasons AS (SELECT feed, quarantined_at, unnest(reasons) AS r FROM ops.quarantine
+                             WHERE status = 'open')
+            SELECT feed, r.check_name, r.column_name, count(*), arg_max(r.message, quarantined_at),
+                   max(quarantined_at)
+            FROM reasons GROUP BY feed, r.check_name, r.column_name
+            QUALIFY row_number() OVER (PARTITION BY feed ORDER BY count(*) DESC, r.check_name)
+                    <= {QUARANTINE_REASONS_SHOWN}
+            ORDER BY feed, count(*) DESC""").fetchall():
+        reasons.setdefault(feed_id, []).append({"check": check, "column": column, "rows": rows, "message": message,
+                                                "last_at": iso(last)})
+    feeds = []
+    for feed in catalog.feeds.values():
+        n, n_failed, received, loaded, quarantined, success, last_received = totals.get(feed.id, (0, 0) + (None,) * 5)
+        batch = latest.get(feed.id)
+        feeds.append({
+            "id": feed.id, "name": feed.name.model_dump(), "owner": feed.owner, "source_kind": feed.source.kind,
+            "schedule": feed.schedule,
+            "stale_after_seconds": duration_seconds(feed.stale_after) if feed.stale_after else None,
+            "last_success_at": iso(success), "last_received_at": iso(last_received),
+            "batches": n, "failed_batches": n_failed, "rows_received": received or 0, "rows_loaded": loaded or 0,
+            "rows_quarantined": quarantined or 0, "quarantine_open": quarantined_open.get(feed.id, 0),
+            "latest_batch": None if batch is None else dict(zip(
+                ("batch_id", "received_at", "status", "file", "source", "rows_received", "rows_loaded",
+                 "rows_quarantined", "error"), (batch[0], iso(batch[1]), *batch[2:]))),
+            "failing_checks": checks.get(feed.id, []),
+            "quarantine_reasons": reasons.get(feed.id, []),
+            "failed_batches": failed.get(feed.id, []),
+        })
+    return feeds

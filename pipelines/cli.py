@@ -495,12 +495,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9108,
 ) -> None:
-    """Serve /metrics (Prometheus) and /healthz; keeps answering while pipelines write the warehouse."""
+    """Serve the operations-centre wall (/ and /api/), /metrics (Prometheus) and /healthz; keeps answering
+    while pipelines write the warehouse."""
     import uvicorn
 
     from pipelines.serve.app import create_app
 
-    console.print(f"IOC exporter on http://{host}:{port}/metrics", highlight=False)
+    console.print(f"IOC wall on http://{host}:{port}/ , Prometheus metrics on http://{host}:{port}/metrics",
+                  highlight=False)
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 

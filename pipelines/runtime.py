@@ -146,7 +146,9 @@ def up(echo=print) -> dict[str, str]:
 
 
 def urls() -> dict[str, str]:
-    return {"Airflow UI": f"http://127.0.0.1:{port('airflow')}/",
+    return {"operations wall": f"http://127.0.0.1:{port('exporter')}/",
+            "wall API": f"http://127.0.0.1:{port('exporter')}/api/summary",
+            "Airflow UI": f"http://127.0.0.1:{port('airflow')}/",
             "metrics": f"http://127.0.0.1:{port('exporter')}/metrics",
             "exporter health": f"http://127.0.0.1:{port('exporter')}/healthz",
             "department simulator": f"http://127.0.0.1:{port('simulator')}/healthz"}

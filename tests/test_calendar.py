@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipelines.calendar.cutoff import data_window
-from pipelines.calendar.deadlines import deadline_at, due_date, is_on_time, lateness_working_days
+from pipelines.calendar.deadlines import deadline_at, describe, due_date, is_on_time, lateness_working_days
 from pipelines.calendar.periods import PERIOD_TYPES, example_key, parse_period, period_of, periods_between
 from pipelines.calendar.workdays import add_working_days, is_working_day, working_days_after
 from pipelines.declarations.models import DeadlineRule
@@ -114,3 +114,18 @@ def test_lateness_counts_working_days_only():
     assert late("2026-10-17T09:00:00+07:00") == 0  # Saturday: late, but no working day lost yet
     assert late("2026-10-19T09:00:00+07:00") == 1
     assert late("2026-10-24T09:00:00+07:00") == 5
+
+
+@pytest.mark.parametrize(("rule", "vi", "en"), [
+    (DeadlineRule(rule="after_cutoff", days=2, day_kind="working"),
+     "Hạn nộp: 2 ngày làm việc sau ngày chốt số liệu (ngày 14", "Due 2 working days after the data cut-off (day 14"),
+    (DeadlineRule(rule="after_period_end", days=1), "Hạn nộp: 1 ngày sau ngày cuối kỳ báo cáo",
+     "Due 1 calendar day after the period's last day"),
+    (DeadlineRule(rule="after_period_end", days=0), "Hạn nộp: ngày cuối kỳ báo cáo", "Due on the period's last day"),
+    (DeadlineRule(rule="day_of_next_month", day=5), "Hạn nộp: ngày 5 của tháng sau kỳ báo cáo",
+     "Due on day 5 of the month after the period"),
+])
+def test_a_deadline_rule_in_words(rule, vi, en):
+    """The wall's tooltip: the rule as people say it, in both languages."""
+    words = describe(rule)
+    assert words["vi"].startswith(vi) and words["en"].startswith(en)

@@ -75,6 +75,8 @@ BROKEN = {
         {"check": "values_not_null", "column": "note", "mostly": 1.5}), "checks[4].mostly", "less than or equal to 1"),
     "outlier on a text column": ("dept_monthly_report", lambda d: d["outliers"][0].update(column="note"),
                                  "outliers[0].column", "outliers need a number column"),
+    "task source not a column": ("directive_tasks", lambda d: d["tasks"].update(source_column="van_ban"), "tasks",
+                                 "'van_ban' is not a declared column"),
     "token in a non-env name": ("tthc_dossiers", lambda d: d["source"]["auth"].update(bearer_token_env="abc123"),
                                 "source.auth.bearer_token_env", "pattern"),
 }

@@ -200,3 +200,12 @@ def test_validate_and_quality_commands(home, query):
     assert quality["units"] == [{"feed": FEED, "unit_code": "SKHCN", "open_quarantine": 1, "superseded": 0,
                                  "failed_files": 0, "outliers": 0}]
     assert unknown.returncode == 2 and "unknown feed 'no_such_feed'" in unknown.stderr
+
+
+def test_every_check_a_result_can_name_has_words_for_people():
+    """The wall names failing checks in Vietnamese and English: every check needs both."""
+    from pipelines.declarations.checks import CHECK_LABELS, CHECK_NAMES, TYPE_CHECK
+    from pipelines.validate.suite import OUTLIER_CHECK
+
+    for name in [*CHECK_NAMES, TYPE_CHECK, OUTLIER_CHECK, "batch_is_publishable"]:
+        assert CHECK_LABELS.get(name, {}).keys() == {"vi", "en"}, name

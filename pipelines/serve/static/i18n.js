@@ -105,7 +105,8 @@ export function duration(lang, seconds) {
       rest %= size;
     }
   }
-  return out.length ? out.join(" ") : (lang === "vi" ? "0 giây" : "0 s");
+  const sign = seconds < 0 ? "−" : "";
+  return out.length ? sign + out.join(" ") : (lang === "vi" ? "0 giây" : "0 s");
 }
 
 // A KPI value in its unit of measure, with the declared decimals.

@@ -63,10 +63,11 @@ async function getJson(path) {
 async function load() {
   const { unit } = route();
   const query = unit ? `?unit=${encodeURIComponent(unit)}` : "";
-  const [summary, kpis, reports, tasks, feeds] = await Promise.all([
+  const [summary, kpis, reports, tasks, feeds, units] = await Promise.all([
     getJson("/api/summary"), getJson(`/api/kpis${query}`), getJson("/api/reports"), getJson("/api/tasks"),
-    getJson("/api/feeds"),
+    getJson("/api/feeds"), state.units ? null : getJson("/api/units"),
   ]);
+  if (units) state.units = Object.fromEntries(units.units.map((u) => [u.code, u]));
   state.data = { summary, kpis, reports, tasks, feeds };
   state.generatedAt = summary.generated_at;
 }
@@ -86,6 +87,7 @@ async function refresh(force = false) {
   } catch (error) {
     showBanner(fill(t().loadError, { e: error.message }));
   } finally {
+    if (!document.body.dataset.ready) performance.mark("ioc:wall-ready"); // first full render (bench/wall_page_load.py)
     document.body.dataset.ready = "1";
   }
 }
@@ -374,7 +376,7 @@ async function renderDrill() {
   const row = (reading, unit, kind, hasChildren, self = false) => {
     const status = reading.current ? reading.current.status : "no_data";
     return h("tr", { class: self ? "self" : "", dataset: { unit, status } },
-      h("th", { scope: "row" }, name(state.units[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().unitsKinds[kind] || kind}`)),
+      h("th", { scope: "row" }, name(unitIndex()[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().unitsKinds[kind] || kind}`)),
       h("td", { class: "num" }, reading.current ? kpiValue(state.lang, def, reading.current.value) : "—"),
       h("td", {}, statusBadge(status)),
       h("td", { class: `change ${changeClass(def, reading)}` }, changeText(def, reading)),
@@ -414,12 +416,6 @@ async function start() {
   render();
   tick();
   setInterval(tick, 1000);
-  try {
-    const units = await getJson("/api/units");
-    state.units = Object.fromEntries(units.units.map((u) => [u.code, u]));
-  } catch (error) {
-    state.units = {};
-  }
   await refresh(true);
   setInterval(() => refresh(false), REFRESH_SECONDS * 1000);
 }

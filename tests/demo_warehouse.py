@@ -1,0 +1,56 @@
+"""The demo's warehouse, built the way `make demo` builds it but without the scheduler: the demo's
+simulated world (seed 42, six months, full scale) serves its APIs over real HTTP, drops its files and
+fills a throwaway PostgreSQL database; every feed is ingested by the same code the DAG tasks run; then
+the deadline marts and the KPIs are computed. The deadline marts and KPIs are computed as of the
+world's own `now`, so the planted late reports and overdue tasks are the same on every day the tests run.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pipelines.runtime import TOKEN_ENVS
+
+DEMO_SEED, DEMO_MONTHS, DEMO_SCALE = 42, 6, 1.0  # the simulator's defaults, which `make demo` runs
+
+
+def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime):
+    """Fill $IOC_HOME=`home` like the demo does; returns the simulated world (with what it planted)."""
+    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines.declarations.loading import catalog
+    from pipelines.ingest import ingest_feed
+    from pipelines.kpi.compute import compute_kpis
+    from pipelines.load.warehouse import connect
+    from simulator.finance_db import fill_finance_db
+    from simulator.files import write_report_files, write_task_export
+    from simulator.http_api import SimulatorServer
+    from simulator.world import World
+
+    world = World(seed=DEMO_SEED, now=now, months=DEMO_MONTHS, scale=DEMO_SCALE)
+    dbname = f"ioc_test_finance_{uuid.uuid4().hex[:8]}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("IOC_HOME", str(home))
+        for name in TOKEN_ENVS:
+            env.setenv(name, secrets.token_urlsafe(16))
+        write_report_files(world, home / "inbox" / "dept_monthly_report")
+        write_task_export(world, home / "inbox" / "directive_tasks")
+        env.setenv("IOC_FINANCE_DSN", fill_finance_db(world, admin_dsn=admin_dsn, dbname=dbname))
+        try:
+            with SimulatorServer(world) as server:
+                env.setenv("IOC_SIM_URL", server.url)
+                for feed_id in catalog().feeds:
+                    _, error = ingest_feed(feed_id)
+                    assert error is None, f"{feed_id}: {error}"
+            with connect() as con:
+                refresh_deadlines(con, catalog(), now=now)
+                compute_kpis(con, catalog(), now=now)
+        finally:
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    return world

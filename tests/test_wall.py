@@ -1,0 +1,414 @@
+"""The operations-centre wall on the demo's warehouse: its JSON API (`ioc serve` on loopback), and the
+page in headless Chromium (Debian's, driven by Playwright): the planted late departments and overdue
+tasks are shown, the language switches, the KPIs drill down from the province to units, the page
+refreshes itself, and it logs no console error. Screenshots go to tests/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from pipelines.calendar.workdays import working_days_after
+from pipelines.declarations.loading import catalog
+from tests.conftest import TEST_NOW
+from tests.demo_warehouse import build_demo_warehouse
+from tests.stack import start_exporter, wait_until
+
+SCREENSHOTS = Path(__file__).with_name("screenshots")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+STATUS_WORDS = {"vi": {"Đạt", "Cảnh báo", "Không đạt", "Không có dữ liệu"},
+                "en": {"On target", "Warning", "Off target", "No data"}}
+STATUS_RANK = {"red": 0, "amber": 1, "no_data": 2, "green": 3}
+
+
+@dataclass
+class Demo:
+    home: Path
+    world: object
+    url: str
+
+    def api(self, path: str) -> dict:
+        response = httpx.get(self.url + path, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, postgres):
+    """The demo's warehouse and `ioc serve` over it."""
+    home = tmp_path_factory.mktemp("demo") / "ioc-home"
+    home.mkdir()
+    world = build_demo_warehouse(home, postgres, TEST_NOW)
+    process, address = start_exporter(home, tmp_path_factory.mktemp("wall"))
+    yield Demo(home, world, f"http://{address}")
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+class Wall:
+    """A browser tab on the wall that records every console error, page error and failed request."""
+
+    def __init__(self, browser, url: str, width: int, height: int):
+        # The screen's own time zone is not Vietnam's: the page must still show Vietnamese time.
+        self.context = browser.new_context(viewport={"width": width, "height": height},
+                                           timezone_id="America/New_York", locale="en-US")
+        self.page = self.context.new_page()
+        self.url, self.errors = url, []
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}")
+                     if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+
+    def open(self, path: str = "/") -> Wall:
+        self.page.goto(self.url + path)
+        self.page.wait_for_selector("body[data-ready='1']")
+        return self
+
+    def shot(self, name: str, full_page: bool = False) -> None:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+    def no_horizontal_overflow(self) -> None:
+        wide = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert wide <= 0, f"the page is {wide}px wider than the screen"
+
+
+@pytest.fixture
+def open_wall(browser):
+    walls: list[Wall] = []
+
+    def make(url: str, width: int = 1920, height: int = 1080) -> Wall:
+        walls.append(Wall(browser, url, width, height))
+        return walls[-1]
+
+    yield make
+    errors = [e for w in walls for e in w.errors]
+    for wall in walls:
+        wall.context.close()
+    assert errors == [], "the page logged errors"
+
+
+def latest_due_period(demo: Demo, unit: str) -> str:
+    grid = demo.api("/api/reports")["feeds"][0]
+    row = next(r for r in grid["units"] if r["unit"] == unit)
+    return max(p for p, cell in row["cells"].items() if cell["status"] != "pending")
+
+
+# ---- the API ------------------------------------------------------------------------------------
+
+def test_the_api_shows_the_planted_late_reports_and_overdue_tasks(demo):
+    planted_reports = demo.world.planted["dept_monthly_report"]
+    planted_tasks = demo.world.planted["directive_tasks"]
+    summary = demo.api("/api/summary")
+    assert {m["department_code"] for m in planted_reports["missing"]} <= set(summary["reports"]["units_missing"])
+    assert sum(summary["kpis"].values()) == len(catalog().kpis)
+
+    grid = demo.api("/api/reports")["feeds"]
+    assert [g["feed"] for g in grid] == ["dept_monthly_report"]
+    grid = grid[0]
+    assert "2 ngày làm việc" in grid["deadline_rule"]["vi"] and "2 working days" in grid["deadline_rule"]["en"]
+    cells = {(row["unit"], period): cell for row in grid["units"] for period, cell in row["cells"].items()}
+    due = {p["period"]: datetime.fromisoformat(p["due_date"]).date() for p in grid["periods"]}
+    for missing in planted_reports["missing"]:
+        cell = cells[missing["department_code"], missing["period"]]
+        assert cell["status"] == "missing" and cell["received_at"] is None, missing
+        assert cell["working_days_late"] == working_days_after(due[missing["period"]], TEST_NOW.date())
+    late_seen = 0
+    for late in planted_reports["late"]:
+        if late["period"] not in due:
+            continue  # older than the tracked periods
+        cell = cells[late["department_code"], late["period"]]
+        assert cell["status"] == "late" and cell["working_days_late"] > 0, late
+        received = datetime.fromisoformat(late["submitted_at"]).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert cell["received_at"] == received
+        late_seen += 1
+    assert late_seen >= 2, "the tracked periods hold planted late reports"
+
+    tasks = demo.api("/api/tasks")["tasks"]
+    states = [t["state"] for t in tasks]
+    assert states == sorted(states, key=lambda s: s != "overdue"), "overdue tasks come first"
+    overdue = [t for t in tasks if t["state"] == "overdue"]
+    assert set(planted_tasks["overdue"]) <= {t["task_id"] for t in overdue}
+    assert [t["days_late"] for t in overdue] == sorted((t["days_late"] for t in overdue), reverse=True)
+    soon = [t for t in tasks if t["state"] == "due_soon"]
+    assert set(planted_tasks["due_soon"]) <= {t["task_id"] for t in soon}
+    assert [t["days_until_due"] for t in soon] == sorted(t["days_until_due"] for t in soon)
+    first = next(t for t in demo.world.tasks if t["task_id"] == overdue[0]["task_id"])
+    assert (overdue[0]["unit"], overdue[0]["source_document"], overdue[0]["due_on"]) == (
+        first["assignee_code"], first["source_document"], first["due_on"].isoformat())
+    assert demo.api("/api/tasks?state=overdue&unit=" + overdue[0]["unit"])["tasks"] == [
+        t for t in overdue if t["unit"] == overdue[0]["unit"]]
+
+
+def test_the_api_kpis_match_the_warehouse_and_drill_down_through_the_tree(demo):
+    import duckdb
+
+    with duckdb.connect(str(demo.home / "warehouse.duckdb"), read_only=True) as con:
+        stored = {(k, u): (v, s) for k, u, v, s in con.execute(
+            "SELECT kpi_id, unit_code, value, status FROM marts.kpi_values "
+            "QUALIFY period = max(period) OVER (PARTITION BY kpi_id)").fetchall()}
+    tiles = demo.api("/api/kpis")
+    assert tiles["unit"]["code"] == "HP" and [p["code"] for p in tiles["path"]] == ["HP"]
+    assert [t["id"] for t in tiles["kpis"]] == list(catalog().kpis)
+    for tile in tiles["kpis"]:
+        assert (tile["current"]["value"], tile["current"]["status"]) == stored[tile["id"], "HP"], tile["id"]
+        assert tile["history"][-1]["period"] == tile["current"]["period"] and len(tile["history"]) >= 1
+        if tile["current"]["previous_value"] is not None and tile["current"]["value"] is not None:
+            assert tile["change"] == pytest.approx(tile["current"]["value"] - tile["current"]["previous_value"])
+
+    units = {u["code"]: u for u in demo.api("/api/units")["units"]}
+    drill = demo.api("/api/kpis/dossier_on_time_rate?unit=HP")
+    children = drill["children"]
+    assert children and all(units[c["unit"]]["parent"] == "HP" for c in children)
+    assert {c["unit"] for c in children} == {u for (k, u) in stored if k == "dossier_on_time_rate"
+                                             and units[u]["parent"] == "HP"}
+    ranks = [STATUS_RANK[c["current"]["status"]] for c in children]
+    assert ranks == sorted(ranks), "worst first"
+    for child in children:
+        assert (child["current"]["value"], child["current"]["status"]) == stored["dossier_on_time_rate", child["unit"]]
+    parent = next(c for c in children if c["has_children"])
+    deeper = demo.api(f"/api/kpis/dossier_on_time_rate?unit={parent['unit']}")
+    assert [p["code"] for p in deeper["path"]] == ["HP", parent["unit"]]
+    assert deeper["children"] and all(units[c["unit"]]["parent"] == parent["unit"] for c in deeper["children"])
+
+    scoped = demo.api(f"/api/kpis?unit={parent['unit']}")
+    by_id = {t["id"]: t for t in scoped["kpis"]}
+    assert by_id["dossier_on_time_rate"]["current"]["value"] == stored["dossier_on_time_rate", parent["unit"]][0]
+
+    for path, words in (("/api/kpis/no_such_kpi", "unknown KPI 'no_such_kpi'"),
+                        ("/api/kpis?unit=NOPE", "unknown organisation unit 'NOPE'"),
+                        ("/api/tasks?unit=NOPE", "unknown organisation unit 'NOPE'")):
+        response = httpx.get(demo.url + path, timeout=10)
+        assert response.status_code == 404 and words in response.json()["detail"], path
+
+
+def test_the_api_feeds_show_freshness_failing_checks_and_their_reasons(demo):
+    body = demo.api("/api/feeds")
+    feeds = {f["id"]: f for f in body["feeds"]}
+    assert set(feeds) == set(catalog().feeds)
+    for feed in feeds.values():
+        assert feed["last_success_at"] and not feed["stale"] and feed["success_age_seconds"] < 3600, feed["id"]
+        for check in feed["failing_checks"] + feed["quarantine_reasons"]:
+            assert check["check"] in body["checks"], check
+    planted = demo.world.planted["dept_monthly_report"]
+    failed = {b["file"]: b["error"] for b in feeds["dept_monthly_report"]["failed_batches"]}
+    for garbage in planted["garbage_files"]:
+        assert "not a readable XLSX" in failed[garbage]
+    for wrong in planted["unknown_department_files"]:
+        assert "rows_match_file_name" in failed[wrong["file"]]
+    reports = feeds["dept_monthly_report"]
+    assert any(c["check"] == "rows_match_file_name" and c["severity"] == "blocking" for c in reports["failing_checks"]) \
+        or any(r["check"] == "rows_match_file_name" for r in reports["quarantine_reasons"])
+    tthc = feeds["tthc_dossiers"]
+    assert tthc["quarantine_open"] > 0 and tthc["quarantine_reasons"]
+    assert all(r["message"] and "Fix:" in r["message"] for r in tthc["quarantine_reasons"]), "each reason says how to fix"
+
+
+def test_the_api_answers_while_a_writer_holds_the_warehouse(demo, monkeypatch):
+    from pipelines.load.warehouse import connect
+
+    monkeypatch.setenv("IOC_HOME", str(demo.home))
+    with connect() as con:  # the writer's lock, as a load holds it
+        con.execute("SELECT 1").fetchall()
+        for path in ("/", "/api/summary", "/api/kpis", "/api/reports", "/api/tasks", "/api/feeds", "/metrics"):
+            assert httpx.get(demo.url + path, timeout=5).status_code == 200, path
+
+
+def test_an_empty_platform_says_what_to_run_then_shows_an_empty_wall(home, tmp_path, open_wall):
+    """Before any snapshot (the writer holds the new warehouse), the API says what to run; once the
+    empty warehouse is published, the page shows every feed as never loaded and every KPI as no data."""
+    from pipelines.load.warehouse import connect
+    from pipelines.published import publish
+
+    with connect() as con:
+        process, address = start_exporter(home, tmp_path)
+        try:
+            response = httpx.get(f"http://{address}/api/summary", timeout=10)
+            assert response.status_code == 503 and "make demo" in response.json()["detail"]
+            publish(con, catalog())
+            wall = open_wall(f"http://{address}", 1366, 768).open()
+        finally:
+            process.stop()
+    page = wall.page
+    assert page.locator(".tile[data-status='no_data']").count() == len(catalog().kpis)
+    assert page.locator(".feed").count() == len(catalog().feeds)
+    assert all(text.startswith("✖ Chưa nạp lần nào") for text in page.locator(".feed .fresh").all_inner_texts())
+    assert page.locator("#tasks").inner_text() == "Không có nhiệm vụ quá hạn hoặc sắp đến hạn."
+
+
+# ---- the page in Chromium -------------------------------------------------------------------------
+
+def test_the_wall_shows_the_planted_late_department_and_overdue_task(demo, open_wall):
+    wall = open_wall(demo.url).open()
+    page = wall.page
+    assert page.locator("h1").inner_text() == "Trung tâm giám sát, điều hành thông minh"
+    assert page.locator("html").get_attribute("lang") == "vi"
+
+    tiles = page.locator(".tile")
+    assert tiles.count() == len(catalog().kpis)
+    for badge in tiles.locator(".badge").all_inner_texts():  # colour is never the only signal
+        assert badge[0] in "●▲✖○" and badge[2:] in STATUS_WORDS["vi"], badge
+    assert page.locator(".tile .spark").count() == len(catalog().kpis)
+
+    rule = demo.api("/api/reports")["feeds"][0]["deadline_rule"]["vi"]
+    for missing in demo.world.planted["dept_monthly_report"]["missing"]:
+        cell = page.locator(f"tr[data-unit='{missing['department_code']}'] td").nth(
+            _column(demo, missing["period"]))
+        assert cell.get_attribute("data-status") == "missing"
+        assert cell.inner_text().startswith("✖")
+        assert rule in cell.get_attribute("title") and "Chưa nộp" in cell.get_attribute("title")
+    late = next(p for p in demo.world.planted["dept_monthly_report"]["late"]
+                if p["period"] in {x["period"] for x in demo.api("/api/reports")["feeds"][0]["periods"]})
+    cell = page.locator(f"tr[data-unit='{late['department_code']}'] td").nth(_column(demo, late["period"]))
+    assert cell.get_attribute("data-status") == "late" and cell.inner_text().startswith("+")
+    assert "Nộp trễ" in cell.get_attribute("title")
+
+    api_tasks = demo.api("/api/tasks")["tasks"]
+    shown = page.locator("#tasks li.task")
+    assert shown.count() == len(api_tasks)
+    assert shown.first.get_attribute("data-task") == api_tasks[0]["task_id"], "the most overdue task comes first"
+    for task_id in demo.world.planted["directive_tasks"]["overdue"]:
+        item = page.locator(f"#tasks li[data-task='{task_id}']")
+        assert item.get_attribute("data-state") == "overdue"
+        task = next(t for t in api_tasks if t["task_id"] == task_id)
+        text = item.inner_text()
+        assert f"Quá hạn {task['days_late']} ngày" in text and task["source_document"] in text
+        assert datetime.fromisoformat(task["due_on"]).strftime("%d/%m/%Y") in text
+
+    summary = demo.api("/api/summary")
+    as_of = datetime.strptime(summary["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert as_of.astimezone(VN).strftime("%d/%m/%Y") in page.locator("#asof").inner_text()
+    assert as_of.astimezone(VN).strftime("%H:%M") in page.locator("#asof").inner_text(), "Vietnam time on any screen"
+
+    panels = page.locator(".panel")
+    for i in range(panels.count()):
+        box = panels.nth(i).bounding_box()
+        assert box["y"] + box["height"] <= 1080 + 1, "on a wall screen every panel fits the screen"
+    wall.no_horizontal_overflow()
+    wall.shot("wall-1920x1080-vi")
+
+
+def _column(demo: Demo, period: str) -> int:
+    periods = [p["period"] for p in demo.api("/api/reports")["feeds"][0]["periods"]]
+    return periods.index(period)
+
+
+def test_switching_the_language_on_a_laptop(demo, open_wall):
+    wall = open_wall(demo.url, 1366, 768).open()
+    page = wall.page
+    wall.no_horizontal_overflow()
+    page.click(".lang button[data-lang='en']")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator("h1").inner_text() == "Smart Operations Centre"
+    assert page.locator(".lang button[data-lang='en']").get_attribute("aria-pressed") == "true"
+    for badge in page.locator(".tile .badge").all_inner_texts():
+        assert badge[2:] in STATUS_WORDS["en"], badge
+    assert "Overdue" in page.locator("#tasks li.task").first.inner_text()
+    assert "working days after" in page.locator(".report-grid caption").inner_text()
+    assert page.locator("#kpis-title").inner_text().upper() == "KPIS"
+    wall.shot("laptop-1366x768-en", full_page=True)
+
+    page.reload()  # the choice is remembered
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("h1").inner_text() == "Smart Operations Centre"
+    page.click(".lang button[data-lang='vi']")
+    page.wait_for_function("document.documentElement.lang === 'vi'")
+    assert page.locator("h1").inner_text() == "Trung tâm giám sát, điều hành thông minh"
+    wall.no_horizontal_overflow()
+
+
+def test_drilling_down_from_the_province_to_units(demo, open_wall):
+    wall = open_wall(demo.url).open()
+    page = wall.page
+    page.click(".tile[data-kpi='dossier_on_time_rate']")
+    dialog = page.locator("#drill")
+    page.wait_for_selector("#drill[open] .drill-table")
+    api = demo.api("/api/kpis/dossier_on_time_rate?unit=HP")
+    rows = dialog.locator("tbody tr")
+    assert rows.first.get_attribute("data-unit") == "HP"
+    assert [rows.nth(i).get_attribute("data-unit") for i in range(1, rows.count())] == [c["unit"] for c in api["children"]]
+    assert "#kpi=dossier_on_time_rate" in page.url
+
+    parent = next(c for c in api["children"] if c["has_children"])
+    dialog.locator(f"tr[data-unit='{parent['unit']}'] button.drill-into").click()
+    page.wait_for_selector(f"#drill tbody tr.self[data-unit='{parent['unit']}']")
+    deeper = demo.api(f"/api/kpis/dossier_on_time_rate?unit={parent['unit']}")
+    assert [rows.nth(i).get_attribute("data-unit") for i in range(1, rows.count())] == [
+        c["unit"] for c in deeper["children"]]
+    assert dialog.locator("#drill-crumbs").inner_text().replace("\n", " ") == (
+        f"{api['unit']['name']['vi']} › {parent['name']['vi']}")
+    wall.shot("drill-down")
+
+    dialog.locator("#drill-crumbs a[data-unit='HP']").click()  # back up
+    page.wait_for_selector("#drill tbody tr.self[data-unit='HP']")
+    target = api["children"][0]["unit"]
+    dialog.locator(f"tr[data-unit='{target}'] button.show-wall").click()  # that unit's whole wall
+    page.wait_for_selector("#drill:not([open])", state="attached")
+    page.wait_for_function(f"document.querySelector('#crumbs .here').textContent !== '' && "
+                           f"location.hash.includes('unit={target}')")
+    scoped = {t["id"]: t for t in demo.api(f"/api/kpis?unit={target}")["kpis"]}
+    wait_until(lambda: page.locator("#crumbs .here").inner_text() == _unit_name(demo, target), timeout=10,
+               what="the unit's wall")
+    value = page.locator(".tile[data-kpi='dossier_on_time_rate'] .value").inner_text()
+    assert value.replace("\u00a0", " ").startswith(f"{scoped['dossier_on_time_rate']['current']['value']:.1f}".replace(".", ","))
+
+    page.locator(".tile[data-kpi='reporting_rate']").focus()
+    page.keyboard.press("Enter")  # a tile opens from the keyboard too
+    page.wait_for_selector("#drill[open]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#drill:not([open])", state="attached")
+
+
+def _unit_name(demo: Demo, code: str) -> str:
+    return next(u for u in demo.api("/api/units")["units"] if u["code"] == code)["name"]["vi"]
+
+
+def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, tmp_path, monkeypatch):
+    """SXD's missing report arrives: after its load publishes a new snapshot, the open page shows the
+    cell as late, without a reload."""
+    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines.ingest import ingest_feed
+    from pipelines.load.warehouse import connect
+    from tests.test_deadlines import report
+
+    home = tmp_path / "demo-copy"
+    monkeypatch.setenv("IOC_HOME", str(demo.home))
+    with connect():  # a consistent copy: no writer while it is taken
+        shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("*.tmp"))
+    process, address = start_exporter(home, tmp_path)
+    try:
+        period = next(m["period"] for m in demo.world.planted["dept_monthly_report"]["missing"]
+                      if m["department_code"] == "SXD")
+        wall = open_wall(f"http://{address}").open("/?refresh=5")
+        cell = f"tr[data-unit='SXD'] td[data-status]:nth-of-type({_column(demo, period) + 1})"
+        assert wall.page.locator(cell).get_attribute("data-status") == "missing"
+
+        monkeypatch.setenv("IOC_HOME", str(home))
+        report(home, "SXD", period, TEST_NOW.isoformat())
+        _, error = ingest_feed("dept_monthly_report")
+        assert error is None
+        with connect() as con:
+            refresh_deadlines(con, catalog(), now=TEST_NOW)  # publishes the new snapshot
+        wall.page.wait_for_selector(f"{cell}[data-status='late']", timeout=20_000)
+        assert wall.page.locator(cell).inner_text().startswith("+")
+    finally:
+        process.stop()

@@ -47,8 +47,8 @@ export const STRINGS = {
     status: { green: "On target", amber: "Warning", red: "Off target", no_data: "No data" },
     target: "Target", noTarget: "No target set", period: "Period",
     change: "since last period", noChange: "unchanged since last period", was: "last period", firstPeriod: "first period",
-    escalated: "Escalated: {n} periods running", streak: "{n} periods in a row",
-    units: "{n} units", drill: "By unit", drillInto: "Show the units under it",
+    escalated: ["Escalated: {n} period running", "Escalated: {n} periods running"], streak: "{n} periods in a row",
+    units: ["{n} unit", "{n} units"], drill: "By unit", drillInto: "Show the units under it",
     showWall: "Show this unit's KPIs", unit: "Unit", value: "Value", trend: "Trend",
     noChildren: "No unit under this one has data for this KPI.",
     summaryKpis: "City KPIs", summaryMissing: "reports missing", summaryLate: "reports late",
@@ -59,9 +59,9 @@ export const STRINGS = {
       on_time: "On time", late: "Late", missing: "Missing", pending: "Not yet due",
       not_expected: "Not expected (unit not yet created or merged)",
     },
-    workdaysLate: "{n} working days", due: "Due", deadlineAt: "late from", received: "Received",
+    workdaysLate: ["{n} working day", "{n} working days"], due: "Due", deadlineAt: "late from", received: "Received",
     reportsHint: "✓ on time · +n late by n working days · ✖ missing · … not yet due · — not expected",
-    overdue: "Overdue {n} days", overdueWork: "{n} working days", dueIn: "Due in {n} days", dueToday: "Due today",
+    overdue: ["Overdue {n} day", "Overdue {n} days"], overdueWork: ["{n} working day", "{n} working days"], dueIn: ["Due in {n} day", "Due in {n} days"], dueToday: "Due today",
     assignee: "Lead unit", source: "Assigned by document", assignedBy: "Assigned by", dueOn: "Due",
     tasksHint: "{o} overdue · {s} due soon", noTasks: "No task overdue or due soon.",
     feed: "Feed", freshness: "Freshness", lastLoad: "Latest load", rows: "Rows",
@@ -70,7 +70,7 @@ export const STRINGS = {
     received_: "received", loaded: "loaded", quarantined: "quarantined",
     batch: { loaded: "Loaded", partial: "Partly loaded", quarantined: "Quarantined", failed: "Failed", duplicate: "Duplicate", empty: "Empty" },
     severity: { blocking: "blocking", warning: "warning" },
-    batches: "{n} batches", rowsCount: "{n} rows", failedFile: "Failed file", allGood: "No failing check.",
+    batches: ["{n} batch", "{n} batches"], rowsCount: ["{n} row", "{n} rows"], failedFile: "Failed file", allGood: "No failing check.",
     expected: "expected", observed: "observed",
     ago: "ago", unitsKinds: { province: "Province/city", department: "Department", centre: "Centre", district: "District", commune: "Commune/ward" },
     loadError: "Could not load the data: {e}",
@@ -84,7 +84,10 @@ const UNIT_SUFFIX = {
   en: { percent: " %", count: "", days: " days", hours: " h", seconds: "", vnd: " ₫", ratio: "" },
 };
 
+// A message with its {placeholders} filled; an English message with a singular and a plural form is
+// a pair [one, other], chosen by {n} (Vietnamese has no plural forms).
 export function fill(text, values) {
+  if (Array.isArray(text)) text = new Intl.PluralRules("en").select(Number(values.n)) === "one" ? text[0] : text[1];
   return text.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
 }
 

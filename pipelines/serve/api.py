@@ -24,39 +24,47 @@ NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written 
                "refresh and KPI run — run `make demo`, or `ioc ingest <feed>` then `ioc kpi compute`")
 
 
+class WallView:
+    """One version of the published wall, with its lookups (built once per version)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.kpis = {k["id"]: k for k in data["kpis"]}
+        self.units = {u["code"]: u for u in data["units"]}
+
+    def kpi(self, kpi_id: str) -> dict:
+        if kpi_id not in self.kpis:
+            raise HTTPException(404, f"unknown KPI {kpi_id!r}; known: {', '.join(sorted(self.kpis))}")
+        return self.kpis[kpi_id]
+
+    def unit(self, code: str) -> dict:
+        if code not in self.units:
+            raise HTTPException(404, f"unknown organisation unit {code!r} (see /api/units)")
+        return self.units[code]
+
+    def parent(self, code: str) -> str | None:
+        return self.units[code]["parent"] if code in self.units else None
+
+
 class WallSnapshot:
-    """The published wall data, re-read only when the file changes, with lookups built once per version."""
+    """The published wall data, re-read only when the file changes."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._mtime, self._wall, self._kpis, self._units = -1.0, None, {}, {}
+        self._mtime, self._view = -1.0, None
 
-    def get(self) -> dict:
+    def get(self) -> WallView:
         try:
             mtime = wall_file().stat().st_mtime
         except FileNotFoundError:
             raise HTTPException(503, NO_SNAPSHOT.format(file=wall_file())) from None
         with self._lock:
             if mtime != self._mtime:
-                wall = read_wall()
-                if wall is None:
+                data = read_wall()
+                if data is None:
                     raise HTTPException(503, NO_SNAPSHOT.format(file=wall_file()))
-                self._mtime, self._wall = mtime, wall
-                self._kpis = {k["id"]: k for k in wall["kpis"]}
-                self._units = {u["code"]: u for u in wall["units"]}
-            return self._wall
-
-    def kpi(self, kpi_id: str) -> dict:
-        self.get()
-        if kpi_id not in self._kpis:
-            raise HTTPException(404, f"unknown KPI {kpi_id!r}; known: {', '.join(sorted(self._kpis))}")
-        return self._kpis[kpi_id]
-
-    def unit(self, code: str) -> dict:
-        self.get()
-        if code not in self._units:
-            raise HTTPException(404, f"unknown organisation unit {code!r} (see /api/units)")
-        return self._units[code]
+                self._mtime, self._view = mtime, WallView(data)
+            return self._view
 
 
 def _stamp(wall: dict) -> dict:
@@ -97,20 +105,19 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
 
     @router.get("/summary")
     def summary() -> dict:
-        wall = snapshot.get()
-        province = wall["province"]
+        view = snapshot.get()
+        wall, province = view.data, view.data["province"]
         statuses = {s: 0 for s in STATUS_ORDER}
         for kpi in wall["kpis"]:
             series = kpi["units"].get(province)
             statuses[series[-1]["status"] if series else "no_data"] += 1
-        cells = [(r["feed"], u["unit"], c["status"]) for r in wall["reports"] for u in r["units"]
-                 for c in u["cells"].values()]
+        cells = [(u["unit"], c["status"]) for r in wall["reports"] for u in r["units"] for c in u["cells"].values()]
         feeds = _feeds_now(wall)
-        return {**_stamp(wall), "province": snapshot.unit(province),
+        return {**_stamp(wall), "province": view.unit(province),
                 "kpis": statuses,
-                "reports": {"missing": sum(1 for *_, s in cells if s == "missing"),
-                            "late": sum(1 for *_, s in cells if s == "late"),
-                            "units_missing": sorted({u for _, u, s in cells if s == "missing"})},
+                "reports": {"missing": sum(1 for _, s in cells if s == "missing"),
+                            "late": sum(1 for _, s in cells if s == "late"),
+                            "units_missing": sorted({u for u, s in cells if s == "missing"})},
                 "tasks": {"overdue": sum(1 for t in wall["tasks"] if t["state"] == "overdue"),
                           "due_soon": sum(1 for t in wall["tasks"] if t["state"] == "due_soon")},
                 "feeds": {"total": len(feeds), "stale": [f["id"] for f in feeds if f["stale"]],
@@ -119,57 +126,55 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
 
     @router.get("/units")
     def units() -> dict:
-        wall = snapshot.get()
+        wall = snapshot.get().data
         return {**_stamp(wall), "province": wall["province"], "units": wall["units"]}
 
     @router.get("/kpis")
     def kpis(unit: str | None = Query(None, description="organisation unit code; the province by default")) -> dict:
-        wall = snapshot.get()
-        code = unit or wall["province"]
-        scope = snapshot.unit(code)
+        view = snapshot.get()
+        code = unit or view.data["province"]
+        scope = view.unit(code)
         tiles = []
-        for kpi in wall["kpis"]:
-            children = [u for u, _ in kpi["units"].items() if snapshot.unit(u)["parent"] == code]
+        for kpi in view.data["kpis"]:
+            children = [u for u in kpi["units"] if view.parent(u) == code]
             counts = {s: 0 for s in STATUS_ORDER}
             for child in children:
                 counts[kpi["units"][child][-1]["status"]] += 1
             tiles.append({**_definition(kpi), **_reading(kpi["units"].get(code)),
                           "children": len(children), "children_status": counts})
-        return {**_stamp(wall), "unit": scope, "path": _path(snapshot, code), "kpis": tiles}
+        return {**_stamp(view.data), "unit": scope, "path": _path(view, code), "kpis": tiles}
 
     @router.get("/kpis/{kpi_id}")
     def kpi_drill(kpi_id: str, unit: str | None = Query(None, description="the unit to drill into")) -> dict:
-        wall = snapshot.get()
-        kpi = snapshot.kpi(kpi_id)
-        code = unit or wall["province"]
-        scope = snapshot.unit(code)
-        children = []
-        for child, series in kpi["units"].items():
-            if snapshot.unit(child)["parent"] != code:
-                continue
-            grandchildren = sum(1 for u in kpi["units"] if snapshot.unit(u)["parent"] == child)
-            children.append({"unit": child, "name": snapshot.unit(child)["name"], "kind": snapshot.unit(child)["kind"],
-                             "has_children": grandchildren > 0, **_reading(series)})
+        view = snapshot.get()
+        kpi = view.kpi(kpi_id)
+        code = unit or view.data["province"]
+        scope = view.unit(code)
+        parents = {view.parent(u) for u in kpi["units"]}
+        children = [{"unit": child, "name": view.units[child]["name"], "kind": view.units[child]["kind"],
+                     "has_children": child in parents, **_reading(series)}
+                    for child, series in kpi["units"].items() if view.parent(child) == code]
         children.sort(key=_worst_first(kpi))
-        return {**_stamp(wall), "kpi": _definition(kpi), "unit": scope, "path": _path(snapshot, code),
+        return {**_stamp(view.data), "kpi": _definition(kpi), "unit": scope, "path": _path(view, code),
                 **_reading(kpi["units"].get(code)), "children": children}
 
     @router.get("/reports")
     def reports() -> dict:
-        wall = snapshot.get()
+        wall = snapshot.get().data
         return {**_stamp(wall), "feeds": wall["reports"]}
 
     @router.get("/tasks")
     def tasks(state: Literal["overdue", "due_soon"] | None = None, unit: str | None = None) -> dict:
-        wall = snapshot.get()
+        view = snapshot.get()
         if unit is not None:
-            snapshot.unit(unit)
-        rows = [t for t in wall["tasks"] if (state is None or t["state"] == state) and (unit is None or t["unit"] == unit)]
-        return {**_stamp(wall), "tasks": rows}
+            view.unit(unit)
+        rows = [t for t in view.data["tasks"]
+                if (state is None or t["state"] == state) and (unit is None or t["unit"] == unit)]
+        return {**_stamp(view.data), "tasks": rows}
 
     @router.get("/feeds")
     def feeds() -> dict:
-        wall = snapshot.get()
+        wall = snapshot.get().data
         return {**_stamp(wall), "feeds": _feeds_now(wall), "checks": wall["checks"]}
 
     return router
@@ -186,13 +191,13 @@ def _feeds_now(wall: dict) -> list[dict]:
     return rows
 
 
-def _path(snapshot: WallSnapshot, code: str) -> list[dict]:
+def _path(view: WallView, code: str) -> list[dict]:
     """The unit and its ancestors, root first (the drill-down's breadcrumb)."""
     path, seen = [], set()
     current = code
     while current and current not in seen:
         seen.add(current)
-        unit = snapshot.unit(current)
+        unit = view.unit(current)
         path.append({"code": unit["code"], "name": unit["name"], "kind": unit["kind"]})
         current = unit["parent"]
     return path[::-1]

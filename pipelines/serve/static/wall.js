@@ -74,7 +74,7 @@ async function load() {
 
 async function refresh(force = false) {
   try {
-    const summary = await getJson("/api/summary");
+    const summary = force ? null : await getJson("/api/summary");
     if (force || summary.generated_at !== state.generatedAt) {
       await load();
       render();

@@ -7,8 +7,6 @@ import {
 const params = new URLSearchParams(location.search);
 const REFRESH_SECONDS = Math.max(5, Number(params.get("refresh")) || 60);
 const STALE_AFTER_SECONDS = 15 * 60; // the snapshot is refreshed each minute: older means no writer and no exporter refresh
-const STATUS_RANK = { red: 0, amber: 1, no_data: 2, green: 3 };
-const REPORT_RANK = { missing: 0, late: 1, pending: 2, on_time: 3 };
 
 const state = {
   lang: params.get("lang") || localStorage.getItem("ioc.lang") || "vi",

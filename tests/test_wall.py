@@ -415,3 +415,19 @@ def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, t
         assert wall.page.locator(cell).inner_text().startswith("+")
     finally:
         process.stop()
+
+
+def test_the_exporter_publishes_a_missing_or_old_snapshot_only_when_the_warehouse_is_free(home):
+    from pipelines.load.warehouse import connect
+    from pipelines.metrics.exporter import refresh_if_stale
+    from pipelines.metrics.state import state_file
+    from pipelines.serve.wall import wall_file
+
+    assert refresh_if_stale(), "nothing published yet"
+    assert state_file().exists() and wall_file().exists()
+    assert not refresh_if_stale(), "both are fresh"
+    wall_file().unlink()  # e.g. a home from before the wall existed
+    with connect():
+        assert not refresh_if_stale(), "a writer holds the warehouse: the exporter never waits for it"
+    assert not wall_file().exists()
+    assert refresh_if_stale() and wall_file().exists()

@@ -103,13 +103,16 @@ class Refresher(threading.Thread):
 
 
 def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
-    """Publish the state now if it is missing or old and the warehouse lock is free; True if it did."""
+    """Publish the snapshots (metrics state, wall) now if one is missing or old and the warehouse lock is
+    free; True if it did."""
     from pipelines.declarations.loading import catalog
     from pipelines.load.warehouse import WarehouseBusy, connect
     from pipelines.published import publish
+    from pipelines.serve.wall import wall_file
 
     try:
-        if time.time() - state_file().stat().st_mtime < max_age:
+        oldest = min(state_file().stat().st_mtime, wall_file().stat().st_mtime)
+        if time.time() - oldest < max_age:
             return False
     except FileNotFoundError:
         pass
@@ -120,5 +123,5 @@ def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
     except WarehouseBusy:
         return False  # a writer is at work and will publish when it is done
     except Exception:
-        log.exception("could not refresh the metrics state")
+        log.exception("could not refresh the published snapshots")
         return False

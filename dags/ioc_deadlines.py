@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, task
 
-from pipelines.assets import REPORT_STATUS, TASK_STATUS, WRITER_POOL
+from pipelines.airflow_env import WRITER_POOL
+from pipelines.assets import REPORT_STATUS, TASK_STATUS
 
 with DAG(
     dag_id="ioc_deadlines",

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from pipelines.assets import WRITER_POOL, clean_asset
+from pipelines.airflow_env import WRITER_POOL
+from pipelines.assets import clean_asset
 from pipelines.callbacks import notify_failure
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.loading import catalog

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAny, task
 
-from pipelines.assets import KPI_VALUES, REPORT_STATUS, TASK_STATUS, WRITER_POOL, clean_asset
+from pipelines.airflow_env import WRITER_POOL
+from pipelines.assets import KPI_VALUES, REPORT_STATUS, TASK_STATUS, clean_asset
 from pipelines.declarations.loading import catalog
 
 _catalog = catalog()

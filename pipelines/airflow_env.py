@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipelines.settings import REPO_ROOT, paths
 
-WRITER_POOL = "duckdb_writer"
+WRITER_POOL = "duckdb_writer"  # one slot: warehouse writers queue instead of colliding on the file lock
 
 
 def airflow_environ(home: Path | None = None) -> dict[str, str]:

@@ -1,12 +1,10 @@
 """The data the DAGs produce, as Airflow assets: feed DAGs update clean.<feed>, the deadline DAG the
-deadline marts, the KPI DAG marts.kpi_values. The KPI DAG is scheduled on the others. Also the one
-pool every warehouse writer shares."""
+deadline marts, the KPI DAG marts.kpi_values. The KPI DAG is scheduled on the others. (The pool every
+warehouse writer shares, WRITER_POOL, is in pipelines.airflow_env, which creates it.)"""
 
 from __future__ import annotations
 
 from airflow.sdk import Asset
-
-WRITER_POOL = "duckdb_writer"  # one slot: warehouse writers queue instead of colliding on the file lock
 
 
 def clean_asset(feed_id: str) -> Asset:

@@ -42,10 +42,7 @@ def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: 
                              "resubmitted report replaces the earlier one)" if feed.source.kind == "file_drop"
                              else "every run reads the whole source already"))
     try:
-        if feed.source.kind == "file_drop":
-            batches = extractor.extract(feed, files)
-        else:
-            batches = extractor.extract(feed, window) if window is not None else extractor.extract(feed)
+        batches = extractor.extract(feed, files if feed.source.kind == "file_drop" else window)
     except SourceError as exc:
         if not record_failure:
             raise
@@ -65,14 +62,15 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
         return []
     units = catalog().org_units
     summaries = []
+    follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
     with connect() as con:
-        with recorded_run(con, catalog(), "load", feed_id):
+        with recorded_run(con, catalog(), "load", feed_id, publish_after=not follows_deadlines):
             for batch in batches:
                 summary = load_batch(con, feed, batch, units)
                 log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
                          summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
                 summaries.append(summary)
-        if feed.reporting or feed.tasks:  # who is late follows the data at once (alerts resolve on receipt)
+        if follows_deadlines:  # alerts resolve on receipt; this run publishes the snapshots, even if it fails
             from pipelines.deadlines.refresh import refresh_deadlines
 
             refresh_deadlines(con, catalog())

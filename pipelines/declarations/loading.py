@@ -302,11 +302,9 @@ def _inputs(kpi_id: str, kpis: dict[str, Kpi], seen: set[str]) -> set[str]:
         return set()
     found = set()
     for other in (measure.numerator, measure.denominator):
-        if other in seen:
-            found.add(other)
-            continue
         found.add(other)
-        found |= _inputs(other, kpis, seen | {other})
+        if other not in seen:
+            found |= _inputs(other, kpis, seen | {other})
     return found
 
 

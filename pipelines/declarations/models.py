@@ -277,7 +277,7 @@ class TaskTracking(Strict):
     due_column: str
     done_column: str
     status_column: str
-    title_column: str | None = None  # what the task is; the wall and the alerts show it (default: the key)
+    title_column: str | None = None  # what the task is; the wall and `ioc late` show it (default: the key)
     source_column: str | None = None  # the document that assigned it (e.g. a conclusion notice number)
     assigned_by_column: str | None = None  # the leader who assigned it
     done_statuses: list[str] = ["done"]

@@ -33,11 +33,11 @@ def reset_cursor(feed: str) -> None:
 def highest(values: list[object], current: str | None) -> str | None:
     """The highest of the current cursor and the received values, compared as timestamps when they
     parse as ISO 8601, else as text. Values that are not valid are ignored."""
-    best, best_key = current, _sort_key(current) if current is not None else None
+    best, best_key = current, cursor_key(current) if current is not None else None
     for value in values:
         if value is None:
             continue
-        key = _sort_key(str(value))
+        key = cursor_key(str(value))
         if key is None:
             continue
         if best_key is None or key > best_key:
@@ -45,7 +45,8 @@ def highest(values: list[object], current: str | None) -> str | None:
     return best
 
 
-def _sort_key(value: str):
+def cursor_key(value: str):
+    """A cursor value as a comparable UTC instant (naive values taken as UTC); None if not ISO 8601."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

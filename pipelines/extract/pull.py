@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timezone
 
 from pipelines.declarations.models import Feed
-from pipelines.extract.cursors import _sort_key, highest, read_cursor, save_cursor
+from pipelines.extract.cursors import cursor_key, highest, read_cursor, save_cursor
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
 from pipelines.extract.records import as_text, records_frame
@@ -33,7 +33,7 @@ class Window:
         self.start, self.end = start, end
 
     def holds(self, value: object) -> bool:
-        key = _sort_key(str(value)) if value is not None else None
+        key = cursor_key(str(value)) if value is not None else None
         return key is not None and key <= self.end
 
 

@@ -8,6 +8,7 @@ value or status is appended to marts.kpi_history, so trends and "changed status"
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -123,9 +124,14 @@ def _has_inputs(con, kpi: Kpi, catalog: Catalog) -> bool:
     return all(has_clean_table(con, feed) for feed in kpi.sources)
 
 
+def _period_frame(periods: list[Period]) -> pl.DataFrame:
+    """(period, period_start, period_end) of each period."""
+    return pl.DataFrame({"period": [p.key for p in periods], "period_start": [p.start for p in periods],
+                         "period_end": [p.end for p in periods]})
+
+
 def _targets(con, kpi: Kpi, periods: list[Period], now: datetime) -> pl.DataFrame:
-    frame = pl.DataFrame({"period": [p.key for p in periods], "period_start": [p.start for p in periods],
-                          "period_end": [p.end for p in periods]})
+    frame = _period_frame(periods)
     if kpi.target_sql is None:
         return frame.with_columns(target=pl.lit(kpi.target, pl.Float64)).select("period", "target")
     con.register("_kpi_periods", frame)
@@ -175,9 +181,7 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
     # units the tree does not know keep their own rows; known units appear at the kinds the KPI shows
     shown = numbers.filter(~pl.col("unit_code").is_in(list(known))
                            | pl.col("unit_code").is_in([c for c, k in known.items() if k in kpi.grain.units]))
-    bounds = pl.DataFrame({"period": [p.key for p in periods], "period_start": [p.start for p in periods],
-                           "period_end": [p.end for p in periods]})
-    extra = shown.join(expected, on=["unit_code", "period"], how="anti").join(bounds, on="period")
+    extra = shown.join(expected, on=["unit_code", "period"], how="anti").join(_period_frame(periods), on="period")
     rows = pl.concat([expected.join(shown, on=["unit_code", "period"], how="left"),
                       extra.select(expected.columns + ["numerator", "denominator"])])
     ratio = isinstance(kpi.measure, RatioOfKpis) or (
@@ -204,8 +208,6 @@ def compute_kpis(con, catalog: Catalog, now: datetime | None = None, period: str
 
 
 def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: list[str] | None) -> KpiRun:
-    import time
-
     asked = any_period(period) if period else None
     today = now.astimezone(TIMEZONE).date()
     run = KpiRun(values=pl.DataFrame())

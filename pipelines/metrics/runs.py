@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def recorded_run(con, catalog, pipeline: str, feed: str | None = None):
-    """Time the block; record it in ops.runs (success or not) and publish the snapshots."""
+def recorded_run(con, catalog, pipeline: str, feed: str | None = None, publish_after: bool = True):
+    """Time the block; record it in ops.runs (success or not) and publish the snapshots — after a
+    success without publish_after, the caller runs another recorded stage right away, which publishes."""
     from pipelines.published import publish
 
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
@@ -29,6 +30,7 @@ def recorded_run(con, catalog, pipeline: str, feed: str | None = None):
         try:
             con.execute("INSERT INTO ops.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [pipeline, feed, started, datetime.now(timezone.utc), time.perf_counter() - t0, success, detail])
-            publish(con, catalog)
+            if publish_after or not success:
+                publish(con, catalog)
         except Exception:  # a failed recording must not hide the run's own outcome
             log.exception("could not record the %s run or publish the snapshots", pipeline)

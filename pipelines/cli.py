@@ -209,7 +209,7 @@ def validate(
     table = results_table(validation)
     if as_json:
         print(json.dumps({"batch_id": landed.batch_id, "blocked": validation.blocked, "checks": table.to_dicts(),
-                          "published": validation.published.height, "quarantined": validation.quarantined.height,
+                          "published": validation.published, "quarantined": validation.quarantined,
                           "data_docs": data_docs_index().as_uri()}, ensure_ascii=False, indent=1))
         return
     out = Table("check", "severity", "passed", "failing rows", "blocks batch", title=f"{feed} batch {landed.batch_id}")
@@ -217,7 +217,7 @@ def validate(
         passed = "[green]yes[/green]" if row[2] else "[red]no[/red]"
         out.add_row(row[0], row[1], passed, str(row[3]), "[red]yes[/red]" if row[4] else "")
     console.print(out)
-    console.print(f"{validation.published.height} rows would be published, {validation.quarantined.height} quarantined"
+    console.print(f"{validation.published} rows would be published, {validation.quarantined} quarantined"
                   + ("; the batch would be [red]blocked[/red]: " + "; ".join(validation.blocked) if validation.blocked
                      else ""), highlight=False)
     console.print(f"Data Docs: {data_docs_index().as_uri()}", highlight=False)

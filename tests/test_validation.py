@@ -32,7 +32,7 @@ def test_every_feed_has_a_generated_suite_covering_its_declarations(feed_id):
     assert compiled == {c.id for c in suite_checks(feed)}
     assert {f"values_not_null:{c.name}" for c in feed.columns if not c.nullable} <= compiled
     for i, _ in enumerate(feed.checks):
-        assert any(e.meta["origin"] == f"checks[{i}]" for e in suites["rows"].expectations + suites["columns"].expectations)
+        assert any(e.meta["origin"] == f"checks[{i}]" for s in suites.values() for e in s.expectations)
 
 
 @pytest.fixture
@@ -156,7 +156,8 @@ def test_every_batch_leaves_one_result_per_check_and_data_docs(home, query):
                     "WHERE batch_id = ?", [summary.batch_id])
 
     feed = read_catalog(REPO_ROOT / "schemas").feed(FEED)
-    assert sorted(r[0] for r in results) == sorted([c.id for c in suite_checks(feed)] + ["value_has_contract_type"])
+    assert sorted(r[0] for r in results) == sorted([c.id for c in suite_checks(feed)]
+                                                   + ["value_has_contract_type", "row_is_well_formed"])
     failed = [r for r in results if not r[2]]
     assert [(r[0], r[3], r[4]) for r in failed] == [("values_between:value", 1, ["SKHCN|2026-10|TIN_BAI"])]
     docs = home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

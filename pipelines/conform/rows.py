@@ -12,7 +12,7 @@ from pipelines.conform.parse import Parsed, parse, parse_in_turn, text
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
 from pipelines.declarations.checks import TYPE_CHECK
 from pipelines.declarations.models import Feed
-from pipelines.extract.landing import LINEAGE_COLUMNS
+from pipelines.extract.landing import LINEAGE_COLUMNS, SOURCE_ROW, SOURCE_URI
 from pipelines.text import column_letter, label_key
 
 ROW_ID = "_row_id"
@@ -22,7 +22,7 @@ ROW_ID = "_row_id"
 class Conformed:
     """Every row, typed (a value that did not parse is null, with its reason in `reasons`)."""
 
-    typed: pl.DataFrame  # contract columns, lineage columns, _row_id, reasons
+    typed: pl.DataFrame  # contract columns, _source_row, _source_uri, _row_id, reasons
     warnings: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # contract column -> label the source used
     source_columns: list[str] = field(default_factory=list)  # contract names of mapped columns, labels of others
@@ -61,8 +61,9 @@ def map_headers(feed: Feed, source_columns: list[str], where: str = "",
 
 
 def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where: str = "",
-            header_row: int | None = None) -> Conformed:
-    """Type every contract column; a received value that does not parse becomes a reason."""
+            header_row: int | None = None, first_row_id: int = 0) -> Conformed:
+    """Type every contract column; a received value that does not parse becomes a reason. Rows are
+    numbered in _row_id from first_row_id (a chunk of a batch continues the numbers of the one before)."""
     mapping, unknown, warnings = map_headers(feed, records.columns, where, header_row)
     labels = {col.name: mapping.get(col.name, col.name) for col in feed.columns}
     failures: dict[str, tuple[pl.Expr, pl.Expr]] = {}  # flag column -> (its reason, the failure test)
@@ -91,8 +92,8 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
             received.is_not_null() & parsed.value.is_null(),
         )
     flags = [test.alias(flag) for flag, (_, test) in failures.items()]
-    records = records.with_columns(*flags).with_row_index(ROW_ID)
-    typed = records.select(ROW_ID, *values, *[pl.col(c) for c in LINEAGE_COLUMNS])
+    records = records.with_columns(*flags).with_row_index(ROW_ID, offset=first_row_id)
+    typed = records.select(ROW_ID, *values, pl.col(SOURCE_ROW), pl.col(SOURCE_URI))
     # Reasons are written only for rows that failed (a message for every row would cost more than parsing).
     failed = records.filter(pl.any_horizontal(*failures)) if failures else records.clear()
     row_reasons = failed.select(ROW_ID, pl.concat_list(

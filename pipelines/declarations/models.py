@@ -161,6 +161,7 @@ class FileDropSource(Strict):
     sheet: str | None = None
     skip_rows: list[SkipRowRule] = []
     file_name_pattern: Regex | None = None  # its named groups are contract columns, e.g. (?P<period>...)
+    max_batch_rows: Annotated[int, Field(gt=0)] = 100_000  # a file is read, checked and loaded in chunks this big
 
     @field_validator("file_name_pattern")
     @classmethod

@@ -14,12 +14,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.declarations.models import Feed, FileDropSource
-from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, checksum_bytes, land, new_batch_id
+from pipelines.extract.csv_stream import layout, records
+from pipelines.extract.landing import (
+    RAW,
+    SOURCE_ROW,
+    SOURCE_URI,
+    LandedBatch,
+    checksum_bytes,
+    checksum_file,
+    land,
+    new_batch_id,
+)
 from pipelines.extract.records import as_text, rows_frame
 from pipelines.extract.tabular import Grid, UnreadableFile, read_grid
 from pipelines.failpoints import failpoint
 from pipelines.settings import paths
 from pipelines.text import column_letter, label_key
+
+
+MAX_ROWS_NAMED = 20  # row numbers a warning lists before it says how many more
 
 
 def inbox_files(feed: Feed) -> list[Path]:
@@ -51,40 +64,42 @@ def extract(feed: Feed, files: list[Path] | None = None) -> list[LandedBatch]:
 
 
 def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedBatch:
-    """Read one file into a landed batch, then archive it (or reject it with a reason file)."""
-    import polars as pl
+    """Read one file into a landed batch, then archive it (or reject it with a reason file).
 
+    A CSV file streams through in chunks of the feed's max_batch_rows; a workbook is read whole (a
+    sheet holds at most 1,048,576 rows)."""
     source: FileDropSource = feed.source
-    data = path.read_bytes()
-    batch_id = new_batch_id()
     received_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    file_checksum = checksum_file(path)
     batch = LandedBatch(
-        batch_id=batch_id, feed=feed.id, source_uri="", checksum=checksum_bytes(data),
+        batch_id=new_batch_id(), feed=feed.id, source_uri="", checksum=file_checksum,
         received_at=received_at, file_name=path.name, file_fields=file_name_fields(feed, path.name),
     )
+    destination = paths().archive(feed.id) / f"{file_checksum[:16]}__{path.name}"
     try:
-        grid = read_grid(path, data, source.encodings, source.sheet)
-        frame, warnings, batch.header_row = table_frame(feed, grid)
-        if frame.height == 0:
-            raise UnreadableFile(
-                "the file has a header row but no data rows; ask the department to send the report with its figures"
-            )
+        if path.suffix.lower() in (".csv", ".txt"):
+            chunks, how, batch.header_row = csv_chunks(feed, path)
+        else:
+            data = path.read_bytes()
+            grid = read_grid(path, data, source.encodings, source.sheet)
+            frame, batch.header_row = table_frame(feed, grid)
+            # The checksum of what the workbook says (header and cells), not of its bytes: a workbook saved
+            # again with the same figures carries new timestamps inside, yet is the same report.
+            batch.checksum = checksum_bytes(frame.drop(SOURCE_ROW).write_csv().encode())
+            chunks, how = [frame], grid.how
+        batch.source_uri = str(destination)
+        batch.warnings = [f"read as {how}"]
+        land(batch, _kept(feed, batch, chunks), require_rows=(
+            "the file has a header row but no data rows; ask the department to send the report with its figures"))
     except UnreadableFile as exc:
-        destination = _stored_name(path, paths().rejected(feed.id), data)
-        batch.status, batch.source_uri = "failed", str(destination)
+        destination = paths().rejected(feed.id) / f"{file_checksum[:16]}__{path.name}"
+        batch.status, batch.source_uri, batch.checksum = "failed", str(destination), file_checksum
         batch.error = f"feed {feed.id}, file {path.name}: {exc}"
         land(batch)
         failpoint("extract.after_land")
         _move(path, destination, keep_original)
         destination.with_name(destination.name + ".reason.txt").write_text(batch.error + "\n", encoding="utf-8")
         return batch
-    # The checksum of what the file says (header and cells), not of its bytes: a workbook saved again
-    # with the same figures carries new timestamps inside, yet is the same report.
-    batch.checksum = checksum_bytes("\n".join(frame[RAW].to_list()).encode())
-    destination = _stored_name(path, paths().archive(feed.id), data)
-    batch.source_uri = str(destination)
-    batch.warnings = [f"read as {grid.how}", *warnings]
-    land(batch, frame.with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI)))
     # Only once the batch is landed does the file leave the inbox: a crash in between leaves it there
     # to be read again (its second batch then loads as a duplicate).
     failpoint("extract.after_land")
@@ -92,9 +107,30 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     return batch
 
 
-def _stored_name(path: Path, folder: Path, data: bytes) -> Path:
-    """Where a file is kept: named by its content, so the same file read twice is stored once."""
-    return folder / f"{checksum_bytes(data)[:16]}__{path.name}"
+def _kept(feed: Feed, batch: LandedBatch, chunks):
+    """The chunks without the rows the feed's skip rules match, with their lineage; once all are read,
+    a warning names the rows skipped."""
+    import polars as pl
+
+    skipped: list[int] = []
+    for chunk in chunks:
+        yield _without_skipped(feed, chunk, skipped).with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI))
+    if skipped:
+        more = len(skipped) - MAX_ROWS_NAMED
+        shown = ", ".join(map(str, skipped[:MAX_ROWS_NAMED])) + (f" and {more} more" if more > 0 else "")
+        batch.warnings.append(f"rows skipped by the feed's skip_rows rules (e.g. totals): {shown}")
+
+
+def csv_chunks(feed: Feed, path: Path):
+    """A CSV file's records as chunks of the landing frame (streamed), how it was read, and its
+    1-based header row."""
+    source: FileDropSource = feed.source
+    fmt = layout(path, source.encodings, source.header_search_rows)
+    header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
+    header = _header_names(fmt.head[header_index])
+    width = max([len(header), *(len(row) for row in fmt.head[header_index + 1:])])
+    header += [f"(column {column_letter(j)})" for j in range(len(header), width)]
+    return records(path, fmt, header, header_index + 1, feed.source.max_batch_rows), fmt.how, header_index + 1
 
 
 def _move(path: Path, destination: Path, keep_original: bool) -> None:
@@ -132,23 +168,25 @@ def find_header(feed: Feed, grid: Grid) -> int:
 
 
 def table_frame(feed: Feed, grid: Grid):
-    """The file's data rows as a landing frame keyed by the file's own header labels (blank rows and
-    rows matched by the skip rules left out; _source_uri still empty), warnings, and the 1-based header row."""
-    source: FileDropSource = feed.source
+    """A workbook's data rows as a landing frame keyed by the file's own header labels (blank rows
+    left out; _source_uri still empty), and the 1-based header row."""
     header_row = find_header(feed, grid)
     header = _header_names(grid.rows[header_row])
     body = [(i + 1, row) for i, row in enumerate(grid.rows[header_row + 1:], start=header_row + 1) if _has_content(row)]
     width = max([len(header), *(len(row) for _, row in body)])
     header += [f"(column {column_letter(j)})" for j in range(len(header), width)]
-    frame = rows_frame(header, [row for _, row in body], [n for n, _ in body], "")
-    warnings = []
-    if source.skip_rows and frame.height:
-        skip = _skip_mask(feed, header)
-        skipped = frame.filter(skip)[SOURCE_ROW].to_list()
-        if skipped:
-            frame = frame.filter(~skip)
-            warnings.append(f"rows skipped by the feed's skip_rows rules (e.g. totals): {', '.join(map(str, skipped))}")
-    return frame, warnings, header_row + 1
+    frame = rows_frame(header, [row for _, row in body], [n for n, _ in body], "").drop(SOURCE_URI, RAW)
+    return frame, header_row + 1
+
+
+def _without_skipped(feed: Feed, frame, skipped: list[int]):
+    """The frame without the rows the feed's skip rules match (totals...); their row numbers go to skipped."""
+    if not feed.source.skip_rows or not frame.height:
+        return frame
+    header = [c for c in frame.columns if not c.startswith("_")]
+    skip = _skip_mask(feed, header)
+    skipped += frame.filter(skip)[SOURCE_ROW].to_list()
+    return frame.filter(~skip)
 
 
 def _has_content(row: list[object]) -> bool:

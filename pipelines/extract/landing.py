@@ -20,8 +20,10 @@ from pipelines.settings import paths
 
 SOURCE_ROW = "_source_row"
 SOURCE_URI = "_source_uri"
-RAW = "_raw"
-LINEAGE_COLUMNS = (SOURCE_ROW, SOURCE_URI, RAW)
+RAW = "_raw"  # the record as received, JSON text (records that arrived as objects: API pages, database rows)
+MALFORMED = "_malformed"  # why a file's line is not a well-formed record (null for every other row)
+LINE = "_line"  # a malformed line's text as received
+LINEAGE_COLUMNS = (SOURCE_ROW, SOURCE_URI, RAW, MALFORMED, LINE)
 
 
 def new_batch_id(now: datetime | None = None) -> str:
@@ -67,23 +69,50 @@ class LandedBatch:
         return cls(**data)
 
 
-def land(batch: LandedBatch, records=None) -> LandedBatch:
+def land(batch: LandedBatch, records=None, require_rows: str | None = None) -> LandedBatch:
     """Write the batch (meta.json and records.parquet) atomically into the landing zone.
 
-    records is a polars DataFrame of string columns named as the source named them, plus the
-    lineage columns _source_row, _source_uri and _raw (the record as received, JSON text).
+    records is a polars DataFrame (or an iterable of them, written one row group each, so that a
+    large file never sits in memory whole) of string columns named as the source named them, plus
+    the lineage columns _source_row and _source_uri, and either _raw (the record as received, JSON
+    text) or, for a file's rows, _malformed and _line (a line that is not a well-formed record).
+    With require_rows, landing no rows raises UnreadableFile with that text, and nothing is landed.
     """
     final = batch.directory
     tmp = final.parent / f".tmp-{batch.batch_id}"
     tmp.mkdir(parents=True, exist_ok=True)
-    if records is not None:
-        batch.rows = records.height
-        records.write_parquet(tmp / "records.parquet")
+    try:
+        if records is not None:
+            batch.rows = _write_records(tmp / "records.parquet", [records] if hasattr(records, "height") else records)
+            if require_rows and not batch.rows:
+                from pipelines.extract.tabular import UnreadableFile
+
+                raise UnreadableFile(require_rows)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     (tmp / "meta.json").write_text(json.dumps(batch.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
     _fsync_dir(tmp)
     os.replace(tmp, final)
     _fsync_dir(final.parent)
     return batch
+
+
+def _write_records(file: Path, chunks) -> int:
+    import pyarrow.parquet as pq
+
+    rows, writer = 0, None
+    try:
+        for chunk in chunks:
+            table = chunk.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(file, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += chunk.height
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -113,6 +142,35 @@ def read_records(batch: LandedBatch):
 
     file = batch.directory / "records.parquet"
     return pl.read_parquet(file) if file.exists() else None
+
+
+def records_file(batch: LandedBatch) -> Path | None:
+    """The batch's records.parquet, or None for a batch that received nothing readable."""
+    file = batch.directory / "records.parquet"
+    return file if file.exists() else None
+
+
+def record_chunks(batch: LandedBatch, rows: int):
+    """The batch's records as polars frames of at most `rows` rows, in order (never all in memory)."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(batch.directory / "records.parquet")
+    produced = 0
+    for part in parquet.iter_batches(batch_size=rows):
+        produced += part.num_rows
+        yield pl.from_arrow(part)
+    if produced == 0:
+        yield pl.from_arrow(parquet.schema_arrow.empty_table())
+
+
+def checksum_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def discard(batch: LandedBatch) -> None:

@@ -11,11 +11,21 @@ import polars as pl
 
 from pipelines.conform.rows import conform
 from pipelines.declarations.models import Feed, OrgUnits
-from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, discard, read_records
+from pipelines.extract.landing import (
+    LINE,
+    MALFORMED,
+    RAW,
+    SOURCE_ROW,
+    SOURCE_URI,
+    LandedBatch,
+    discard,
+    record_chunks,
+    records_file,
+)
 from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish
 from pipelines.load.warehouse import quote
-from pipelines.validate.batch import result_rows, validate_batch
+from pipelines.validate.batch import BatchValidator, Validation, quarantine_keys, result_rows
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
 
@@ -64,8 +74,15 @@ def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
     )
 
 
+STAGED = "_staged"  # the batch's typed rows with their reasons, gathered chunk by chunk (a temporary table)
+
+
 def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSummary:
-    """Commit one landed batch, then remove it from the landing zone. Safe to run again."""
+    """Commit one landed batch, then remove it from the landing zone. Safe to run again.
+
+    The batch is read, conformed and validated in chunks of the feed's max_batch_rows, so memory follows
+    the chunk size; every chunk's raw records and staged rows join one transaction, so a crash between
+    chunks leaves the last good state and the batch is taken again, once."""
     summary = BatchSummary(batch.batch_id, feed.id, batch.source_uri, batch.file_name, status=batch.status,
                            error=batch.error, warnings=list(batch.warnings))
     if con.execute("SELECT 1 FROM ops.batches WHERE batch_id = ?", [batch.batch_id]).fetchall():
@@ -73,8 +90,7 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
         summary.status = "already_loaded"
         return summary
     loaded_at = datetime.now(timezone.utc)
-    records = read_records(batch)
-    if batch.status == "failed" or records is None:
+    if batch.status == "failed" or records_file(batch) is None:
         summary.status = "failed"
         _commit(con, lambda: _record(con, summary, batch, loaded_at))
         discard(batch)
@@ -82,77 +98,140 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
     earlier = con.execute(
         f"SELECT batch_id FROM ops.batches WHERE feed = ? AND checksum = ? AND status IN {PUBLISHED_STATUSES} "
         "ORDER BY loaded_at LIMIT 1", [feed.id, batch.checksum]).fetchall()
-    if earlier and records.height:
+    if earlier and batch.rows:
         summary.status, summary.duplicate_of = "duplicate", earlier[0][0]
-        summary.warnings.append(f"same content as batch {earlier[0][0]} ({records.height} rows); nothing added")
+        summary.warnings.append(f"same content as batch {earlier[0][0]} ({batch.rows} rows); nothing added")
         _commit(con, lambda: _record(con, summary, batch, loaded_at))
         discard(batch)
         return summary
-    number_format = getattr(feed.source, "number_format", "en")
-    where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
-    conformed = conform(feed, records, number_format, where, batch.header_row)
-    summary.warnings += conformed.warnings
-    validation = validate_batch(con, feed, conformed, batch, units) if records.height else None
-    summary.rows_received = records.height
-    if validation is not None:
-        summary.rows_loaded = validation.published.height
-        summary.rows_quarantined = validation.quarantined.height
-        summary.problems = [r["message"] for row in validation.quarantined.head(5).iter_rows(named=True)
-                            for r in row["reasons"]]
-        summary.warnings += [f"warning check {r.check.id} failed on {r.unexpected_count} rows"
-                             for r in validation.results if not r.success and r.check.severity == "warning"]
-        summary.outliers = validation.outliers.height
-        summary.data_docs = validation.data_docs
-        if validation.blocked:
-            summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
-                            f"serving): " + "; ".join(validation.blocked)
-    summary.status = _status(summary, blocked=bool(validation and validation.blocked))
 
     def write() -> None:
-        _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
         ensure_raw_table(con, feed)
-        con.register("_records", records)
-        con.execute(
-            f"INSERT INTO {raw_table(feed)} SELECT ?, ?, {quote(SOURCE_URI)}, ?, ?, {quote(SOURCE_ROW)}, "
-            f"{quote(RAW)}::JSON FROM _records", [batch.batch_id, feed.id, batch.checksum, batch.received_at])
-        con.unregister("_records")
-        failpoint("load.after_raw")
+        validation = _stage(con, feed, batch, units, summary)
+        summary.status = _status(summary, blocked=bool(validation and validation.blocked))
+        _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
         if validation is None:
             return
-        if validation.quarantined.height:
-            con.register("_rejected", validation.quarantined)
-            con.execute(
-                f"INSERT INTO ops.quarantine (feed, batch_id, source_uri, source_row, reasons, record, quarantined_at, "
-                f"status, record_key, partition_key, unit_code) SELECT ?, ?, {quote(SOURCE_URI)}, {quote(SOURCE_ROW)}, "
-                f"reasons, {quote(RAW)}::JSON, ?, 'open', record_key, partition_key, unit_code FROM _rejected",
-                [feed.id, batch.batch_id, loaded_at])
-            con.unregister("_rejected")
-        results = result_rows(feed, batch, validation, conformed.typed, loaded_at)
-        con.register("_results", results)
-        con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
-        con.unregister("_results")
-        if validation.outliers.height:
-            con.register("_outliers", validation.outliers)
-            con.execute(
-                "INSERT INTO ops.outliers SELECT ?, ?, source_row, unit_code, series, period, column_name, value, "
-                "method, score, threshold, expected_min, expected_max, baseline_size, ? FROM _outliers",
-                [feed.id, batch.batch_id, loaded_at])
-            con.unregister("_outliers")
-        if validation.published.height and not validation.blocked:
-            valid = validation.published.with_columns(
-                pl.lit(batch.batch_id).alias("_batch_id"),
-                pl.lit(batch.received_at).cast(pl.Datetime("us", "UTC")).alias("_received_at"),
-                pl.lit(loaded_at).cast(pl.Datetime("us", "UTC")).alias("_loaded_at"),
-            )
-            con.register("_valid", valid)
-            publish(con, feed, "_valid")
-            supersede(con, feed, batch, "_valid")
-            con.unregister("_valid")
+        _write_outcome(con, feed, batch, validation, summary, loaded_at)
         failpoint("load.before_commit")
 
-    _commit(con, write)
+    try:
+        _commit(con, write)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {STAGED}")
     discard(batch)
     return summary
+
+
+def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchSummary) -> Validation | None:
+    """Raw history and staged rows of every chunk, then the batch's validation (None for a batch with no rows)."""
+    number_format = getattr(feed.source, "number_format", "en")
+    where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
+    validator = BatchValidator(con, feed, batch, units)
+    received = 0
+    for i, chunk in enumerate(record_chunks(batch, feed.source.max_batch_rows)):
+        if i:
+            failpoint("load.between_chunks")
+        if chunk.height == 0:
+            continue
+        _insert_raw(con, feed, batch, chunk)
+        if i == 0:
+            failpoint("load.after_raw")
+        malformed = chunk.filter(pl.col(MALFORMED).is_not_null()) if MALFORMED in chunk.columns else chunk.clear()
+        well_formed = chunk.filter(pl.col(MALFORMED).is_null()) if MALFORMED in chunk.columns else chunk
+        parts = []
+        if well_formed.height:
+            conformed = conform(feed, well_formed.drop(MALFORMED, LINE, strict=False), number_format, where,
+                                batch.header_row, first_row_id=received)
+            if i == 0:
+                summary.warnings += conformed.warnings
+            parts.append(validator.add_chunk(conformed))
+        if malformed.height:
+            parts.append(validator.malformed(malformed, received + well_formed.height))
+        received += chunk.height
+        for part in parts:
+            con.register("_chunk", part)
+            if not _staged_exists(con):
+                con.execute(f"CREATE TEMP TABLE {STAGED} AS SELECT * FROM _chunk")
+            else:
+                con.execute(f"INSERT INTO {STAGED} BY NAME SELECT * FROM _chunk")
+            con.unregister("_chunk")
+    summary.rows_received = received
+    if received == 0:
+        return None
+    validation = validator.finish(STAGED)
+    summary.rows_loaded = validation.published
+    summary.rows_quarantined = validation.quarantined
+    summary.problems = validation.problems
+    summary.warnings += [f"warning check {r.check.id} failed on {r.unexpected_count} rows"
+                         for r in validation.results if not r.success and r.check.severity == "warning"]
+    summary.outliers = validation.outliers.height
+    summary.data_docs = validation.data_docs
+    if validation.blocked:
+        summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
+                        f"serving): " + "; ".join(validation.blocked)
+    return validation
+
+
+def _staged_exists(con) -> bool:
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [STAGED]).fetchall())
+
+
+def _insert_raw(con, feed: Feed, batch: LandedBatch, chunk: pl.DataFrame) -> None:
+    """The chunk's records as received: the JSON that came (API, database) or the file's cells by header label."""
+    con.register("_records", chunk)
+    if RAW in chunk.columns:
+        record = f"{quote(RAW)}::JSON"
+    else:
+        cells = [c for c in chunk.columns if not c.startswith("_")]
+        pairs = ", ".join(f"{_literal(c)}, {quote(c)}" for c in cells)
+        record = f"json_object({pairs})"
+        if LINE in chunk.columns:
+            record = f"CASE WHEN {quote(LINE)} IS NULL THEN {record} ELSE json_object({pairs}, '_line', {quote(LINE)}) END"
+    con.execute(
+        f"INSERT INTO {raw_table(feed)} SELECT ?, ?, {quote(SOURCE_URI)}, ?, ?, {quote(SOURCE_ROW)}, {record} "
+        f"FROM _records", [batch.batch_id, feed.id, batch.checksum, batch.received_at])
+    con.unregister("_records")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary,
+                   loaded_at: datetime) -> None:
+    """Quarantine, check results, outliers and the published rows, from the staged batch."""
+    if validation.quarantined:
+        keys = quarantine_keys(feed, batch)
+        con.execute(
+            f"INSERT INTO ops.quarantine (feed, batch_id, source_uri, source_row, reasons, record, quarantined_at, "
+            f"status, record_key, partition_key, unit_code) "
+            f"SELECT ?, ?, s.{quote(SOURCE_URI)}, s.{quote(SOURCE_ROW)}, s.reasons, r.record, ?, 'open', "
+            f"{keys['record_key']}, {keys['partition_key']}, {keys['unit_code']} "
+            f"FROM {STAGED} AS s LEFT JOIN (SELECT source_uri, source_row, record FROM {raw_table(feed)} "
+            f"WHERE batch_id = ?) AS r ON r.source_uri = s.{quote(SOURCE_URI)} AND r.source_row = s.{quote(SOURCE_ROW)} "
+            f"WHERE len(s.reasons) > 0",
+            [feed.id, batch.batch_id, loaded_at, batch.batch_id])
+    results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
+    con.register("_results", results)
+    con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
+    con.unregister("_results")
+    if validation.outliers.height:
+        con.register("_outliers", validation.outliers)
+        con.execute(
+            "INSERT INTO ops.outliers SELECT ?, ?, source_row, unit_code, series, period, column_name, value, "
+            "method, score, threshold, expected_min, expected_max, baseline_size, ? FROM _outliers",
+            [feed.id, batch.batch_id, loaded_at])
+        con.unregister("_outliers")
+    if validation.published and not validation.blocked:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT {', '.join(quote(c) for c in feed.column_names)}, "
+            f"{quote(SOURCE_ROW)}, {quote(SOURCE_URI)}, {_literal(batch.batch_id)} AS _batch_id, "
+            f"{_literal(batch.received_at.isoformat())}::TIMESTAMPTZ AS _received_at, "
+            f"{_literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at FROM {STAGED} WHERE len(reasons) = 0")
+        publish(con, feed, "_valid")
+        supersede(con, feed, batch, "_valid")
+        con.execute("DROP VIEW _valid")
 
 
 def supersede(con, feed: Feed, batch: LandedBatch, published: str) -> None:

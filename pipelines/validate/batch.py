@@ -1,9 +1,12 @@
-"""Validate one conformed batch with its feed's suite and decide, row by row and for the batch, what
-is published and what is quarantined — with every reason, and one result row per check.
+"""Validate a batch chunk by chunk with its feed's suite and decide, row by row and for the batch, what is
+published and what is quarantined — with every reason, and one result row per check.
 
-A row failing a blocking row check is quarantined; a warning check only records. The batch is
-blocked (nothing published, the last good data keeps serving) when a blocking batch check fails, or
-a blocking row check with `mostly` passes fewer rows than it asks.
+Row-local checks run on each chunk (Great Expectations for the result, the check's own predicate for
+the failing rows), so memory follows the chunk, not the batch; checks that compare or count rows
+(key_is_unique, row_count_between) and the columns checks run once on the whole batch, staged in
+DuckDB. A row failing a blocking row check is quarantined; a warning check only records. The batch is
+blocked (nothing published, the last good data keeps serving) when a blocking batch check fails, or a
+blocking row check with `mostly` passes fewer rows than it asks.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
 from pipelines.conform.rows import ROW_ID, Conformed
 from pipelines.declarations.checks import TYPE_CHECK, OutlierRule, UnitCodeIsActive
 from pipelines.declarations.models import Feed, OrgUnits
-from pipelines.extract.landing import RAW, SOURCE_ROW, SOURCE_URI, LandedBatch
+from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
 from pipelines.load.warehouse import has_clean_table, quote
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import (
+    KEY_FRAME_COLUMN,
     SuiteCheck,
     active_column,
     expected_text,
+    failing,
     file_name_fields,
     file_parameter,
     outlier_column,
@@ -33,16 +38,18 @@ from pipelines.validate.suite import (
 )
 
 MAX_FAILING_KEYS = 20
+WELL_FORMED_CHECK = "row_is_well_formed"  # a file's line that is a record of the header's columns
 
 
 @dataclass
 class CheckResult:
-    """A check's outcome on one batch."""
+    """A check's outcome on one batch (its chunks' outcomes added up)."""
 
     check: SuiteCheck
     success: bool = True
     unexpected_count: int = 0
-    row_ids: set[int] = field(default_factory=set)
+    element_count: int = 0  # rows the check looked at
+    failing_keys: list[str] = field(default_factory=list)
     unexpected_values: list = field(default_factory=list)
     observed: str | None = None
     error: str | None = None
@@ -57,19 +64,20 @@ class CheckResult:
     def quarantines_rows(self) -> bool:
         """A blocking row check quarantines every row it fails, even within its `mostly` tolerance
         (the tolerance decides only whether the whole batch is blocked)."""
-        return self.check.severity == "blocking" and bool(self.row_ids)
+        return self.check.severity == "blocking"
 
 
 @dataclass
 class Validation:
-    """What validating a batch decided."""
+    """What validating a batch decided (its rows stay staged in DuckDB)."""
 
-    published: pl.DataFrame
-    quarantined: pl.DataFrame  # lineage, reasons, record_key, partition_key, unit_code
+    published: int
+    quarantined: int
     results: list[CheckResult]
     outliers: pl.DataFrame
     blocked: list[str]
     seconds: float
+    problems: list[str] = field(default_factory=list)  # the first quarantine messages, for the CLI
     data_docs: list = field(default_factory=list)  # GE identifiers of the stored results, for Data Docs
 
 
@@ -133,55 +141,212 @@ def _history(con, feed: Feed, rule: OutlierRule, typed: pl.DataFrame) -> pl.Data
     return history
 
 
-def validate_batch(con, feed: Feed, conformed: Conformed, batch: LandedBatch, units: OrgUnits) -> Validation:
-    """Run the feed's suite on the batch and decide what is published and what is quarantined."""
-    from pipelines.validate.gx import run_suites
-
-    started = time.monotonic()
-    typed, flags = _derive(con, feed, conformed.typed, units)
-    checks = suite_checks(feed)
-    derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
-    rows = typed.select(*feed.column_names, *derived, ROW_ID).to_pandas()
-    columns = pl.DataFrame({"column": conformed.source_columns}, schema={"column": pl.String}).to_pandas()
-    parameters = {"unit_codes": sorted(units.codes)}
-    for name in file_name_fields(feed):
-        value = batch.file_fields.get(name)
-        parameters[file_parameter(name)] = [value] if value else []
-    outcomes, docs = run_suites(feed, rows, columns, parameters)
-    results = _results(feed, checks, outcomes, conformed)
-    blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
-    decided = _decide(feed, typed, results, blocked, conformed.labels)
-    published = decided.filter(pl.col(REASONS).list.len() == 0).select(
-        *feed.column_names, SOURCE_ROW, SOURCE_URI)
-    quarantined = decided.filter(pl.col(REASONS).list.len() > 0).select(
-        SOURCE_ROW, SOURCE_URI, RAW, REASONS, *_quarantine_keys(feed, batch))
-    return Validation(published=published, quarantined=quarantined, results=results,
-                      outliers=_outlier_rows(feed, typed, flags), blocked=blocked,
-                      seconds=time.monotonic() - started, data_docs=docs)
+def key_text(feed: Feed) -> pl.Expr:
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("?") for c in feed.load.key], separator="|")
 
 
-def _results(feed: Feed, checks: list[SuiteCheck], outcomes, conformed: Conformed) -> list[CheckResult]:
-    by_id = {c.id: CheckResult(c) for c in checks}
-    for outcome in outcomes:
-        result = by_id[outcome.check_id]
-        result.success = result.success and outcome.success and outcome.error is None
-        result.unexpected_count += outcome.unexpected_count or 0
-        result.row_ids.update(outcome.row_ids)
-        result.unexpected_values += outcome.unexpected_values
-        if isinstance(outcome.observed, (list, set, tuple)):
-            result.observed = ", ".join(map(str, outcome.observed))
-        elif outcome.observed is not None:
-            result.observed = str(outcome.observed)
-        result.error = result.error or outcome.error
-    for result in by_id.values():
-        if result.check.name == "required_columns_present":
-            present = set(conformed.source_columns)
-            result.unexpected_values = [c.name for c in feed.columns if not c.nullable and c.name not in present]
-            result.unexpected_count = len(result.unexpected_values)
-    typing = CheckResult(type_check())
-    failed = conformed.typed.filter(pl.col(REASONS).list.len() > 0)[ROW_ID].to_list()
-    typing.row_ids, typing.unexpected_count, typing.success = set(failed), len(failed), not failed
-    return [typing, *by_id.values()]
+class BatchValidator:
+    """Validates one batch: add_chunk() for each chunk of conformed rows (in order), then finish() on
+    the table where the chunks' staged rows were gathered."""
+
+    def __init__(self, con, feed: Feed, batch: LandedBatch, units: OrgUnits, labels: dict[str, str] | None = None):
+        self.con, self.feed, self.batch, self.units = con, feed, batch, units
+        self.labels = labels or {}
+        self.checks = suite_checks(feed)
+        self.results = {c.id: CheckResult(c) for c in self.checks}
+        self.typing = CheckResult(type_check())
+        self.well_formed = CheckResult(SuiteCheck(WELL_FORMED_CHECK, WELL_FORMED_CHECK, "contract", "blocking", "row",
+                                                  "rows", (), None))
+        self.parameters = {"unit_codes": sorted(units.codes)}
+        for name in file_name_fields(feed):
+            value = batch.file_fields.get(name)
+            self.parameters[file_parameter(name)] = [value] if value else []
+        self.outliers: list[pl.DataFrame] = []
+        self.docs: list = []
+        self.seconds = 0.0
+        self.chunks = 0
+        self.source_columns: list[str] = []
+
+    def add_chunk(self, conformed: Conformed) -> pl.DataFrame:
+        """Run the row-local checks on one chunk; returns its rows to stage, each with all its reasons so far."""
+        from pipelines.validate.gx import run_suite
+
+        started = time.monotonic()
+        self.chunks += 1
+        self.source_columns = conformed.source_columns
+        if self.chunks == 1:
+            self.labels = conformed.labels
+        typed, flags = _derive(self.con, self.feed, conformed.typed, self.units)
+        row_checks = [c for c in self.checks if c.frame == "rows"]
+        derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
+        outcomes, docs = run_suite(self.feed, "rows", typed.select(*self.feed.column_names, *derived).to_pandas(),
+                                   self.parameters)
+        self._add_outcomes(outcomes, first_chunk=self.chunks == 1)
+        if self.chunks == 1 or any(not o.success for o in outcomes):
+            self.docs += docs  # Data Docs: the first chunk's page, and every chunk's that failed something
+        self._add_typing(typed)
+        flagged = typed.with_columns(failing(c, self.feed, self.parameters).fill_null(False).alias(f"__fails__{i}")
+                                     for i, c in enumerate(row_checks))
+        pieces = []
+        for i, check in enumerate(row_checks):
+            rows = flagged.filter(pl.col(f"__fails__{i}"))
+            if rows.height == 0:
+                continue
+            result = self.results[check.id]
+            if len(result.failing_keys) < MAX_FAILING_KEYS:
+                result.failing_keys += rows.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(
+                    key_text(self.feed)).to_series().to_list()
+            if result.quarantines_rows:
+                pieces.append(rows.select(ROW_ID, self._reason(check, rows).alias("_reason")))
+        staged = typed.select(*self.feed.column_names, ROW_ID, SOURCE_ROW, SOURCE_URI, REASONS)
+        if pieces:
+            suite_reasons = pl.concat(pieces).group_by(ROW_ID).agg(pl.col("_reason").alias("_suite"))
+            staged = staged.join(suite_reasons, on=ROW_ID, how="left").with_columns(
+                pl.col(REASONS).list.concat(pl.col("_suite").fill_null([])).alias(REASONS)).drop("_suite")
+            staged = staged.with_columns(_without_redundant_not_null(pl.col(REASONS)))
+        self.outliers += [o for o in _outlier_rows(self.feed, typed, flags) if o.height]
+        self.seconds += time.monotonic() - started
+        return staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)), pl.lit(None, pl.String).alias(MALFORMED))
+
+    def malformed(self, rows: pl.DataFrame, first_row_id: int) -> pl.DataFrame:
+        """Rows for a file's lines that are not well-formed records: quarantined with why, never checked further."""
+        self.well_formed.unexpected_count += rows.height
+        self.well_formed.success = self.well_formed.success and rows.height == 0
+        if len(self.well_formed.failing_keys) < MAX_FAILING_KEYS:
+            self.well_formed.failing_keys += [f"row {n}" for n in rows[SOURCE_ROW].head(MAX_FAILING_KEYS).to_list()]
+        why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, "one field per header column",
+                     pl.format("{}: {}", pl.col(MALFORMED), pl.col(LINE)))
+        columns = [pl.lit(None, _polars_type(c.type)).alias(c.name) for c in self.feed.columns]
+        return rows.with_row_index(ROW_ID, offset=first_row_id).select(
+            *columns, ROW_ID, SOURCE_ROW, SOURCE_URI, pl.concat_list(why).cast(pl.List(REASON_TYPE)).alias(REASONS),
+            MALFORMED)
+
+    def _add_outcomes(self, outcomes, first_chunk: bool) -> None:
+        for outcome in outcomes:
+            result = self.results[outcome.check_id]
+            result.unexpected_count += outcome.unexpected_count or 0
+            result.element_count += outcome.element_count or 0
+            result.error = result.error or outcome.error
+            if not outcome.success and len(result.unexpected_values) < MAX_FAILING_KEYS:
+                result.unexpected_values += outcome.unexpected_values[:MAX_FAILING_KEYS - len(result.unexpected_values)]
+            if result.check.mostly is None or outcome.error:
+                result.success = result.success and outcome.success and outcome.error is None
+            elif result.element_count:  # `mostly` holds (or not) for the batch, not for each chunk
+                result.success = result.error is None and \
+                    (1 - result.unexpected_count / result.element_count) >= result.check.mostly
+            if outcome.observed is not None:
+                shown = outcome.observed
+                result.observed = ", ".join(map(str, shown)) if isinstance(shown, (list, set, tuple)) else str(shown)
+
+    def _add_typing(self, typed: pl.DataFrame) -> None:
+        failed = typed.filter(pl.col(REASONS).list.len() > 0)
+        self.typing.unexpected_count += failed.height
+        self.typing.success = self.typing.success and failed.height == 0
+        if len(self.typing.failing_keys) < MAX_FAILING_KEYS:
+            self.typing.failing_keys += failed.head(MAX_FAILING_KEYS - len(self.typing.failing_keys)).select(
+                key_text(self.feed)).to_series().to_list()
+
+    def _reason(self, check: SuiteCheck, rows: pl.DataFrame) -> pl.Expr:
+        return reason(self.feed.id, check.name, check.column, self.labels.get(check.column),
+                      expected_text(check, self.feed), _actual(check))
+
+    def finish(self, staged: str) -> Validation:
+        """The checks over the whole batch (on the staged rows), then the batch's decision; staged rows get
+        their last reasons (duplicate keys, a blocked batch) in place."""
+        from pipelines.validate.gx import run_suite
+
+        started = time.monotonic()
+        con, feed = self.con, self.feed
+        key_frame = con.execute(key_frame_sql(feed, staged)).df()
+        outcomes, docs = run_suite(feed, "batch", key_frame, self.parameters)
+        self._add_outcomes(outcomes, first_chunk=True)
+        columns = pl.DataFrame({"column": self.source_columns}, schema={"column": pl.String}).to_pandas()
+        outcomes, column_docs = run_suite(feed, "columns", columns, self.parameters)
+        self._add_outcomes(outcomes, first_chunk=True)
+        self.docs += docs + column_docs
+        self._columns_present()
+        unique = next((self.results[c.id] for c in self.checks if c.name == "key_is_unique"), None)
+        if unique is not None and not unique.success:
+            self._mark_duplicates(unique, staged)
+        # a file's batch says whether its lines were well-formed records; other sources send records, not lines
+        results = [*([self.well_formed] if self.batch.file_name else []), self.typing, *self.results.values()]
+        blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
+        if blocked:
+            batch_reason = _batch_reason_sql(feed.id, "; ".join(blocked))
+            con.execute(f"UPDATE {staged} SET {REASONS} = list_append({REASONS}, {batch_reason})")
+        published, quarantined = con.execute(
+            f"SELECT count(*) FILTER (WHERE len({REASONS}) = 0), count(*) FILTER (WHERE len({REASONS}) > 0) "
+            f"FROM {staged}").fetchall()[0]
+        problems = [m for (m,) in con.execute(
+            f"SELECT unnest({REASONS}).message FROM (SELECT {REASONS} FROM {staged} WHERE len({REASONS}) > 0 "
+            f"ORDER BY {ROW_ID} LIMIT 5)").fetchall()]
+        outliers = pl.concat(self.outliers) if self.outliers else pl.DataFrame()
+        self.seconds += time.monotonic() - started
+        return Validation(published=published, quarantined=quarantined, results=results, outliers=outliers,
+                          blocked=blocked, seconds=self.seconds, problems=problems, data_docs=self.docs)
+
+    def _columns_present(self) -> None:
+        for result in self.results.values():
+            if result.check.name == "required_columns_present":
+                present = set(self.source_columns)
+                result.unexpected_values = [c.name for c in self.feed.columns if not c.nullable and c.name not in present]
+                result.unexpected_count = len(result.unexpected_values)
+
+    def _mark_duplicates(self, result: CheckResult, staged: str) -> None:
+        """Rows whose key another row of the batch has too: their reason, added in place (exact: by the key's
+        values, where the batch frame compared their hashes)."""
+        d = result.check.declaration
+        key = ", ".join(quote(c) for c in d.key)
+        same = " AND ".join(f"s.{quote(c)} IS NOT DISTINCT FROM d.{quote(c)}" for c in d.key)
+        rows = self.con.sql(f"""
+            WITH d AS (SELECT {key} FROM {staged} WHERE {MALFORMED} IS NULL AND {_not_all_null(d.key)}
+                       GROUP BY ALL HAVING count(*) > 1)
+            SELECT s.* EXCLUDE ({REASONS}) FROM {staged} AS s JOIN d ON {same}
+            WHERE s.{MALFORMED} IS NULL ORDER BY s.{ROW_ID}""").pl()
+        result.failing_keys = rows.head(MAX_FAILING_KEYS).select(key_text(self.feed)).to_series().to_list()
+        if not result.quarantines_rows or rows.height == 0:
+            return
+        reasons = rows.select(ROW_ID, self._reason(result.check, rows).cast(REASON_TYPE).alias("_reason"))
+        self.con.register("_duplicate_reasons", reasons)
+        self.con.execute(f"UPDATE {staged} AS s SET {REASONS} = list_append(s.{REASONS}, r._reason) "
+                         f"FROM _duplicate_reasons AS r WHERE s.{ROW_ID} = r.{ROW_ID}")
+        self.con.unregister("_duplicate_reasons")
+
+
+def key_frame_sql(feed: Feed, staged: str) -> str:
+    """One row per row of the batch, its key as a 63-bit hash (a row with no key values, or a malformed line,
+    gets a number of its own: missing keys are not duplicates, as in Great Expectations)."""
+    checks = [c for c in suite_checks(feed) if c.name == "key_is_unique"]
+    if not checks:
+        return f"SELECT {ROW_ID} AS {KEY_FRAME_COLUMN} FROM {staged}"
+    key = checks[0].declaration.key
+    hashed = f"(hash({', '.join(quote(c) for c in key)}) & 9223372036854775807)::BIGINT"
+    return (f"SELECT CASE WHEN {MALFORMED} IS NULL AND {_not_all_null(key)} THEN {hashed} "
+            f"ELSE -1 - {ROW_ID}::BIGINT END AS {KEY_FRAME_COLUMN} FROM {staged}")
+
+
+def _not_all_null(columns: list[str]) -> str:
+    return "(" + " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) + ")"
+
+
+def _polars_type(kind: str):
+    from pipelines.conform.rows import polars_type
+
+    return polars_type(kind)
+
+
+def _batch_reason_sql(feed_id: str, because: str) -> str:
+    """The reason a blocked batch gives every row (the same struct and wording as conform.reasons.reason)."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    expected = "a batch that passes its blocking checks"
+    where = (f"CASE WHEN regexp_extract({SOURCE_URI}, '[/\\\\][^/\\\\]*?__([^/\\\\]+)$', 1) <> '' "
+             f"THEN 'file ' || regexp_extract({SOURCE_URI}, '[/\\\\][^/\\\\]*?__([^/\\\\]+)$', 1) ELSE {SOURCE_URI} END")
+    message = (f"{literal(f'feed {feed_id}: ')} || {where} || ' row ' || {SOURCE_ROW} || "
+               f"{literal(f': expected {expected}, got ' + chr(39) + because + chr(39))}")
+    return (f"{{'check_name': 'batch_is_publishable', 'column_name': NULL::VARCHAR, 'expected': {literal(expected)}, "
+            f"'actual': {literal(because)}, 'message': {message}}}")
 
 
 def _blocking_text(result: CheckResult, feed: Feed) -> str:
@@ -211,34 +376,6 @@ def _actual(check: SuiteCheck) -> pl.Expr:
     return pl.lit(None, pl.String)
 
 
-def _decide(feed: Feed, typed: pl.DataFrame, results: list[CheckResult], blocked: list[str],
-            labels: dict[str, str]) -> pl.DataFrame:
-    """Every row with all its reasons (the type reasons of conform, then the suite's); labels are the
-    headers the source used for the contract columns, quoted in messages."""
-    pieces = []
-    for result in results:
-        if result.check.name == TYPE_CHECK or not result.quarantines_rows:
-            continue
-        check = result.check
-        pieces.append(
-            typed.filter(pl.col(ROW_ID).is_in(sorted(result.row_ids)))
-            .select(ROW_ID, reason(feed.id, check.name, check.column, labels.get(check.column), expected_text(check, feed),
-                                   _actual(check)).alias("_reason"))
-        )
-    decided = typed
-    if pieces:
-        suite_reasons = pl.concat(pieces).group_by(ROW_ID).agg(pl.col("_reason").alias("_suite"))
-        decided = decided.join(suite_reasons, on=ROW_ID, how="left").with_columns(
-            pl.col(REASONS).list.concat(pl.col("_suite").fill_null([])).alias(REASONS)).drop("_suite")
-        decided = decided.with_columns(_without_redundant_not_null(pl.col(REASONS)))
-    if blocked:
-        because = "; ".join(blocked)
-        batch_reason = reason(feed.id, "batch_is_publishable", None, None, "a batch that passes its blocking checks",
-                              pl.lit(because))
-        decided = decided.with_columns(pl.col(REASONS).list.concat(pl.concat_list(batch_reason)).alias(REASONS))
-    return decided.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)))
-
-
 def _without_redundant_not_null(reasons: pl.Expr) -> pl.Expr:
     """A value that did not parse is null too: its 'not null' reason would only repeat the type reason."""
     return reasons.list.eval(
@@ -251,27 +388,28 @@ def _without_redundant_not_null(reasons: pl.Expr) -> pl.Expr:
     )
 
 
-def _quarantine_keys(feed: Feed, batch: LandedBatch) -> list[pl.Expr]:
-    """record_key (the row's key), partition_key (what a correction replaces), unit_code (whose row)."""
-    def joined(columns: list[str]) -> pl.Expr:
-        values = []
-        for c in columns:
-            from_file = batch.file_fields.get(c)
-            values.append(pl.lit(from_file) if from_file else pl.col(c).cast(pl.String).fill_null("?"))
-        return pl.concat_str(values, separator="|")
+def quarantine_keys(feed: Feed, batch: LandedBatch) -> dict[str, str]:
+    """SQL over a staged row: record_key (the row's key), partition_key (what a correction replaces),
+    unit_code (whose row)."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def cell(column: str) -> str:
+        from_file = batch.file_fields.get(column)
+        return literal(from_file) if from_file else f"coalesce(CAST({quote(column)} AS VARCHAR), '?')"
 
     unit_column = (feed.reporting.unit_column if feed.reporting else
                    next((c.name for c in feed.columns if c.references == "org_unit"), None))
-    unit = pl.lit(batch.file_fields.get(unit_column)) if unit_column and batch.file_fields.get(unit_column) else (
-        pl.col(unit_column) if unit_column else pl.lit(None, pl.String))
-    return [
-        pl.concat_str([pl.col(c).cast(pl.String).fill_null("?") for c in feed.load.key], separator="|").alias("record_key"),
-        joined(feed.load.replace or feed.load.key).alias("partition_key"),
-        unit.cast(pl.String).alias("unit_code"),
-    ]
+    unit = (literal(batch.file_fields[unit_column]) if unit_column and batch.file_fields.get(unit_column) else
+            f"CAST({quote(unit_column)} AS VARCHAR)" if unit_column else "NULL")
+    return {
+        "record_key": " || '|' || ".join(f"coalesce(CAST({quote(c)} AS VARCHAR), '?')" for c in feed.load.key),
+        "partition_key": " || '|' || ".join(cell(c) for c in feed.load.replace or feed.load.key),
+        "unit_code": unit,
+    }
 
 
-def _outlier_rows(feed: Feed, typed: pl.DataFrame, flags: list[pl.DataFrame]) -> pl.DataFrame:
+def _outlier_rows(feed: Feed, typed: pl.DataFrame, flags: list[pl.DataFrame]) -> list[pl.DataFrame]:
     frames = []
     for rule, scored in zip(feed.outliers, flags):
         flagged = scored.filter(pl.col("outlier"))
@@ -289,30 +427,27 @@ def _outlier_rows(feed: Feed, typed: pl.DataFrame, flags: list[pl.DataFrame]) ->
             pl.col("score"), pl.lit(rule.threshold).alias("threshold"),
             pl.col("expected_min"), pl.col("expected_max"), pl.col("baseline_size"),
         ))
-    return pl.concat(frames) if frames else pl.DataFrame()
+    return frames
 
 
-def result_rows(feed: Feed, batch: LandedBatch, validation: Validation, typed: pl.DataFrame,
-                run_at: datetime) -> pl.DataFrame:
+def result_rows(feed: Feed, batch: LandedBatch, validation: Validation, rows: int, run_at: datetime) -> pl.DataFrame:
     """One row per check for ops.validation_results."""
-    key_text = typed.select(ROW_ID, pl.concat_str([pl.col(c).cast(pl.String).fill_null("?") for c in feed.load.key],
-                                                  separator="|").alias("_key"))
-    keys_by_row = dict(zip(key_text[ROW_ID].to_list(), key_text["_key"].to_list()))
-    total = typed.height
-    rows = []
+    out = []
     for r in validation.results:
-        failing = [keys_by_row[i] for i in sorted(r.row_ids)[:MAX_FAILING_KEYS]] if r.row_ids else \
-            [str(v) for v in r.unexpected_values[:MAX_FAILING_KEYS]]
-        rows.append({
+        failing_keys = r.failing_keys or [str(v) for v in r.unexpected_values[:MAX_FAILING_KEYS]]
+        declared = r.check.declaration is not None
+        expected = (expected_text(r.check, feed) if declared else
+                    "one field per header column" if r.check.name == WELL_FORMED_CHECK else
+                    "a value of the column's type")
+        out.append({
             "feed": feed.id, "batch_id": batch.batch_id, "check_id": r.check.id, "check_name": r.check.name,
             "origin": r.check.origin, "severity": r.check.severity, "scope": r.check.scope,
             "column_name": r.check.column, "success": r.success, "unexpected_count": r.unexpected_count,
-            "unexpected_percent": (100.0 * r.unexpected_count / total) if total and r.check.scope == "row" else None,
-            "failing_keys": failing, "observed": r.observed, "expected": expected_text(r.check, feed)
-            if r.check.declaration is not None else "a value of the column's type",
+            "unexpected_percent": (100.0 * r.unexpected_count / rows) if rows and r.check.scope == "row" else None,
+            "failing_keys": failing_keys[:MAX_FAILING_KEYS], "observed": r.observed, "expected": expected,
             "error": r.error, "run_at": run_at, "suite_seconds": validation.seconds,
         })
-    return pl.DataFrame(rows, schema={
+    return pl.DataFrame(out, schema={
         "feed": pl.String, "batch_id": pl.String, "check_id": pl.String, "check_name": pl.String,
         "origin": pl.String, "severity": pl.String, "scope": pl.String, "column_name": pl.String,
         "success": pl.Boolean, "unexpected_count": pl.Int64, "unexpected_percent": pl.Float64,

@@ -1,5 +1,5 @@
-"""The Great Expectations project under $IOC_HOME/gx: one pandas datasource, a rows and a columns
-suite per feed (regenerated from the declarations at every run), checkpoints that build Data Docs.
+"""The Great Expectations project under $IOC_HOME/gx: one pandas datasource, a rows, a batch and a
+columns suite per feed (regenerated from the declarations at every run), and their checkpoints.
 
 GE's SQL path over duckdb-engine returns empty results (upstream #11579), so batches reach GE as
 pandas frames; DECIMAL never reaches it (contract numbers are DOUBLE or BIGINT).
@@ -30,7 +30,7 @@ class ExpectationOutcome:
     success: bool
     unexpected_count: int | None
     unexpected_percent: float | None
-    row_ids: list[int]
+    element_count: int | None  # rows the expectation looked at (missing values not counted)
     unexpected_values: list
     observed: object
     error: str | None
@@ -88,41 +88,44 @@ def _register_checkpoint(feed: Feed, frame: str, suite):
     suite = ctx.suites.add_or_update(suite)
     definition = ctx.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=asset_name, data=batch_definition, suite=suite))
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]} if frame == "rows" \
+    # Counts and a few examples are enough: the failing rows themselves are found by each check's predicate
+    # (suite.failing), without a Python list per row.
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20} if frame != "columns" \
         else {"result_format": "COMPLETE"}
     # No UpdateDataDocsAction: it rebuilds the site per run; build_data_docs() does it once per load.
     return ctx.checkpoints.add_or_update(gx.Checkpoint(
         name=asset_name, validation_definitions=[definition], result_format=result_format, actions=[]))
 
 
-def run_suites(feed: Feed, rows, columns, parameters: dict) -> tuple[list[ExpectationOutcome], list]:
-    """Run the feed's rows suite on `rows` and its columns suite on `columns` (pandas frames);
+def run_suite(feed: Feed, frame: str, data, parameters: dict) -> tuple[list[ExpectationOutcome], list]:
+    """Run the feed's suite of one frame ("rows", "batch" or "columns") on `data` (a pandas frame);
     returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    outcomes, identifiers = [], []
-    for frame, data in (("rows", rows), ("columns", columns)):
-        checkpoint = _checkpoint(feed, frame)
-        with warnings.catch_warnings():
-            # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
-            warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
-            result = checkpoint.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters)
-        identifiers.append(ExpectationSuiteIdentifier(name=suite_name(feed.id, frame)))
-        for identifier, validation in result.run_results.items():
-            identifiers.append(identifier)
-            for r in validation.results:
-                details = r.result or {}
-                exception = r.exception_info or {}
-                outcomes.append(ExpectationOutcome(
-                    check_id=r.expectation_config.meta["check_id"],
-                    success=bool(r.success),
-                    unexpected_count=details.get("unexpected_count"),
-                    unexpected_percent=details.get("unexpected_percent"),
-                    row_ids=[int(i[ROW_ID]) for i in details.get("unexpected_index_list") or [] if isinstance(i, dict)],
-                    unexpected_values=list(details.get("unexpected_list") or []),
-                    observed=details.get("observed_value"),
-                    error=exception.get("exception_message") if exception.get("raised_exception") else None,
-                ))
+    checkpoint = _checkpoint(feed, frame)
+    with warnings.catch_warnings():
+        # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
+        warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
+        result = checkpoint.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters)
+    outcomes, identifiers = [], [ExpectationSuiteIdentifier(name=suite_name(feed.id, frame))]
+    for identifier, validation in result.run_results.items():
+        identifiers.append(identifier)
+        for r in validation.results:
+            details = r.result or {}
+            exception = r.exception_info or {}
+            element_count = details.get("element_count")
+            if element_count is not None:
+                element_count -= details.get("missing_count") or 0
+            outcomes.append(ExpectationOutcome(
+                check_id=r.expectation_config.meta["check_id"],
+                success=bool(r.success),
+                unexpected_count=details.get("unexpected_count"),
+                unexpected_percent=details.get("unexpected_percent"),
+                element_count=element_count,
+                unexpected_values=list(details.get("unexpected_list") or details.get("partial_unexpected_list") or []),
+                observed=details.get("observed_value"),
+                error=exception.get("exception_message") if exception.get("raised_exception") else None,
+            ))
     return outcomes, identifiers
 
 

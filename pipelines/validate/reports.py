@@ -13,7 +13,7 @@ from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
 from pipelines.load.warehouse import quote
-from pipelines.validate.batch import Validation, result_rows, validate_batch
+from pipelines.validate.batch import BatchValidator, Validation, result_rows
 from pipelines.validate.gx import build_data_docs
 
 
@@ -103,9 +103,16 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     records = records_frame([json.loads(r[2]) for r in raw], [r[0] for r in raw], [r[1] for r in raw])
     where = f"file {file_name}" if file_name else source_uri
     conformed = conform(feed, records, getattr(feed.source, "number_format", "en"), where)
-    validation = validate_batch(con, feed, conformed, batch, units)
+    validator = BatchValidator(con, feed, batch, units)
+    con.register("_chunk", validator.add_chunk(conformed))
+    con.execute("CREATE OR REPLACE TEMP TABLE _revalidated AS SELECT * FROM _chunk")
+    con.unregister("_chunk")
+    try:
+        validation = validator.finish("_revalidated")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _revalidated")
     build_data_docs(validation.data_docs)
-    results = result_rows(feed, batch, validation, conformed.typed, datetime.now(timezone.utc))
+    results = result_rows(feed, batch, validation, records.height, datetime.now(timezone.utc))
     con.register("_results", results)
     con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
     con.unregister("_results")

@@ -30,6 +30,13 @@ from pipelines.declarations.models import Feed
 
 OUTLIER_CHECK = "value_is_not_outlier"
 COLUMNS_FRAME_COLUMN = "column"  # the columns frame has one row per column the source sent
+KEY_FRAME_COLUMN = "_key"  # the batch frame has one row per row of the batch: a 63-bit hash of its key
+# Which frame each check's expectations run on: "rows" chunk by chunk (row-local checks, so the chunks'
+# counts add up to the batch's), "batch" once per batch (checks that compare rows with each other or
+# count them), "columns" once per batch (the columns the source sent).
+FRAMES = ("rows", "batch", "columns")
+BATCH_FRAME_CHECKS = ("key_is_unique", "row_count_between")
+COLUMNS_FRAME_CHECKS = ("required_columns_present", "no_unknown_columns")
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,8 @@ def suite_checks(feed: Feed) -> list[SuiteCheck]:
         while check_id in seen:
             check_id += "'"
         seen.add(check_id)
-        frame = "columns" if check.check in ("required_columns_present", "no_unknown_columns") else "rows"
+        frame = ("columns" if check.check in COLUMNS_FRAME_CHECKS else
+                 "batch" if check.check in BATCH_FRAME_CHECKS else "rows")
         checks.append(SuiteCheck(check_id, check.check, origin, check.severity, check.scope, frame,
                                  tuple(check.columns()), check, getattr(check, "mostly", None)))
     for i, rule in enumerate(feed.outliers):
@@ -167,10 +175,8 @@ def expectations(check: SuiteCheck, feed: Feed) -> list:
         return [E.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A=d.greater, column_B=d.lesser, or_equal=d.or_equal, ignore_row_if="either_value_is_missing",
             meta=meta, **mostly)]
-    if isinstance(d, KeyIsUnique):
-        if len(d.key) == 1:
-            return [E.ExpectColumnValuesToBeUnique(column=d.key[0], meta=meta, **mostly)]
-        return [E.ExpectCompoundColumnsToBeUnique(column_list=d.key, meta=meta, **mostly)]
+    if isinstance(d, KeyIsUnique):  # on the batch frame: each row's key as one number (see key_frame_sql)
+        return [E.ExpectColumnValuesToBeUnique(column=KEY_FRAME_COLUMN, meta=meta, **mostly)]
     if isinstance(d, RowsMatchFileName):
         return [E.ExpectColumnValuesToBeInSet(column=c, value_set={"$PARAMETER": file_parameter(c)}, meta=meta)
                 for c in file_name_fields(feed)]
@@ -191,13 +197,52 @@ def suite_name(feed_id: str, frame: str) -> str:
     return f"{feed_id}.{frame}"
 
 
+def failing(check: SuiteCheck, feed: Feed, parameters: dict):
+    """The rows of a chunk that break a row-local check, as a polars predicate — the same condition as the
+    check's expectation (missing values pass every check but values_not_null, as in Great Expectations)."""
+    import polars as pl
+
+    d = check.declaration
+    if isinstance(d, ValuesNotNull):
+        return pl.col(d.column).is_null()
+    if isinstance(d, ValuesInSet):
+        return pl.col(d.column).is_not_null() & ~pl.col(d.column).is_in(d.values)
+    if isinstance(d, ValuesBetween):
+        column = pl.col(d.column)
+        outside = pl.lit(False)
+        if d.min is not None:
+            outside = outside | (column < d.min)
+        if d.max is not None:
+            outside = outside | (column > d.max)
+        return column.is_not_null() & outside
+    if isinstance(d, ValuesMatchRegex):
+        return pl.col(d.column).is_not_null() & ~pl.col(d.column).cast(pl.String).str.contains(d.regex)
+    if isinstance(d, UnitCodeIsActive):
+        if d.as_of:
+            return pl.col(active_column(d)).is_not_null() & ~pl.col(active_column(d))
+        return pl.col(d.column).is_not_null() & ~pl.col(d.column).is_in(parameters["unit_codes"])
+    if isinstance(d, ColumnPairInOrder):
+        greater, lesser = pl.col(d.greater), pl.col(d.lesser)
+        out_of_order = greater < lesser if d.or_equal else greater <= lesser
+        return greater.is_not_null() & lesser.is_not_null() & out_of_order
+    if isinstance(d, RowsMatchFileName):
+        wrong = [pl.col(c).is_not_null() & ~pl.col(c).cast(pl.String).is_in(parameters[file_parameter(c)])
+                 for c in file_name_fields(feed)]
+        return pl.any_horizontal(wrong) if wrong else pl.lit(False)
+    if isinstance(d, OutlierRule):
+        column = outlier_column(int(check.origin.split("[")[1].rstrip("]")))
+        return pl.col(column).is_not_null() & ~pl.col(column)
+    raise ValueError(f"check {check.name} is not row-local")
+
+
 def build_suites(feed: Feed):
-    """The feed's two expectation suites: on its rows, and on the columns its source sent."""
+    """The feed's expectation suites: on its rows (run chunk by chunk), on the batch as a whole, and on
+    the columns its source sent."""
     import great_expectations as gx
 
     checks = suite_checks(feed)
     suites = {}
-    for frame in ("rows", "columns"):
+    for frame in FRAMES:
         compiled = [e for check in checks if check.frame == frame for e in expectations(check, feed)]
         suites[frame] = gx.ExpectationSuite(
             name=suite_name(feed.id, frame), expectations=compiled,

@@ -1,0 +1,261 @@
+"""Benchmark: `ioc ingest` of large department files against DuckDB's own `read_csv`, in the same run.
+
+    .venv/bin/python bench/ingest_scale.py                       # 1M and 10M rows, tasks and dossiers
+    .venv/bin/python bench/ingest_scale.py --rows 1000000 --feeds directive_tasks --runs 3
+
+For each feed and size it generates a CSV once (cached under $TMPDIR/ioc-bench-files; Vietnamese
+headers and labels as the departments send them, a few bad values and malformed lines planted), then
+runs, alternating, A = the whole `ioc ingest FEED --file F` process on a fresh $IOC_HOME and B = a
+Python process doing DuckDB's `CREATE TABLE t AS SELECT * FROM read_csv(F)` on a fresh database
+file. Each process's wall time and peak RSS come from the kernel (wait4). It prints every run, the
+medians, and the ratio A/B pair by pair (median quoted). It also checks what A did: every row received
+is loaded or quarantined, and the planted defects are in quarantine.
+
+tthc_dossiers is an API feed; the benchmark ingests its rows as a file drop (a copy of the declared
+feed with a file_drop source, in a temporary $IOC_SCHEMAS), with the same contract and checks.
+
+Targets (issue 12): 10M rows — A peak ≤ 1.5 GB and wall ≤ 3 × B; 1M rows — wall ≤ 6 × B, peak ≤ 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+IOC = REPO / ".venv" / "bin" / "ioc"
+PYTHON = REPO / ".venv" / "bin" / "python"
+FILES = Path(tempfile.gettempdir()) / "ioc-bench-files"
+PIECE = 1_000_000  # rows generated at a time (bounded memory for the generator too)
+TARGETS = {1_000_000: (6.0, 1024), 10_000_000: (3.0, 1536)}  # rows: (max ratio, max peak MiB)
+
+TASK_HEADER = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ",
+               "Ngày giao", "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+TASK_UNITS = ["SKHCN", "SYT", "SGDDT", "SXD", "SNNMT", "SCT", "STC", "SNV", "CA", "VPUBND", "TTPVHCC"]
+TASK_STATUS = ["Chưa thực hiện", "Đang thực hiện", "Hoàn thành", "Đã hủy"]
+DOSSIER_AGENCIES = ["SYT", "SXD", "STC", "SNV", "TTPVHCC", "SNNMT", "SCT", "SGDDT", "PH_HAIDUONG", "XA_GIALOC"]
+# Per generated piece: values that fail their checks (quarantined) and lines that are not CSV rows.
+MALFORMED = {
+    "directive_tasks": [
+        'NV-BAD-1,"Thông báo số 1/TB-UBND",Nguyễn Văn A,SKHCN,Thừa một cột,01/02/2026,01/03/2026,Hoàn thành,'
+        '01/03/2026,01/03/2026 08:00:00,THỪA',
+        "NV-BAD-2,Thiếu cột,Nguyễn Văn A,SKHCN",
+    ],
+    "tthc_dossiers": [
+        "HS-BAD-1,SYT,1.000001,online,2026-01-01T08:00:00+07:00,2026-01-05T08:00:00+07:00,,received,true,0,"
+        "2026-01-01T09:00:00+07:00,extra",
+        "HS-BAD-2,SYT,1.000001",
+    ],
+}
+
+
+def _piece_tasks(rng, start: int, rows: int):
+    import numpy as np
+    import polars as pl
+
+    days = lambda low, high: rng.integers(low, high, rows).astype("timedelta64[D]")  # noqa: E731
+    assigned = np.datetime64("2025-01-01") + days(0, 600)
+    due = assigned + days(14, 120)
+    status = rng.choice(TASK_STATUS, rows, p=[0.15, 0.35, 0.45, 0.05])
+    done = np.where(status == "Hoàn thành", assigned + days(1, 120), np.datetime64("NaT"))
+    frame = pl.DataFrame({
+        "Mã nhiệm vụ": [f"NV-{i:08d}" for i in range(start, start + rows)],
+        "Văn bản giao": rng.choice([f"Thông báo số {n}/TB-UBND" for n in range(100, 400)], rows),
+        "Người giao": rng.choice(["Nguyễn Văn Tùng", "Lê Ngọc Châu", "Trần Thị Hương", "Phạm Văn Minh"], rows),
+        "Đơn vị chủ trì": rng.choice(TASK_UNITS, rows),
+        "Nội dung nhiệm vụ": rng.choice(["Triển khai nền tảng số", "Rà soát thủ tục hành chính",
+                                         "Báo cáo tình hình, kết quả", "Đôn đốc giải ngân vốn đầu tư"], rows),
+        "Ngày giao": assigned, "Hạn hoàn thành": due, "Trạng thái": status, "Ngày hoàn thành": done,
+        "Cập nhật lúc": (assigned.astype("datetime64[s]") + rng.integers(0, 86400 * 90, rows).astype("timedelta64[s]"))
+        .astype("datetime64[ms]"),
+    })
+    frame = frame.with_columns(
+        *(pl.col(c).dt.strftime("%d/%m/%Y") for c in ("Ngày giao", "Hạn hoàn thành", "Ngày hoàn thành")),
+        pl.col("Cập nhật lúc").dt.strftime("%d/%m/%Y %H:%M:%S"),
+    )
+    # planted bad values: an unknown unit and a date that is not a date
+    return _plant(frame, {"Đơn vị chủ trì": (11, "SXXX"), "Hạn hoàn thành": (22, "31/02/2026")})
+
+
+def _piece_dossiers(rng, start: int, rows: int):
+    import numpy as np
+    import polars as pl
+
+    seconds = lambda low, high: rng.integers(low, high, rows).astype("timedelta64[s]").astype("timedelta64[ms]")  # noqa: E731
+    received = np.datetime64("2026-01-01T00:00:00", "ms") + seconds(0, 300 * 86400)
+    done = rng.random(rows) < 0.7
+    frame = pl.DataFrame({
+        "dossier_id": [f"HS-2026-{i:08d}" for i in range(start, start + rows)],
+        "agency_code": rng.choice(DOSSIER_AGENCIES, rows),
+        "procedure_code": [f"1.{n:06d}" for n in rng.integers(0, 999999, rows)],
+        "channel": rng.choice(["online", "direct", "postal", "Trực tuyến"], rows),
+        "received_at": received, "due_at": received + seconds(3 * 86400, 20 * 86400),
+        "completed_at": np.where(done, received + seconds(3600, 25 * 86400), np.datetime64("NaT", "ms")),
+        "status": np.where(done, "completed", rng.choice(["received", "processing", "supplement_requested"], rows)),
+        "paid_online": rng.choice(["true", "false"], rows),
+        "fee_vnd": rng.integers(0, 500_000, rows),
+        "updated_at": received + np.timedelta64(3600_000, "ms"),
+    }).with_columns(
+        *(pl.col(c).dt.replace_time_zone("Asia/Ho_Chi_Minh").dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+          for c in ("received_at", "due_at", "completed_at", "updated_at")),
+    )
+    return _plant(frame, {"agency_code": (11, "SXXX"), "fee_vnd": (22, "-5"), "channel": (33, "fax")})
+
+
+def _plant(frame, planted: dict):
+    import polars as pl
+
+    return frame.with_row_index("_i").with_columns(
+        *(pl.when(pl.col("_i") == i).then(pl.lit(v)).otherwise(pl.col(c).cast(pl.String)).alias(c)
+          for c, (i, v) in planted.items())).drop("_i")
+
+
+GENERATORS = {"directive_tasks": _piece_tasks, "tthc_dossiers": _piece_dossiers}
+BAD_VALUES_PER_PIECE = {"directive_tasks": 2, "tthc_dossiers": 3}
+
+
+def generate(feed: str, rows: int) -> Path:
+    """The benchmark file of `rows` data rows (cached): pieces of generated rows, each followed by the
+    feed's malformed lines (which count among the rows)."""
+    import io
+
+    import numpy as np
+
+    path = FILES / f"{feed}_{rows}.csv"
+    if path.exists():
+        return path
+    FILES.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42)
+    tmp = path.with_suffix(".tmp")
+    written = 0
+    with open(tmp, "wb") as out:
+        while written < rows:
+            bad = MALFORMED[feed]
+            n = min(PIECE, rows - written) - len(bad)
+            buffer = io.BytesIO()
+            GENERATORS[feed](rng, written, n).write_csv(buffer, include_header=written == 0)
+            out.write(buffer.getvalue())
+            out.write(("\n".join(bad) + "\n").encode())
+            written += n + len(bad)
+    os.replace(tmp, path)
+    return path
+
+
+def file_drop_schemas(root: Path) -> Path:
+    """A copy of schemas/ where tthc_dossiers is a file drop (same contract and checks)."""
+    schemas = root / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    feed_file = schemas / "feeds" / "tthc_dossiers.yaml"
+    feed = yaml.safe_load(feed_file.read_text(encoding="utf-8"))
+    feed["source"] = {"kind": "file_drop", "inbox": "tthc_dossiers", "patterns": ["*.csv"], "number_format": "en"}
+    feed_file.write_text(yaml.safe_dump(feed, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return schemas
+
+
+def run(command: list[str], env: dict) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MiB) of the process (and its waited-for children), exit code, output."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        return wall, usage.ru_maxrss / 1024, process.returncode, output.read().decode(errors="replace")
+
+
+def ingest_once(feed: str, file: Path, schemas: Path, root: Path) -> tuple[float, float, dict]:
+    home = root / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    env = {**os.environ, "IOC_HOME": str(home), "IOC_SCHEMAS": str(schemas)}
+    wall, peak, code, output = run([str(IOC), "ingest", feed, "--file", str(file), "--json"], env)
+    if code != 0:
+        raise SystemExit(f"ioc ingest failed ({code}):\n{output[-3000:]}")
+    summary = json.loads(output[output.index("["):])
+    return wall, peak, summary[0]
+
+
+def duckdb_once(file: Path, root: Path) -> tuple[float, float]:
+    database = root / "plain.duckdb"
+    database.unlink(missing_ok=True)
+    script = (f"import duckdb; con = duckdb.connect({str(database)!r}); "
+              f"con.execute(\"CREATE TABLE t AS SELECT * FROM read_csv({str(file)!r}, ignore_errors = true)\"); "
+              "con.close()")
+    wall, peak, code, output = run([str(PYTHON), "-c", script], dict(os.environ))
+    if code != 0:
+        raise SystemExit(f"duckdb read_csv failed ({code}):\n{output[-3000:]}")
+    return wall, peak
+
+
+def check_outcome(feed: str, rows: int, summary: dict) -> list[str]:
+    """What must hold whatever the speed: nothing lost, the planted defects quarantined."""
+    problems = []
+    if summary["rows_received"] != rows:
+        problems.append(f"received {summary['rows_received']:,} rows of {rows:,}")
+    if summary["rows_received"] != summary["rows_loaded"] + summary["rows_quarantined"]:
+        problems.append("received ≠ loaded + quarantined")
+    pieces = -(-rows // PIECE)
+    expected_bad = pieces * (BAD_VALUES_PER_PIECE[feed] + len(MALFORMED[feed]))
+    if summary["rows_quarantined"] < expected_bad:
+        problems.append(f"quarantined {summary['rows_quarantined']:,}, planted {expected_bad:,}")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--feeds", nargs="+", default=list(GENERATORS), choices=list(GENERATORS))
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
+        root = Path(tmp)
+        schemas = file_drop_schemas(root)
+        for feed in args.feeds:
+            for rows in args.rows:
+                started = time.perf_counter()
+                file = generate(feed, rows)
+                print(f"\n{feed}, {rows:,} rows: {file} ({file.stat().st_size / 2**20:,.0f} MiB, "
+                      f"ready in {time.perf_counter() - started:.1f} s)")
+                ingests, natives = [], []
+                for i in range(args.runs):
+                    a_wall, a_peak, summary = ingest_once(feed, file, schemas, root)
+                    b_wall, b_peak = duckdb_once(file, root)
+                    ingests.append((a_wall, a_peak))
+                    natives.append((b_wall, b_peak))
+                    print(f"  run {i + 1}: ioc ingest {a_wall:6.1f} s {a_peak:6.0f} MiB ({summary['status']}, "
+                          f"loaded {summary['rows_loaded']:,}, quarantined {summary['rows_quarantined']:,})   "
+                          f"duckdb read_csv {b_wall:5.1f} s {b_peak:5.0f} MiB   ratio {a_wall / b_wall:4.1f}×")
+                    problems = check_outcome(feed, rows, summary)
+                    if problems:
+                        failures.append(f"{feed} {rows:,}: " + "; ".join(problems))
+                a_wall = statistics.median(w for w, _ in ingests)
+                a_peak = statistics.median(p for _, p in ingests)
+                b_wall = statistics.median(w for w, _ in natives)
+                b_peak = statistics.median(p for _, p in natives)
+                ratio = statistics.median(a[0] / b[0] for a, b in zip(ingests, natives))
+                print(f"  median: ioc ingest {a_wall:.1f} s, peak {a_peak:,.0f} MiB; duckdb read_csv {b_wall:.1f} s, "
+                      f"peak {b_peak:,.0f} MiB; ratio {ratio:.2f}×")
+                if rows in TARGETS:
+                    max_ratio, max_peak = TARGETS[rows]
+                    verdict = "meets" if ratio <= max_ratio and a_peak <= max_peak else "MISSES"
+                    print(f"  target ≤ {max_ratio:g}× and ≤ {max_peak:,} MiB: {verdict}")
+                    if verdict == "MISSES":
+                        failures.append(f"{feed} {rows:,}: {ratio:.2f}×, {a_peak:,.0f} MiB")
+    print("\n" + ("PASS" if not failures else "FAIL:\n  " + "\n  ".join(failures)))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

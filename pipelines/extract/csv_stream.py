@@ -1,0 +1,201 @@
+"""Read a CSV file as a stream of Arrow chunks of text cells, with the source row of every record.
+
+The file is never held in memory: Arrow's CSV reader parses it block by block, every column as text
+(nothing is typed by guessing), on one thread so that it can tell the record number of a line that
+does not parse. Such a line (too many or too few fields, a quote left open) is not dropped: it is
+read again on its own and comes out as a row marked malformed, with its text and why, so that it is
+quarantined with its row number. A line whose extra fields are all empty (a spreadsheet's trailing
+delimiters) is an ordinary row. Row numbers count records as a spreadsheet does: a title block, the
+header and blank lines count; a quoted value spanning lines is one row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.extract.tabular import UnreadableFile, decode, sniff_delimiter
+
+SAMPLE_BYTES = 1 << 20  # what is read to find the encoding's first failure, the delimiter and the header
+BLOCK_BYTES = 4 << 20  # Arrow's parse block
+MALFORMED = "_malformed"  # why a row is not a well-formed record (null for every other row)
+LINE = "_line"  # a malformed row's text as received
+
+
+@dataclass
+class CsvLayout:
+    """How a CSV file is written: its encoding, delimiter and first records (to find the header)."""
+
+    encoding: str
+    delimiter: str
+    head: list[list[str]]  # the first records, parsed
+    how: str = ""
+    bom: bool = False
+
+
+@dataclass
+class MalformedLine:
+    number: int
+    text: str
+    expected: int
+    actual: int
+
+
+@dataclass
+class _Handler:
+    """Arrow's invalid-row callback: remembers each bad line, skips it in the stream."""
+
+    lines: list[MalformedLine] = field(default_factory=list)
+
+    def __call__(self, row) -> str:
+        self.lines.append(MalformedLine(row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+
+def layout(path: Path, encodings: list[str], head_rows: int) -> CsvLayout:
+    """The file's encoding (a UTF-8 BOM, else the first declared encoding the whole file decodes in),
+    its delimiter and its first `head_rows` records."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        sample = f.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again")
+    bom = sample.startswith(codecs.BOM_UTF8)
+    if bom:
+        encoding = "utf-8"
+        _check_decodes(path, "utf-8", skip=3)
+        shown = "utf-8 with BOM"
+    else:
+        encoding = next((e for e in encodings if _decodes(path, e)), None)
+        if encoding is None:
+            raise UnreadableFile(
+                f"the bytes are not valid in any declared encoding ({', '.join(encodings)}); "
+                "save the file as CSV UTF-8 or declare its encoding under source.encodings")
+        shown = encoding
+    cut = sample if size <= SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
+    text, _ = decode(cut, [encoding])
+    if "\x00" in text:
+        raise UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV")
+    lines = text.splitlines()
+    delimiter = sniff_delimiter(lines[:50])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    head = [row for _, row in zip(range(head_rows), reader)]
+    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", bom)
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    try:
+        _check_decodes(path, encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _check_decodes(path: Path, encoding: str, skip: int = 0) -> None:
+    """Decode the whole file in blocks (no text kept); raise UnicodeDecodeError where it fails."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as f:
+        f.seek(skip)
+        while block := f.read(BLOCK_BYTES):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+
+
+def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int) -> Iterator:
+    """The records after the header row (1-based), as polars frames of at most chunk_rows rows: a
+    text column per name (empty cells null), the record's row number in _source_row, and, for a line
+    that is not a well-formed record, _malformed (why) and _line (its text)."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    handler = _Handler()
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(skip_rows=header_row, column_names=[f"c{i}" for i in range(len(names))],
+                                       encoding=fmt.encoding, use_threads=False, block_size=BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, quote_char='"', double_quote=True,
+                                         newlines_in_values=True, ignore_empty_lines=False,
+                                         invalid_row_handler=handler),
+        convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(names))},
+                                             strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                             null_values=[""]),
+    )
+    first = header_row + 1  # record number of the first body record
+    emitted = 0  # well-formed records so far
+    taken = 0  # malformed lines already turned into rows
+    pending: list = []
+    pending_rows = 0
+    try:
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            frame.columns = names
+            # Record numbers: the k-th well-formed record sits after every malformed line that comes before it.
+            bad = np.array([m.number - first for m in handler.lines], dtype=np.int64)  # 0-based body positions
+            before = bad - np.arange(len(bad))  # well-formed records before each malformed line
+            k = np.arange(emitted, emitted + frame.height, dtype=np.int64)
+            rows = first + k + np.searchsorted(before, k, side="right")
+            emitted += frame.height
+            frame = frame.with_columns(pl.Series("_source_row", rows, dtype=pl.Int64))
+            fresh = handler.lines[taken:]
+            taken = len(handler.lines)
+            if fresh:
+                frame = pl.concat([frame, _malformed_rows(fresh, names, fmt.delimiter)], how="diagonal_relaxed")
+            pending.append(frame)
+            pending_rows += frame.height
+            while pending_rows >= chunk_rows:
+                whole = pl.concat(pending, how="diagonal_relaxed")
+                yield _finish(whole.head(chunk_rows), names)
+                rest = whole.slice(chunk_rows)
+                pending, pending_rows = [rest], rest.height
+    except pa.ArrowInvalid as exc:
+        raise UnreadableFile(f"the CSV cannot be parsed ({exc}); export the table again as CSV") from None
+    fresh = handler.lines[taken:]
+    if fresh:
+        pending.append(_malformed_rows(fresh, names, fmt.delimiter))
+    if pending and sum(p.height for p in pending):
+        yield _finish(pl.concat(pending, how="diagonal_relaxed"), names)
+
+
+def _finish(frame, names: list[str]):
+    """Column order and types fixed; rows with no content at all (blank lines) left out."""
+    import polars as pl
+
+    for column, dtype in ((MALFORMED, pl.String), (LINE, pl.String)):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype).alias(column))
+    # Text as the platform keeps it: Unicode NFC (a cp1258 or macOS export writes tone marks apart).
+    frame = frame.select(*[pl.col(n).str.normalize("NFC") for n in names], "_source_row", MALFORMED, LINE)
+    content = pl.any_horizontal([pl.col(n).str.strip_chars().str.len_bytes() > 0 for n in names]) | pl.col(LINE).is_not_null()
+    return frame.filter(content.fill_null(False))
+
+
+def _malformed_rows(lines: list[MalformedLine], names: list[str], delimiter: str):
+    """Rows for lines that are not well-formed records, read again on their own: cells in the header's
+    columns as far as they go; extra cells that are all empty make an ordinary row."""
+    import polars as pl
+
+    rows = []
+    for line in lines:
+        cells = next(csv.reader(io.StringIO(line.text, newline=""), delimiter=delimiter), [])
+        extra = cells[len(names):]
+        record = {name: (cell if cell != "" else None) for name, cell in zip(names, cells)}
+        record["_source_row"] = line.number
+        if extra and not any(c.strip() for c in extra):
+            record[MALFORMED] = record[LINE] = None
+        else:
+            if line.actual > line.expected:
+                why = f"{line.expected} fields (one per header column), got {line.actual}: too many fields"
+            else:
+                why = f"{line.expected} fields (one per header column), got {line.actual}: too few fields"
+            if line.text.count('"') % 2:
+                why += " (a quote is left open)"
+            record[MALFORMED], record[LINE] = why, line.text
+        rows.append(record)
+    schema = {n: pl.String for n in names} | {"_source_row": pl.Int64, MALFORMED: pl.String, LINE: pl.String}
+    return pl.DataFrame(rows, schema=schema)

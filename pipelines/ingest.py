@@ -20,6 +20,10 @@ from pipelines.metrics.runs import recorded_run
 
 log = logging.getLogger(__name__)
 
+# DuckDB's memory while a load stages its batch: beyond it the staged rows spill to disk next to the
+# warehouse, so a large file costs disk, not memory (measured: 1M tasks, process peak 2.5 GB → 1.7 GB).
+LOAD_MEMORY_LIMIT = "512MB"
+
 
 def _extractor(feed: Feed):
     from pipelines.extract import file_drop, http_json, postgres
@@ -64,6 +68,7 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
     with connect() as con:
+        con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
         with recorded_run(con, catalog(), "load", feed_id, publish_after=not follows_deadlines):
             for batch in batches:
                 summary = load_batch(con, feed, batch, units)

@@ -317,3 +317,96 @@ def test_a_crash_after_landing_leaves_the_file_in_the_inbox_and_loses_nothing(ho
     (archived,) = (home / "archive" / FEED).iterdir()
     assert archived.name.endswith("__SKHCN_2026-10.csv")
     assert query("SELECT DISTINCT source_uri FROM raw.dept_monthly_report") == [(str(archived),)]
+
+
+@pytest.fixture
+def small_chunks(tmp_path, monkeypatch) -> Path:
+    """The declarations with dept_monthly_report read in chunks of 1,000 rows (and allowed 10,000 rows)."""
+    import yaml
+
+    from pipelines.settings import REPO_ROOT
+
+    copy = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", copy)
+    file = copy / "feeds" / f"{FEED}.yaml"
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    data["source"]["max_batch_rows"] = 1000
+    for check in data["checks"]:
+        if check["check"] == "row_count_between":
+            check["max"] = 10_000
+    file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("IOC_SCHEMAS", str(copy))
+    return copy
+
+
+def write_large_report(path: Path) -> dict:
+    """SKHCN's report with 2,600 lines over three chunks: bad values in each chunk, lines that are not
+    records, a blank line, a value spanning two lines and a line with trailing empty fields. Returns the
+    row (as a spreadsheet numbers it: the header is row 1) of each planted line, and the counts."""
+    lines, planted, row = [",".join(HEADER)], {}, 1
+
+    def add(text: str, name: str | None = None, spans: int = 1) -> None:
+        nonlocal row
+        row += 1
+        lines.append(text)
+        if name:
+            planted[name] = row
+
+    for i in range(2600):
+        code = f"CT{i:05d}"
+        if i == 300:
+            add(f"SKHCN,10/2026,{code},Thừa cột,5,tin,,THỪA", "too many fields")
+        elif i == 1200:
+            add(f"SKHCN,10/2026,{code}", "too few fields")
+        elif i == 1300:
+            add(f'SKHCN,10/2026,{code},"Nhiều dòng\ntrong một ô",7,tin,', "spans two lines")
+        elif i == 1301:
+            add("")  # a blank line: a row, but no record
+            add(f"SKHCN,10/2026,{code},Sau dòng trống,8,tin,", "after the blank line")
+        elif i == 2000:
+            add(f"SKHCN,10/2026,{code},Ô trống thừa,9,tin,,,,", "trailing empty fields")
+        elif i in (5, 1500, 2500):
+            add(f"SKHCN,10/2026,{code},Sai kiểu,abc,tin,", f"bad value {i}")
+        else:
+            add(f"SKHCN,10/2026,{code},Chỉ tiêu {i},{i},tin,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return planted
+
+
+def test_a_file_larger_than_a_chunk_keeps_every_row_and_its_number(home, query, small_chunks):
+    planted = write_large_report(inbox(home) / "SKHCN_2026-10.csv")
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert (summary.status, summary.rows_received, summary.rows_quarantined) == ("partial", 2600, 5), summary.error
+    _assert_counts_add_up(query)
+    assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(2600,)]
+    quarantined = dict(query("SELECT source_row, reasons[1].message FROM ops.quarantine"))
+    for name in ("too many fields", "too few fields"):
+        message = quarantined[planted[name]]
+        assert f"file SKHCN_2026-10.csv row {planted[name]}:" in message and name in message, message
+    for i in (5, 1500, 2500):  # one bad value in each chunk
+        message = quarantined[planted[f"bad value {i}"]]
+        assert "column 'value' (header 'Giá trị')" in message and "'abc'" in message, message
+    rows = dict(query("SELECT indicator_code, _source_row FROM clean.dept_monthly_report "
+                      "WHERE indicator_code IN ('CT01300', 'CT01301', 'CT02000')"))
+    assert rows == {"CT01300": planted["spans two lines"], "CT01301": planted["after the blank line"],
+                    "CT02000": planted["trailing empty fields"]}
+    assert query("SELECT record->>'_line' FROM raw.dept_monthly_report WHERE source_row = ?",
+                 [planted["too many fields"]])[0][0].endswith(",THỪA"), "the malformed line is kept as received"
+
+
+def test_a_crash_between_chunks_leaves_the_last_good_state_and_loads_the_batch_once(home, query, small_chunks):
+    write_csv(inbox(home) / "SKHCN_2026-09.csv", [[c.replace("10/2026", "09/2026") for c in r] for r in ROWS])
+    ioc("ingest", FEED, check=True)
+    good = (batches(query), clean_rows(query), query("SELECT count(*) FROM raw.dept_monthly_report"))
+    write_large_report(inbox(home) / "SKHCN_2026-10.csv")
+
+    crashed = ioc("ingest", FEED, env={"IOC_FAILPOINTS": "load.between_chunks"})
+
+    assert crashed.returncode == 77, crashed.stdout + crashed.stderr
+    assert (batches(query), clean_rows(query), query("SELECT count(*) FROM raw.dept_monthly_report")) == good
+    ioc("ingest", FEED, check=True)
+    assert [b[1:5] for b in batches(query)] == [("loaded", 3, 3, 0), ("partial", 2600, 2595, 5)]
+    assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(2603,)]
+    assert query("SELECT count(*) FROM ops.quarantine") == [(5,)]

@@ -24,7 +24,7 @@ from pipelines.extract.landing import (
 )
 from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish
-from pipelines.load.warehouse import quote
+from pipelines.load.warehouse import literal, quote
 from pipelines.validate.batch import BatchValidator, Validation, quarantine_keys, result_rows
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
@@ -184,7 +184,7 @@ def _insert_raw(con, feed: Feed, batch: LandedBatch, chunk: pl.DataFrame) -> Non
         record = f"{quote(RAW)}::JSON"
     else:
         cells = [c for c in chunk.columns if not c.startswith("_")]
-        pairs = ", ".join(f"{_literal(c)}, {quote(c)}" for c in cells)
+        pairs = ", ".join(f"{literal(c)}, {quote(c)}" for c in cells)
         record = f"json_object({pairs})"
         if LINE in chunk.columns:
             record = f"CASE WHEN {quote(LINE)} IS NULL THEN {record} ELSE json_object({pairs}, '_line', {quote(LINE)}) END"
@@ -192,10 +192,6 @@ def _insert_raw(con, feed: Feed, batch: LandedBatch, chunk: pl.DataFrame) -> Non
         f"INSERT INTO {raw_table(feed)} SELECT ?, ?, {quote(SOURCE_URI)}, ?, ?, {quote(SOURCE_ROW)}, {record} "
         f"FROM _records", [batch.batch_id, feed.id, batch.checksum, batch.received_at])
     con.unregister("_records")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary,
@@ -226,9 +222,9 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
     if validation.published and not validation.blocked:
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT {', '.join(quote(c) for c in feed.column_names)}, "
-            f"{quote(SOURCE_ROW)}, {quote(SOURCE_URI)}, {_literal(batch.batch_id)} AS _batch_id, "
-            f"{_literal(batch.received_at.isoformat())}::TIMESTAMPTZ AS _received_at, "
-            f"{_literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at FROM {STAGED} WHERE len(reasons) = 0")
+            f"{quote(SOURCE_ROW)}, {quote(SOURCE_URI)}, {literal(batch.batch_id)} AS _batch_id, "
+            f"{literal(batch.received_at.isoformat())}::TIMESTAMPTZ AS _received_at, "
+            f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at FROM {STAGED} WHERE len(reasons) = 0")
         publish(con, feed, "_valid")
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")

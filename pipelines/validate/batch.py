@@ -22,7 +22,7 @@ from pipelines.conform.rows import ROW_ID, Conformed
 from pipelines.declarations.checks import TYPE_CHECK, OutlierRule, UnitCodeIsActive
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
-from pipelines.load.warehouse import has_clean_table, quote
+from pipelines.load.warehouse import has_clean_table, literal, quote
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import (
     KEY_FRAME_COLUMN,
@@ -337,9 +337,6 @@ def _polars_type(kind: str):
 
 def _batch_reason_sql(feed_id: str, because: str) -> str:
     """The reason a blocked batch gives every row (the same struct and wording as conform.reasons.reason)."""
-    def literal(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
     expected = "a batch that passes its blocking checks"
     where = (f"CASE WHEN regexp_extract({SOURCE_URI}, '[/\\\\][^/\\\\]*?__([^/\\\\]+)$', 1) <> '' "
              f"THEN 'file ' || regexp_extract({SOURCE_URI}, '[/\\\\][^/\\\\]*?__([^/\\\\]+)$', 1) ELSE {SOURCE_URI} END")
@@ -391,9 +388,6 @@ def _without_redundant_not_null(reasons: pl.Expr) -> pl.Expr:
 def quarantine_keys(feed: Feed, batch: LandedBatch) -> dict[str, str]:
     """SQL over a staged row: record_key (the row's key), partition_key (what a correction replaces),
     unit_code (whose row)."""
-    def literal(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
     def cell(column: str) -> str:
         from_file = batch.file_fields.get(column)
         return literal(from_file) if from_file else f"coalesce(CAST({quote(column)} AS VARCHAR), '?')"

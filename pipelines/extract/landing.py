@@ -136,14 +136,6 @@ def pending(feed: str) -> list[LandedBatch]:
     return sorted(batches, key=lambda b: (b.received_at, b.batch_id))
 
 
-def read_records(batch: LandedBatch):
-    """The batch's records as a polars DataFrame, or None for a batch that received nothing readable."""
-    import polars as pl
-
-    file = batch.directory / "records.parquet"
-    return pl.read_parquet(file) if file.exists() else None
-
-
 def records_file(batch: LandedBatch) -> Path | None:
     """The batch's records.parquet, or None for a batch that received nothing readable."""
     file = batch.directory / "records.parquet"

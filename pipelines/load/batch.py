@@ -127,7 +127,16 @@ def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchS
     """Raw history and staged rows of every chunk, then the batch's validation (None for a batch with no rows)."""
     number_format = getattr(feed.source, "number_format", "en")
     where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
-    validator = BatchValidator(con, feed, batch, units)
+    validator = BatchValidator(con, feed, batch, units, STAGED)
+    try:
+        return _validated(con, feed, batch, validator, summary, number_format, where)
+    except BaseException:
+        validator.close()
+        raise
+
+
+def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary,
+               number_format: str, where: str) -> Validation | None:
     received = 0
     for i, chunk in enumerate(record_chunks(batch, feed.source.max_batch_rows)):
         if i:
@@ -139,42 +148,31 @@ def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchS
             failpoint("load.after_raw")
         malformed = chunk.filter(pl.col(MALFORMED).is_not_null()) if MALFORMED in chunk.columns else chunk.clear()
         well_formed = chunk.filter(pl.col(MALFORMED).is_null()) if MALFORMED in chunk.columns else chunk
-        parts = []
         if well_formed.height:
             conformed = conform(feed, well_formed.drop(MALFORMED, LINE, strict=False), number_format, where,
                                 batch.header_row, first_row_id=received)
-            if i == 0:
+            if not validator.chunks:
                 summary.warnings += conformed.warnings
-            parts.append(validator.add_chunk(conformed))
+            validator.add(conformed)
         if malformed.height:
-            parts.append(validator.malformed(malformed, received + well_formed.height))
+            validator.add_malformed(malformed, received + well_formed.height)
         received += chunk.height
-        for part in parts:
-            con.register("_chunk", part)
-            if not _staged_exists(con):
-                con.execute(f"CREATE TEMP TABLE {STAGED} AS SELECT * FROM _chunk")
-            else:
-                con.execute(f"INSERT INTO {STAGED} BY NAME SELECT * FROM _chunk")
-            con.unregister("_chunk")
     summary.rows_received = received
     if received == 0:
         return None
-    validation = validator.finish(STAGED)
+    validation = validator.finish()
     summary.rows_loaded = validation.published
     summary.rows_quarantined = validation.quarantined
     summary.problems = validation.problems
     summary.warnings += [f"warning check {r.check.id} failed on {r.unexpected_count} rows"
                          for r in validation.results if not r.success and r.check.severity == "warning"]
+    summary.warnings += [f"checks disagree, please report: {d}" for d in validation.disagreements]
     summary.outliers = validation.outliers.height
     summary.data_docs = validation.data_docs
     if validation.blocked:
         summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
                         f"serving): " + "; ".join(validation.blocked)
     return validation
-
-
-def _staged_exists(con) -> bool:
-    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?", [STAGED]).fetchall())
 
 
 def _insert_raw(con, feed: Feed, batch: LandedBatch, chunk: pl.DataFrame) -> None:

@@ -1,10 +1,10 @@
-"""Validate a batch chunk by chunk with its feed's suite and decide, row by row and for the batch, what is
-published and what is quarantined — with every reason, and one result row per check.
+"""Validate a batch with its feed's suite and decide, row by row and for the batch, what is published and
+what is quarantined — with every reason, and one result row per check.
 
-Row-local checks run on each chunk (Great Expectations for the result, the check's own predicate for
-the failing rows), so memory follows the chunk, not the batch; checks that compare or count rows
-(key_is_unique, row_count_between) and the columns checks run once on the whole batch, staged in
-DuckDB. A row failing a blocking row check is quarantined; a warning check only records. The batch is
+Chunk by chunk, each row-local check's own predicate finds the rows it fails (so memory follows the
+chunk, not the batch) and the rows are staged in DuckDB; Great Expectations then validates the whole
+staged batch once through its SQL path, which gives each check's result (and Data Docs); duplicate
+keys are found in SQL. The two must agree on every count, or the batch says so. A row failing a blocking row check is quarantined; a warning check only records. The batch is
 blocked (nothing published, the last good data keeps serving) when a blocking batch check fails, or a
 blocking row check with `mostly` passes fewer rows than it asks.
 """
@@ -25,7 +25,7 @@ from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, L
 from pipelines.load.warehouse import has_clean_table, literal, quote
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import (
-    KEY_FRAME_COLUMN,
+    BATCH_CHECKS,
     SuiteCheck,
     active_column,
     expected_text,
@@ -38,6 +38,7 @@ from pipelines.validate.suite import (
 )
 
 MAX_FAILING_KEYS = 20
+STAGING_MEMORY_LIMIT = "256MB"  # the staging database's memory: beyond it, staged rows spill to disk
 WELL_FORMED_CHECK = "row_is_well_formed"  # a file's line that is a record of the header's columns
 
 
@@ -78,6 +79,7 @@ class Validation:
     blocked: list[str]
     seconds: float
     problems: list[str] = field(default_factory=list)  # the first quarantine messages, for the CLI
+    disagreements: list[str] = field(default_factory=list)  # row checks whose predicate and GE count differently
     data_docs: list = field(default_factory=list)  # GE identifiers of the stored results, for Data Docs
 
 
@@ -146,14 +148,17 @@ def key_text(feed: Feed) -> pl.Expr:
 
 
 class BatchValidator:
-    """Validates one batch: add_chunk() for each chunk of conformed rows (in order), then finish() on
-    the table where the chunks' staged rows were gathered."""
+    """Validates one batch: add() each chunk of conformed rows in order (and add_malformed() a file's lines
+    that are not records), then finish(), then close(). Every row is staged with its reasons in the
+    warehouse connection's temporary table `staged`; the well-formed rows are also staged, with the
+    columns the suite derives, in the staging database where Great Expectations validates them."""
 
-    def __init__(self, con, feed: Feed, batch: LandedBatch, units: OrgUnits, labels: dict[str, str] | None = None):
-        self.con, self.feed, self.batch, self.units = con, feed, batch, units
-        self.labels = labels or {}
+    def __init__(self, con, feed: Feed, batch: LandedBatch, units: OrgUnits, staged: str):
+        self.con, self.feed, self.batch, self.units, self.staged = con, feed, batch, units, staged
+        self.labels: dict[str, str] = {}
         self.checks = suite_checks(feed)
         self.results = {c.id: CheckResult(c) for c in self.checks}
+        self.found = {c.id: 0 for c in self.checks}  # failing rows found by each check's predicate
         self.typing = CheckResult(type_check())
         self.well_formed = CheckResult(SuiteCheck(WELL_FORMED_CHECK, WELL_FORMED_CHECK, "contract", "blocking", "row",
                                                   "rows", (), None))
@@ -162,28 +167,20 @@ class BatchValidator:
             value = batch.file_fields.get(name)
             self.parameters[file_parameter(name)] = [value] if value else []
         self.outliers: list[pl.DataFrame] = []
-        self.docs: list = []
         self.seconds = 0.0
         self.chunks = 0
         self.source_columns: list[str] = []
+        self.staging = None  # the staging database's connection, while rows are added
 
-    def add_chunk(self, conformed: Conformed) -> pl.DataFrame:
-        """Run the row-local checks on one chunk; returns its rows to stage, each with all its reasons so far."""
-        from pipelines.validate.gx import run_suite
-
+    def add(self, conformed: Conformed) -> None:
+        """Run the row-local checks' predicates on one chunk and stage its rows."""
         started = time.monotonic()
         self.chunks += 1
         self.source_columns = conformed.source_columns
         if self.chunks == 1:
             self.labels = conformed.labels
         typed, flags = _derive(self.con, self.feed, conformed.typed, self.units)
-        row_checks = [c for c in self.checks if c.frame == "rows"]
-        derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
-        outcomes, docs = run_suite(self.feed, "rows", typed.select(*self.feed.column_names, *derived).to_pandas(),
-                                   self.parameters)
-        self._add_outcomes(outcomes, first_chunk=self.chunks == 1)
-        if self.chunks == 1 or any(not o.success for o in outcomes):
-            self.docs += docs  # Data Docs: the first chunk's page, and every chunk's that failed something
+        row_checks = [c for c in self.checks if c.frame == "rows" and c.name not in BATCH_CHECKS]
         self._add_typing(typed)
         flagged = typed.with_columns(failing(c, self.feed, self.parameters).fill_null(False).alias(f"__fails__{i}")
                                      for i, c in enumerate(row_checks))
@@ -192,12 +189,13 @@ class BatchValidator:
             rows = flagged.filter(pl.col(f"__fails__{i}"))
             if rows.height == 0:
                 continue
+            self.found[check.id] += rows.height
             result = self.results[check.id]
             if len(result.failing_keys) < MAX_FAILING_KEYS:
                 result.failing_keys += rows.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(
                     key_text(self.feed)).to_series().to_list()
             if result.quarantines_rows:
-                pieces.append(rows.select(ROW_ID, self._reason(check, rows).alias("_reason")))
+                pieces.append(rows.select(ROW_ID, self._reason(check).alias("_reason")))
         staged = typed.select(*self.feed.column_names, ROW_ID, SOURCE_ROW, SOURCE_URI, REASONS)
         if pieces:
             suite_reasons = pl.concat(pieces).group_by(ROW_ID).agg(pl.col("_reason").alias("_suite"))
@@ -205,11 +203,14 @@ class BatchValidator:
                 pl.col(REASONS).list.concat(pl.col("_suite").fill_null([])).alias(REASONS)).drop("_suite")
             staged = staged.with_columns(_without_redundant_not_null(pl.col(REASONS)))
         self.outliers += [o for o in _outlier_rows(self.feed, typed, flags) if o.height]
+        derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
+        self._stage_for_checks(typed.select(*self.feed.column_names, *derived, ROW_ID))
+        self._stage(staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)),
+                                        pl.lit(None, pl.String).alias(MALFORMED)))
         self.seconds += time.monotonic() - started
-        return staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)), pl.lit(None, pl.String).alias(MALFORMED))
 
-    def malformed(self, rows: pl.DataFrame, first_row_id: int) -> pl.DataFrame:
-        """Rows for a file's lines that are not well-formed records: quarantined with why, never checked further."""
+    def add_malformed(self, rows: pl.DataFrame, first_row_id: int) -> None:
+        """Stage a file's lines that are not well-formed records: quarantined with why, never checked further."""
         self.well_formed.unexpected_count += rows.height
         self.well_formed.success = self.well_formed.success and rows.height == 0
         if len(self.well_formed.failing_keys) < MAX_FAILING_KEYS:
@@ -217,23 +218,40 @@ class BatchValidator:
         why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, "one field per header column",
                      pl.format("{}: {}", pl.col(MALFORMED), pl.col(LINE)))
         columns = [pl.lit(None, _polars_type(c.type)).alias(c.name) for c in self.feed.columns]
-        return rows.with_row_index(ROW_ID, offset=first_row_id).select(
+        self._stage(rows.with_row_index(ROW_ID, offset=first_row_id).select(
             *columns, ROW_ID, SOURCE_ROW, SOURCE_URI, pl.concat_list(why).cast(pl.List(REASON_TYPE)).alias(REASONS),
-            MALFORMED)
+            MALFORMED))
 
-    def _add_outcomes(self, outcomes, first_chunk: bool) -> None:
+    def _stage(self, frame: pl.DataFrame) -> None:
+        self.con.register("_chunk", frame)
+        exists = self.con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?",
+                                  [self.staged]).fetchall()
+        self.con.execute(f"INSERT INTO {self.staged} BY NAME SELECT * FROM _chunk" if exists else
+                         f"CREATE TEMP TABLE {self.staged} AS SELECT * FROM _chunk")
+        self.con.unregister("_chunk")
+
+    def _stage_for_checks(self, frame: pl.DataFrame) -> None:
+        from pipelines.validate.gx import staging_connection
+
+        first = self.staging is None
+        if first:
+            self.staging = staging_connection()
+            self.staging.driver_connection.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")
+        duck = self.staging.driver_connection
+        duck.register("_chunk", frame)
+        duck.execute(f"CREATE OR REPLACE TABLE {quote(self.feed.id)} AS SELECT * FROM _chunk" if first else
+                     f"INSERT INTO {quote(self.feed.id)} BY NAME SELECT * FROM _chunk")
+        duck.unregister("_chunk")
+
+    def _add_outcomes(self, outcomes) -> None:
         for outcome in outcomes:
             result = self.results[outcome.check_id]
             result.unexpected_count += outcome.unexpected_count or 0
             result.element_count += outcome.element_count or 0
             result.error = result.error or outcome.error
-            if not outcome.success and len(result.unexpected_values) < MAX_FAILING_KEYS:
-                result.unexpected_values += outcome.unexpected_values[:MAX_FAILING_KEYS - len(result.unexpected_values)]
-            if result.check.mostly is None or outcome.error:
-                result.success = result.success and outcome.success and outcome.error is None
-            elif result.element_count:  # `mostly` holds (or not) for the batch, not for each chunk
-                result.success = result.error is None and \
-                    (1 - result.unexpected_count / result.element_count) >= result.check.mostly
+            result.success = result.success and outcome.success and outcome.error is None
+            if not outcome.success:
+                result.unexpected_values += outcome.unexpected_values[:MAX_FAILING_KEYS]
             if outcome.observed is not None:
                 shown = outcome.observed
                 result.observed = ", ".join(map(str, shown)) if isinstance(shown, (list, set, tuple)) else str(shown)
@@ -246,44 +264,67 @@ class BatchValidator:
             self.typing.failing_keys += failed.head(MAX_FAILING_KEYS - len(self.typing.failing_keys)).select(
                 key_text(self.feed)).to_series().to_list()
 
-    def _reason(self, check: SuiteCheck, rows: pl.DataFrame) -> pl.Expr:
+    def _reason(self, check: SuiteCheck) -> pl.Expr:
         return reason(self.feed.id, check.name, check.column, self.labels.get(check.column),
                       expected_text(check, self.feed), _actual(check))
 
-    def finish(self, staged: str) -> Validation:
-        """The checks over the whole batch (on the staged rows), then the batch's decision; staged rows get
-        their last reasons (duplicate keys, a blocked batch) in place."""
-        from pipelines.validate.gx import run_suite
+    def finish(self) -> Validation:
+        """Great Expectations on the whole batch, then the batch's decision; staged rows get their last
+        reasons (duplicate keys, a blocked batch) in place."""
+        from pipelines.validate.gx import release_staging, run_suite
 
         started = time.monotonic()
         con, feed = self.con, self.feed
-        key_frame = con.execute(key_frame_sql(feed, staged)).df()
-        outcomes, docs = run_suite(feed, "batch", key_frame, self.parameters)
-        self._add_outcomes(outcomes, first_chunk=True)
+        docs = []
+        if self.staging is not None:
+            self.staging.close()
+            self.staging = None
+            try:
+                outcomes, docs = run_suite(feed, "rows", self.parameters)
+            finally:
+                release_staging()
+            self._add_outcomes(outcomes)
         columns = pl.DataFrame({"column": self.source_columns}, schema={"column": pl.String}).to_pandas()
-        outcomes, column_docs = run_suite(feed, "columns", columns, self.parameters)
-        self._add_outcomes(outcomes, first_chunk=True)
-        self.docs += docs + column_docs
+        outcomes, column_docs = run_suite(feed, "columns", self.parameters, columns)
+        self._add_outcomes(outcomes)
         self._columns_present()
         unique = next((self.results[c.id] for c in self.checks if c.name == "key_is_unique"), None)
         if unique is not None and not unique.success:
-            self._mark_duplicates(unique, staged)
-        # a file's batch says whether its lines were well-formed records; other sources send records, not lines
+            self._mark_duplicates(unique)
         results = [*([self.well_formed] if self.batch.file_name else []), self.typing, *self.results.values()]
         blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
         if blocked:
             batch_reason = _batch_reason_sql(feed.id, "; ".join(blocked))
-            con.execute(f"UPDATE {staged} SET {REASONS} = list_append({REASONS}, {batch_reason})")
+            con.execute(f"UPDATE {self.staged} SET {REASONS} = list_append({REASONS}, {batch_reason})")
         published, quarantined = con.execute(
             f"SELECT count(*) FILTER (WHERE len({REASONS}) = 0), count(*) FILTER (WHERE len({REASONS}) > 0) "
-            f"FROM {staged}").fetchall()[0]
+            f"FROM {self.staged}").fetchall()[0]
         problems = [m for (m,) in con.execute(
-            f"SELECT unnest({REASONS}).message FROM (SELECT {REASONS} FROM {staged} WHERE len({REASONS}) > 0 "
+            f"SELECT unnest({REASONS}).message FROM (SELECT {REASONS} FROM {self.staged} WHERE len({REASONS}) > 0 "
             f"ORDER BY {ROW_ID} LIMIT 5)").fetchall()]
         outliers = pl.concat(self.outliers) if self.outliers else pl.DataFrame()
         self.seconds += time.monotonic() - started
         return Validation(published=published, quarantined=quarantined, results=results, outliers=outliers,
-                          blocked=blocked, seconds=self.seconds, problems=problems, data_docs=self.docs)
+                          blocked=blocked, seconds=self.seconds, problems=problems, data_docs=docs + column_docs,
+                          disagreements=self._disagreements())
+
+    def _disagreements(self) -> list[str]:
+        """Row checks whose failing rows, found by their predicate, are not as many as GE counted."""
+        return [f"{check_id}: Great Expectations counted {self.results[check_id].unexpected_count} failing rows, "
+                f"the check's predicate found {found}" for check_id, found in self.found.items()
+                if self.results[check_id].check.frame == "rows"
+                and self.results[check_id].check.name not in BATCH_CHECKS
+                and self.results[check_id].error is None and found != self.results[check_id].unexpected_count]
+
+    def close(self) -> None:
+        """Drop what the batch staged (also after a failure)."""
+        if self.staging is not None:
+            from pipelines.validate.gx import release_staging
+
+            self.staging.close()
+            self.staging = None
+            release_staging()
+        self.con.execute(f"DROP TABLE IF EXISTS {self.staged}")
 
     def _columns_present(self) -> None:
         for result in self.results.values():
@@ -292,10 +333,9 @@ class BatchValidator:
                 result.unexpected_values = [c.name for c in self.feed.columns if not c.nullable and c.name not in present]
                 result.unexpected_count = len(result.unexpected_values)
 
-    def _mark_duplicates(self, result: CheckResult, staged: str) -> None:
-        """Rows whose key another row of the batch has too: their reason, added in place (exact: by the key's
-        values, where the batch frame compared their hashes)."""
-        d = result.check.declaration
+    def _mark_duplicates(self, result: CheckResult) -> None:
+        """Rows whose key another row of the batch has too: their reason, added in place."""
+        d, staged = result.check.declaration, self.staged
         key = ", ".join(quote(c) for c in d.key)
         same = " AND ".join(f"s.{quote(c)} IS NOT DISTINCT FROM d.{quote(c)}" for c in d.key)
         rows = self.con.sql(f"""
@@ -306,23 +346,11 @@ class BatchValidator:
         result.failing_keys = rows.head(MAX_FAILING_KEYS).select(key_text(self.feed)).to_series().to_list()
         if not result.quarantines_rows or rows.height == 0:
             return
-        reasons = rows.select(ROW_ID, self._reason(result.check, rows).cast(REASON_TYPE).alias("_reason"))
+        reasons = rows.select(ROW_ID, self._reason(result.check).cast(REASON_TYPE).alias("_reason"))
         self.con.register("_duplicate_reasons", reasons)
         self.con.execute(f"UPDATE {staged} AS s SET {REASONS} = list_append(s.{REASONS}, r._reason) "
                          f"FROM _duplicate_reasons AS r WHERE s.{ROW_ID} = r.{ROW_ID}")
         self.con.unregister("_duplicate_reasons")
-
-
-def key_frame_sql(feed: Feed, staged: str) -> str:
-    """One row per row of the batch, its key as a 63-bit hash (a row with no key values, or a malformed line,
-    gets a number of its own: missing keys are not duplicates, as in Great Expectations)."""
-    checks = [c for c in suite_checks(feed) if c.name == "key_is_unique"]
-    if not checks:
-        return f"SELECT {ROW_ID} AS {KEY_FRAME_COLUMN} FROM {staged}"
-    key = checks[0].declaration.key
-    hashed = f"(hash({', '.join(quote(c) for c in key)}) & 9223372036854775807)::BIGINT"
-    return (f"SELECT CASE WHEN {MALFORMED} IS NULL AND {_not_all_null(key)} THEN {hashed} "
-            f"ELSE -1 - {ROW_ID}::BIGINT END AS {KEY_FRAME_COLUMN} FROM {staged}")
 
 
 def _not_all_null(columns: list[str]) -> str:

@@ -1,8 +1,10 @@
-"""The Great Expectations project under $IOC_HOME/gx: one pandas datasource, a rows, a batch and a
-columns suite per feed (regenerated from the declarations at every run), and their checkpoints.
+"""The Great Expectations project under $IOC_HOME/gx: a rows and a columns suite per feed (regenerated
+from the declarations at every run), and their checkpoints.
 
-GE's SQL path over duckdb-engine returns empty results (upstream #11579), so batches reach GE as
-pandas frames; DECIMAL never reaches it (contract numbers are DOUBLE or BIGINT).
+A batch's rows are staged in a DuckDB database of their own ($IOC_HOME/staging/validate.duckdb, one
+table per feed) and validated there through GE's SQL path (duckdb-engine, with the adaptations of
+gx_duckdb), once per batch whatever its size; the columns a source sent are a small pandas frame.
+DECIMAL never reaches GE (contract numbers are DOUBLE or BIGINT).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pipelines.declarations.models import Feed
 from pipelines.settings import paths
 from pipelines.validate.suite import build_suites, suite_name
 
-DATASOURCE = "ioc"
+DATASOURCE = "ioc"  # pandas frames (the columns a source sent)
+STAGING = "ioc_staging"  # the staged rows, in DuckDB
 ROW_ID = "_row_id"
 
 
@@ -51,7 +54,28 @@ def _context(root: Path):
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         context.variables.save()
     context.data_sources.add_or_update_pandas(name=DATASOURCE)
+    staging = root / "staging" / "validate.duckdb"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    from pipelines.validate.gx_duckdb import adapt
+
+    adapt()
+    context.data_sources.add_or_update_sql(name=STAGING, connection_string=f"duckdb:///{staging}")
     return context
+
+
+def staging_connection():
+    """A DBAPI connection to the staging database from GE's own engine (its .driver_connection is the DuckDB
+    connection): DuckDB opens a file once per process, with one configuration, so the platform writes the
+    staged rows through the same engine GE then reads them with. Close it when done."""
+    return context().data_sources.get(STAGING).get_engine().raw_connection()
+
+
+def release_staging() -> None:
+    """Close every pooled connection to the staging database, so that the file is free for the next process
+    that loads (a process keeps it open otherwise, and DuckDB lets one process open a file)."""
+    datasource = context().data_sources.get(STAGING)
+    datasource.get_engine().dispose()  # the one staging_connection() writes through
+    datasource.get_execution_engine().engine.dispose()  # GE validates through an engine of its own
 
 
 def context():
@@ -75,38 +99,42 @@ def _register_checkpoint(feed: Feed, frame: str, suite):
     import great_expectations as gx
 
     ctx = context()
-    datasource = ctx.data_sources.get(DATASOURCE)
+    staged = frame == "rows"
+    datasource = ctx.data_sources.get(STAGING if staged else DATASOURCE)
     asset_name = suite_name(feed.id, frame)  # asset, validation definition and checkpoint share the name
     try:
         asset = datasource.get_asset(asset_name)
     except LookupError:
-        asset = datasource.add_dataframe_asset(name=asset_name)
+        asset = (datasource.add_table_asset(name=asset_name, table_name=feed.id) if staged
+                 else datasource.add_dataframe_asset(name=asset_name))
     try:
         batch_definition = asset.get_batch_definition("batch")
     except (KeyError, LookupError):
-        batch_definition = asset.add_batch_definition_whole_dataframe("batch")
+        batch_definition = (asset.add_batch_definition_whole_table("batch") if staged
+                            else asset.add_batch_definition_whole_dataframe("batch"))
     suite = ctx.suites.add_or_update(suite)
     definition = ctx.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=asset_name, data=batch_definition, suite=suite))
     # Counts and a few examples are enough: the failing rows themselves are found by each check's predicate
     # (suite.failing), without a Python list per row.
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20} if frame != "columns" \
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20} if staged \
         else {"result_format": "COMPLETE"}
     # No UpdateDataDocsAction: it rebuilds the site per run; build_data_docs() does it once per load.
     return ctx.checkpoints.add_or_update(gx.Checkpoint(
         name=asset_name, validation_definitions=[definition], result_format=result_format, actions=[]))
 
 
-def run_suite(feed: Feed, frame: str, data, parameters: dict) -> tuple[list[ExpectationOutcome], list]:
-    """Run the feed's suite of one frame ("rows", "batch" or "columns") on `data` (a pandas frame);
-    returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
+def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list[ExpectationOutcome], list]:
+    """Run the feed's suite of one frame: "rows" on the feed's staged table, "columns" on `data` (a pandas
+    frame); returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     checkpoint = _checkpoint(feed, frame)
     with warnings.catch_warnings():
         # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
         warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
-        result = checkpoint.run(batch_parameters={"dataframe": data}, expectation_parameters=parameters)
+        result = checkpoint.run(batch_parameters={"dataframe": data} if data is not None else None,
+                                expectation_parameters=parameters)
     outcomes, identifiers = [], [ExpectationSuiteIdentifier(name=suite_name(feed.id, frame))]
     for identifier, validation in result.run_results.items():
         identifiers.append(identifier)

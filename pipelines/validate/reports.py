@@ -103,14 +103,12 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     records = records_frame([json.loads(r[2]) for r in raw], [r[0] for r in raw], [r[1] for r in raw])
     where = f"file {file_name}" if file_name else source_uri
     conformed = conform(feed, records, getattr(feed.source, "number_format", "en"), where)
-    validator = BatchValidator(con, feed, batch, units)
-    con.register("_chunk", validator.add_chunk(conformed))
-    con.execute("CREATE OR REPLACE TEMP TABLE _revalidated AS SELECT * FROM _chunk")
-    con.unregister("_chunk")
+    validator = BatchValidator(con, feed, batch, units, "_revalidated")
     try:
-        validation = validator.finish("_revalidated")
+        validator.add(conformed)
+        validation = validator.finish()
     finally:
-        con.execute("DROP TABLE IF EXISTS _revalidated")
+        validator.close()
     build_data_docs(validation.data_docs)
     results = result_rows(feed, batch, validation, records.height, datetime.now(timezone.utc))
     con.register("_results", results)

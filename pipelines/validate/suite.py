@@ -30,13 +30,11 @@ from pipelines.declarations.models import Feed
 
 OUTLIER_CHECK = "value_is_not_outlier"
 COLUMNS_FRAME_COLUMN = "column"  # the columns frame has one row per column the source sent
-KEY_FRAME_COLUMN = "_key"  # the batch frame has one row per row of the batch: a 63-bit hash of its key
-# Which frame each check's expectations run on: "rows" chunk by chunk (row-local checks, so the chunks'
-# counts add up to the batch's), "batch" once per batch (checks that compare rows with each other or
-# count them), "columns" once per batch (the columns the source sent).
-FRAMES = ("rows", "batch", "columns")
-BATCH_FRAME_CHECKS = ("key_is_unique", "row_count_between")
+# Which frame each check's expectations run on: "rows" (the batch's conformed rows, staged in DuckDB and
+# validated through GE's SQL path) or "columns" (the columns the source sent, a small pandas frame).
+FRAMES = ("rows", "columns")
 COLUMNS_FRAME_CHECKS = ("required_columns_present", "no_unknown_columns")
+BATCH_CHECKS = ("key_is_unique", "row_count_between")  # checks that compare or count rows: no row-local predicate
 
 
 @dataclass(frozen=True)
@@ -98,8 +96,7 @@ def suite_checks(feed: Feed) -> list[SuiteCheck]:
         while check_id in seen:
             check_id += "'"
         seen.add(check_id)
-        frame = ("columns" if check.check in COLUMNS_FRAME_CHECKS else
-                 "batch" if check.check in BATCH_FRAME_CHECKS else "rows")
+        frame = "columns" if check.check in COLUMNS_FRAME_CHECKS else "rows"
         checks.append(SuiteCheck(check_id, check.check, origin, check.severity, check.scope, frame,
                                  tuple(check.columns()), check, getattr(check, "mostly", None)))
     for i, rule in enumerate(feed.outliers):
@@ -175,8 +172,10 @@ def expectations(check: SuiteCheck, feed: Feed) -> list:
         return [E.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A=d.greater, column_B=d.lesser, or_equal=d.or_equal, ignore_row_if="either_value_is_missing",
             meta=meta, **mostly)]
-    if isinstance(d, KeyIsUnique):  # on the batch frame: each row's key as one number (see key_frame_sql)
-        return [E.ExpectColumnValuesToBeUnique(column=KEY_FRAME_COLUMN, meta=meta, **mostly)]
+    if isinstance(d, KeyIsUnique):
+        if len(d.key) == 1:
+            return [E.ExpectColumnValuesToBeUnique(column=d.key[0], meta=meta, **mostly)]
+        return [E.ExpectCompoundColumnsToBeUnique(column_list=d.key, meta=meta, **mostly)]
     if isinstance(d, RowsMatchFileName):
         return [E.ExpectColumnValuesToBeInSet(column=c, value_set={"$PARAMETER": file_parameter(c)}, meta=meta)
                 for c in file_name_fields(feed)]
@@ -199,7 +198,9 @@ def suite_name(feed_id: str, frame: str) -> str:
 
 def failing(check: SuiteCheck, feed: Feed, parameters: dict):
     """The rows of a chunk that break a row-local check, as a polars predicate — the same condition as the
-    check's expectation (missing values pass every check but values_not_null, as in Great Expectations)."""
+    check's expectation (missing values pass every check but values_not_null, as in Great Expectations).
+    GE gives each check's result on the whole batch; this finds the rows to quarantine, without a Python
+    object per failing row."""
     import polars as pl
 
     d = check.declaration
@@ -236,8 +237,7 @@ def failing(check: SuiteCheck, feed: Feed, parameters: dict):
 
 
 def build_suites(feed: Feed):
-    """The feed's expectation suites: on its rows (run chunk by chunk), on the batch as a whole, and on
-    the columns its source sent."""
+    """The feed's expectation suites: on its rows, and on the columns its source sent."""
     import great_expectations as gx
 
     checks = suite_checks(feed)

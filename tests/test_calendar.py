@@ -129,3 +129,22 @@ def test_a_deadline_rule_in_words(rule, vi, en):
     """The wall's tooltip: the rule as people say it, in both languages."""
     words = describe(rule)
     assert words["vi"].startswith(vi) and words["en"].startswith(en)
+
+
+def test_working_days_of_many_pairs_at_once_match_the_day_by_day_count():
+    import random
+    from datetime import timedelta
+
+    import polars as pl
+
+    from pipelines.calendar.workdays import working_days_after_each
+
+    rng = random.Random(3)
+    firsts = [date(1995, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)) for _ in range(3000)]
+    lasts = [first + timedelta(days=rng.randint(-30, 400)) for first in firsts]
+    firsts[::20] = [None] * len(firsts[::20])  # a task with no due date
+
+    got = working_days_after_each(pl.Series(firsts, dtype=pl.Date), pl.Series(lasts, dtype=pl.Date)).to_list()
+
+    assert got == [working_days_after(a, b) if a else None for a, b in zip(firsts, lasts)]
+    assert any(a and a.year < 2000 for a in firsts), "dates before the table are counted too"

@@ -49,7 +49,7 @@ def received_reports(con, feed: Feed) -> pl.DataFrame:
     sources = [f"""
         SELECT file_fields->>'{unit}' AS unit_code, file_fields->>'{period}' AS period, received_at
         FROM ops.batches
-        WHERE feed = '{feed.id}' AND status IN ('loaded', 'partial') AND file_fields->>'{unit}' IS NOT NULL"""]
+        WHERE feed = '{feed.id}' AND status IN ('loaded', 'partial') AND (file_fields->>'{unit}') IS NOT NULL"""]
     if has_clean_table(con, feed.id):
         sources.append(f"""
             SELECT CAST({quote(unit)} AS VARCHAR), CAST({quote(period)} AS VARCHAR), min(_received_at)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import polars as pl
 
 from pipelines.calendar.deadlines import TIMEZONE
-from pipelines.calendar.workdays import working_days_after
+from pipelines.calendar.workdays import working_days_after_each
 from pipelines.declarations.models import Feed
 from pipelines.load.warehouse import quote
 
@@ -47,9 +47,8 @@ def task_status(con, feed: Feed, today: date) -> pl.DataFrame:
         days_until_due=pl.when(pl.col("state").is_in(["due_soon", "open"]))
         .then((pl.col("due_on") - pl.lit(today)).dt.total_days()),
     )
-    working = [working_days_after(due, until) if until is not None else None
-               for due, until in zip(tasks["due_on"].to_list(), tasks.select(late_until)[:, 0].to_list())]
-    return tasks.with_columns(pl.Series("working_days_late", working, dtype=pl.Int64), pl.lit(feed.id).alias("feed"))
+    working = working_days_after_each(tasks["due_on"], tasks.select(late_until).to_series())
+    return tasks.with_columns(working.alias("working_days_late"), pl.lit(feed.id).alias("feed"))
 
 
 def task_rates(status: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,8 @@ it answers while a load holds the warehouse. The page at `/` is built only on th
     GET /api/kpis?unit=HP             one tile per KPI for a unit: latest period, target, status, change, sparkline
     GET /api/kpis/{kpi}?unit=HP       drill-down: the KPI for a unit and for each unit under it, worst first
     GET /api/reports                  expected reports, unit × period: on time, late (working days), missing…
-    GET /api/tasks?state=&unit=       open directive tasks overdue (most late first) or due soon
+    GET /api/tasks?state=&unit=       open directive tasks overdue (most late first) or due soon: the first 200
+                                      (each unit's worst 50 of each), and how many there are
     GET /api/feeds                    per feed: freshness, latest batch, failing checks, quarantine reasons
 """
 
@@ -67,6 +68,17 @@ class WallSnapshot:
             return self._view
 
 
+TASKS_SHOWN = 200  # tasks one answer lists (worst first); its counts give the totals
+
+
+def _task_count(wall: dict, state: str, unit: str | None = None) -> int:
+    """Tasks in that state (of one unit), from the snapshot's counts (or its list, in an older snapshot)."""
+    counts = wall.get("task_counts")
+    if counts is None:
+        return sum(1 for t in wall["tasks"] if t["state"] == state and unit in (None, t["unit"]))
+    return counts["units"].get(unit, {}).get(state, 0) if unit else counts[state]
+
+
 def _stamp(wall: dict) -> dict:
     return {"generated_at": wall["generated_at"], "age_seconds": round(seconds_since(wall["generated_at"]), 1),
             "timezone": wall["timezone"]}
@@ -118,8 +130,7 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
                 "reports": {"missing": sum(1 for _, s in cells if s == "missing"),
                             "late": sum(1 for _, s in cells if s == "late"),
                             "units_missing": sorted({u for u, s in cells if s == "missing"})},
-                "tasks": {"overdue": sum(1 for t in wall["tasks"] if t["state"] == "overdue"),
-                          "due_soon": sum(1 for t in wall["tasks"] if t["state"] == "due_soon")},
+                "tasks": {state: _task_count(wall, state) for state in ("overdue", "due_soon")},
                 "feeds": {"total": len(feeds), "stale": [f["id"] for f in feeds if f["stale"]],
                           "failing": [f["id"] for f in feeds if f["latest_batch"]
                                       and f["latest_batch"]["status"] == "failed"]}}
@@ -170,7 +181,8 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
             view.unit(unit)
         rows = [t for t in view.data["tasks"]
                 if (state is None or t["state"] == state) and (unit is None or t["unit"] == unit)]
-        return {**_stamp(view.data), "tasks": rows}
+        counts = {s: _task_count(view.data, s, unit) for s in ("overdue", "due_soon") if state in (None, s)}
+        return {**_stamp(view.data), "tasks": rows[:TASKS_SHOWN], "counts": counts}
 
     @router.get("/feeds")
     def feeds() -> dict:

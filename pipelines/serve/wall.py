@@ -48,6 +48,7 @@ def collect_wall(con, catalog: Catalog, now: datetime | None = None) -> dict:
         "kpis": _kpis(con, catalog),
         "reports": _reports(con, catalog),
         "tasks": _tasks(con, catalog),
+        "task_counts": _task_counts(con, catalog),
         "feeds": _feeds(con, catalog),
         "checks": CHECK_LABELS,
     }
@@ -134,7 +135,12 @@ def _reports(con, catalog: Catalog) -> list[dict]:
             for entry in feeds.values()]
 
 
+TASKS_PER_UNIT = 50  # the worst overdue and the soonest due tasks of each unit kept in the snapshot
+
+
 def _tasks(con, catalog: Catalog) -> list[dict]:
+    """Each unit's worst overdue and soonest due tasks (at most TASKS_PER_UNIT of each), worst first: what a
+    screen can show, whatever the number of tasks; _task_counts has the totals."""
     if not table_exists(con, "marts", "task_status"):
         return []
     columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
@@ -144,10 +150,26 @@ def _tasks(con, catalog: Catalog) -> list[dict]:
         SELECT feed, task_id, title, unit_code, {optional}, due_on, state, days_late, working_days_late,
                days_until_due
         FROM marts.task_status WHERE state IN ('overdue', 'due_soon')
+        QUALIFY row_number() OVER (PARTITION BY unit_code, state
+                                   ORDER BY days_late DESC NULLS LAST, days_until_due, due_on, task_id) <= {TASKS_PER_UNIT}
         ORDER BY state = 'overdue' DESC, days_late DESC NULLS LAST, days_until_due, due_on, task_id""").fetchall()
     keys = ("feed", "task_id", "title", "unit", "source_document", "assigned_by", "due_on", "state", "days_late",
             "working_days_late", "days_until_due")
     return [{**dict(zip(keys, row)), "due_on": iso(row[6])} for row in rows if row[0] in catalog.feeds]
+
+
+def _task_counts(con, catalog: Catalog) -> dict:
+    """Tasks overdue and due soon, in all and per unit (the snapshot lists only each unit's worst)."""
+    counts = {"overdue": 0, "due_soon": 0, "units": {}}
+    if not table_exists(con, "marts", "task_status"):
+        return counts
+    for feed, unit, state, n in con.execute(
+            "SELECT feed, unit_code, state, count(*) FROM marts.task_status "
+            "WHERE state IN ('overdue', 'due_soon') GROUP BY ALL").fetchall():
+        if feed in catalog.feeds:
+            counts[state] += n
+            counts["units"].setdefault(unit, {"overdue": 0, "due_soon": 0})[state] += n
+    return counts
 
 
 def _feeds(con, catalog: Catalog) -> list[dict]:

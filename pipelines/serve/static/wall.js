@@ -293,8 +293,8 @@ function unitIndex() {
 function renderTasks() {
   const byCode = unitIndex();
   const tasks = state.data.tasks.tasks;
-  const overdue = tasks.filter((task) => task.state === "overdue").length;
-  $("tasks-hint").textContent = fill(t().tasksHint, { o: overdue, s: tasks.length - overdue });
+  const counts = state.data.tasks.counts || {};
+  $("tasks-hint").textContent = fill(t().tasksHint, { o: counts.overdue ?? 0, s: counts.due_soon ?? 0 });
   if (!tasks.length) {
     $("tasks").replaceChildren(h("li", { class: "empty" }, t().noTasks));
     return;

@@ -66,7 +66,10 @@ def _piece_tasks(rng, start: int, rows: int):
     days = lambda low, high: rng.integers(low, high, rows).astype("timedelta64[D]")  # noqa: E731
     assigned = np.datetime64("2025-01-01") + days(0, 600)
     due = assigned + days(14, 120)
-    status = rng.choice(TASK_STATUS, rows, p=[0.15, 0.35, 0.45, 0.05])
+    # as in a real tracker, most tasks whose due date has passed are done; those still open are overdue
+    past = due < np.datetime64("2026-11-15")
+    status = np.where(past, rng.choice(TASK_STATUS, rows, p=[0.01, 0.04, 0.91, 0.04]),
+                      rng.choice(TASK_STATUS, rows, p=[0.2, 0.6, 0.2, 0.0]))
     done = np.where(status == "Hoàn thành", assigned + days(1, 120), np.datetime64("NaT"))
     frame = pl.DataFrame({
         "Mã nhiệm vụ": [f"NV-{i:08d}" for i in range(start, start + rows)],

@@ -31,6 +31,12 @@ def _extractor(feed: Feed):
     return {"http_json": http_json, "file_drop": file_drop, "postgres": postgres}[feed.source.kind]
 
 
+def _prepare_validation() -> None:
+    from pipelines.validate.gx import import_in_background
+
+    import_in_background()
+
+
 def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: bool = True,
                  window: Window | None = None) -> list[LandedBatch]:
     """Land what the source has for us (or, with a window, what it has in that window: a backfill). A
@@ -64,6 +70,8 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     batches = pending(feed_id)
     if not batches:
         return []
+    if any(b.rows for b in batches):
+        _prepare_validation()
     units = catalog().org_units
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
@@ -97,6 +105,7 @@ def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
 def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
     """Extract then load; a source error is returned after its failed batch is recorded."""
     error = None
+    _prepare_validation()
     try:
         extract_feed(feed_id, files)
     except SourceError as exc:

@@ -208,5 +208,5 @@ def test_every_check_a_result_can_name_has_words_for_people():
     from pipelines.declarations.checks import CHECK_LABELS, CHECK_NAMES, TYPE_CHECK
     from pipelines.validate.suite import OUTLIER_CHECK
 
-    for name in [*CHECK_NAMES, TYPE_CHECK, OUTLIER_CHECK, "batch_is_publishable"]:
+    for name in [*CHECK_NAMES, TYPE_CHECK, OUTLIER_CHECK, "batch_is_publishable", "row_is_well_formed"]:
         assert CHECK_LABELS.get(name, {}).keys() == {"vi", "en"}, name

@@ -1,7 +1,10 @@
 """The registry of named data-quality checks a feed may declare, and outlier rules.
 
-Each check is a declaration model: its `check` name selects it, its own keys are its parameters, so
-an unknown name or a wrong parameter is rejected when the feed file is read, naming file and key.
+Each check is one class, and the class is the whole check: its `check` name selects it, its own keys
+are its parameters (an unknown name or a wrong parameter is rejected when the feed file is read,
+naming file and key), and it says what passing looks like (`expected`), how to fix a failure (`fix`),
+what it is called for people in vi and en (`labels`), which Great Expectations expectation(s) it
+compiles to (`expectations`) and which rows break it (`failing`, a polars predicate, for row checks).
 Every check has a severity — `blocking` (a failure keeps the batch from being published) or
 `warning` (rows are published, the failure is recorded) — and row checks accept `mostly`: the share
 of rows that must pass before a blocking check blocks the whole batch (without it, failing rows are
@@ -10,22 +13,63 @@ quarantined and the rest published). Checks are named for the condition that pas
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+import re
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from pipelines.declarations.base import Regex, Strict
 
+if TYPE_CHECKING:
+    from pipelines.declarations.models import Feed
+
 Severity = Literal["blocking", "warning"]
+COLUMNS_FRAME_COLUMN = "column"  # the columns frame has one row per column the source sent
+
+
+def active_column(check: UnitCodeIsActive) -> str:
+    """The derived column saying whether a row's unit was active on its as_of date."""
+    return f"_active__{check.column}__{check.as_of}"
+
+
+def outlier_column(index: int) -> str:
+    """The derived column saying whether a row's value is not an outlier under outlier rule `index`."""
+    return f"_not_outlier__{index}"
+
+
+def file_parameter(column: str) -> str:
+    """The suite parameter holding the value a file's name gives for `column`."""
+    return f"file_{column}"
+
+
+def file_name_fields(feed: Feed) -> list[str]:
+    """The contract columns a feed's file names carry (the named groups of source.file_name_pattern)."""
+    pattern = getattr(feed.source, "file_name_pattern", None)
+    return list(re.compile(pattern).groupindex) if pattern else []
+
+
+def _gx():
+    import great_expectations as gx
+
+    return gx.expectations
+
+
+def _pl():
+    import polars as pl
+
+    return pl
 
 
 class Check(Strict):
-    """What every check declares."""
+    """What every check declares, and what every check says of itself."""
 
     severity: Severity = "blocking"
     description: str | None = None
 
     scope: ClassVar[str] = "row"  # "row": failing rows are known; "batch": the batch as a whole passes or fails
+    frame: ClassVar[str] = "rows"  # "rows": runs on the batch's rows; "columns": on the columns the source sent
+    labels: ClassVar[dict[str, str]] = {}  # what the check means, for people, in vi and en
+    fix: ClassVar[str | None] = None  # how a department fixes a failure, quoted in quarantine reasons
 
     def columns(self) -> list[str]:
         """The contract columns the check reads (validated against the feed's columns)."""
@@ -34,6 +78,23 @@ class Check(Strict):
     @property
     def name(self) -> str:
         return self.check
+
+    def expected(self, feed: Feed) -> str:
+        """What passing looks like, in words, for quarantine reasons and results."""
+        raise NotImplementedError
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        """The Great Expectations expectations of the check, each tagged with `meta`."""
+        raise NotImplementedError
+
+    def failing(self, feed: Feed, parameters: dict):
+        """The rows that break the check, as a polars predicate over a chunk (missing values pass every check
+        but values_not_null, as in Great Expectations); None for a check that compares or counts rows."""
+        return None
+
+    def _mostly(self) -> dict:
+        mostly = getattr(self, "mostly", None)
+        return {"mostly": mostly} if mostly else {}
 
 
 class RowCheck(Check):
@@ -45,9 +106,20 @@ class ValuesNotNull(RowCheck):
 
     check: Literal["values_not_null"]
     column: str
+    labels: ClassVar = {"vi": "Thiếu giá trị bắt buộc", "en": "Required value missing"}
+    fix: ClassVar = "fill in the value in the source and send the data again"
 
     def columns(self) -> list[str]:
         return [self.column]
+
+    def expected(self, feed: Feed) -> str:
+        return "a value (the column is required)"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToNotBeNull(column=self.column, meta=meta, **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        return _pl().col(self.column).is_null()
 
 
 class ValuesInSet(RowCheck):
@@ -56,9 +128,24 @@ class ValuesInSet(RowCheck):
     check: Literal["values_in_set"]
     column: str
     values: list[str | int | float | bool]
+    labels: ClassVar = {"vi": "Giá trị ngoài danh mục", "en": "Value not in the allowed list"}
+    fix: ClassVar = "use one of the codes, or add the source's label under values: in the feed file"
 
     def columns(self) -> list[str]:
         return [self.column]
+
+    def expected(self, feed: Feed) -> str:
+        column = feed.column(self.column)
+        labels = f"; or a label: {', '.join(column.values)}" if column is not None and column.values else ""
+        return f"one of {', '.join(map(str, self.values))}{labels}"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToBeInSet(column=self.column, value_set=self.values, meta=meta,
+                                                  **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        column = _pl().col(self.column)
+        return column.is_not_null() & ~column.is_in(self.values)
 
 
 class ValuesBetween(RowCheck):
@@ -68,6 +155,8 @@ class ValuesBetween(RowCheck):
     column: str
     min: float | None = None
     max: float | None = None
+    labels: ClassVar = {"vi": "Giá trị ngoài khoảng cho phép", "en": "Value out of range"}
+    fix: ClassVar = "correct the value in the source and send the data again"
 
     @model_validator(mode="after")
     def _a_bound(self) -> ValuesBetween:
@@ -80,6 +169,24 @@ class ValuesBetween(RowCheck):
     def columns(self) -> list[str]:
         return [self.column]
 
+    def expected(self, feed: Feed) -> str:
+        if self.min is not None and self.max is not None:
+            return f"a value between {self.min:g} and {self.max:g}"
+        return f"a value ≥ {self.min:g}" if self.min is not None else f"a value ≤ {self.max:g}"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToBeBetween(column=self.column, min_value=self.min, max_value=self.max,
+                                                    meta=meta, **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        pl = _pl()
+        column, outside = pl.col(self.column), pl.lit(False)
+        if self.min is not None:
+            outside = outside | (column < self.min)
+        if self.max is not None:
+            outside = outside | (column > self.max)
+        return column.is_not_null() & outside
+
 
 class ValuesMatchRegex(RowCheck):
     """Text values of `column` match `regex` (a format such as a procedure code)."""
@@ -87,9 +194,23 @@ class ValuesMatchRegex(RowCheck):
     check: Literal["values_match_regex"]
     column: str
     regex: Regex
+    labels: ClassVar = {"vi": "Sai định dạng", "en": "Wrong format"}
+    fix: ClassVar = "correct the value's format in the source and send the data again"
 
     def columns(self) -> list[str]:
         return [self.column]
+
+    def expected(self, feed: Feed) -> str:
+        return f"text matching {self.regex}"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToMatchRegex(column=self.column, regex=self.regex, meta=meta,
+                                                     **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        pl = _pl()
+        column = pl.col(self.column)
+        return column.is_not_null() & ~column.cast(pl.String).str.contains(self.regex)
 
 
 class UnitCodeIsActive(RowCheck):
@@ -99,9 +220,31 @@ class UnitCodeIsActive(RowCheck):
     check: Literal["unit_code_is_active"]
     column: str
     as_of: str | None = None
+    labels: ClassVar = {"vi": "Mã đơn vị không tồn tại hoặc không còn hoạt động", "en": "Unknown or inactive unit code"}
+    fix: ClassVar = ("use the code of a unit active at that time (schemas/org_units.yaml), or declare the unit "
+                     "there")
 
     def columns(self) -> list[str]:
         return [self.column] + ([self.as_of] if self.as_of else [])
+
+    def expected(self, feed: Feed) -> str:
+        return (f"the code of a unit active on its {self.as_of} (schemas/org_units.yaml)" if self.as_of
+                else "a code of schemas/org_units.yaml")
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        E = _gx()
+        if self.as_of:
+            return [E.ExpectColumnValuesToBeInSet(column=active_column(self), value_set=[True], meta=meta,
+                                                  **self._mostly())]
+        return [E.ExpectColumnValuesToBeInSet(column=self.column, value_set={"$PARAMETER": "unit_codes"},
+                                              meta=meta, **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        pl = _pl()
+        if self.as_of:
+            active = pl.col(active_column(self))
+            return active.is_not_null() & ~active
+        return pl.col(self.column).is_not_null() & ~pl.col(self.column).is_in(parameters["unit_codes"])
 
 
 class ColumnPairInOrder(RowCheck):
@@ -111,19 +254,46 @@ class ColumnPairInOrder(RowCheck):
     greater: str
     lesser: str
     or_equal: bool = True
+    labels: ClassVar = {"vi": "Thứ tự ngày/giá trị không hợp lệ", "en": "Columns out of order"}
+    fix: ClassVar = "correct the dates or amounts in the source so that they are in order"
 
     def columns(self) -> list[str]:
         return [self.greater, self.lesser]
 
+    def expected(self, feed: Feed) -> str:
+        return f"{self.greater} {'≥' if self.or_equal else '>'} {self.lesser}"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=self.greater, column_B=self.lesser, or_equal=self.or_equal,
+            ignore_row_if="either_value_is_missing", meta=meta, **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        pl = _pl()
+        greater, lesser = pl.col(self.greater), pl.col(self.lesser)
+        out_of_order = greater < lesser if self.or_equal else greater <= lesser
+        return greater.is_not_null() & lesser.is_not_null() & out_of_order
+
 
 class KeyIsUnique(RowCheck):
-    """No two rows of a batch share these columns' values."""
+    """No two rows of a batch share these columns' values (the rows that do are found in SQL)."""
 
     check: Literal["key_is_unique"]
     key: list[str]
+    labels: ClassVar = {"vi": "Trùng khóa bản ghi", "en": "Duplicate record key"}
+    fix: ClassVar = "each key must appear once per file or answer: remove or merge the duplicate rows"
 
     def columns(self) -> list[str]:
         return list(self.key)
+
+    def expected(self, feed: Feed) -> str:
+        return f"each ({', '.join(self.key)}) once per batch"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        E = _gx()
+        if len(self.key) == 1:
+            return [E.ExpectColumnValuesToBeUnique(column=self.key[0], meta=meta, **self._mostly())]
+        return [E.ExpectCompoundColumnsToBeUnique(column_list=self.key, meta=meta, **self._mostly())]
 
 
 class RowsMatchFileName(Check):
@@ -132,6 +302,22 @@ class RowsMatchFileName(Check):
 
     check: Literal["rows_match_file_name"]
     scope: ClassVar[str] = "batch"
+    labels: ClassVar = {"vi": "Nội dung không khớp tên tệp (đơn vị/kỳ)",
+                        "en": "Rows do not match the file name (unit/period)"}
+    fix: ClassVar = "put each department's and period's rows in a file named for them"
+
+    def expected(self, feed: Feed) -> str:
+        return f"the {' and '.join(file_name_fields(feed))} the file is named for"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToBeInSet(column=c, value_set={"$PARAMETER": file_parameter(c)}, meta=meta)
+                for c in file_name_fields(feed)]
+
+    def failing(self, feed: Feed, parameters: dict):
+        pl = _pl()
+        wrong = [pl.col(c).is_not_null() & ~pl.col(c).cast(pl.String).is_in(parameters[file_parameter(c)])
+                 for c in file_name_fields(feed)]
+        return pl.any_horizontal(wrong) if wrong else pl.lit(False)
 
 
 class RowCountBetween(Check):
@@ -141,6 +327,14 @@ class RowCountBetween(Check):
     min: Annotated[int, Field(ge=0)] = 0
     max: Annotated[int, Field(ge=0)] | None = None
     scope: ClassVar[str] = "batch"
+    labels: ClassVar = {"vi": "Số dòng bất thường", "en": "Unexpected row count"}
+    fix: ClassVar = "check that the source sent the whole report, then send it again"
+
+    def expected(self, feed: Feed) -> str:
+        return f"between {self.min} and {self.max if self.max is not None else 'any number of'} rows"
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectTableRowCountToBeBetween(min_value=self.min, max_value=self.max, meta=meta)]
 
 
 class RequiredColumnsPresent(Check):
@@ -148,6 +342,17 @@ class RequiredColumnsPresent(Check):
 
     check: Literal["required_columns_present"]
     scope: ClassVar[str] = "batch"
+    frame: ClassVar[str] = "columns"
+    labels: ClassVar = {"vi": "Thiếu cột bắt buộc", "en": "Required column missing"}
+    fix: ClassVar = "add the column to the source, or add the label it uses to labels: in the feed file"
+
+    def expected(self, feed: Feed) -> str:
+        return "every required column: " + ", ".join(c.name for c in feed.columns if not c.nullable)
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        required = [c.name for c in feed.columns if not c.nullable]
+        return [_gx().ExpectColumnDistinctValuesToContainSet(column=COLUMNS_FRAME_COLUMN, value_set=required,
+                                                             meta=meta)]
 
 
 class NoUnknownColumns(Check):
@@ -156,7 +361,20 @@ class NoUnknownColumns(Check):
     check: Literal["no_unknown_columns"]
     severity: Severity = "warning"
     scope: ClassVar[str] = "batch"
+    frame: ClassVar[str] = "columns"
+    labels: ClassVar = {"vi": "Có cột không khai báo", "en": "Undeclared column"}
+    fix: ClassVar = "add the new column's label to the feed file if it carries data"
 
+    def expected(self, feed: Feed) -> str:
+        return "only the contract's columns: " + ", ".join(feed.column_names)
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToBeInSet(column=COLUMNS_FRAME_COLUMN, value_set=feed.column_names,
+                                                  meta=meta)]
+
+
+CHECK_CLASSES = (ValuesNotNull, ValuesInSet, ValuesBetween, ValuesMatchRegex, UnitCodeIsActive, ColumnPairInOrder,
+                 KeyIsUnique, RowsMatchFileName, RowCountBetween, RequiredColumnsPresent, NoUnknownColumns)
 
 DeclaredCheck = Annotated[
     ValuesNotNull | ValuesInSet | ValuesBetween | ValuesMatchRegex | UnitCodeIsActive | ColumnPairInOrder
@@ -164,14 +382,11 @@ DeclaredCheck = Annotated[
     Field(discriminator="check"),
 ]
 
-CHECK_NAMES = sorted(
-    cls.model_fields["check"].annotation.__args__[0]
-    for cls in (ValuesNotNull, ValuesInSet, ValuesBetween, ValuesMatchRegex, UnitCodeIsActive, ColumnPairInOrder,
-                KeyIsUnique, RowsMatchFileName, RowCountBetween, RequiredColumnsPresent, NoUnknownColumns)
-)
+CHECK_NAMES = sorted(cls.model_fields["check"].annotation.__args__[0] for cls in CHECK_CLASSES)
 
 # The check the conform stage applies while parsing: a value that is not of its column's type.
 TYPE_CHECK = "value_has_contract_type"
+OUTLIER_CHECK = "value_is_not_outlier"
 
 
 class OutlierRule(Strict):
@@ -192,6 +407,8 @@ class OutlierRule(Strict):
     bounds: dict[str, tuple[float, float]] = {}
     bounds_by: str | None = None
 
+    labels: ClassVar = {"vi": "Giá trị bất thường so với lịch sử", "en": "Outlier against history"}
+
     @model_validator(mode="after")
     def _bounds_for_min_max(self) -> OutlierRule:
         if self.method == "min_max" and not (self.bounds and self.bounds_by):
@@ -204,22 +421,32 @@ class OutlierRule(Strict):
     def columns(self) -> list[str]:
         return [self.column, *self.series, self.order_by] + ([self.bounds_by] if self.bounds_by else [])
 
-# What each check means, for people (the wall's data-quality panel); a test keeps it complete.
-CHECK_LABELS = {
-    "values_not_null": {"vi": "Thiếu giá trị bắt buộc", "en": "Required value missing"},
-    "values_in_set": {"vi": "Giá trị ngoài danh mục", "en": "Value not in the allowed list"},
-    "values_between": {"vi": "Giá trị ngoài khoảng cho phép", "en": "Value out of range"},
-    "values_match_regex": {"vi": "Sai định dạng", "en": "Wrong format"},
-    "unit_code_is_active": {"vi": "Mã đơn vị không tồn tại hoặc không còn hoạt động",
-                            "en": "Unknown or inactive unit code"},
-    "column_pair_in_order": {"vi": "Thứ tự ngày/giá trị không hợp lệ", "en": "Columns out of order"},
-    "key_is_unique": {"vi": "Trùng khóa bản ghi", "en": "Duplicate record key"},
-    "rows_match_file_name": {"vi": "Nội dung không khớp tên tệp (đơn vị/kỳ)",
-                             "en": "Rows do not match the file name (unit/period)"},
-    "row_count_between": {"vi": "Số dòng bất thường", "en": "Unexpected row count"},
-    "required_columns_present": {"vi": "Thiếu cột bắt buộc", "en": "Required column missing"},
-    "no_unknown_columns": {"vi": "Có cột không khai báo", "en": "Undeclared column"},
-    TYPE_CHECK: {"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
-    "value_is_not_outlier": {"vi": "Giá trị bất thường so với lịch sử", "en": "Outlier against history"},
-    "batch_is_publishable": {"vi": "Lô dữ liệu bị chặn công bố", "en": "Batch blocked from publication"},
+    def expected(self, feed: Feed) -> str:
+        return f"a value in the usual range of its series ({self.method.replace('_', ' ')}, threshold {self.threshold:g})"
+
+    def expectations(self, feed: Feed, meta: dict, index: int) -> list:
+        return [_gx().ExpectColumnValuesToBeInSet(column=outlier_column(index), value_set=[True], meta=meta)]
+
+    def failing(self, feed: Feed, parameters: dict, index: int):
+        column = _pl().col(outlier_column(index))
+        return column.is_not_null() & ~column
+
+
+# Checks the platform applies that no feed declares: their words and fixes, beside the declared ones'.
+PLATFORM_CHECKS = {
+    TYPE_CHECK: ({"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
+                 "correct the value in the source and send the data again"),
+    "row_is_well_formed": ({"vi": "Dòng sai cấu trúc (thừa hoặc thiếu cột)",
+                            "en": "Malformed line (too many or too few fields)"},
+                           "correct the line in the source (one field per header column, quotes closed) "
+                           "and send the file again"),
+    "batch_is_publishable": ({"vi": "Lô dữ liệu bị chặn công bố", "en": "Batch blocked from publication"}, None),
 }
+
+# What each check means, for people (the wall's data-quality panel); a test keeps it complete.
+CHECK_LABELS = {cls.model_fields["check"].annotation.__args__[0]: cls.labels for cls in CHECK_CLASSES} | {
+    OUTLIER_CHECK: OutlierRule.labels} | {name: labels for name, (labels, _) in PLATFORM_CHECKS.items()}
+
+# How a department fixes each failure, quoted at the end of a quarantine reason.
+CHECK_FIXES = {cls.model_fields["check"].annotation.__args__[0]: cls.fix for cls in CHECK_CLASSES} | {
+    name: fix for name, (_, fix) in PLATFORM_CHECKS.items() if fix}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class CsvLayout:
     head: list[list[str]]  # the first records, parsed
     how: str = ""
     bom: bool = False
+    nfc: bool = True  # the whole text is in Unicode NFC already (else every chunk is normalised)
 
 
 @dataclass
@@ -66,16 +68,21 @@ def layout(path: Path, encodings: list[str], head_rows: int) -> CsvLayout:
         raise UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again")
     bom = sample.startswith(codecs.BOM_UTF8)
     if bom:
-        encoding = "utf-8"
-        _check_decodes(path, "utf-8", skip=3)
-        shown = "utf-8 with BOM"
+        encoding, shown = "utf-8", "utf-8 with BOM"
+        nfc = _decoded_nfc(path, "utf-8", skip=3)
     else:
-        encoding = next((e for e in encodings if _decodes(path, e)), None)
+        encoding = nfc = None
+        for candidate in encodings:
+            try:
+                nfc = _decoded_nfc(path, candidate)
+            except UnicodeDecodeError:
+                continue
+            encoding = shown = candidate
+            break
         if encoding is None:
             raise UnreadableFile(
                 f"the bytes are not valid in any declared encoding ({', '.join(encodings)}); "
                 "save the file as CSV UTF-8 or declare its encoding under source.encodings")
-        shown = encoding
     cut = sample if size <= SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
     text, _ = decode(cut, [encoding])
     if "\x00" in text:
@@ -84,25 +91,26 @@ def layout(path: Path, encodings: list[str], head_rows: int) -> CsvLayout:
     delimiter = sniff_delimiter(lines[:50])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     head = [row for _, row in zip(range(head_rows), reader)]
-    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", bom)
+    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", bom, nfc)
 
 
-def _decodes(path: Path, encoding: str) -> bool:
-    try:
-        _check_decodes(path, encoding)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
-def _check_decodes(path: Path, encoding: str, skip: int = 0) -> None:
-    """Decode the whole file in blocks (no text kept); raise UnicodeDecodeError where it fails."""
+def _decoded_nfc(path: Path, encoding: str, skip: int = 0) -> bool:
+    """Decode the whole file in blocks (no text kept): raise UnicodeDecodeError where it fails, else say
+    whether the text is in Unicode NFC already. Lines are checked whole (a tone mark written apart from
+    its letter never straddles two blocks), and normalising, which costs more than reading, is then
+    left to the files that need it (a cp1258 or macOS export)."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    nfc, carried = True, ""
     with open(path, "rb") as f:
         f.seek(skip)
         while block := f.read(BLOCK_BYTES):
-            decoder.decode(block)
-        decoder.decode(b"", final=True)
+            text = carried + decoder.decode(block)
+            cut = text.rfind("\n") + 1
+            if nfc and not unicodedata.is_normalized("NFC", text[:cut]):
+                nfc = False
+            carried = text[cut:]
+        carried += decoder.decode(b"", final=True)
+    return nfc and unicodedata.is_normalized("NFC", carried)
 
 
 def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int) -> Iterator:
@@ -150,7 +158,7 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
             pending_rows += frame.height
             while pending_rows >= chunk_rows:
                 whole = pl.concat(pending, how="diagonal_relaxed")
-                yield _finish(whole.head(chunk_rows), names)
+                yield _finish(whole.head(chunk_rows), names, fmt.nfc)
                 rest = whole.slice(chunk_rows)
                 pending, pending_rows = [rest], rest.height
     except pa.ArrowInvalid as exc:
@@ -159,18 +167,19 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
     if fresh:
         pending.append(_malformed_rows(fresh, names, fmt.delimiter))
     if pending and sum(p.height for p in pending):
-        yield _finish(pl.concat(pending, how="diagonal_relaxed"), names)
+        yield _finish(pl.concat(pending, how="diagonal_relaxed"), names, fmt.nfc)
 
 
-def _finish(frame, names: list[str]):
-    """Column order and types fixed; rows with no content at all (blank lines) left out."""
+def _finish(frame, names: list[str], nfc: bool):
+    """Column order and types fixed, text in NFC; rows with no content at all (blank lines) left out."""
     import polars as pl
 
     for column, dtype in ((MALFORMED, pl.String), (LINE, pl.String)):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype).alias(column))
     # Text as the platform keeps it: Unicode NFC (a cp1258 or macOS export writes tone marks apart).
-    frame = frame.select(*[pl.col(n).str.normalize("NFC") for n in names], "_source_row", MALFORMED, LINE)
+    cells = [pl.col(n) if nfc else pl.col(n).str.normalize("NFC") for n in names]
+    frame = frame.select(*cells, "_source_row", MALFORMED, LINE)
     content = pl.any_horizontal([pl.col(n).str.strip_chars().str.len_bytes() > 0 for n in names]) | pl.col(LINE).is_not_null()
     return frame.filter(content.fill_null(False))
 

@@ -19,23 +19,20 @@ import polars as pl
 
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
 from pipelines.conform.rows import ROW_ID, Conformed
-from pipelines.declarations.checks import TYPE_CHECK, OutlierRule, UnitCodeIsActive
+from pipelines.declarations.checks import (
+    TYPE_CHECK,
+    OutlierRule,
+    UnitCodeIsActive,
+    active_column,
+    file_name_fields,
+    file_parameter,
+    outlier_column,
+)
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
 from pipelines.load.warehouse import has_clean_table, literal, quote
 from pipelines.validate import outliers as outlier_methods
-from pipelines.validate.suite import (
-    BATCH_CHECKS,
-    SuiteCheck,
-    active_column,
-    expected_text,
-    failing,
-    file_name_fields,
-    file_parameter,
-    outlier_column,
-    suite_checks,
-    type_check,
-)
+from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
 
 MAX_FAILING_KEYS = 20
 STAGING_MEMORY_LIMIT = "256MB"  # the staging database's memory: beyond it, staged rows spill to disk
@@ -180,9 +177,10 @@ class BatchValidator:
         if self.chunks == 1:
             self.labels = conformed.labels
         typed, flags = _derive(self.con, self.feed, conformed.typed, self.units)
-        row_checks = [c for c in self.checks if c.frame == "rows" and c.name not in BATCH_CHECKS]
+        predicates = {c.id: failing(c, self.feed, self.parameters) for c in self.checks if c.frame == "rows"}
+        row_checks = [c for c in self.checks if predicates.get(c.id) is not None]
         self._add_typing(typed)
-        flagged = typed.with_columns(failing(c, self.feed, self.parameters).fill_null(False).alias(f"__fails__{i}")
+        flagged = typed.with_columns(predicates[c.id].fill_null(False).alias(f"__fails__{i}")
                                      for i, c in enumerate(row_checks))
         pieces = []
         for i, check in enumerate(row_checks):
@@ -312,8 +310,7 @@ class BatchValidator:
         """Row checks whose failing rows, found by their predicate, are not as many as GE counted."""
         return [f"{check_id}: Great Expectations counted {self.results[check_id].unexpected_count} failing rows, "
                 f"the check's predicate found {found}" for check_id, found in self.found.items()
-                if self.results[check_id].check.frame == "rows"
-                and self.results[check_id].check.name not in BATCH_CHECKS
+                if failing(self.results[check_id].check, self.feed, self.parameters) is not None
                 and self.results[check_id].error is None and found != self.results[check_id].unexpected_count]
 
     def close(self) -> None:

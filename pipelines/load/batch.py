@@ -137,15 +137,14 @@ def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchS
 
 def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary,
                number_format: str, where: str) -> Validation | None:
+    _insert_raw(con, feed, batch)
+    failpoint("load.after_raw")
     received = 0
     for i, chunk in enumerate(record_chunks(batch, feed.source.max_batch_rows)):
         if i:
             failpoint("load.between_chunks")
         if chunk.height == 0:
             continue
-        _insert_raw(con, feed, batch, chunk)
-        if i == 0:
-            failpoint("load.after_raw")
         malformed = chunk.filter(pl.col(MALFORMED).is_not_null()) if MALFORMED in chunk.columns else chunk.clear()
         well_formed = chunk.filter(pl.col(MALFORMED).is_null()) if MALFORMED in chunk.columns else chunk
         if well_formed.height:
@@ -175,21 +174,23 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, s
     return validation
 
 
-def _insert_raw(con, feed: Feed, batch: LandedBatch, chunk: pl.DataFrame) -> None:
-    """The chunk's records as received: the JSON that came (API, database) or the file's cells by header label."""
-    con.register("_records", chunk)
-    if RAW in chunk.columns:
+def _insert_raw(con, feed: Feed, batch: LandedBatch) -> None:
+    """The batch's records as received — the JSON that came (API, database) or a file's cells by header
+    label — read by DuckDB straight from the landed Parquet file: in parallel, and written to the warehouse
+    in whole row groups rather than held in memory until the commit."""
+    landed = literal(str(records_file(batch)))
+    columns = [name for (name,) in con.execute(f"SELECT name FROM parquet_schema({landed}) WHERE name <> 'schema'")
+               .fetchall()]
+    if RAW in columns:
         record = f"{quote(RAW)}::JSON"
     else:
-        cells = [c for c in chunk.columns if not c.startswith("_")]
-        pairs = ", ".join(f"{literal(c)}, {quote(c)}" for c in cells)
+        pairs = ", ".join(f"{literal(c)}, {quote(c)}" for c in columns if not c.startswith("_"))
         record = f"json_object({pairs})"
-        if LINE in chunk.columns:
+        if LINE in columns:
             record = f"CASE WHEN {quote(LINE)} IS NULL THEN {record} ELSE json_object({pairs}, '_line', {quote(LINE)}) END"
     con.execute(
         f"INSERT INTO {raw_table(feed)} SELECT ?, ?, {quote(SOURCE_URI)}, ?, ?, {quote(SOURCE_ROW)}, {record} "
-        f"FROM _records", [batch.batch_id, feed.id, batch.checksum, batch.received_at])
-    con.unregister("_records")
+        f"FROM read_parquet({landed})", [batch.batch_id, feed.id, batch.checksum, batch.received_at])
 
 
 def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary,

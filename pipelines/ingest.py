@@ -105,7 +105,9 @@ def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
 def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
     """Extract then load; a source error is returned after its failed batch is recorded."""
     error = None
-    _prepare_validation()
+    feed = catalog().feed(feed_id)
+    if files or feed.source.kind != "file_drop" or _extractor(feed).inbox_files(feed):
+        _prepare_validation()  # there will be something to validate: its import overlaps the reading
     try:
         extract_feed(feed_id, files)
     except SourceError as exc:

@@ -74,15 +74,16 @@ def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
     )
 
 
-STAGED = "_staged"  # the batch's typed rows with their reasons, gathered chunk by chunk (a temporary table)
+STAGED = "ops._staged"  # the batch's typed rows with their reasons, gathered chunk by chunk; dropped by its load
 
 
 def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSummary:
     """Commit one landed batch, then remove it from the landing zone. Safe to run again.
 
-    The batch is read, conformed and validated in chunks of the feed's max_batch_rows, so memory follows
-    the chunk size; every chunk's raw records and staged rows join one transaction, so a crash between
-    chunks leaves the last good state and the batch is taken again, once."""
+    The batch is read, conformed, validated and staged in chunks of the feed's max_batch_rows, so memory
+    follows the chunk size; its raw records, batch record, quarantine, results and published rows then
+    commit in one transaction, so a crash at any point leaves the last good state and the batch is taken
+    again, once."""
     summary = BatchSummary(batch.batch_id, feed.id, batch.source_uri, batch.file_name, status=batch.status,
                            error=batch.error, warnings=list(batch.warnings))
     if con.execute("SELECT 1 FROM ops.batches WHERE batch_id = ?", [batch.batch_id]).fetchall():
@@ -105,17 +106,23 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
         discard(batch)
         return summary
 
-    def write() -> None:
-        ensure_raw_table(con, feed)
+    try:
+        # Staged rows are committed as they come (outside the load's transaction, where DuckDB would hold
+        # them in memory until the commit), so memory follows the chunk; only the batch's outcome is one
+        # transaction. A crash while staging leaves nothing but the staging table, replaced by the next load.
         validation = _stage(con, feed, batch, units, summary)
         summary.status = _status(summary, blocked=bool(validation and validation.blocked))
-        _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
-        if validation is None:
-            return
-        _write_outcome(con, feed, batch, validation, summary, loaded_at)
-        failpoint("load.before_commit")
 
-    try:
+        def write() -> None:
+            ensure_raw_table(con, feed)
+            _insert_raw(con, feed, batch)
+            failpoint("load.after_raw")
+            _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
+            if validation is not None:
+                _write_outcome(con, feed, batch, validation, summary, loaded_at)
+            con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+            failpoint("load.before_commit")
+
         _commit(con, write)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {STAGED}")
@@ -137,8 +144,6 @@ def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchS
 
 def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary,
                number_format: str, where: str) -> Validation | None:
-    _insert_raw(con, feed, batch)
-    failpoint("load.after_raw")
     received = 0
     for i, chunk in enumerate(record_chunks(batch, feed.source.max_batch_rows)):
         if i:

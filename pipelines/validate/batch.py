@@ -147,8 +147,9 @@ def key_text(feed: Feed) -> pl.Expr:
 class BatchValidator:
     """Validates one batch: add() each chunk of conformed rows in order (and add_malformed() a file's lines
     that are not records), then finish(), then close(). Every row is staged with its reasons in the
-    warehouse connection's temporary table `staged`; the well-formed rows are also staged, with the
-    columns the suite derives, in the staging database where Great Expectations validates them."""
+    warehouse table `staged`, committed chunk by chunk (so that DuckDB keeps it on disk, not in memory);
+    the well-formed rows are also staged, with the columns the suite derives, in the staging database
+    where Great Expectations validates them."""
 
     def __init__(self, con, feed: Feed, batch: LandedBatch, units: OrgUnits, staged: str):
         self.con, self.feed, self.batch, self.units, self.staged = con, feed, batch, units, staged
@@ -168,6 +169,7 @@ class BatchValidator:
         self.chunks = 0
         self.source_columns: list[str] = []
         self.staging = None  # the staging database's connection, while rows are added
+        self.staged_rows = 0
 
     def add(self, conformed: Conformed) -> None:
         """Run the row-local checks' predicates on one chunk and stage its rows."""
@@ -222,11 +224,10 @@ class BatchValidator:
 
     def _stage(self, frame: pl.DataFrame) -> None:
         self.con.register("_chunk", frame)
-        exists = self.con.execute("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = ?",
-                                  [self.staged]).fetchall()
-        self.con.execute(f"INSERT INTO {self.staged} BY NAME SELECT * FROM _chunk" if exists else
-                         f"CREATE TEMP TABLE {self.staged} AS SELECT * FROM _chunk")
+        self.con.execute(f"INSERT INTO {self.staged} BY NAME SELECT * FROM _chunk" if self.staged_rows else
+                         f"CREATE OR REPLACE TABLE {self.staged} AS SELECT * FROM _chunk")
         self.con.unregister("_chunk")
+        self.staged_rows += frame.height
 
     def _stage_for_checks(self, frame: pl.DataFrame) -> None:
         from pipelines.validate.gx import staging_connection

@@ -103,7 +103,7 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     records = records_frame([json.loads(r[2]) for r in raw], [r[0] for r in raw], [r[1] for r in raw])
     where = f"file {file_name}" if file_name else source_uri
     conformed = conform(feed, records, getattr(feed.source, "number_format", "en"), where)
-    validator = BatchValidator(con, feed, batch, units, "_revalidated")
+    validator = BatchValidator(con, feed, batch, units, "ops._revalidated")
     try:
         validator.add(conformed)
         validation = validator.finish()

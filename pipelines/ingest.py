@@ -17,6 +17,7 @@ from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.load.warehouse import connect
 from pipelines.metrics.runs import recorded_run
+from pipelines.validate.gx import import_in_background
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,6 @@ def _extractor(feed: Feed):
     from pipelines.extract import file_drop, http_json, postgres
 
     return {"http_json": http_json, "file_drop": file_drop, "postgres": postgres}[feed.source.kind]
-
-
-def _prepare_validation() -> None:
-    from pipelines.validate.gx import import_in_background
-
-    import_in_background()
 
 
 def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: bool = True,
@@ -71,7 +66,7 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     if not batches:
         return []
     if any(b.rows for b in batches):
-        _prepare_validation()
+        import_in_background()
     units = catalog().org_units
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
@@ -107,7 +102,7 @@ def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[Bat
     error = None
     feed = catalog().feed(feed_id)
     if files or feed.source.kind != "file_drop" or _extractor(feed).inbox_files(feed):
-        _prepare_validation()  # there will be something to validate: its import overlaps the reading
+        import_in_background()  # there will be something to validate: its import overlaps the reading
     try:
         extract_feed(feed_id, files)
     except SourceError as exc:

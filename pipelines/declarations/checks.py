@@ -387,6 +387,9 @@ CHECK_NAMES = sorted(cls.model_fields["check"].annotation.__args__[0] for cls in
 # The check the conform stage applies while parsing: a value that is not of its column's type.
 TYPE_CHECK = "value_has_contract_type"
 OUTLIER_CHECK = "value_is_not_outlier"
+# A file's line that is a record of its header's columns (not too many or too few fields, quotes closed).
+WELL_FORMED_CHECK = "row_is_well_formed"
+WELL_FORMED_EXPECTED = "one field per header column"
 
 
 class OutlierRule(Strict):
@@ -436,7 +439,7 @@ class OutlierRule(Strict):
 PLATFORM_CHECKS = {
     TYPE_CHECK: ({"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
                  "correct the value in the source and send the data again"),
-    "row_is_well_formed": ({"vi": "Dòng sai cấu trúc (thừa hoặc thiếu cột)",
+    WELL_FORMED_CHECK: ({"vi": "Dòng sai cấu trúc (thừa hoặc thiếu cột)",
                             "en": "Malformed line (too many or too few fields)"},
                            "correct the line in the source (one field per header column, quotes closed) "
                            "and send the file again"),

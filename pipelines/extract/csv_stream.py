@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW
 from pipelines.extract.tabular import UnreadableFile, decode, sniff_delimiter
 
 SAMPLE_BYTES = 1 << 20  # what is read to find the encoding's first failure, the delimiter and the header
 BLOCK_BYTES = 4 << 20  # Arrow's parse block
-MALFORMED = "_malformed"  # why a row is not a well-formed record (null for every other row)
-LINE = "_line"  # a malformed row's text as received
 
 
 @dataclass
@@ -35,7 +34,6 @@ class CsvLayout:
     delimiter: str
     head: list[list[str]]  # the first records, parsed
     how: str = ""
-    bom: bool = False
     nfc: bool = True  # the whole text is in Unicode NFC already (else every chunk is normalised)
 
 
@@ -66,8 +64,7 @@ def layout(path: Path, encodings: list[str], head_rows: int) -> CsvLayout:
         sample = f.read(SAMPLE_BYTES)
     if not sample.strip():
         raise UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again")
-    bom = sample.startswith(codecs.BOM_UTF8)
-    if bom:
+    if sample.startswith(codecs.BOM_UTF8):
         encoding, shown = "utf-8", "utf-8 with BOM"
         nfc = _decoded_nfc(path, "utf-8", skip=3)
     else:
@@ -91,7 +88,7 @@ def layout(path: Path, encodings: list[str], head_rows: int) -> CsvLayout:
     delimiter = sniff_delimiter(lines[:50])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     head = [row for _, row in zip(range(head_rows), reader)]
-    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", bom, nfc)
+    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", nfc)
 
 
 def _decoded_nfc(path: Path, encoding: str, skip: int = 0) -> bool:
@@ -149,7 +146,7 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
             k = np.arange(emitted, emitted + frame.height, dtype=np.int64)
             rows = first + k + np.searchsorted(before, k, side="right")
             emitted += frame.height
-            frame = frame.with_columns(pl.Series("_source_row", rows, dtype=pl.Int64))
+            frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int64))
             fresh = handler.lines[taken:]
             taken = len(handler.lines)
             if fresh:
@@ -179,7 +176,7 @@ def _finish(frame, names: list[str], nfc: bool):
             frame = frame.with_columns(pl.lit(None, dtype).alias(column))
     # Text as the platform keeps it: Unicode NFC (a cp1258 or macOS export writes tone marks apart).
     cells = [pl.col(n) if nfc else pl.col(n).str.normalize("NFC") for n in names]
-    frame = frame.select(*cells, "_source_row", MALFORMED, LINE)
+    frame = frame.select(*cells, SOURCE_ROW, MALFORMED, LINE)
     content = pl.any_horizontal([pl.col(n).str.strip_chars().str.len_bytes() > 0 for n in names]) | pl.col(LINE).is_not_null()
     return frame.filter(content.fill_null(False))
 
@@ -194,7 +191,7 @@ def _malformed_rows(lines: list[MalformedLine], names: list[str], delimiter: str
         cells = next(csv.reader(io.StringIO(line.text, newline=""), delimiter=delimiter), [])
         extra = cells[len(names):]
         record = {name: (cell if cell != "" else None) for name, cell in zip(names, cells)}
-        record["_source_row"] = line.number
+        record[SOURCE_ROW] = line.number
         if extra and not any(c.strip() for c in extra):
             record[MALFORMED] = record[LINE] = None
         else:
@@ -206,5 +203,5 @@ def _malformed_rows(lines: list[MalformedLine], names: list[str], delimiter: str
                 why += " (a quote is left open)"
             record[MALFORMED], record[LINE] = why, line.text
         rows.append(record)
-    schema = {n: pl.String for n in names} | {"_source_row": pl.Int64, MALFORMED: pl.String, LINE: pl.String}
+    schema = {n: pl.String for n in names} | {SOURCE_ROW: pl.Int64, MALFORMED: pl.String, LINE: pl.String}
     return pl.DataFrame(rows, schema=schema)

@@ -16,7 +16,6 @@ from pathlib import Path
 from pipelines.declarations.models import Feed, FileDropSource
 from pipelines.extract.csv_stream import layout, records
 from pipelines.extract.landing import (
-    RAW,
     SOURCE_ROW,
     SOURCE_URI,
     LandedBatch,
@@ -127,9 +126,7 @@ def csv_chunks(feed: Feed, path: Path):
     source: FileDropSource = feed.source
     fmt = layout(path, source.encodings, source.header_search_rows)
     header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
-    header = _header_names(fmt.head[header_index])
-    width = max([len(header), *(len(row) for row in fmt.head[header_index + 1:])])
-    header += [f"(column {column_letter(j)})" for j in range(len(header), width)]
+    header = _header(fmt.head[header_index], fmt.head[header_index + 1:])
     return records(path, fmt, header, header_index + 1, feed.source.max_batch_rows), fmt.how, header_index + 1
 
 
@@ -171,12 +168,9 @@ def table_frame(feed: Feed, grid: Grid):
     """A workbook's data rows as a landing frame keyed by the file's own header labels (blank rows
     left out; _source_uri still empty), and the 1-based header row."""
     header_row = find_header(feed, grid)
-    header = _header_names(grid.rows[header_row])
     body = [(i + 1, row) for i, row in enumerate(grid.rows[header_row + 1:], start=header_row + 1) if _has_content(row)]
-    width = max([len(header), *(len(row) for _, row in body)])
-    header += [f"(column {column_letter(j)})" for j in range(len(header), width)]
-    frame = rows_frame(header, [row for _, row in body], [n for n, _ in body], "").drop(SOURCE_URI, RAW)
-    return frame, header_row + 1
+    header = _header(grid.rows[header_row], [row for _, row in body])
+    return rows_frame(header, [row for _, row in body], [n for n, _ in body]), header_row + 1
 
 
 def _without_skipped(feed: Feed, frame, skipped: list[int]):
@@ -206,6 +200,13 @@ def _skip_mask(feed: Feed, header: list[str]):
         cells = [pl.col(n).str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase() for n in names if n]
         conditions.append(pl.any_horizontal([c.str.contains(f"(?i){rule.matches}").fill_null(False) for c in cells]))
     return pl.any_horizontal(conditions)
+
+
+def _header(row: list[object], body: list[list[object]]) -> list[str]:
+    """The header's labels, and a name for each column of the body beyond them."""
+    header = _header_names(row)
+    width = max([len(header), *(len(r) for r in body)])
+    return header + [f"(column {column_letter(j)})" for j in range(len(header), width)]
 
 
 def _header_names(row: list[object]) -> list[str]:

@@ -70,27 +70,12 @@ def records_frame(records: list[dict[str, object]], source_rows: list[int], sour
     return _frame(columns, [_raw(r) for r in records], source_rows, source_uris)
 
 
-def rows_frame(fields: list[str], rows: list[list[object]], source_rows: list[int], source_uri: str):
-    """The landing frame of table rows (a file's cells under its header; empty cells are null)."""
-    if all(type(cell) is str for row in rows for cell in row):
-        return _text_rows_frame(fields, rows, source_rows, source_uri)
-    rows = [[None if cell == "" else cell for cell in row] for row in rows]
-    columns = {name: [as_text(r[j]) if j < len(r) else None for r in rows] for j, name in enumerate(fields)}
-    raws = [_raw(dict(zip(fields, r))) for r in rows]
-    return _frame(columns, raws, source_rows, [source_uri] * len(rows))
-
-
-def _text_rows_frame(fields: list[str], rows: list[list[str]], source_rows: list[int], source_uri: str):
-    """rows_frame for a text file's cells (already NFC text): columns by transposition, raw JSON by polars."""
+def rows_frame(fields: list[str], rows: list[list[object]], source_rows: list[int]):
+    """A workbook's rows as text cells under its header (empty cells null) and their row numbers; the raw
+    record is built from these cells when the batch is loaded."""
     import polars as pl
 
-    width = len(fields)
-    padded = [row if len(row) == width else row + [None] * (width - len(row)) for row in rows]
-    columns = list(zip(*padded)) if padded else [()] * width
-    frame = pl.DataFrame({name: pl.Series(name, values, dtype=pl.String) for name, values in zip(fields, columns)})
-    frame = frame.with_columns(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in fields)
-    return frame.with_columns(
-        pl.Series(SOURCE_ROW, source_rows, dtype=pl.Int64),
-        pl.lit(source_uri, pl.String).alias(SOURCE_URI),
-        pl.struct(*[pl.col(name) for name in fields]).struct.json_encode().alias(RAW),
-    )
+    columns = {name: [as_text(None if j >= len(r) or r[j] == "" else r[j]) for r in rows]
+               for j, name in enumerate(fields)}
+    schema = {name: pl.String for name in fields} | {SOURCE_ROW: pl.Int64}
+    return pl.DataFrame({**columns, SOURCE_ROW: source_rows}, schema=schema)

@@ -131,7 +131,7 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
 
 
 def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchSummary) -> Validation | None:
-    """Raw history and staged rows of every chunk, then the batch's validation (None for a batch with no rows)."""
+    """The batch's rows staged chunk by chunk, then its validation (None for a batch with no rows)."""
     number_format = getattr(feed.source, "number_format", "en")
     where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
     validator = BatchValidator(con, feed, batch, units, STAGED)

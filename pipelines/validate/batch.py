@@ -4,9 +4,10 @@ what is quarantined — with every reason, and one result row per check.
 Chunk by chunk, each row-local check's own predicate finds the rows it fails (so memory follows the
 chunk, not the batch) and the rows are staged in DuckDB; Great Expectations then validates the whole
 staged batch once through its SQL path, which gives each check's result (and Data Docs); duplicate
-keys are found in SQL. The two must agree on every count, or the batch says so. A row failing a blocking row check is quarantined; a warning check only records. The batch is
-blocked (nothing published, the last good data keeps serving) when a blocking batch check fails, or a
-blocking row check with `mostly` passes fewer rows than it asks.
+keys are found in SQL. The two must agree on every count, or the batch says so. A row failing a
+blocking row check is quarantined; a warning check only records. The batch is blocked (nothing
+published, the last good data keeps serving) when a blocking batch check fails, or a blocking row
+check with `mostly` passes fewer rows than it asks.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from datetime import datetime
 
 import polars as pl
 
-from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
-from pipelines.conform.rows import ROW_ID, Conformed
+from pipelines.conform.reasons import REASON_TYPE, REASONS, reason, reason_sql
+from pipelines.conform.rows import ROW_ID, Conformed, polars_type
 from pipelines.declarations.checks import (
     TYPE_CHECK,
+    WELL_FORMED_CHECK,
+    WELL_FORMED_EXPECTED,
     OutlierRule,
     UnitCodeIsActive,
     active_column,
@@ -36,17 +39,15 @@ from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_c
 
 MAX_FAILING_KEYS = 20
 STAGING_MEMORY_LIMIT = "256MB"  # the staging database's memory: beyond it, staged rows spill to disk
-WELL_FORMED_CHECK = "row_is_well_formed"  # a file's line that is a record of the header's columns
 
 
 @dataclass
 class CheckResult:
-    """A check's outcome on one batch (its chunks' outcomes added up)."""
+    """A check's outcome on one batch."""
 
     check: SuiteCheck
     success: bool = True
     unexpected_count: int = 0
-    element_count: int = 0  # rows the check looked at
     failing_keys: list[str] = field(default_factory=list)
     unexpected_values: list = field(default_factory=list)
     observed: str | None = None
@@ -156,7 +157,6 @@ class BatchValidator:
         self.labels: dict[str, str] = {}
         self.checks = suite_checks(feed)
         self.results = {c.id: CheckResult(c) for c in self.checks}
-        self.found = {c.id: 0 for c in self.checks}  # failing rows found by each check's predicate
         self.typing = CheckResult(type_check())
         self.well_formed = CheckResult(SuiteCheck(WELL_FORMED_CHECK, WELL_FORMED_CHECK, "contract", "blocking", "row",
                                                   "rows", (), None))
@@ -164,6 +164,9 @@ class BatchValidator:
         for name in file_name_fields(feed):
             value = batch.file_fields.get(name)
             self.parameters[file_parameter(name)] = [value] if value else []
+        # Each row check's predicate, and how many failing rows it found (to compare with GE's count).
+        self.predicates = {c.id: p for c in self.checks if (p := failing(c, feed, self.parameters)) is not None}
+        self.found = dict.fromkeys(self.predicates, 0)
         self.outliers: list[pl.DataFrame] = []
         self.seconds = 0.0
         self.chunks = 0
@@ -179,10 +182,9 @@ class BatchValidator:
         if self.chunks == 1:
             self.labels = conformed.labels
         typed, flags = _derive(self.con, self.feed, conformed.typed, self.units)
-        predicates = {c.id: failing(c, self.feed, self.parameters) for c in self.checks if c.frame == "rows"}
-        row_checks = [c for c in self.checks if predicates.get(c.id) is not None]
+        row_checks = [c for c in self.checks if c.id in self.predicates]
         self._add_typing(typed)
-        flagged = typed.with_columns(predicates[c.id].fill_null(False).alias(f"__fails__{i}")
+        flagged = typed.with_columns(self.predicates[c.id].fill_null(False).alias(f"__fails__{i}")
                                      for i, c in enumerate(row_checks))
         pieces = []
         for i, check in enumerate(row_checks):
@@ -215,9 +217,9 @@ class BatchValidator:
         self.well_formed.success = self.well_formed.success and rows.height == 0
         if len(self.well_formed.failing_keys) < MAX_FAILING_KEYS:
             self.well_formed.failing_keys += [f"row {n}" for n in rows[SOURCE_ROW].head(MAX_FAILING_KEYS).to_list()]
-        why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, "one field per header column",
+        why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, WELL_FORMED_EXPECTED,
                      pl.format("{}: {}", pl.col(MALFORMED), pl.col(LINE)))
-        columns = [pl.lit(None, _polars_type(c.type)).alias(c.name) for c in self.feed.columns]
+        columns = [pl.lit(None, polars_type(c.type)).alias(c.name) for c in self.feed.columns]
         self._stage(rows.with_row_index(ROW_ID, offset=first_row_id).select(
             *columns, ROW_ID, SOURCE_ROW, SOURCE_URI, pl.concat_list(why).cast(pl.List(REASON_TYPE)).alias(REASONS),
             MALFORMED))
@@ -246,7 +248,6 @@ class BatchValidator:
         for outcome in outcomes:
             result = self.results[outcome.check_id]
             result.unexpected_count += outcome.unexpected_count or 0
-            result.element_count += outcome.element_count or 0
             result.error = result.error or outcome.error
             result.success = result.success and outcome.success and outcome.error is None
             if not outcome.success:
@@ -293,7 +294,8 @@ class BatchValidator:
         results = [*([self.well_formed] if self.batch.file_name else []), self.typing, *self.results.values()]
         blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
         if blocked:
-            batch_reason = _batch_reason_sql(feed.id, "; ".join(blocked))
+            batch_reason = reason_sql(feed.id, "batch_is_publishable", "a batch that passes its blocking checks",
+                                      "; ".join(blocked))
             con.execute(f"UPDATE {self.staged} SET {REASONS} = list_append({REASONS}, {batch_reason})")
         published, quarantined = con.execute(
             f"SELECT count(*) FILTER (WHERE len({REASONS}) = 0), count(*) FILTER (WHERE len({REASONS}) > 0) "
@@ -311,8 +313,7 @@ class BatchValidator:
         """Row checks whose failing rows, found by their predicate, are not as many as GE counted."""
         return [f"{check_id}: Great Expectations counted {self.results[check_id].unexpected_count} failing rows, "
                 f"the check's predicate found {found}" for check_id, found in self.found.items()
-                if failing(self.results[check_id].check, self.feed, self.parameters) is not None
-                and self.results[check_id].error is None and found != self.results[check_id].unexpected_count]
+                if self.results[check_id].error is None and found != self.results[check_id].unexpected_count]
 
     def close(self) -> None:
         """Drop what the batch staged (also after a failure)."""
@@ -353,23 +354,6 @@ class BatchValidator:
 
 def _not_all_null(columns: list[str]) -> str:
     return "(" + " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) + ")"
-
-
-def _polars_type(kind: str):
-    from pipelines.conform.rows import polars_type
-
-    return polars_type(kind)
-
-
-def _batch_reason_sql(feed_id: str, because: str) -> str:
-    """The reason a blocked batch gives every row (the same struct and wording as conform.reasons.reason)."""
-    expected = "a batch that passes its blocking checks"
-    where = (f"CASE WHEN regexp_extract({SOURCE_URI}, '[/\\\\][^/\\\\]*?__([^/\\\\]+)$', 1) <> '' "
-             f"THEN 'file ' || regexp_extract({SOURCE_URI}, '[/\\\\][^/\\\\]*?__([^/\\\\]+)$', 1) ELSE {SOURCE_URI} END")
-    message = (f"{literal(f'feed {feed_id}: ')} || {where} || ' row ' || {SOURCE_ROW} || "
-               f"{literal(f': expected {expected}, got ' + chr(39) + because + chr(39))}")
-    return (f"{{'check_name': 'batch_is_publishable', 'column_name': NULL::VARCHAR, 'expected': {literal(expected)}, "
-            f"'actual': {literal(because)}, 'message': {message}}}")
 
 
 def _blocking_text(result: CheckResult, feed: Feed) -> str:
@@ -457,7 +441,7 @@ def result_rows(feed: Feed, batch: LandedBatch, validation: Validation, rows: in
         failing_keys = r.failing_keys or [str(v) for v in r.unexpected_values[:MAX_FAILING_KEYS]]
         declared = r.check.declaration is not None
         expected = (expected_text(r.check, feed) if declared else
-                    "one field per header column" if r.check.name == WELL_FORMED_CHECK else
+                    WELL_FORMED_EXPECTED if r.check.name == WELL_FORMED_CHECK else
                     "a value of the column's type")
         out.append({
             "feed": feed.id, "batch_id": batch.batch_id, "check_id": r.check.id, "check_name": r.check.name,

@@ -24,7 +24,6 @@ from pipelines.validate.suite import build_suites, suite_name
 
 DATASOURCE = "ioc"  # pandas frames (the columns a source sent)
 STAGING = "ioc_staging"  # the staged rows, in DuckDB
-ROW_ID = "_row_id"
 
 
 @dataclass
@@ -35,7 +34,6 @@ class ExpectationOutcome:
     success: bool
     unexpected_count: int | None
     unexpected_percent: float | None
-    element_count: int | None  # rows the expectation looked at (missing values not counted)
     unexpected_values: list
     observed: object
     error: str | None
@@ -162,15 +160,11 @@ def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list
         for r in validation.results:
             details = r.result or {}
             exception = r.exception_info or {}
-            element_count = details.get("element_count")
-            if element_count is not None:
-                element_count -= details.get("missing_count") or 0
             outcomes.append(ExpectationOutcome(
                 check_id=r.expectation_config.meta["check_id"],
                 success=bool(r.success),
                 unexpected_count=details.get("unexpected_count"),
                 unexpected_percent=details.get("unexpected_percent"),
-                element_count=element_count,
                 unexpected_values=list(details.get("unexpected_list") or details.get("partial_unexpected_list") or []),
                 observed=details.get("observed_value"),
                 error=exception.get("exception_message") if exception.get("raised_exception") else None,

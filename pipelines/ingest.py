@@ -17,7 +17,6 @@ from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.load.warehouse import connect
 from pipelines.metrics.runs import recorded_run
-from pipelines.validate.gx import import_in_background
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,6 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     batches = pending(feed_id)
     if not batches:
         return []
-    if any(b.rows for b in batches):
-        import_in_background()
     units = catalog().org_units
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
@@ -100,9 +97,6 @@ def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
 def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
     """Extract then load; a source error is returned after its failed batch is recorded."""
     error = None
-    feed = catalog().feed(feed_id)
-    if files or feed.source.kind != "file_drop" or _extractor(feed).inbox_files(feed):
-        import_in_background()  # there will be something to validate: its import overlaps the reading
     try:
         extract_feed(feed_id, files)
     except SourceError as exc:

@@ -19,7 +19,7 @@ from datetime import datetime
 import polars as pl
 
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason, reason_sql
-from pipelines.conform.rows import ROW_ID, Conformed, polars_type
+from pipelines.conform.rows import ROW_ID, Conformed, map_headers, polars_type
 from pipelines.declarations.checks import (
     TYPE_CHECK,
     WELL_FORMED_CHECK,
@@ -213,6 +213,9 @@ class BatchValidator:
 
     def add_malformed(self, rows: pl.DataFrame, first_row_id: int) -> None:
         """Stage a file's lines that are not well-formed records: quarantined with why, never checked further."""
+        if not self.source_columns:  # the columns the file's header names, even when no line was a record
+            mapping, unknown, _ = map_headers(self.feed, [c for c in rows.columns if not c.startswith("_")])
+            self.source_columns = [c for c in self.feed.column_names if c in mapping] + unknown
         self.well_formed.unexpected_count += rows.height
         self.well_formed.success = self.well_formed.success and rows.height == 0
         if len(self.well_formed.failing_keys) < MAX_FAILING_KEYS:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,25 +35,6 @@ class ExpectationOutcome:
     unexpected_values: list
     observed: object
     error: str | None
-
-
-_importing: threading.Thread | None = None
-
-
-def import_in_background() -> None:
-    """Start importing Great Expectations (some 4 s of Python) on a thread of its own, once per process, so
-    that it overlaps the reading and conforming that come before validation (they run in Arrow, polars and
-    DuckDB code that releases the GIL); the first use waits for the import to finish, as any import does."""
-    global _importing
-    if _importing is None and "great_expectations" not in sys.modules:
-        _importing = threading.Thread(target=_import, name="import-great-expectations", daemon=True)
-        _importing.start()
-
-
-def _import() -> None:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import duckdb_engine  # noqa: F401
-    import great_expectations  # noqa: F401
 
 
 @lru_cache(maxsize=4)

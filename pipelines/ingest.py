@@ -20,8 +20,8 @@ from pipelines.metrics.runs import recorded_run
 
 log = logging.getLogger(__name__)
 
-# DuckDB's memory while a load stages its batch: beyond it the staged rows spill to disk next to the
-# warehouse, so a large file costs disk, not memory (measured: 1M tasks, process peak 2.5 GB → 1.7 GB).
+# DuckDB's memory while a load runs: beyond it DuckDB spills to disk next to the warehouse, so a large
+# file costs disk rather than memory (measured: 1M tasks, process peak 2.5 GB → 1.7 GB).
 LOAD_MEMORY_LIMIT = "512MB"
 
 

@@ -64,6 +64,10 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     batches = pending(feed_id)
     if not batches:
         return []
+    if any(b.rows for b in batches):
+        from pipelines.validate import gx_worker
+
+        gx_worker.start()  # GE imports in its own process while the first chunks are staged
     units = catalog().org_units
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
@@ -81,9 +85,9 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
             refresh_deadlines(con, catalog())
     docs = [identifier for s in summaries for identifier in s.data_docs]
     if docs:
-        from pipelines.validate.gx import build_data_docs
+        from pipelines.validate.gx_worker import worker
 
-        build_data_docs(docs)
+        worker().call("build_data_docs", docs)
     return summaries
 
 
@@ -96,6 +100,10 @@ def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
 
 def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
     """Extract then load; a source error is returned after its failed batch is recorded."""
+    if files:
+        from pipelines.validate import gx_worker
+
+        gx_worker.start()  # GE imports in its own process while the files are read
     error = None
     try:
         extract_feed(feed_id, files)

@@ -36,6 +36,12 @@ class Paths:
     def landing(self, feed: str) -> Path:
         return self.home / "landing" / feed
 
+    def raw(self, feed: str) -> Path:
+        return self.home / "raw" / feed
+
+    def staging(self, feed: str) -> Path:
+        return self.home / "staging" / feed
+
     def cursor(self, feed: str) -> Path:
         return self.home / "state" / "cursors" / f"{feed}.json"
 

@@ -14,7 +14,6 @@ from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import (
     LINE,
     MALFORMED,
-    RAW,
     SOURCE_ROW,
     SOURCE_URI,
     LandedBatch,
@@ -24,6 +23,7 @@ from pipelines.extract.landing import (
 )
 from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish
+from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.warehouse import literal, quote
 from pipelines.validate.batch import BatchValidator, Validation, quarantine_keys, result_rows
 
@@ -50,17 +50,6 @@ class BatchSummary:
     data_docs: list = field(default_factory=list)  # GE result identifiers to render
 
 
-def raw_table(feed: Feed) -> str:
-    return f"raw.{quote(feed.id)}"
-
-
-def ensure_raw_table(con, feed: Feed) -> None:
-    con.execute(f"""
-        CREATE TABLE IF NOT EXISTS {raw_table(feed)} (
-            batch_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, source_uri VARCHAR, checksum VARCHAR,
-            received_at TIMESTAMPTZ, source_row BIGINT, record JSON)""")
-
-
 def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
             validation_seconds: float | None = None) -> None:
     con.execute(
@@ -74,7 +63,7 @@ def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
     )
 
 
-STAGED = "ops._staged"  # the batch's typed rows with their reasons, gathered chunk by chunk; dropped by its load
+STAGED = "_staged"  # the batch's typed rows with their reasons: a temporary view over its staged Parquet files
 
 
 def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSummary:
@@ -106,44 +95,34 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
         discard(batch)
         return summary
 
+    # Rows are staged chunk by chunk in Parquet files outside the warehouse (memory follows the chunk);
+    # only the batch's outcome is one transaction. A crash while staging leaves nothing in the warehouse.
+    validator = BatchValidator(con, feed, batch, units, STAGED)
     try:
-        # Staged rows are committed as they come (outside the load's transaction, where DuckDB would hold
-        # them in memory until the commit), so memory follows the chunk; only the batch's outcome is one
-        # transaction. A crash while staging leaves nothing but the staging table, replaced by the next load.
-        validation = _stage(con, feed, batch, units, summary)
+        validation = _validated(con, feed, batch, validator, summary)
         summary.status = _status(summary, blocked=bool(validation and validation.blocked))
 
         def write() -> None:
-            ensure_raw_table(con, feed)
-            _insert_raw(con, feed, batch)
+            keep_raw(con, feed, batch)
             failpoint("load.after_raw")
             _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             if validation is not None:
                 _write_outcome(con, feed, batch, validation, summary, loaded_at)
-            con.execute(f"DROP TABLE IF EXISTS {STAGED}")
             failpoint("load.before_commit")
 
         _commit(con, write)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+        validator.close()
     discard(batch)
     return summary
 
 
-def _stage(con, feed: Feed, batch: LandedBatch, units: OrgUnits, summary: BatchSummary) -> Validation | None:
-    """The batch's rows staged chunk by chunk, then its validation (None for a batch with no rows)."""
+def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
+               summary: BatchSummary) -> Validation | None:
+    """The batch's rows conformed, checked and staged chunk by chunk, then its validation (None for a batch
+    with no rows)."""
     number_format = getattr(feed.source, "number_format", "en")
     where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
-    validator = BatchValidator(con, feed, batch, units, STAGED)
-    try:
-        return _validated(con, feed, batch, validator, summary, number_format, where)
-    except BaseException:
-        validator.close()
-        raise
-
-
-def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary,
-               number_format: str, where: str) -> Validation | None:
     received = 0
     for i, chunk in enumerate(record_chunks(batch, feed.source.max_batch_rows)):
         if i:
@@ -179,39 +158,22 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, s
     return validation
 
 
-def _insert_raw(con, feed: Feed, batch: LandedBatch) -> None:
-    """The batch's records as received — the JSON that came (API, database) or a file's cells by header
-    label — read by DuckDB straight from the landed Parquet file: in parallel, and written to the warehouse
-    in whole row groups rather than held in memory until the commit."""
-    landed = literal(str(records_file(batch)))
-    columns = [name for (name,) in con.execute(f"SELECT name FROM parquet_schema({landed}) WHERE name <> 'schema'")
-               .fetchall()]
-    if RAW in columns:
-        record = f"{quote(RAW)}::JSON"
-    else:
-        pairs = ", ".join(f"{literal(c)}, {quote(c)}" for c in columns if not c.startswith("_"))
-        record = f"json_object({pairs})"
-        if LINE in columns:
-            record = f"CASE WHEN {quote(LINE)} IS NULL THEN {record} ELSE json_object({pairs}, '_line', {quote(LINE)}) END"
-    con.execute(
-        f"INSERT INTO {raw_table(feed)} SELECT ?, ?, {quote(SOURCE_URI)}, ?, ?, {quote(SOURCE_ROW)}, {record} "
-        f"FROM read_parquet({landed})", [batch.batch_id, feed.id, batch.checksum, batch.received_at])
-
-
 def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary,
                    loaded_at: datetime) -> None:
     """Quarantine, check results, outliers and the published rows, from the staged batch."""
     if validation.quarantined:
         keys = quarantine_keys(feed, batch)
+        kept = raw_file(feed, batch.batch_id)
         con.execute(
             f"INSERT INTO ops.quarantine (feed, batch_id, source_uri, source_row, reasons, record, quarantined_at, "
             f"status, record_key, partition_key, unit_code) "
             f"SELECT ?, ?, s.{quote(SOURCE_URI)}, s.{quote(SOURCE_ROW)}, s.reasons, r.record, ?, 'open', "
             f"{keys['record_key']}, {keys['partition_key']}, {keys['unit_code']} "
-            f"FROM {STAGED} AS s LEFT JOIN (SELECT source_uri, source_row, record FROM {raw_table(feed)} "
-            f"WHERE batch_id = ?) AS r ON r.source_uri = s.{quote(SOURCE_URI)} AND r.source_row = s.{quote(SOURCE_ROW)} "
+            f"FROM {STAGED} AS s LEFT JOIN (SELECT {quote(SOURCE_URI)} AS source_uri, {quote(SOURCE_ROW)} AS source_row, "
+            f"{record_sql(parquet_columns(con, kept))} AS record FROM read_parquet({literal(str(kept))})) AS r "
+            f"ON r.source_uri = s.{quote(SOURCE_URI)} AND r.source_row = s.{quote(SOURCE_ROW)} "
             f"WHERE len(s.reasons) > 0",
-            [feed.id, batch.batch_id, loaded_at, batch.batch_id])
+            [feed.id, batch.batch_id, loaded_at])
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
     con.register("_results", results)
     con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")

@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS ops.validation_results (
     run_at TIMESTAMPTZ NOT NULL,
     suite_seconds DOUBLE
 );
+CREATE TABLE IF NOT EXISTS ops.raw_columns (
+    feed VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    PRIMARY KEY (feed, name)
+);
 CREATE TABLE IF NOT EXISTS ops.runs (
     pipeline VARCHAR NOT NULL,
     feed VARCHAR,

@@ -12,9 +12,12 @@ check with `mostly` passes fewer rows than it asks.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -34,11 +37,11 @@ from pipelines.declarations.checks import (
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
 from pipelines.load.warehouse import has_clean_table, literal, quote
+from pipelines.settings import paths
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
 
 MAX_FAILING_KEYS = 20
-STAGING_MEMORY_LIMIT = "256MB"  # the staging database's memory: beyond it, staged rows spill to disk
 
 
 @dataclass
@@ -171,8 +174,13 @@ class BatchValidator:
         self.seconds = 0.0
         self.chunks = 0
         self.source_columns: list[str] = []
-        self.staging = None  # the staging database's connection, while rows are added
-        self.staged_rows = 0
+        self.derived: list[str] = []  # columns the suite reads that rows do not carry (unit activity, outliers)
+        root = paths().staging(feed.id)
+        root.mkdir(parents=True, exist_ok=True)
+        self.directory = Path(tempfile.mkdtemp(prefix=f"{batch.batch_id}-", dir=root))
+        self.parts = 0
+        self.well_formed_rows = 0
+        self.extra = f"{staged}_reasons"  # reasons found on the whole batch (duplicate keys), by row
 
     def add(self, conformed: Conformed) -> None:
         """Run the row-local checks' predicates on one chunk and stage its rows."""
@@ -198,15 +206,15 @@ class BatchValidator:
                     key_text(self.feed)).to_series().to_list()
             if result.quarantines_rows:
                 pieces.append(rows.select(ROW_ID, self._reason(check).alias("_reason")))
-        staged = typed.select(*self.feed.column_names, ROW_ID, SOURCE_ROW, SOURCE_URI, REASONS)
+        self.derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
+        staged = typed.select(*self.feed.column_names, *self.derived, ROW_ID, SOURCE_ROW, SOURCE_URI, REASONS)
         if pieces:
             suite_reasons = pl.concat(pieces).group_by(ROW_ID).agg(pl.col("_reason").alias("_suite"))
             staged = staged.join(suite_reasons, on=ROW_ID, how="left").with_columns(
                 pl.col(REASONS).list.concat(pl.col("_suite").fill_null([])).alias(REASONS)).drop("_suite")
             staged = staged.with_columns(_without_redundant_not_null(pl.col(REASONS)))
         self.outliers += [o for o in _outlier_rows(self.feed, typed, flags) if o.height]
-        derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
-        self._stage_for_checks(typed.select(*self.feed.column_names, *derived, ROW_ID))
+        self.well_formed_rows += typed.height
         self._stage(staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)),
                                         pl.lit(None, pl.String).alias(MALFORMED)))
         self.seconds += time.monotonic() - started
@@ -228,24 +236,13 @@ class BatchValidator:
             MALFORMED))
 
     def _stage(self, frame: pl.DataFrame) -> None:
-        self.con.register("_chunk", frame)
-        self.con.execute(f"INSERT INTO {self.staged} BY NAME SELECT * FROM _chunk" if self.staged_rows else
-                         f"CREATE OR REPLACE TABLE {self.staged} AS SELECT * FROM _chunk")
-        self.con.unregister("_chunk")
-        self.staged_rows += frame.height
+        """Write one chunk's rows, with their reasons, to the batch's staging directory."""
+        frame.write_parquet(self.directory / f"part-{self.parts:06d}.parquet", compression="lz4")
+        self.parts += 1
 
-    def _stage_for_checks(self, frame: pl.DataFrame) -> None:
-        from pipelines.validate.gx import staging_connection
-
-        first = self.staging is None
-        if first:
-            self.staging = staging_connection()
-            self.staging.driver_connection.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")
-        duck = self.staging.driver_connection
-        duck.register("_chunk", frame)
-        duck.execute(f"CREATE OR REPLACE TABLE {quote(self.feed.id)} AS SELECT * FROM _chunk" if first else
-                     f"INSERT INTO {quote(self.feed.id)} BY NAME SELECT * FROM _chunk")
-        duck.unregister("_chunk")
+    @property
+    def _staged_files(self) -> str:
+        return f"read_parquet({literal(str(self.directory / '*.parquet'))}, union_by_name = true)"
 
     def _add_outcomes(self, outcomes) -> None:
         for outcome in outcomes:
@@ -272,34 +269,39 @@ class BatchValidator:
                       expected_text(check, self.feed), _actual(check))
 
     def finish(self) -> Validation:
-        """Great Expectations on the whole batch, then the batch's decision; staged rows get their last
-        reasons (duplicate keys, a blocked batch) in place."""
-        from pipelines.validate.gx import release_staging, run_suite
+        """Great Expectations on the whole batch, then the batch's decision; the staged rows, with their last
+        reasons (duplicate keys, a blocked batch), are then the temporary view `staged`."""
+        from pipelines.validate.gx_worker import worker
 
         started = time.monotonic()
         con, feed = self.con, self.feed
         docs = []
-        if self.staging is not None:
-            self.staging.close()
-            self.staging = None
-            try:
-                outcomes, docs = run_suite(feed, "rows", self.parameters)
-            finally:
-                release_staging()
+        files = self._staged_files
+        if self.well_formed_rows:
+            columns = ", ".join(quote(c) for c in [*feed.column_names, *self.derived, ROW_ID])
+            outcomes, docs = worker().call("validate_rows", feed,
+                                           f"SELECT {columns} FROM {files} WHERE {MALFORMED} IS NULL", self.parameters)
             self._add_outcomes(outcomes)
-        columns = pl.DataFrame({"column": self.source_columns}, schema={"column": pl.String}).to_pandas()
-        outcomes, column_docs = run_suite(feed, "columns", self.parameters, columns)
+        outcomes, column_docs = worker().call("validate_columns", feed, self.parameters, self.source_columns)
         self._add_outcomes(outcomes)
         self._columns_present()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.extra} AS "
+                    f"SELECT {ROW_ID}, unnest({REASONS}) AS reason FROM {files} LIMIT 0")
         unique = next((self.results[c.id] for c in self.checks if c.name == "key_is_unique"), None)
         if unique is not None and not unique.success:
             self._mark_duplicates(unique)
         results = [*([self.well_formed] if self.batch.file_name else []), self.typing, *self.results.values()]
         blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
+        batch_reasons = ""
         if blocked:
-            batch_reason = reason_sql(feed.id, "batch_is_publishable", "a batch that passes its blocking checks",
-                                      "; ".join(blocked))
-            con.execute(f"UPDATE {self.staged} SET {REASONS} = list_append({REASONS}, {batch_reason})")
+            batch_reasons = ", [" + reason_sql(feed.id, "batch_is_publishable", "a batch that passes its blocking checks",
+                                               "; ".join(blocked)) + "]"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW {self.staged} AS
+            SELECT s.* REPLACE (list_concat(s.{REASONS}, coalesce(x.more, []){batch_reasons}) AS {REASONS})
+            FROM {files} AS s
+            LEFT JOIN (SELECT {ROW_ID}, list(reason ORDER BY reason.message) AS more FROM {self.extra} GROUP BY ALL) AS x
+            ON x.{ROW_ID} = s.{ROW_ID}""")
         published, quarantined = con.execute(
             f"SELECT count(*) FILTER (WHERE len({REASONS}) = 0), count(*) FILTER (WHERE len({REASONS}) > 0) "
             f"FROM {self.staged}").fetchall()[0]
@@ -320,13 +322,9 @@ class BatchValidator:
 
     def close(self) -> None:
         """Drop what the batch staged (also after a failure)."""
-        if self.staging is not None:
-            from pipelines.validate.gx import release_staging
-
-            self.staging.close()
-            self.staging = None
-            release_staging()
-        self.con.execute(f"DROP TABLE IF EXISTS {self.staged}")
+        self.con.execute(f"DROP VIEW IF EXISTS {self.staged}")
+        self.con.execute(f"DROP TABLE IF EXISTS {self.extra}")
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def _columns_present(self) -> None:
         for result in self.results.values():
@@ -337,7 +335,7 @@ class BatchValidator:
 
     def _mark_duplicates(self, result: CheckResult) -> None:
         """Rows whose key another row of the batch has too: their reason, added in place."""
-        d, staged = result.check.declaration, self.staged
+        d, staged = result.check.declaration, self._staged_files
         key = ", ".join(quote(c) for c in d.key)
         same = " AND ".join(f"s.{quote(c)} IS NOT DISTINCT FROM d.{quote(c)}" for c in d.key)
         rows = self.con.sql(f"""
@@ -350,8 +348,7 @@ class BatchValidator:
             return
         reasons = rows.select(ROW_ID, self._reason(result.check).cast(REASON_TYPE).alias("_reason"))
         self.con.register("_duplicate_reasons", reasons)
-        self.con.execute(f"UPDATE {staged} AS s SET {REASONS} = list_append(s.{REASONS}, r._reason) "
-                         f"FROM _duplicate_reasons AS r WHERE s.{ROW_ID} = r.{ROW_ID}")
+        self.con.execute(f"INSERT INTO {self.extra} SELECT {ROW_ID}, _reason FROM _duplicate_reasons")
         self.con.unregister("_duplicate_reasons")
 
 

@@ -14,7 +14,7 @@ from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
 from pipelines.load.warehouse import quote
 from pipelines.validate.batch import BatchValidator, Validation, result_rows
-from pipelines.validate.gx import build_data_docs
+from pipelines.validate.gx_worker import worker
 
 
 def quarantined_rows(con, feed: str, include_closed: bool = False, limit: int = 200) -> list[dict]:
@@ -103,13 +103,13 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     records = records_frame([json.loads(r[2]) for r in raw], [r[0] for r in raw], [r[1] for r in raw])
     where = f"file {file_name}" if file_name else source_uri
     conformed = conform(feed, records, getattr(feed.source, "number_format", "en"), where)
-    validator = BatchValidator(con, feed, batch, units, "ops._revalidated")
+    validator = BatchValidator(con, feed, batch, units, "_revalidated")
     try:
         validator.add(conformed)
         validation = validator.finish()
     finally:
         validator.close()
-    build_data_docs(validation.data_docs)
+    worker().call("build_data_docs", validation.data_docs)
     results = result_rows(feed, batch, validation, records.height, datetime.now(timezone.utc))
     con.register("_results", results)
     con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")

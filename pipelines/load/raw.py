@@ -1,0 +1,103 @@
+"""Raw history: every record a feed received, as received, with its lineage.
+
+A batch's records stay in the Parquet file they landed in (text cells under the source's own header
+labels, or the JSON an API or database sent, with each record's source row and URI): at its load the
+file is linked, not copied, to $IOC_HOME/raw/<feed>/<batch>.parquet, so keeping history costs no
+rewrite and no JSON encode per row. The view raw.<feed> shows them as one table (a record as JSON,
+built when it is read), joined to ops.batches: a file whose batch never committed (a crash before the
+commit) is not history, and the batch's next load links it again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipelines.declarations.models import Feed
+from pipelines.extract.landing import LINE, RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, records_file
+from pipelines.load.warehouse import literal, quote, table_exists
+from pipelines.settings import paths
+
+LEGACY = "_before_parquet"  # raw history kept in a warehouse table before it moved to Parquet files
+
+
+def raw_view(feed: Feed) -> str:
+    return f"raw.{quote(feed.id)}"
+
+
+def raw_file(feed: Feed, batch_id: str) -> Path:
+    return paths().raw(feed.id) / f"{batch_id}.parquet"
+
+
+def record_sql(columns: list[str], alias: str = "") -> str:
+    """SQL for a record as JSON: the JSON an API or database sent, else a file's cells by header label
+    (a malformed line's record carries its text in _line)."""
+    prefix = f"{alias}." if alias else ""
+    labels = [c for c in columns if not c.startswith("_")]
+    cells = ", ".join(f"{literal(c)}, {prefix}{quote(c)}" for c in labels)
+    branches = []
+    if RAW in columns:
+        branches.append(f"WHEN {prefix}{quote(RAW)} IS NOT NULL THEN {prefix}{quote(RAW)}::JSON")
+    if LINE in columns:
+        branches.append(f"WHEN {prefix}{quote(LINE)} IS NOT NULL THEN "
+                        f"json_object({cells + ', ' if cells else ''}'_line', {prefix}{quote(LINE)})")
+    whole = f"json_object({cells})" if cells else "NULL::JSON"
+    return f"CASE {' '.join(branches)} ELSE {whole} END" if branches else whole
+
+
+def parquet_columns(con, file: Path) -> list[str]:
+    return [name for (name,) in con.execute(
+        f"SELECT name FROM parquet_schema({literal(str(file))}) WHERE name <> 'schema'").fetchall()]
+
+
+def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
+    """Inside the load's transaction: link the batch's landed file into raw history and make raw.<feed>
+    cover the columns it brought. Linking again (a load retried after a crash) replaces the link."""
+    landed = records_file(batch)
+    target = raw_file(feed, batch.batch_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _migrate_table(con, feed)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(landed, tmp)
+    except OSError:  # another filesystem: copy instead
+        import shutil
+
+        shutil.copyfile(landed, tmp)
+    os.replace(tmp, target)
+    con.execute("INSERT INTO ops.raw_columns SELECT ?, name FROM (SELECT unnest(?::VARCHAR[]) AS name) "
+                "ON CONFLICT DO NOTHING", [feed.id, parquet_columns(con, target)])
+    _create_view(con, feed)
+
+
+def _create_view(con, feed: Feed) -> None:
+    columns = [name for (name,) in con.execute(
+        "SELECT name FROM ops.raw_columns WHERE feed = ? ORDER BY name", [feed.id]).fetchall()]
+    files = literal(str(paths().raw(feed.id) / "*.parquet"))
+    batch_id = "parse_filename(r.filename, true)"
+    if LEGACY in columns:
+        batch_id = f"coalesce(r.{quote(LEGACY)}, {batch_id})"
+    con.execute(f"""
+        CREATE OR REPLACE VIEW {raw_view(feed)} AS
+        SELECT b.batch_id, b.feed, r.{quote(SOURCE_URI)} AS source_uri, b.checksum, b.received_at,
+               r.{quote(SOURCE_ROW)} AS source_row, {record_sql([c for c in columns if c != LEGACY], 'r')} AS record
+        FROM read_parquet({files}, filename = true, union_by_name = true) AS r
+        JOIN ops.batches AS b ON b.batch_id = {batch_id}
+        WHERE b.feed = {literal(feed.id)}""")
+
+
+def _migrate_table(con, feed: Feed) -> None:
+    """A warehouse from before raw history moved to Parquet keeps it: the table's rows go to one file."""
+    if not table_exists(con, "raw", feed.id) or con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = ?",
+            [feed.id]).fetchall()[0][0] != "BASE TABLE":
+        return
+    target = paths().raw(feed.id) / f"{LEGACY}.parquet"
+    con.execute(f"""
+        COPY (SELECT batch_id AS {quote(LEGACY)}, source_uri AS {quote(SOURCE_URI)},
+                     source_row AS {quote(SOURCE_ROW)}, record::VARCHAR AS {quote(RAW)}
+              FROM raw.{quote(feed.id)}) TO {literal(str(target))} (FORMAT parquet)""")
+    con.execute(f"DROP TABLE raw.{quote(feed.id)}")
+    con.execute("INSERT INTO ops.raw_columns VALUES (?, ?), (?, ?), (?, ?), (?, ?) ON CONFLICT DO NOTHING",
+                [feed.id, LEGACY, feed.id, SOURCE_URI, feed.id, SOURCE_ROW, feed.id, RAW])

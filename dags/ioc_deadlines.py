@@ -31,6 +31,6 @@ with DAG(
 
         with connect() as con:
             marts = refresh_deadlines(con, catalog())
-        return {name: frame.height for name, frame in marts.items()}
+        return {name: frame.height for name, frame in marts.items()}  # task_status: see marts.task_status
 
     refresh()

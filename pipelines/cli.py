@@ -282,19 +282,19 @@ def late(
 ) -> None:
     """Who is late now: missing reports past their deadline and overdue tasks, most late first."""
     from pipelines.deadlines.refresh import refresh_deadlines
-    from pipelines.load.warehouse import connect
+    from pipelines.load.warehouse import connect, table_exists
 
     moment = _moment(now)
     with connect() as con:
         marts = refresh_deadlines(con, _catalog(), moment)
+        overdue = [] if not table_exists(con, "marts", "task_status") else [dict(zip(
+            ("task_id", "unit_code", "title", "due_on", "days_late", "working_days_late"), row)) for row in con.execute(
+            "SELECT task_id, unit_code, title, due_on, days_late, working_days_late FROM marts.task_status "
+            "WHERE state = 'overdue' ORDER BY days_late DESC, task_id").fetchall()]
     reports = marts.get("report_status")
-    tasks = marts.get("task_status")
     missing = [] if reports is None else reports.filter(reports["status"] == "missing").sort(
         ["lateness_working_days", "unit_code"], descending=[True, False]).select(
         "feed", "unit_code", "period", "due_date", "lateness_working_days").to_dicts()
-    overdue = [] if tasks is None else tasks.filter(tasks["state"] == "overdue").sort(
-        ["days_late", "task_id"], descending=[True, False]).select(
-        "task_id", "unit_code", "title", "due_on", "days_late", "working_days_late").to_dicts()
     if as_json:
         print(json.dumps({"reports_missing": missing, "tasks_overdue": overdue}, ensure_ascii=False, indent=1,
                          default=str))

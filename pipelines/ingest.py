@@ -14,7 +14,7 @@ from pipelines.declarations.models import Feed
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
-from pipelines.load.batch import BatchSummary, load_batch
+from pipelines.load.batch import PUBLISHED_STATUSES, BatchSummary, load_batch
 from pipelines.load.warehouse import connect
 from pipelines.metrics.runs import recorded_run
 
@@ -82,7 +82,8 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
         if follows_deadlines:  # alerts resolve on receipt; this run publishes the snapshots, even if it fails
             from pipelines.deadlines.refresh import refresh_deadlines
 
-            refresh_deadlines(con, catalog())
+            loaded = [s.batch_id for s in summaries if s.status in PUBLISHED_STATUSES]
+            refresh_deadlines(con, catalog(), changed={feed_id: loaded})
     docs = [identifier for s in summaries for identifier in s.data_docs]
     if docs:
         from pipelines.validate.gx_worker import worker

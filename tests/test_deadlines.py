@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -133,16 +133,49 @@ def test_task_states_and_rates(home, query):
     with connect() as con:
         marts = refresh_deadlines(con, read_catalog(REPO_ROOT / "schemas"), datetime(2026, 11, 20, 10, tzinfo=HCM))
 
-    states = dict(marts["task_status"].select("task_id", "state").iter_rows())
+    states = dict(query("SELECT task_id, state FROM marts.task_status"))
     assert states == {"NV-1": "done_on_time", "NV-2": "done_late", "NV-3": "overdue", "NV-4": "due_soon",
                       "NV-5": "open", "NV-6": "cancelled"}
-    overdue = marts["task_status"].filter(pl.col("task_id") == "NV-3").row(0, named=True)
-    assert (overdue["days_late"], overdue["working_days_late"]) == (18, 14)
+    assert query("SELECT days_late, working_days_late FROM marts.task_status WHERE task_id = 'NV-3'") == [(18, 14)]
     rates = {r["unit_code"]: r for r in marts["task_rates"].to_dicts()}
     assert (rates["SXD"]["tasks_due"], rates["SXD"]["done_on_time"], rates["SXD"]["on_time_rate"]) == (
         3, 1, pytest.approx(100 / 3))
     assert (rates["*"]["overdue"], rates["*"]["due_soon"], rates["*"]["tasks_due"]) == (1, 1, 3)
     assert query("SELECT count(*) FROM marts.task_status") == [(6,)]
+
+
+def test_a_task_load_recomputes_only_its_own_tasks(home, query):
+    """After a load, marts.task_status is computed again for the tasks that load brought, not for every
+    task: the others keep the row (and the time) of the refresh before; all states are as a full refresh
+    gives them."""
+    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
+              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+
+    def line(task: str, due: str, status: str, done: str = "", updated: str = "20/11/2026 08:00:00") -> list[str]:
+        return [task, "TB 1/TB-VP", "Lãnh đạo", "SXD", f"Nhiệm vụ {task}", "01/09/2026", due, status, done, updated]
+
+    folder = home / "inbox" / "directive_tasks"
+    folder.mkdir(parents=True)
+    write_csv(folder / "nhiem_vu_1.csv", [line(f"NV-{i}", "15/10/2026", "Đang thực hiện") for i in range(50)],
+              header=header)
+    ingest_feed("directive_tasks")
+    first = dict(query("SELECT task_id, computed_at FROM marts.task_status"))
+    assert len(first) == 50 and set(dict(query("SELECT task_id, state FROM marts.task_status")).values()) == {"overdue"}
+
+    write_csv(folder / "nhiem_vu_2.csv", [line("NV-1", "15/10/2026", "Hoàn thành", "10/10/2026", "21/11/2026 08:00:00"),
+                                          line("NV-100", f"{date.today() + timedelta(days=60):%d/%m/%Y}", "Chưa thực hiện")], header=header)
+    ingest_feed("directive_tasks")
+    after = dict(query("SELECT task_id, computed_at FROM marts.task_status"))
+    assert len(after) == 51
+    assert [t for t in after if after[t] != first.get(t)] in (["NV-1", "NV-100"], ["NV-100", "NV-1"]), \
+        "only the loaded tasks were computed again"
+    states = dict(query("SELECT task_id, state FROM marts.task_status"))
+    assert (states["NV-1"], states["NV-100"], states["NV-2"]) == ("done_on_time", "open", "overdue")
+    assert query("SELECT tasks_due, done_on_time, overdue FROM marts.task_rates WHERE unit_code = '*'") == [(50, 1, 49)]
+
+    with connect() as con:  # a full refresh (the schedule's) gives the same states
+        refresh_deadlines(con, read_catalog(REPO_ROOT / "schemas"))
+    assert dict(query("SELECT task_id, state FROM marts.task_status")) == states
 
 
 def test_ioc_late_names_the_planted_late_departments_and_overdue_tasks(world, home):

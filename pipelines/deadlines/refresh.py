@@ -1,50 +1,127 @@
 """Recompute the deadline marts as of now: marts.report_status, marts.reporting_rates,
-marts.task_status, marts.task_rates. Run on a schedule, so lateness grows even when no data arrives."""
+marts.task_status, marts.task_rates. Run on a schedule, so lateness grows even when no data arrives,
+and after every load of a reporting or task feed, so who is late follows the data at once.
+
+A task's state depends only on its row and on today's date. So after a load, when marts.task_status
+was computed today, only the tasks of the batches just loaded are computed again: a load costs in
+proportion to what it brought, not to every task the warehouse holds. Otherwise (a new day, a
+scheduled refresh, a very large load) the mart is rebuilt from clean data in chunks, into a table of
+its own that then replaces it, so memory follows the chunk and readers never see it half done.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import polars as pl
 
 from pipelines.declarations.loading import Catalog
+from pipelines.declarations.models import Feed
 from pipelines.deadlines.report_status import report_status, reporting_rates
-from pipelines.deadlines.task_status import task_rates, task_status, today_in
-from pipelines.load.warehouse import has_clean_table
+from pipelines.deadlines.task_status import TASK_RATES_SQL, task_rows_sql, task_status, today_in
+from pipelines.load.warehouse import has_clean_table, literal, table_exists
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
+TASK_CHUNK_ROWS = 200_000  # tasks computed at a time when the mart is rebuilt
+INCREMENTAL_MAX_ROWS = 200_000  # a load bringing more tasks than this rebuilds the mart instead
+NEXT = "marts._task_status_next"
 
 
-def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
-    """Compute and store the four marts in one transaction (recorded in ops.runs, metrics published)."""
+def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None,
+                      changed: dict[str, list[str]] | None = None) -> dict[str, pl.DataFrame]:
+    """Compute and store the marts (recorded in ops.runs, metrics published). `changed` names, per feed,
+    the batches a load just committed: only their tasks are computed again when that is enough. Returns
+    report_status, reporting_rates and task_rates (task_status stays in the warehouse: it has a row per task)."""
     from pipelines.metrics.runs import recorded_run
 
     with recorded_run(con, catalog, "deadlines"):
-        return _refresh(con, catalog, now or datetime.now(timezone.utc))
+        return _refresh(con, catalog, now or datetime.now(timezone.utc), changed)
 
 
-def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
+def _refresh(con, catalog: Catalog, now: datetime, changed: dict[str, list[str]] | None) -> dict[str, pl.DataFrame]:
+    today = today_in(now)
+    computed_at = now.astimezone(timezone.utc)
     reports = [report_status(con, f, catalog.org_units, now) for f in catalog.feeds.values() if f.reporting]
-    tasks = [task_status(con, f, today_in(now)) for f in catalog.feeds.values()
-             if f.tasks and has_clean_table(con, f.id)]
     status = pl.concat(reports) if reports else None
-    task_frame = pl.concat(tasks, how="diagonal") if tasks else None
-    marts = {
-        "report_status": status, "reporting_rates": reporting_rates(status) if status is not None else None,
-        "task_status": task_frame, "task_rates": task_rates(task_frame) if task_frame is not None else None,
-    }
-    computed_at = pl.lit(now.astimezone(timezone.utc)).cast(pl.Datetime("us", "UTC")).alias("computed_at")
+    task_feeds = [f for f in catalog.feeds.values() if f.tasks and has_clean_table(con, f.id)]
+    changes = _task_changes(con, task_feeds, today, changed)
+    if changes is None:
+        _rebuild_tasks(con, task_feeds, today, computed_at)
+    marts = {"report_status": status, "reporting_rates": reporting_rates(status) if status is not None else None}
+    stamp = pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")
     con.execute("BEGIN")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         for name, frame in marts.items():
-            if frame is None:
-                continue
-            con.register("_mart", frame.with_columns(computed_at))
-            con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
-            con.unregister("_mart")
+            if frame is not None:
+                con.register("_mart", frame.with_columns(stamp))
+                con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
+                con.unregister("_mart")
+        if changes is None and task_feeds:
+            con.execute("DROP TABLE IF EXISTS marts.task_status")
+            con.execute(f"ALTER TABLE {NEXT} RENAME TO task_status")
+        for feed, frame in (changes or {}).items():
+            con.register("_changed", frame.with_columns(stamp))
+            con.execute("DELETE FROM marts.task_status WHERE feed = ? AND task_id IN (SELECT task_id FROM _changed)",
+                        [feed])
+            con.execute("INSERT INTO marts.task_status BY NAME SELECT * FROM _changed")
+            con.unregister("_changed")
+        if task_feeds:
+            con.execute(f"CREATE OR REPLACE TABLE marts.task_rates AS {TASK_RATES_SQL}",
+                        [computed_at])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+    if task_feeds:
+        marts["task_rates"] = con.sql("SELECT * FROM marts.task_rates").pl()
     return {k: v for k, v in marts.items() if v is not None}
+
+
+def _task_changes(con, feeds: list[Feed], today: date, changed: dict[str, list[str]] | None):
+    """Per task feed, the recomputed rows of the tasks just loaded; None when the mart must be rebuilt
+    (no mart yet, computed on another day, a refresh not after a load, a feed whose loads replace
+    partitions, or more tasks than INCREMENTAL_MAX_ROWS)."""
+    if changed is None or not feeds or not table_exists(con, "marts", "task_status"):
+        return None
+    stamped = con.execute("SELECT max(computed_at) FROM marts.task_status").fetchall()[0][0]
+    if stamped is None or today_in(stamped) != today:
+        return None
+    frames, rows = {}, 0
+    for feed in feeds:
+        batches = changed.get(feed.id)
+        if not batches:
+            continue
+        if feed.load.replace:
+            return None
+        where = f"_batch_id IN ({', '.join(literal(b) for b in batches)})"
+        rows += con.execute(f"SELECT count(*) FROM ({task_rows_sql(feed)} WHERE {where})").fetchall()[0][0]
+        if rows > INCREMENTAL_MAX_ROWS:
+            return None
+        frames[feed.id] = task_status(con.sql(f"{task_rows_sql(feed)} WHERE {where}").pl(), feed, today)
+    return frames
+
+
+def _rebuild_tasks(con, feeds: list[Feed], today: date, computed_at: datetime) -> None:
+    """Every task of every task feed, computed in chunks into NEXT (committed as it goes)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(f"DROP TABLE IF EXISTS {NEXT}")
+    reader = con.cursor()  # reads clean data while `con` writes the chunks
+    try:
+        for feed in feeds:
+            stream = reader.execute(task_rows_sql(feed)).to_arrow_reader(TASK_CHUNK_ROWS)
+            for part in stream:
+                frame = task_status(pl.from_arrow(part), feed, today).with_columns(
+                    pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at"))
+                con.register("_chunk", frame)
+                con.execute(f"INSERT INTO {NEXT} BY NAME SELECT * FROM _chunk" if table_exists(con, "marts", NEXT[6:])
+                            else f"CREATE TABLE {NEXT} AS SELECT * FROM _chunk")
+                con.unregister("_chunk")
+            if not table_exists(con, "marts", NEXT[6:]):  # a feed with no task yet: the mart's columns all the same
+                empty = task_status(reader.sql(f"{task_rows_sql(feed)} LIMIT 0").pl(), feed, today)
+                con.register("_chunk", empty.with_columns(
+                    pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")))
+                con.execute(f"CREATE TABLE {NEXT} AS SELECT * FROM _chunk")
+                con.unregister("_chunk")
+    finally:
+        reader.close()

@@ -16,18 +16,22 @@ from pipelines.load.warehouse import quote
 TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "cancelled")
 
 
-def task_status(con, feed: Feed, today: date) -> pl.DataFrame:
-    """One row per task of clean.<feed> with its state and how late it is (or was)."""
+def task_rows_sql(feed: Feed) -> str:
+    """SELECT of the columns task_status reads, from clean.<feed> (add a WHERE to narrow it)."""
     t = feed.tasks
     key = feed.load.key[0]
     title = t.title_column or ("title" if feed.column("title") else key)
     optional = {"source_document": t.source_column, "assigned_by": t.assigned_by_column}
     described = "".join(f", CAST({quote(c)} AS VARCHAR) AS {alias}" if c else f", CAST(NULL AS VARCHAR) AS {alias}"
                         for alias, c in optional.items())
-    tasks = con.sql(
-        f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
-        f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
-        f"{quote(t.status_column)} AS status{described} FROM clean.{quote(feed.id)}").pl()
+    return (f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
+            f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
+            f"{quote(t.status_column)} AS status{described} FROM clean.{quote(feed.id)}")
+
+
+def task_status(tasks: pl.DataFrame, feed: Feed, today: date) -> pl.DataFrame:
+    """One row per task (rows as task_rows_sql selects them) with its state and how late it is (or was)."""
+    t = feed.tasks
     done = pl.col("status").is_in(t.done_statuses)
     cancelled = pl.col("status").is_in(t.cancelled_statuses)
     finished_on = pl.coalesce(pl.col("done_on"), pl.col("due_on"))
@@ -51,21 +55,18 @@ def task_status(con, feed: Feed, today: date) -> pl.DataFrame:
     return tasks.with_columns(working.alias("working_days_late"), pl.lit(feed.id).alias("feed"))
 
 
-def task_rates(status: pl.DataFrame) -> pl.DataFrame:
-    """Per assignee unit, and overall (unit_code '*'): tasks due, done on time, on-time rate, overdue, due soon."""
-    def summary(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.agg(
-            tasks_due=pl.col("state").is_in(["done_on_time", "done_late", "overdue"]).sum(),
-            done_on_time=(pl.col("state") == "done_on_time").sum(),
-            done_late=(pl.col("state") == "done_late").sum(),
-            overdue=(pl.col("state") == "overdue").sum(),
-            due_soon=(pl.col("state") == "due_soon").sum(),
-        ).with_columns(on_time_rate=pl.when(pl.col("tasks_due") > 0)
-                       .then(100.0 * pl.col("done_on_time") / pl.col("tasks_due")))
-
-    per_unit = summary(status.group_by("feed", "unit_code"))
-    overall = summary(status.group_by("feed")).with_columns(pl.lit("*").alias("unit_code"))
-    return pl.concat([per_unit, overall.select(per_unit.columns)]).sort("feed", "unit_code")
+# Per assignee unit, and overall (unit_code '*'): tasks due, done on time, on-time rate, overdue, due soon.
+# Its one parameter is computed_at.
+TASK_RATES_SQL = """
+    SELECT feed, CASE WHEN grouping(unit_code) = 1 THEN '*' ELSE unit_code END AS unit_code,
+           count(*) FILTER (WHERE state IN ('done_on_time', 'done_late', 'overdue')) AS tasks_due,
+           count(*) FILTER (WHERE state = 'done_on_time') AS done_on_time,
+           count(*) FILTER (WHERE state = 'done_late') AS done_late,
+           count(*) FILTER (WHERE state = 'overdue') AS overdue,
+           count(*) FILTER (WHERE state = 'due_soon') AS due_soon,
+           CASE WHEN tasks_due > 0 THEN 100.0 * done_on_time / tasks_due END AS on_time_rate,
+           ?::TIMESTAMPTZ AS computed_at
+    FROM marts.task_status GROUP BY GROUPING SETS ((feed, unit_code), (feed)) ORDER BY 1, 2"""
 
 
 def today_in(now: datetime) -> date:

@@ -164,15 +164,17 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
     if validation.quarantined:
         keys = quarantine_keys(feed, batch)
         kept = raw_file(feed, batch.batch_id)
+        # The record's JSON is built after the join, for the quarantined rows only.
         con.execute(
             f"INSERT INTO ops.quarantine (feed, batch_id, source_uri, source_row, reasons, record, quarantined_at, "
             f"status, record_key, partition_key, unit_code) "
-            f"SELECT ?, ?, s.{quote(SOURCE_URI)}, s.{quote(SOURCE_ROW)}, s.reasons, r.record, ?, 'open', "
-            f"{keys['record_key']}, {keys['partition_key']}, {keys['unit_code']} "
-            f"FROM {STAGED} AS s LEFT JOIN (SELECT {quote(SOURCE_URI)} AS source_uri, {quote(SOURCE_ROW)} AS source_row, "
-            f"{record_sql(parquet_columns(con, kept))} AS record FROM read_parquet({literal(str(kept))})) AS r "
-            f"ON r.source_uri = s.{quote(SOURCE_URI)} AND r.source_row = s.{quote(SOURCE_ROW)} "
-            f"WHERE len(s.reasons) > 0",
+            f"WITH q AS (SELECT {quote(SOURCE_URI)} AS _uri, {quote(SOURCE_ROW)} AS _row, reasons, "
+            f"{keys['record_key']} AS _record_key, {keys['partition_key']} AS _partition_key, "
+            f"{keys['unit_code']} AS _unit_code FROM {STAGED} WHERE len(reasons) > 0) "
+            f"SELECT ?, ?, q._uri, q._row, q.reasons, {record_sql(parquet_columns(con, kept), 'r')}, ?, 'open', "
+            f"q._record_key, q._partition_key, q._unit_code "
+            f"FROM q LEFT JOIN read_parquet({literal(str(kept))}) AS r "
+            f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row",
             [feed.id, batch.batch_id, loaded_at])
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
     con.register("_results", results)

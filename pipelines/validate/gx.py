@@ -84,7 +84,7 @@ def context():
 _checkpoints: dict[tuple[Path, str, str], object] = {}
 
 
-def _checkpoint(feed: Feed, frame: str):
+def checkpoint(feed: Feed, frame: str):
     """The feed's checkpoint for one frame, with its suite compiled from the declarations, registered
     once per process (the declarations do not change while a process runs)."""
     key = (paths().home, feed.id, frame)
@@ -127,11 +127,11 @@ def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list
     frame); returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    checkpoint = _checkpoint(feed, frame)
+    registered = checkpoint(feed, frame)
     with warnings.catch_warnings():
         # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
         warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
-        result = checkpoint.run(batch_parameters={"dataframe": data} if data is not None else None,
+        result = registered.run(batch_parameters={"dataframe": data} if data is not None else None,
                                 expectation_parameters=parameters)
     outcomes, identifiers = [], [ExpectationSuiteIdentifier(name=suite_name(feed.id, frame))]
     for identifier, validation in result.run_results.items():

@@ -20,6 +20,7 @@ from pipelines.extract.landing import (
     discard,
     record_chunks,
     records_file,
+    release_arrow_memory,
 )
 from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish
@@ -141,6 +142,7 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
             validator.add_malformed(malformed, received + well_formed.height)
         received += chunk.height
     summary.rows_received = received
+    release_arrow_memory()
     if received == 0:
         return None
     validation = validator.finish()

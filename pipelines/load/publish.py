@@ -42,24 +42,24 @@ def publish(con, feed: Feed, incoming: str) -> None:
     names = ", ".join(quote(n) for n in [c.name for c in feed.columns] + list(LINEAGE))
     if feed.load.replace:
         part = feed.load.replace
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM {incoming}")
+        latest = incoming
         # A partition is replaced only by data received at or after what it holds now.
         con.execute(f"""
             DELETE FROM {table} AS c WHERE EXISTS (
-                SELECT 1 FROM _incoming AS i WHERE {_match(part, 'c', 'i')} AND c._received_at <= i._received_at)""")
+                SELECT 1 FROM {latest} AS i WHERE {_match(part, 'c', 'i')} AND c._received_at <= i._received_at)""")
     else:
+        # The latest version of each key in the batch, computed where it is read (not copied to a table first:
+        # a copy of a large batch would sit in memory until the commit).
         order = f"{quote(feed.load.version)} DESC NULLS LAST, " if feed.load.version else ""
         partition = ", ".join(quote(k) for k in key)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM {incoming}
-            QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1""")
+        latest = (f"(SELECT * FROM {incoming} QUALIFY row_number() OVER "
+                  f"(PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1)")
         newer_or_same = f" AND c.{quote(feed.load.version)} <= i.{quote(feed.load.version)}" if feed.load.version else ""
         con.execute(f"""
             DELETE FROM {table} AS c WHERE EXISTS (
-                SELECT 1 FROM _incoming AS i WHERE {_match(key, 'c', 'i')}{newer_or_same})""")
+                SELECT 1 FROM {latest} AS i WHERE {_match(key, 'c', 'i')}{newer_or_same})""")
         part = key
     con.execute(f"""
         INSERT INTO {table} ({names})
-        SELECT {names} FROM _incoming AS i
+        SELECT {names} FROM {latest} AS i
         WHERE NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {_match(part, 'c', 'i')})""")
-    con.execute("DROP TABLE _incoming")

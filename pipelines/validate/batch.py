@@ -181,7 +181,6 @@ class BatchValidator:
         self.parts = 0
         self.well_formed_rows = 0
         self.extra = f"{staged}_reasons"  # reasons found on the whole batch (duplicate keys), by row
-        self.gx_staged = False  # rows sent to GE's staging table, not yet validated or released
         from pipelines.validate.gx_worker import worker
 
         worker().submit("prepare", feed)  # GE's context and checkpoints, while the first chunk is read
@@ -221,14 +220,8 @@ class BatchValidator:
             staged = pl.concat([staged.join(suite_reasons, on=ROW_ID, how="anti"), failed]).sort(ROW_ID)
         self.outliers += [o for o in _outlier_rows(self.feed, typed, flags) if o.height]
         self.well_formed_rows += typed.height
-        file = self._stage(staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)),
-                                               pl.lit(None, pl.String).alias(MALFORMED)))
-        from pipelines.validate.gx_worker import worker
-
-        # GE's worker copies the chunk into its staging table while this process reads the next one.
-        worker().submit("stage", self.feed, f"read_parquet({literal(str(file))}) WHERE {MALFORMED} IS NULL",
-                        not self.gx_staged)
-        self.gx_staged = True
+        self._stage(staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)),
+                                        pl.lit(None, pl.String).alias(MALFORMED)))
         self.seconds += time.monotonic() - started
 
     def add_malformed(self, rows: pl.DataFrame, first_row_id: int) -> None:
@@ -247,12 +240,10 @@ class BatchValidator:
             *columns, ROW_ID, SOURCE_ROW, SOURCE_URI, pl.concat_list(why).cast(pl.List(REASON_TYPE)).alias(REASONS),
             MALFORMED))
 
-    def _stage(self, frame: pl.DataFrame) -> Path:
+    def _stage(self, frame: pl.DataFrame) -> None:
         """Write one chunk's rows, with their reasons, to the batch's staging directory."""
-        file = self.directory / f"part-{self.parts:06d}.parquet"
-        frame.write_parquet(file, compression="lz4")
+        frame.write_parquet(self.directory / f"part-{self.parts:06d}.parquet", compression="lz4")
         self.parts += 1
-        return file
 
     @property
     def _staged_files(self) -> str:
@@ -291,9 +282,8 @@ class BatchValidator:
         con, feed = self.con, self.feed
         docs = []
         files = self._staged_files
-        if self.gx_staged:
-            self.gx_staged = False  # validate_rows releases the staging table, whatever happens
-            outcomes, docs = worker().call("validate_rows", feed, self.parameters)
+        if self.well_formed_rows:
+            outcomes, docs = worker().call("validate_rows", feed, f"{files} WHERE {MALFORMED} IS NULL", self.parameters)
             self._add_outcomes(outcomes)
         outcomes, column_docs = worker().call("validate_columns", feed, self.parameters, self.source_columns)
         self._add_outcomes(outcomes)
@@ -335,14 +325,6 @@ class BatchValidator:
 
     def close(self) -> None:
         """Drop what the batch staged (also after a failure)."""
-        if self.gx_staged:  # a batch that failed before its validation: wait until GE has let its rows go
-            from pipelines.validate.gx_worker import GreatExpectationsFailed, worker
-
-            self.gx_staged = False
-            try:
-                worker().call("release", self.feed)
-            except GreatExpectationsFailed:
-                pass  # the batch fails already, for the reason being raised
         self.con.execute(f"DROP VIEW IF EXISTS {self.staged}")
         self.con.execute(f"DROP TABLE IF EXISTS {self.extra}")
         shutil.rmtree(self.directory, ignore_errors=True)

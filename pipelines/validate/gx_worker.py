@@ -2,9 +2,9 @@
 
 Importing GE costs seconds of CPU; in its own process that import runs on the other core while the
 load reads, conforms and stages its first chunks, instead of before them. The worker answers one
-request at a time over a pipe (pickled): validate a batch's staged rows (read from the staged
-Parquet files into the staging database GE reads through its SQL path), validate the columns a
-source sent, build Data Docs. It exits when the process that started it closes the pipe (also when
+request at a time over a pipe (pickled): prepare GE for a feed (while the batch is read), validate a
+batch's staged rows (a view over their Parquet files in the staging database GE reads through its SQL
+path), validate the columns a source sent, build Data Docs. It exits when the process that started it closes the pipe (also when
 that process is killed), and is started again if it dies.
 """
 
@@ -101,71 +101,36 @@ def start() -> None:
 
 # What the worker runs (in the worker process).
 
-STAGING_MEMORY_LIMIT = "256MB"  # the staging database's memory: beyond it, staged rows spill to disk
-
-
 def prepare(feed) -> None:
     """The GE context and the feed's checkpoints, ready before the batch's rows are."""
     from pipelines.validate import gx
 
     gx.context()
-    gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their table: stage() registers it
+    gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
 
 
-def stage(feed, rows_from: str, first: bool) -> None:
-    """Add one chunk's rows to the feed's table in the staging database: `rows_from` is the SQL they are
-    selected FROM (a chunk's Parquet file, and a WHERE); only the columns the suite reads are kept. The
-    staging connection stays open until validate_rows() or release()."""
+def validate_rows(feed, rows_from: str, parameters: dict):
+    """The rows suite on the batch's staged rows: `rows_from` is the SQL they are selected FROM (their
+    Parquet files, and a WHERE). GE reads them through a view, in the staging database, of the columns the
+    suite reads (measured, 1M tasks: 1.6 s, where copying them into a table first cost 2.0 s + 1.0 s)."""
     from pipelines.load.warehouse import quote
+    from pipelines.validate import gx
 
     columns = ", ".join(quote(c) for c in _suite_columns(feed)) or "1 AS _row"
-    duck = _staging()
-    if first:
-        duck.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")
-        duck.execute(f"DROP VIEW IF EXISTS {quote(feed.id)}")
-        duck.execute(f"CREATE OR REPLACE TABLE {quote(feed.id)} AS SELECT {columns} FROM {rows_from}")
-        from pipelines.validate import gx
-
-        gx.checkpoint(feed, "rows")
-    else:
-        duck.execute(f"INSERT INTO {quote(feed.id)} SELECT {columns} FROM {rows_from}")
-
-
-def validate_rows(feed, parameters: dict):
-    """The rows suite on the rows stage() gathered; the staging table is emptied and the file released."""
-    from pipelines.validate import gx
-
+    staging = gx.staging_connection()
     try:
-        return gx.run_suite(feed, "rows", parameters)
+        duck = staging.driver_connection
+        if duck.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
+                        [feed.id]).fetchall():
+            duck.execute(f"DROP TABLE {quote(feed.id)}")  # a staging table of an earlier version
+        duck.execute(f"CREATE OR REPLACE VIEW {quote(feed.id)} AS SELECT {columns} FROM {rows_from}")
     finally:
-        release(feed)
-
-
-def release(feed) -> None:
-    """Drop the feed's staged rows and let the staging database go (another process may need it)."""
-    from pipelines.load.warehouse import quote
-    from pipelines.validate import gx
-
-    global _connection
+        staging.close()
     try:
-        _staging().execute(f"DROP TABLE IF EXISTS {quote(feed.id)}")
+        gx.checkpoint(feed, "rows")  # registering the rows' asset needs their view
+        return _plain_results(*gx.run_suite(feed, "rows", parameters))
     finally:
-        if _connection is not None:
-            _connection.close()
-            _connection = None
-        gx.release_staging()
-
-
-_connection = None  # the staging connection stage() writes through, from GE's own engine
-
-
-def _staging():
-    global _connection
-    if _connection is None:
-        from pipelines.validate import gx
-
-        _connection = gx.staging_connection()
-    return _connection.driver_connection
+        gx.release_staging()  # the staging database is free for the next process that validates
 
 
 def _suite_columns(feed) -> tuple[str, ...]:
@@ -192,16 +157,39 @@ def validate_columns(feed, parameters: dict, columns: list[str]):
 
     from pipelines.validate import gx
 
-    return gx.run_suite(feed, "columns", parameters, pd.DataFrame({"column": pd.Series(columns, dtype=object)}))
+    return _plain_results(*gx.run_suite(feed, "columns", parameters,
+                                        pd.DataFrame({"column": pd.Series(columns, dtype=object)})))
 
 
 def build_data_docs(identifiers: list) -> None:
+    """Data Docs for the results and suites named as validate_*() named them."""
+    from great_expectations.data_context.types import resource_identifiers
+
     from pipelines.validate import gx
 
-    gx.build_data_docs(identifiers)
+    gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
 
 
-FUNCTIONS = {f.__name__: f for f in (prepare, stage, validate_rows, release, validate_columns, build_data_docs)}
+def _plain_results(outcomes: list, identifiers: list) -> tuple[list, list]:
+    """Outcomes and identifiers in builtin types only: unpickling a GE object in the caller would import GE
+    there (seconds), which is what this worker is for."""
+    for outcome in outcomes:
+        outcome.observed = _plain(outcome.observed)
+        outcome.unexpected_values = [_plain(v) for v in outcome.unexpected_values]
+    return outcomes, [(type(i).__name__, tuple(i.to_tuple())) for i in identifiers]
+
+
+def _plain(value):
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+FUNCTIONS = {f.__name__: f for f in (prepare, validate_rows, validate_columns, build_data_docs)}
 
 
 def main() -> None:

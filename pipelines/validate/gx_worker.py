@@ -109,6 +109,9 @@ def prepare(feed) -> None:
     gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
 
 
+STAGING_MEMORY_LIMIT = "256MB"  # DuckDB's memory for GE's queries on a batch (a large batch spills to disk)
+
+
 def validate_rows(feed, rows_from: str, parameters: dict):
     """The rows suite on the batch's staged rows: `rows_from` is the SQL they are selected FROM (their
     Parquet files, and a WHERE). GE reads them through a view, in the staging database, of the columns the
@@ -120,6 +123,7 @@ def validate_rows(feed, rows_from: str, parameters: dict):
     staging = gx.staging_connection()
     try:
         duck = staging.driver_connection
+        duck.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")  # GE's queries spill beyond it
         if duck.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
                         [feed.id]).fetchall():
             duck.execute(f"DROP TABLE {quote(feed.id)}")  # a staging table of an earlier version

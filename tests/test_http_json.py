@@ -207,3 +207,23 @@ def test_backfill_rereads_a_window_without_moving_the_cursor_or_duplicating(simu
 
     refused = ioc("backfill", "dept_monthly_report", "--from", "2026-10-01", "--to", "2026-10-31")
     assert refused.returncode == 1 and "dropping its files again" in refused.stderr
+
+
+def test_a_pull_checksum_is_that_of_its_canonical_json_hashed_record_by_record():
+    """A pull's batch checksum is hashed record by record (no copy of the whole answer held), yet equals
+    the sha256 of the answer's canonical JSON, so an answer received again is still found a duplicate."""
+    import hashlib
+    import json
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from pipelines.extract.pull import canonical_checksum
+    from pipelines.extract.records import as_text
+
+    records = [{"dossier_id": f"HS-{i}", "fee_vnd": Decimal("1500.50") if i % 2 else 1.234, "agency": "Sở Y tế",
+                "updated_at": datetime(2026, 11, i + 1, tzinfo=timezone.utc), "tags": ["a", i], "note": None}
+               for i in range(5)]
+    whole = json.dumps([{k: as_text(v) for k, v in r.items()} for r in records], sort_keys=True, ensure_ascii=False)
+    assert canonical_checksum(records) == hashlib.sha256(whole.encode()).hexdigest()
+    assert canonical_checksum(records[:1]) != canonical_checksum(records[1:2])
+    assert canonical_checksum([]) == hashlib.sha256(b"[]").hexdigest()

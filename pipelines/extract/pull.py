@@ -4,13 +4,14 @@ moved on only once the whole read is landed (so a read cut short is read again, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 
 from pipelines.declarations.models import Feed
 from pipelines.extract.cursors import cursor_key, highest, read_cursor, save_cursor
 from pipelines.extract.errors import SourceError
-from pipelines.extract.landing import LandedBatch, checksum_bytes, land, new_batch_id
+from pipelines.extract.landing import LandedBatch, land, new_batch_id
 from pipelines.extract.records import as_text, records_frame
 from pipelines.text import MissingEnvironmentVariable, expand_env
 
@@ -48,6 +49,19 @@ def start_cursor(feed: Feed, window: Window | None = None) -> str | None:
     return read_cursor(feed.id) or incremental.initial
 
 
+def canonical_checksum(records: list[dict]) -> str:
+    """sha256 of the records' canonical JSON (every value as text, keys sorted), hashed record by record:
+    the same digest as of the whole list's JSON, without holding that text, or a copy of every record."""
+    digest = hashlib.sha256(b"[")
+    for i, record in enumerate(records):
+        if i:
+            digest.update(b", ")
+        digest.update(json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True,
+                                 ensure_ascii=False).encode())
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
 class Pull:
     """Collects one read's records; lands a batch whenever max_batch_rows are waiting, and the rest
     (even none: a read with nothing new is recorded too) when finished."""
@@ -75,10 +89,8 @@ class Pull:
 
     def _land(self) -> None:
         records = self.records
-        canonical = json.dumps([{k: as_text(v) for k, v in r.items()} for r in records], sort_keys=True,
-                               ensure_ascii=False)
         batch = LandedBatch(batch_id=new_batch_id(), feed=self.feed.id, source_uri=self.source_uri,
-                            checksum=checksum_bytes(canonical.encode()), received_at=datetime.now(timezone.utc))
+                            checksum=canonical_checksum(records), received_at=datetime.now(timezone.utc))
         land(batch, records_frame(records, self.rows, self.uris))
         if self.incremental is not None:
             self.cursor = highest([as_text(r.get(self.incremental.cursor_field)) for r in records], self.cursor)

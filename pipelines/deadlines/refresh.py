@@ -48,7 +48,7 @@ def _refresh(con, catalog: Catalog, now: datetime, changed: dict[str, list[str]]
     if changes is None:
         _rebuild_tasks(con, task_feeds, today, computed_at)
     marts = {"report_status": status, "reporting_rates": reporting_rates(status) if status is not None else None}
-    stamp = pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")
+    stamp = _stamp(computed_at)
     con.execute("BEGIN")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
@@ -106,22 +106,26 @@ def _rebuild_tasks(con, feeds: list[Feed], today: date, computed_at: datetime) -
     """Every task of every task feed, computed in chunks into NEXT (committed as it goes)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     con.execute(f"DROP TABLE IF EXISTS {NEXT}")
+    created = False
+
+    def write(frame: pl.DataFrame) -> None:
+        nonlocal created
+        con.register("_chunk", frame.with_columns(_stamp(computed_at)))
+        con.execute(f"INSERT INTO {NEXT} BY NAME SELECT * FROM _chunk" if created
+                    else f"CREATE TABLE {NEXT} AS SELECT * FROM _chunk")
+        con.unregister("_chunk")
+        created = True
+
     reader = con.cursor()  # reads clean data while `con` writes the chunks
     try:
         for feed in feeds:
-            stream = reader.execute(task_rows_sql(feed)).to_arrow_reader(TASK_CHUNK_ROWS)
-            for part in stream:
-                frame = task_status(pl.from_arrow(part), feed, today).with_columns(
-                    pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at"))
-                con.register("_chunk", frame)
-                con.execute(f"INSERT INTO {NEXT} BY NAME SELECT * FROM _chunk" if table_exists(con, "marts", NEXT[6:])
-                            else f"CREATE TABLE {NEXT} AS SELECT * FROM _chunk")
-                con.unregister("_chunk")
-            if not table_exists(con, "marts", NEXT[6:]):  # a feed with no task yet: the mart's columns all the same
-                empty = task_status(reader.sql(f"{task_rows_sql(feed)} LIMIT 0").pl(), feed, today)
-                con.register("_chunk", empty.with_columns(
-                    pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")))
-                con.execute(f"CREATE TABLE {NEXT} AS SELECT * FROM _chunk")
-                con.unregister("_chunk")
+            for part in reader.execute(task_rows_sql(feed)).to_arrow_reader(TASK_CHUNK_ROWS):
+                write(task_status(pl.from_arrow(part), feed, today))
+            if not created:  # a feed with no task yet: the mart gets its columns all the same
+                write(task_status(reader.sql(f"{task_rows_sql(feed)} LIMIT 0").pl(), feed, today))
     finally:
         reader.close()
+
+
+def _stamp(computed_at: datetime) -> pl.Expr:
+    return pl.lit(computed_at).cast(pl.Datetime("us", "UTC")).alias("computed_at")

@@ -2,12 +2,12 @@
 what is quarantined — with every reason, and one result row per check.
 
 Chunk by chunk, each row-local check's own predicate finds the rows it fails (so memory follows the
-chunk, not the batch) and the rows are staged in DuckDB; Great Expectations then validates the whole
-staged batch once through its SQL path, which gives each check's result (and Data Docs); duplicate
-keys are found in SQL. The two must agree on every count, or the batch says so. A row failing a
-blocking row check is quarantined; a warning check only records. The batch is blocked (nothing
-published, the last good data keeps serving) when a blocking batch check fails, or a blocking row
-check with `mostly` passes fewer rows than it asks.
+chunk, not the batch) and the rows are staged as Parquet files; Great Expectations (in its worker
+process) then validates the whole staged batch once through its SQL path, which gives each check's
+result (and Data Docs); duplicate keys are found in SQL. The two must agree on every count, or the
+batch says so. A row failing a blocking row check is quarantined; a warning check only records. The
+batch is blocked (nothing published, the last good data keeps serving) when a blocking batch check
+fails, or a blocking row check with `mostly` passes fewer rows than it asks.
 """
 
 from __future__ import annotations
@@ -150,10 +150,10 @@ def key_text(feed: Feed) -> pl.Expr:
 
 class BatchValidator:
     """Validates one batch: add() each chunk of conformed rows in order (and add_malformed() a file's lines
-    that are not records), then finish(), then close(). Every row is staged with its reasons in the
-    warehouse table `staged`, committed chunk by chunk (so that DuckDB keeps it on disk, not in memory);
-    the well-formed rows are also staged, with the columns the suite derives, in the staging database
-    where Great Expectations validates them."""
+    that are not records), then finish(), then close(). Every chunk's rows are written with their reasons
+    and the columns the suite derives to a Parquet file of the batch's staging directory (memory follows
+    the chunk); Great Expectations validates the well-formed ones there, and finish() makes them the
+    warehouse connection's temporary view `staged`, with the reasons found on the whole batch."""
 
     def __init__(self, con, feed: Feed, batch: LandedBatch, units: OrgUnits, staged: str):
         self.con, self.feed, self.batch, self.units, self.staged = con, feed, batch, units, staged
@@ -337,7 +337,7 @@ class BatchValidator:
                 result.unexpected_count = len(result.unexpected_values)
 
     def _mark_duplicates(self, result: CheckResult) -> None:
-        """Rows whose key another row of the batch has too: their reason, added in place."""
+        """Rows whose key another row of the batch has too: their reason, kept in the `extra` table."""
         d, staged = result.check.declaration, self._staged_files
         key = ", ".join(quote(c) for c in d.key)
         same = " AND ".join(f"s.{quote(c)} IS NOT DISTINCT FROM d.{quote(c)}" for c in d.key)

@@ -1,10 +1,11 @@
 """The Great Expectations project under $IOC_HOME/gx: a rows and a columns suite per feed (regenerated
 from the declarations at every run), and their checkpoints.
 
-A batch's rows are staged in a DuckDB database of their own ($IOC_HOME/staging/validate.duckdb, one
-table per feed) and validated there through GE's SQL path (duckdb-engine, with the adaptations of
-gx_duckdb), once per batch whatever its size; the columns a source sent are a small pandas frame.
-DECIMAL never reaches GE (contract numbers are DOUBLE or BIGINT).
+A batch's staged rows are validated through GE's SQL path (duckdb-engine, with the adaptations of
+gx_duckdb), on a view per feed over their Parquet files in a DuckDB database of its own
+($IOC_HOME/staging/validate.duckdb), once per batch whatever its size; the columns a source sent are
+a small pandas frame. DECIMAL never reaches GE (contract numbers are DOUBLE or BIGINT). Only the
+worker process (gx_worker) uses this module.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def _context(root: Path):
 
 def staging_connection():
     """A DBAPI connection to the staging database from GE's own engine (its .driver_connection is the DuckDB
-    connection): DuckDB opens a file once per process, with one configuration, so the platform writes the
-    staged rows through the same engine GE then reads them with. Close it when done."""
+    connection): DuckDB opens a file once per process, with one configuration, so the view GE reads is
+    created through the same engine. Close it when done."""
     return context().data_sources.get(STAGING).get_engine().raw_connection()
 
 

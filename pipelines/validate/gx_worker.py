@@ -4,8 +4,8 @@ Importing GE costs seconds of CPU; in its own process that import runs on the ot
 load reads, conforms and stages its first chunks, instead of before them. The worker answers one
 request at a time over a pipe (pickled): prepare GE for a feed (while the batch is read), validate a
 batch's staged rows (a view over their Parquet files in the staging database GE reads through its SQL
-path), validate the columns a source sent, build Data Docs. It exits when the process that started it closes the pipe (also when
-that process is killed), and is started again if it dies.
+path), validate the columns a source sent, build Data Docs. It exits when the process that started it
+closes the pipe (also when that process is killed), and is started again if it dies.
 """
 
 from __future__ import annotations

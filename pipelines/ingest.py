@@ -80,16 +80,18 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
                 log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
                          summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
                 summaries.append(summary)
+        docs = [identifier for s in summaries for identifier in s.data_docs]
+        if docs:  # built by GE's worker while the deadlines are computed here
+            from pipelines.validate.gx_worker import worker
+
+            worker().submit("build_data_docs", docs)
         if follows_deadlines:  # alerts resolve on receipt; this run publishes the snapshots, even if it fails
             from pipelines.deadlines.refresh import refresh_deadlines
 
             loaded = [s.batch_id for s in summaries if s.status in PUBLISHED_STATUSES]
             refresh_deadlines(con, catalog(), changed={feed_id: loaded})
-    docs = [identifier for s in summaries for identifier in s.data_docs]
     if docs:
-        from pipelines.validate.gx_worker import worker
-
-        worker().call("build_data_docs", docs)
+        worker().collect()
     return summaries
 
 

@@ -135,16 +135,22 @@ def test_working_days_of_many_pairs_at_once_match_the_day_by_day_count():
     import random
     from datetime import timedelta
 
+    import duckdb
     import polars as pl
 
-    from pipelines.calendar.workdays import working_days_after_each
+    from pipelines.calendar.workdays import register_working_days, working_days_after_sql
 
     rng = random.Random(3)
     firsts = [date(1995, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)) for _ in range(3000)]
     lasts = [first + timedelta(days=rng.randint(-30, 400)) for first in firsts]
     firsts[::20] = [None] * len(firsts[::20])  # a task with no due date
+    con = duckdb.connect()
+    pairs = pl.DataFrame({"i": range(len(firsts)), "a": firsts, "b": lasts})
+    con.register("pairs", pairs)
+    register_working_days(con, min(f for f in firsts if f), max(lasts))
 
-    got = working_days_after_each(pl.Series(firsts, dtype=pl.Date), pl.Series(lasts, dtype=pl.Date)).to_list()
+    joins, count = working_days_after_sql("p.a", "p.b")
+    got = [n for _, n in con.execute(f"SELECT p.i, {count} FROM pairs AS p {joins} ORDER BY p.i").fetchall()]
 
     assert got == [working_days_after(a, b) if a else None for a, b in zip(firsts, lasts)]
     assert any(a and a.year < 2000 for a in firsts), "dates before the table are counted too"

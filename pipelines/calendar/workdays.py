@@ -32,17 +32,22 @@ def add_working_days(day: date, count: int) -> date:
 
 
 _TABLE_START = date(2000, 1, 1)
+TABLE = "_working_days"  # a connection's temporary table: working days counted up to each day
 
 
 @lru_cache(maxsize=8)
-def _cumulative(last_year: int) -> list[int]:
-    """Working days from 2000-01-01 up to and including each day until the end of last_year."""
-    counts, total, day = [], 0, _TABLE_START
+def _cumulative(last_year: int, first_year: int = _TABLE_START.year) -> list[int]:
+    """Working days from first_year's 1 January up to and including each day until the end of last_year."""
+    counts, total, day = [], 0, date(first_year, 1, 1)
     while day.year <= last_year:
         total += is_working_day(day)
         counts.append(total)
         day += timedelta(days=1)
     return counts
+
+
+def _last_year(last: date) -> int:
+    return max(last.year, date.today().year + 1) // 10 * 10 + 9  # decades: the table is rebuilt rarely
 
 
 def working_days_after(first: date, last: date) -> int:
@@ -52,34 +57,29 @@ def working_days_after(first: date, last: date) -> int:
         return 0
     if first < _TABLE_START:
         return _calendar().get_working_days_count(first + timedelta(days=1), last)
-    table = _cumulative(max(last.year, date.today().year + 1) // 10 * 10 + 9)  # decades: rebuilt rarely
+    table = _cumulative(_last_year(last))
     return table[(last - _TABLE_START).days] - table[(first - _TABLE_START).days]
 
 
-def working_days_after_each(first, last):
-    """working_days_after for each pair of two polars Date series (null where either is null): two gathers
-    from the same table, so a million tasks cost what a few lookups do."""
+def register_working_days(con, first: date | None, last: date | None) -> None:
+    """Make TABLE (day, counted) on a DuckDB connection, covering `first` to `last` at least: with it,
+    working_days_after_sql counts working days for any number of rows in one join."""
     import polars as pl
 
-    frame = pl.DataFrame({"first": first, "last": last}, schema={"first": pl.Date, "last": pl.Date})
-    known = frame.drop_nulls()
-    if known.height == 0:
-        return pl.Series("working_days", [None] * frame.height, dtype=pl.Int64)
-    last_year = max(known["last"].max().year, date.today().year + 1) // 10 * 10 + 9
-    table = pl.Series("cumulative", _cumulative(last_year), dtype=pl.Int64)
-    start = pl.lit(_TABLE_START)
-    in_table = (pl.col("first") >= start) & (pl.col("last") >= start)
-    position = frame.with_row_index("_i").with_columns(
-        first_at=(pl.col("first") - start).dt.total_days().clip(0),
-        last_at=(pl.col("last") - start).dt.total_days().clip(0))
-    looked_up = position.with_columns(
-        pl.when(pl.col("first").is_null() | pl.col("last").is_null()).then(None)
-        .when(pl.col("last") <= pl.col("first")).then(0)
-        .when(in_table).then(table.gather(position["last_at"].fill_null(0)) - table.gather(position["first_at"].fill_null(0)))
-        .alias("working_days"))
-    outside = looked_up.filter(pl.col("first").is_not_null() & pl.col("last").is_not_null()
-                               & (pl.col("last") > pl.col("first")) & ~in_table)
-    result = looked_up["working_days"]
-    for i, a, b in outside.select("_i", "first", "last").iter_rows():  # dates before 2000: the library counts
-        result[i] = working_days_after(a, b)
-    return result.alias("working_days")
+    start = min(first or _TABLE_START, _TABLE_START).year
+    counts = _cumulative(_last_year(last or _TABLE_START), start)
+    table = pl.DataFrame({"counted": counts}, schema={"counted": pl.Int64}).with_columns(
+        day=pl.date_range(date(start, 1, 1), date(start, 1, 1) + timedelta(days=len(counts) - 1), eager=True))
+    con.register("_working_days_frame", table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT day, counted FROM _working_days_frame")
+    con.unregister("_working_days_frame")
+
+
+def working_days_after_sql(first: str, last: str) -> tuple[str, str]:
+    """SQL for working_days_after of two DATE expressions over TABLE: the joins to add to the FROM clause,
+    and the count (null where either date is null)."""
+    joins = (f"LEFT JOIN {TABLE} AS _wd_first ON _wd_first.day = {first} "
+             f"LEFT JOIN {TABLE} AS _wd_last ON _wd_last.day = {last}")
+    count = (f"CASE WHEN {first} IS NULL OR {last} IS NULL THEN NULL WHEN {last} <= {first} THEN 0 "
+             f"ELSE _wd_last.counted - _wd_first.counted END")
+    return joins, count

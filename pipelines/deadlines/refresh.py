@@ -2,11 +2,12 @@
 marts.task_status, marts.task_rates. Run on a schedule, so lateness grows even when no data arrives,
 and after every load of a reporting or task feed, so who is late follows the data at once.
 
-A task's state depends only on its row and on today's date. So after a load, when marts.task_status
-was computed today, only the tasks of the batches just loaded are computed again: a load costs in
-proportion to what it brought, not to every task the warehouse holds. Otherwise (a new day, a
-scheduled refresh, a very large load) the mart is rebuilt from clean data in chunks, into a table of
-its own that then replaces it, so memory follows the chunk and readers never see it half done.
+A task's state depends only on its row and on today's date, and is computed in SQL where the tasks are
+(working days through a table of the calendar). So after a load, when marts.task_status was computed
+today, only the tasks of the batches just loaded are computed again: a load costs in proportion to what
+it brought, not to every task the warehouse holds. Otherwise (a new day, a scheduled refresh) the mart
+is rebuilt from clean data into a table of its own that then replaces it, so readers never see it half
+done.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import polars as pl
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
 from pipelines.deadlines.report_status import report_status, reporting_rates
-from pipelines.deadlines.task_status import TASK_RATES_SQL, task_rows_sql, task_status, today_in
+from pipelines.deadlines.task_status import (
+    TASK_RATES_SQL,
+    register_task_calendar,
+    task_rows_sql,
+    task_status_sql,
+    today_in,
+)
 from pipelines.load.warehouse import has_clean_table, literal, table_exists
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
-TASK_CHUNK_ROWS = 200_000  # tasks computed at a time when the mart is rebuilt
-INCREMENTAL_MAX_ROWS = 200_000  # a load bringing more tasks than this rebuilds the mart instead
 NEXT = "marts._task_status_next"
 
 
@@ -60,12 +65,12 @@ def _refresh(con, catalog: Catalog, now: datetime, changed: dict[str, list[str]]
         if changes is None and task_feeds:
             con.execute("DROP TABLE IF EXISTS marts.task_status")
             con.execute(f"ALTER TABLE {NEXT} RENAME TO task_status")
-        for feed, frame in (changes or {}).items():
-            con.register("_changed", frame.with_columns(stamp))
-            con.execute("DELETE FROM marts.task_status WHERE feed = ? AND task_id IN (SELECT task_id FROM _changed)",
-                        [feed])
-            con.execute("INSERT INTO marts.task_status BY NAME SELECT * FROM _changed")
-            con.unregister("_changed")
+        for feed, where in changes or []:
+            con.execute(f"DELETE FROM marts.task_status WHERE feed = ? AND task_id IN "
+                        f"(SELECT task_id FROM ({task_rows_sql(feed)} {where}))", [feed.id])
+            register_task_calendar(con, feed, today, where)
+            con.execute(f"INSERT INTO marts.task_status BY NAME SELECT *, ?::TIMESTAMPTZ AS computed_at "
+                        f"FROM ({task_status_sql(feed, today, where)})", [computed_at])
         if task_feeds:
             con.execute(f"CREATE OR REPLACE TABLE marts.task_rates AS {TASK_RATES_SQL}",
                         [computed_at])
@@ -79,52 +84,33 @@ def _refresh(con, catalog: Catalog, now: datetime, changed: dict[str, list[str]]
 
 
 def _task_changes(con, feeds: list[Feed], today: date, changed: dict[str, list[str]] | None):
-    """Per task feed, the recomputed rows of the tasks just loaded; None when the mart must be rebuilt
-    (no mart yet, computed on another day, a refresh not after a load, a feed whose loads replace
-    partitions, or more tasks than INCREMENTAL_MAX_ROWS)."""
+    """Each task feed with tasks just loaded, with the WHERE clause that selects them; None when the mart must be
+    rebuilt (no mart yet, computed on another day, a refresh not after a load, a feed whose loads replace
+    partitions)."""
     if changed is None or not feeds or not table_exists(con, "marts", "task_status"):
         return None
     stamped = con.execute("SELECT max(computed_at) FROM marts.task_status").fetchall()[0][0]
     if stamped is None or today_in(stamped) != today:
         return None
-    frames, rows = {}, 0
+    wheres = []
     for feed in feeds:
         batches = changed.get(feed.id)
         if not batches:
             continue
         if feed.load.replace:
             return None
-        where = f"_batch_id IN ({', '.join(literal(b) for b in batches)})"
-        rows += con.execute(f"SELECT count(*) FROM ({task_rows_sql(feed)} WHERE {where})").fetchall()[0][0]
-        if rows > INCREMENTAL_MAX_ROWS:
-            return None
-        frames[feed.id] = task_status(con.sql(f"{task_rows_sql(feed)} WHERE {where}").pl(), feed, today)
-    return frames
+        wheres.append((feed, f"WHERE _batch_id IN ({', '.join(literal(b) for b in batches)})"))
+    return wheres
 
 
 def _rebuild_tasks(con, feeds: list[Feed], today: date, computed_at: datetime) -> None:
-    """Every task of every task feed, computed in chunks into NEXT (committed as it goes)."""
+    """Every task of every task feed, computed into NEXT (committed, then swapped in by the caller)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     con.execute(f"DROP TABLE IF EXISTS {NEXT}")
-    created = False
-
-    def write(frame: pl.DataFrame) -> None:
-        nonlocal created
-        con.register("_chunk", frame.with_columns(_stamp(computed_at)))
-        con.execute(f"INSERT INTO {NEXT} BY NAME SELECT * FROM _chunk" if created
-                    else f"CREATE TABLE {NEXT} AS SELECT * FROM _chunk")
-        con.unregister("_chunk")
-        created = True
-
-    reader = con.cursor()  # reads clean data while `con` writes the chunks
-    try:
-        for feed in feeds:
-            for part in reader.execute(task_rows_sql(feed)).to_arrow_reader(TASK_CHUNK_ROWS):
-                write(task_status(pl.from_arrow(part), feed, today))
-            if not created:  # a feed with no task yet: the mart gets its columns all the same
-                write(task_status(reader.sql(f"{task_rows_sql(feed)} LIMIT 0").pl(), feed, today))
-    finally:
-        reader.close()
+    for i, feed in enumerate(feeds):
+        register_task_calendar(con, feed, today)
+        tasks = f"SELECT *, ?::TIMESTAMPTZ AS computed_at FROM ({task_status_sql(feed, today)})"
+        con.execute(f"INSERT INTO {NEXT} BY NAME {tasks}" if i else f"CREATE TABLE {NEXT} AS {tasks}", [computed_at])
 
 
 def _stamp(computed_at: datetime) -> pl.Expr:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import polars as pl
-
 from pipelines.calendar.deadlines import TIMEZONE
-from pipelines.calendar.workdays import working_days_after_each
+from pipelines.calendar.workdays import register_working_days, working_days_after_sql
 from pipelines.declarations.models import Feed
-from pipelines.load.warehouse import quote
+from pipelines.load.warehouse import literal, quote
 
 TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "cancelled")
 
@@ -29,30 +27,38 @@ def task_rows_sql(feed: Feed) -> str:
             f"{quote(t.status_column)} AS status{described} FROM clean.{quote(feed.id)}")
 
 
-def task_status(tasks: pl.DataFrame, feed: Feed, today: date) -> pl.DataFrame:
-    """One row per task (rows as task_rows_sql selects them) with its state and how late it is (or was)."""
+def task_status_sql(feed: Feed, today: date, where: str = "") -> str:
+    """SELECT of one row per task (of clean.<feed>, narrowed by `where`) with its state and how late it is
+    (or was), computed where the tasks are (no row comes to Python). Working days are counted over
+    workdays.TABLE, which register_task_calendar makes on the connection."""
     t = feed.tasks
-    done = pl.col("status").is_in(t.done_statuses)
-    cancelled = pl.col("status").is_in(t.cancelled_statuses)
-    finished_on = pl.coalesce(pl.col("done_on"), pl.col("due_on"))
-    state = (
-        pl.when(cancelled).then(pl.lit("cancelled"))
-        .when(done & (finished_on <= pl.col("due_on"))).then(pl.lit("done_on_time"))
-        .when(done).then(pl.lit("done_late"))
-        .when(pl.col("due_on") < today).then(pl.lit("overdue"))
-        .when(pl.col("due_on") <= pl.lit(today) + pl.duration(days=t.due_soon_days)).then(pl.lit("due_soon"))
-        .otherwise(pl.lit("open"))
-    )
-    tasks = tasks.with_columns(state.alias("state"))
-    late_until = pl.when(pl.col("state") == "overdue").then(pl.lit(today)).when(pl.col("state") == "done_late") \
-        .then(pl.col("done_on"))
-    tasks = tasks.with_columns(
-        days_late=(late_until - pl.col("due_on")).dt.total_days(),
-        days_until_due=pl.when(pl.col("state").is_in(["due_soon", "open"]))
-        .then((pl.col("due_on") - pl.lit(today)).dt.total_days()),
-    )
-    working = working_days_after_each(tasks["due_on"], tasks.select(late_until).to_series())
-    return tasks.with_columns(working.alias("working_days_late"), pl.lit(feed.id).alias("feed"))
+
+    def among(values) -> str:
+        return f"status IN ({', '.join(literal(v) for v in values)})" if values else "FALSE"
+
+    day = f"DATE {literal(today.isoformat())}"
+    joins, working = working_days_after_sql("l.due_on", "l._late_until")
+    return f"""
+        WITH t AS ({task_rows_sql(feed)} {where}),
+        s AS (SELECT *, CASE WHEN {among(t.cancelled_statuses)} THEN 'cancelled'
+                             WHEN {among(t.done_statuses)} AND coalesce(done_on, due_on) <= due_on THEN 'done_on_time'
+                             WHEN {among(t.done_statuses)} THEN 'done_late'
+                             WHEN due_on < {day} THEN 'overdue'
+                             WHEN due_on <= {day} + {int(t.due_soon_days)} THEN 'due_soon'
+                             ELSE 'open' END AS state FROM t),
+        l AS (SELECT *, CASE state WHEN 'overdue' THEN {day} WHEN 'done_late' THEN done_on END AS _late_until FROM s)
+        SELECT l.* EXCLUDE (_late_until), date_diff('day', l.due_on, l._late_until) AS days_late,
+               CASE WHEN l.state IN ('due_soon', 'open') THEN date_diff('day', {day}, l.due_on) END AS days_until_due,
+               {working} AS working_days_late, {literal(feed.id)} AS feed
+        FROM l {joins}"""
+
+
+def register_task_calendar(con, feed: Feed, today: date, where: str = "") -> None:
+    """The working-day table task_status_sql reads, covering the feed's dates (narrowed by `where`) and today."""
+    first, last = con.execute(
+        f"SELECT least(min(due_on), min(done_on)), greatest(max(due_on), max(done_on)) "
+        f"FROM ({task_rows_sql(feed)} {where})").fetchall()[0]
+    register_working_days(con, first, max(last or today, today))
 
 
 # Per assignee unit, and overall (unit_code '*'): tasks due, done on time, on-time rate, overdue, due soon.

@@ -101,9 +101,11 @@ def land(batch: LandedBatch, records=None, require_rows: str | None = None) -> L
 def _write_records(file: Path, chunks) -> int:
     import pyarrow.parquet as pq
 
+    from pipelines.read_ahead import read_ahead
+
     rows, writer = 0, None
     try:
-        for chunk in chunks:
+        for chunk in read_ahead(chunks):  # the next chunk is parsed while this one is written
             table = chunk.to_arrow()
             if writer is None:
                 writer = pq.ParquetWriter(file, table.schema)

@@ -26,6 +26,7 @@ from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.warehouse import literal, quote
+from pipelines.read_ahead import read_ahead
 from pipelines.validate.batch import BatchValidator, Validation, quarantine_keys, result_rows
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
@@ -122,25 +123,18 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
                summary: BatchSummary) -> Validation | None:
     """The batch's rows conformed, checked and staged chunk by chunk, then its validation (None for a batch
     with no rows)."""
-    number_format = getattr(feed.source, "number_format", "en")
-    where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
     received = 0
-    for i, chunk in enumerate(record_chunks(batch, feed.source.max_batch_rows)):
+    # The next chunk is read and conformed in a thread of its own while this one is checked and staged.
+    for i, (well_formed, malformed, rows) in enumerate(read_ahead(_conformed_chunks(feed, batch))):
         if i:
             failpoint("load.between_chunks")
-        if chunk.height == 0:
-            continue
-        malformed = chunk.filter(pl.col(MALFORMED).is_not_null()) if MALFORMED in chunk.columns else chunk.clear()
-        well_formed = chunk.filter(pl.col(MALFORMED).is_null()) if MALFORMED in chunk.columns else chunk
-        if well_formed.height:
-            conformed = conform(feed, well_formed.drop(MALFORMED, LINE, strict=False), number_format, where,
-                                batch.header_row, first_row_id=received)
+        if well_formed is not None:
             if not validator.chunks:
-                summary.warnings += conformed.warnings
-            validator.add(conformed)
+                summary.warnings += well_formed.warnings
+            validator.add(well_formed)
         if malformed.height:
-            validator.add_malformed(malformed, received + well_formed.height)
-        received += chunk.height
+            validator.add_malformed(malformed, received + rows - malformed.height)
+        received += rows
     summary.rows_received = received
     release_arrow_memory()
     if received == 0:
@@ -155,9 +149,29 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
     summary.outliers = validation.outliers.height
     summary.data_docs = validation.data_docs
     if validation.blocked:
+        where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
         summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
                         f"serving): " + "; ".join(validation.blocked)
     return validation
+
+
+def _conformed_chunks(feed: Feed, batch: LandedBatch):
+    """The batch's chunks, each as (its well-formed records conformed or None, its malformed lines, its
+    row count)."""
+    number_format = getattr(feed.source, "number_format", "en")
+    where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
+    received = 0
+    for chunk in record_chunks(batch, feed.source.max_batch_rows):
+        if chunk.height == 0:
+            continue
+        malformed = chunk.filter(pl.col(MALFORMED).is_not_null()) if MALFORMED in chunk.columns else chunk.clear()
+        well_formed = chunk.filter(pl.col(MALFORMED).is_null()) if MALFORMED in chunk.columns else chunk
+        conformed = None
+        if well_formed.height:
+            conformed = conform(feed, well_formed.drop(MALFORMED, LINE, strict=False), number_format, where,
+                                batch.header_row, first_row_id=received)
+        yield conformed, malformed, chunk.height
+        received += chunk.height
 
 
 def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary,

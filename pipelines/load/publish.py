@@ -40,26 +40,30 @@ def publish(con, feed: Feed, incoming: str) -> None:
     table = clean_table(feed)
     key = feed.load.key
     names = ", ".join(quote(n) for n in [c.name for c in feed.columns] + list(LINEAGE))
+    # A first load (a backfill into an empty table) has nothing to replace: one insert, no anti-join.
+    empty = not con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
     if feed.load.replace:
         part = feed.load.replace
         latest = incoming
         # A partition is replaced only by data received at or after what it holds now.
-        con.execute(f"""
-            DELETE FROM {table} AS c WHERE EXISTS (
-                SELECT 1 FROM {latest} AS i WHERE {_match(part, 'c', 'i')} AND c._received_at <= i._received_at)""")
+        if not empty:
+            con.execute(f"""
+                DELETE FROM {table} AS c WHERE EXISTS (
+                    SELECT 1 FROM {latest} AS i WHERE {_match(part, 'c', 'i')} AND c._received_at <= i._received_at)""")
     else:
         # The latest version of each key in the batch, computed where it is read (not copied to a table first:
-        # a copy of a large batch would sit in memory until the commit).
+        # a copy of a large batch would sit in memory until the commit). Most batches hold each key once: a
+        # probe for a repeated key (0.16 s per million rows) spares them the window's sort (1.1 s).
         order = f"{quote(feed.load.version)} DESC NULLS LAST, " if feed.load.version else ""
         partition = ", ".join(quote(k) for k in key)
+        repeated = con.execute(f"SELECT 1 FROM {incoming} GROUP BY {partition} HAVING count(*) > 1 LIMIT 1").fetchall()
         latest = (f"(SELECT * FROM {incoming} QUALIFY row_number() OVER "
-                  f"(PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1)")
+                  f"(PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1)") if repeated else incoming
         newer_or_same = f" AND c.{quote(feed.load.version)} <= i.{quote(feed.load.version)}" if feed.load.version else ""
-        con.execute(f"""
-            DELETE FROM {table} AS c WHERE EXISTS (
-                SELECT 1 FROM {latest} AS i WHERE {_match(key, 'c', 'i')}{newer_or_same})""")
+        if not empty:
+            con.execute(f"""
+                DELETE FROM {table} AS c WHERE EXISTS (
+                    SELECT 1 FROM {latest} AS i WHERE {_match(key, 'c', 'i')}{newer_or_same})""")
         part = key
-    con.execute(f"""
-        INSERT INTO {table} ({names})
-        SELECT {names} FROM {latest} AS i
-        WHERE NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {_match(part, 'c', 'i')})""")
+    kept = "" if empty else f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {_match(part, 'c', 'i')})"
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {latest} AS i {kept}")

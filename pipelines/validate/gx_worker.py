@@ -54,6 +54,10 @@ class GxWorker:
     def call(self, function: str, *args):
         """Send a request and wait for its answer (after those of the requests submitted before it)."""
         self.submit(function, *args)
+        return self.collect()
+
+    def collect(self):
+        """Wait for the answers of every request submitted so far: the last one's value; raises if any failed."""
         with self.lock:
             failures, value = [], None
             while self.pending:

@@ -90,8 +90,9 @@ class SimulatorServer:
     """The department APIs over a World, served by a ThreadingHTTPServer in a daemon thread."""
 
     def __init__(self, world: World, host: str = "127.0.0.1", port: int = 0, fault_rate: float = 0.0, seed: int = 0,
-                 static: bool = False):
+                 static: bool = False, on_page=None):
         self.world = world
+        self.on_page = on_page  # called with (path, query parameters) before each page is answered
         # A world that never changes (a benchmark's million records) is sorted once, not for every page.
         self.static = static
         self._ordered: dict[str, tuple[list, list]] = {}
@@ -175,19 +176,27 @@ class SimulatorServer:
             raise ClientError(401, f"missing or wrong bearer token for {endpoint.path} ({hint})")
 
     def _page(self, endpoint: Endpoint, path: str, query: dict[str, list[str]]) -> dict:
-        allowed = {"page", "page_size", endpoint.filter_param}
+        """One page of an endpoint's records, in (cursor field, id) order, filtered by the cursor field if asked.
+        Pages are asked by number (page, page_size), by offset (offset, limit) or by the opaque token an
+        answer gives for the next page (cursor: stable, it names the last record given)."""
+        allowed = {"page", "page_size", "offset", "limit", "cursor", endpoint.filter_param}
         unknown = sorted(set(query) - allowed)
         if unknown:
             raise ClientError(
                 400, f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
             )
         params = {name: values[-1] for name, values in query.items()}
+        if self.on_page is not None:
+            self.on_page(path, params)  # a test changes the source between page requests
         page = _parse_int("page", params.get("page", "1"), 1)
-        page_size = _parse_int("page_size", params.get("page_size", str(DEFAULT_PAGE_SIZE)), 1, MAX_PAGE_SIZE)
+        page_size = _parse_int("page_size", params.get("limit", params.get("page_size", str(DEFAULT_PAGE_SIZE))), 1,
+                               MAX_PAGE_SIZE)
         after = params.get(endpoint.filter_param)
         after_moment = _parse_moment(endpoint.filter_param, after) if after is not None else None
         cursor, key = endpoint.cursor_field, endpoint.id_field
-        start = (page - 1) * page_size
+        start = _parse_int("offset", params["offset"], 0) if "offset" in params else (page - 1) * page_size
+        if "cursor" in params:
+            return self._page_after_token(endpoint, params, after_moment, page_size)
         if self.static:
             if path not in self._ordered:
                 ordered = sorted(getattr(self.world, endpoint.records), key=lambda r: (r[cursor], r[key]))
@@ -206,13 +215,43 @@ class SimulatorServer:
             if after_moment is not None:
                 next_params[endpoint.filter_param] = after_moment.isoformat()
             next_url = f"{self.url}{path}?{urlencode(next_params)}"
+        data = matching[start:start + page_size]
         return {
-            "data": matching[start:start + page_size],
+            "data": data,
             "page": page,
             "page_size": page_size,
             "total": len(matching),
             "next": next_url,
+            "next_cursor": _token(data[-1], cursor, key) if data and start + page_size < len(matching) else None,
         }
+
+    def _page_after_token(self, endpoint: Endpoint, params: dict, after_moment: datetime | None, page_size: int) -> dict:
+        cursor, key = endpoint.cursor_field, endpoint.id_field
+        last = _read_token(params["cursor"])
+        with self.world.lock:
+            matching = [dict(r) for r in getattr(self.world, endpoint.records)
+                        if (after_moment is None or r[cursor] > after_moment) and (iso(r[cursor]), r[key]) > last]
+        matching.sort(key=lambda r: (r[cursor], r[key]))
+        data = matching[:page_size]
+        return {"data": data, "page_size": page_size, "total": None, "next": None,
+                "next_cursor": _token(data[-1], cursor, key) if len(matching) > page_size else None}
+
+
+def _token(record: dict, cursor: str, key: str) -> str:
+    """An opaque next-page token: the (cursor value, id) of the last record given."""
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps([iso(record[cursor]), record[key]]).encode()).decode()
+
+
+def _read_token(text: str) -> tuple[str, str]:
+    import base64
+
+    try:
+        moment, key = json.loads(base64.urlsafe_b64decode(text.encode()))
+        return iso(datetime.fromisoformat(moment)), key
+    except (ValueError, TypeError):
+        raise ClientError(400, f"cursor must be a token from an earlier answer's next_cursor, got {text!r}") from None
 
 
 class _Window:

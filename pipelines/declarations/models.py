@@ -106,6 +106,17 @@ class PageNumberPagination(Strict):
     page_param: str = "page"
     size_param: str = "page_size"
     page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+    total_path: str | None = None  # where an answer says how many records the query matches (e.g. total)
+
+
+class OffsetPagination(Strict):
+    """Pages by the number of records to skip; the last page is the first one shorter than page_size."""
+
+    kind: Literal["offset"]
+    offset_param: str = "offset"
+    size_param: str = "limit"
+    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+    total_path: str | None = None
 
 
 class NextLinkPagination(Strict):
@@ -115,14 +126,41 @@ class NextLinkPagination(Strict):
     next_path: str = "next"
     size_param: str = "page_size"
     page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+    total_path: str | None = None
+
+
+class CursorPagination(Strict):
+    """The response body holds a token for the next page (null on the last), sent back in cursor_param."""
+
+    kind: Literal["cursor"]
+    cursor_param: str = "cursor"
+    next_cursor_path: str = "next_cursor"
+    size_param: str = "page_size"
+    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+    total_path: str | None = None
+
+
+Pagination = Annotated[PageNumberPagination | OffsetPagination | NextLinkPagination | CursorPagination,
+                       Field(discriminator="kind")]
 
 
 class HttpIncremental(Strict):
-    """Ask only for records changed after the highest cursor value already landed."""
+    """Ask only for records changed after the highest cursor value already landed (less the lookback).
+
+    keyset: the API answers in ascending cursor order, so a pull pages by the cursor itself — each request
+    asks again from the last value seen (that value included, the records seen twice dropped) — and a
+    record that moves while the pull runs cannot be skipped. Set it false for an API that sorts otherwise:
+    pages are then turned, and a read whose pages shifted (the declared total changing, fewer distinct
+    records than it) is read again until stable.
+    lookback: how far before the cursor each pull starts again, for records committed late with an older
+    cursor value (a long transaction in the department's system); what comes again is not counted twice.
+    """
 
     cursor_field: str
     param: str
     initial: str | None = None
+    keyset: bool = True
+    lookback: Duration | None = None
 
 
 class HttpJsonSource(Strict):
@@ -132,9 +170,7 @@ class HttpJsonSource(Strict):
     url: str
     auth: BearerAuth | None = None
     records_path: str = "data"
-    pagination: Annotated[
-        PageNumberPagination | NextLinkPagination, Field(discriminator="kind")
-    ] | None = None
+    pagination: Pagination | None = None
     incremental: HttpIncremental | None = None
     timeout_seconds: Annotated[float, Field(gt=0)] = 30
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
@@ -184,10 +220,12 @@ class FileDropSource(Strict):
 
 
 class PostgresIncremental(Strict):
-    """Read only rows whose cursor column is above the highest value already landed."""
+    """Read only rows whose cursor column is above the highest value already landed (less the lookback:
+    how far before it each read starts again, for rows committed late with an older value)."""
 
     cursor_field: str
     initial: str | None = None
+    lookback: Duration | None = None
 
 
 class PostgresSource(Strict):

@@ -54,3 +54,17 @@ def cursor_key(value: str):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)  # naive values only compare with each other
     return moment.astimezone(timezone.utc)
+
+
+def earlier(value: str, seconds: float) -> str:
+    """A cursor value `seconds` before `value` (an ISO 8601 moment, written in UTC; an integer, less that
+    many units): where a read starts again to take what was committed late, or a tie at a page's end."""
+    moment = cursor_key(value)
+    if moment is not None:
+        from datetime import timedelta
+
+        return (moment - timedelta(seconds=seconds)).isoformat()
+    try:
+        return str(int(value) - max(1, round(seconds)))
+    except ValueError:
+        raise ValueError(f"cursor value {value!r} is neither an ISO 8601 moment nor an integer") from None

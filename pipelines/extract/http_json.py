@@ -4,19 +4,33 @@ cursor, timeouts, retries with exponential backoff, Retry-After and a request ra
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
+from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from pipelines.declarations.models import Feed, HttpJsonSource, NextLinkPagination, PageNumberPagination
+from pipelines.declarations.models import (
+    Feed,
+    HttpJsonSource,
+    NextLinkPagination,
+    OffsetPagination,
+    PageNumberPagination,
+)
+from pipelines.extract.cursors import cursor_key, earlier
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, Window, setting, start_cursor
+from pipelines.extract.pull import Pull, Window, record_identity, setting, start_cursor
+from pipelines.extract.records import as_text
+
+log = logging.getLogger(__name__)
 
 MAX_PAGES = 100_000
+MAX_PASSES = 3  # reads of a query whose pages keep shifting, before the pull gives up and keeps its cursor
+TIE_STEP_SECONDS = 1e-6  # a keyset request asks from just before the last value seen: ties on it come again
 MAX_RETRY_AFTER_SECONDS = 300
 
 
@@ -131,30 +145,122 @@ def _dig(body: object, path: str, feed: Feed, url: str) -> list[dict]:
     return value
 
 
-def pages(fetcher: Fetcher, url: str, params: dict):
-    """(page URL, records) for every page of the answer."""
-    pagination = fetcher.source.pagination
-    records_path = fetcher.source.records_path
-    if pagination is None:
-        yield describe_request(url, params), _dig(fetcher.get(url, params), records_path, fetcher.feed, url)
-        return
+@dataclass
+class Page:
+    uri: str  # the request, as lineage shows it
+    records: list[dict]
+    body: object  # the whole answer (its total, its next link or token)
+
+
+def _total(page: Page, path: str | None) -> int | None:
+    """What the answer says the query matches in all (at the declared total_path), if it says."""
+    value = page.body
+    for part in path.split(".") if path else []:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _get_page(fetcher: Fetcher, url: str, params: dict | None) -> Page:
+    body = fetcher.get(url, params)
+    return Page(describe_request(url, params), _dig(body, fetcher.source.records_path, fetcher.feed, url), body)
+
+
+def _next(page: Page, pagination, url: str, params: dict, turned: int) -> tuple[str, dict | None] | None:
+    """The request for the page after `page` (the `turned`-th page of the query, counted from 0), or None
+    when `page` was the last."""
+    if pagination is None or len(page.records) < pagination.page_size and pagination.kind in ("page_number", "offset"):
+        return None
+    body = page.body if isinstance(page.body, dict) else {}
     if isinstance(pagination, PageNumberPagination):
-        for page in range(1, MAX_PAGES + 1):
-            page_params = {**params, pagination.page_param: page, pagination.size_param: pagination.page_size}
-            records = _dig(fetcher.get(url, page_params), records_path, fetcher.feed, url)
-            yield describe_request(url, page_params), records
-            if len(records) < pagination.page_size:
-                return
-    elif isinstance(pagination, NextLinkPagination):
-        next_url, next_params = url, {**params, pagination.size_param: pagination.page_size}
-        for _ in range(MAX_PAGES):
-            body = fetcher.get(next_url, next_params)
-            yield describe_request(next_url, next_params), _dig(body, records_path, fetcher.feed, next_url)
-            link = body.get(pagination.next_path) if isinstance(body, dict) else None
-            if not link:
-                return
-            next_url, next_params = urljoin(next_url, link), None
+        return url, {**params, pagination.page_param: turned + 2}
+    if isinstance(pagination, OffsetPagination):
+        return url, {**params, pagination.offset_param: (turned + 1) * pagination.page_size}
+    if isinstance(pagination, NextLinkPagination):
+        link = body.get(pagination.next_path)
+        return (urljoin(url, link), None) if link else None
+    token = body.get(pagination.next_cursor_path)
+    return (url, {**params, pagination.cursor_param: token}) if token else None
+
+
+def pages(fetcher: Fetcher, url: str, params: dict):
+    """Every page of the answer to one query, turned as the API's pagination says."""
+    pagination = fetcher.source.pagination
+    if pagination is not None:
+        params = {**params, pagination.size_param: pagination.page_size}
+    request: tuple[str, dict | None] | None = (url, params)
+    for turned in range(MAX_PAGES):
+        page = _get_page(fetcher, *request)
+        yield page
+        request = _next(page, pagination, url, params, turned)
+        if request is None:
+            return
     raise SourceError(f"feed {fetcher.feed.id}: more than {MAX_PAGES} pages; the API's pagination does not end")
+
+
+def read_turning_pages(fetcher: Fetcher, url: str, params: dict, pull: Pull) -> None:
+    """Read the answer page after page. Pages turned by number, offset or link shift when the source changes
+    under them (a record moving to the end slides the next one into a page already read): where the API
+    declares its total, a read whose total changed, or that brought fewer distinct records than the total,
+    is read again (what came before is kept, what comes again is kept once) until one is stable. If none is,
+    the cursor stays where it was, so that the next pull reads the same range again."""
+    total_path = getattr(fetcher.source.pagination, "total_path", None)
+    for attempt in range(1, MAX_PASSES + 1):
+        totals, keys = [], set()
+        for page in pages(fetcher, url, params):
+            pull.add(page.records, page.uri)
+            keys.update(record_identity(fetcher.feed, r, version=False) for r in page.records)
+            if (total := _total(page, total_path)) is not None:
+                totals.append(total)
+        if not totals or (len(set(totals)) == 1 and len(keys) >= totals[-1]):
+            if attempt > 1:
+                pull.warnings.append(f"the source changed while its pages were read; read {attempt} times "
+                                     f"until a read was stable")
+            return
+        shown = f"total {totals[0]}" + (f" then {totals[-1]}" if totals[-1] != totals[0] else "")
+        log.warning("feed %s: pages shifted while read (%s, %d distinct records); reading again",
+                    fetcher.feed.id, shown, len(keys))
+    pull.hold_cursor = True
+    pull.warnings.append(f"the source kept changing while its pages were read ({MAX_PASSES} reads, {shown}, "
+                         f"{len(keys)} distinct records in the last); the cursor stays, so the next pull reads "
+                         f"this range again")
+
+
+def read_by_keyset(fetcher: Fetcher, url: str, start: str | None, pull: Pull) -> None:
+    """Page by the cursor itself: each request asks again from the last cursor value seen, that value
+    included (a tie across the page boundary comes again, and is kept once), so nothing that changes while
+    the pull runs is skipped: a record updated meanwhile comes later with its new value. A page made only
+    of records tied on one value is followed by the query's next page, as its pagination turns."""
+    source, feed = fetcher.source, fetcher.feed
+    field, param = source.incremental.cursor_field, source.incremental.param
+    pagination = source.pagination
+    size = {pagination.size_param: pagination.page_size} if pagination else {}
+    params = {**size, **({param: start} if start else {})}
+    request: tuple[str, dict | None] = (url, params)
+    boundary, turned = None, 0
+    for _ in range(MAX_PAGES):
+        page = _get_page(fetcher, *request)
+        values = [cursor_key(as_text(r.get(field))) if r.get(field) is not None else None for r in page.records]
+        if any(v is None for v in values) or values != sorted(values) or (boundary and values and values[0] < boundary):
+            raise SourceError(
+                f"feed {feed.id}: GET {page.uri} did not answer in ascending {field} order (or a record has no "
+                f"ISO 8601 {field}); paging by the cursor needs that order: declare source.incremental.keyset: "
+                "false (pages are then turned, and read again when they shift)")
+        pull.add(page.records, page.uri)
+        if pagination is None or len(page.records) < pagination.page_size:
+            return
+        if pull.window is not None and values[-1] > pull.window.end:
+            return
+        if values[-1] == boundary:  # a whole page tied on the boundary value: turn the page within that query
+            request = _next(page, pagination, url, params, turned)
+            turned += 1
+            if request is None:
+                return
+            continue
+        boundary, turned = values[-1], 0
+        pull.remember_only([r for r, v in zip(page.records, values) if v == boundary])
+        params = {**size, param: earlier(as_text(page.records[-1][field]), TIE_STEP_SECONDS)}
+        request = (url, params)
+    raise SourceError(f"feed {feed.id}: more than {MAX_PAGES} pages; the API's pagination does not end")
 
 
 def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
@@ -175,6 +281,8 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     pull = Pull(feed, describe_request(url, params), cursor, window)
     with httpx.Client(timeout=source.timeout_seconds, headers=headers, follow_redirects=True) as client:
         fetcher = Fetcher(feed, client)
-        for page_uri, page in pages(fetcher, url, params):
-            pull.add(page, page_uri)
+        if source.incremental is not None and source.incremental.keyset:
+            read_by_keyset(fetcher, url, cursor, pull)
+        else:
+            read_turning_pages(fetcher, url, params, pull)
     return pull.finish()

@@ -91,11 +91,22 @@ def land(batch: LandedBatch, records=None, require_rows: str | None = None) -> L
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    (tmp / "meta.json").write_text(json.dumps(batch.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+    (tmp / "meta.json").write_text(_meta_text(batch), encoding="utf-8")
     _fsync_dir(tmp)
     os.replace(tmp, final)
     _fsync_dir(final.parent)
     return batch
+
+
+def _meta_text(batch: LandedBatch) -> str:
+    return json.dumps(batch.to_json(), ensure_ascii=False, indent=1)
+
+
+def write_meta(batch: LandedBatch) -> None:
+    """Rewrite a landed batch's meta.json (atomically) after what its record says changed."""
+    tmp = batch.directory / ".meta.json.tmp"
+    tmp.write_text(_meta_text(batch), encoding="utf-8")
+    os.replace(tmp, batch.directory / "meta.json")
 
 
 def _write_records(file: Path, chunks) -> int:

@@ -9,9 +9,10 @@ import json
 from datetime import datetime, timezone
 
 from pipelines.declarations.models import Feed
-from pipelines.extract.cursors import cursor_key, highest, read_cursor, save_cursor
+from pipelines.declarations.base import duration_seconds
+from pipelines.extract.cursors import cursor_key, earlier, highest, read_cursor, save_cursor
 from pipelines.extract.errors import SourceError
-from pipelines.extract.landing import LandedBatch, land, new_batch_id
+from pipelines.extract.landing import LandedBatch, land, new_batch_id, write_meta
 from pipelines.extract.records import as_text, records_frame
 from pipelines.text import MissingEnvironmentVariable, expand_env
 
@@ -40,13 +41,25 @@ class Window:
 
 def start_cursor(feed: Feed, window: Window | None = None) -> str | None:
     """Where an incremental read starts: the backfill window's start, else the highest value landed so
-    far, or the declared initial one."""
+    far less the declared lookback, or the declared initial one."""
     incremental = getattr(feed.source, "incremental", None)
     if incremental is None:
         return None
     if window is not None:
         return window.start.isoformat()
-    return read_cursor(feed.id) or incremental.initial
+    saved = read_cursor(feed.id)
+    if saved is not None and incremental.lookback:
+        return earlier(saved, duration_seconds(incremental.lookback))
+    return saved or incremental.initial
+
+
+def record_identity(feed: Feed, record: dict, version: bool = True) -> int:
+    """What makes a received record the same record received again: its key and version (its key alone
+    with version=False; the whole record where the key is missing), as a hash."""
+    fields = feed.load.key + ([feed.load.version] if feed.load.version and version else [])
+    if all(f in record for f in fields):
+        return hash(tuple(as_text(record[f]) for f in fields))
+    return hash(json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True))
 
 
 def canonical_checksum(records: list[dict]) -> str:
@@ -64,28 +77,49 @@ def canonical_checksum(records: list[dict]) -> str:
 
 class Pull:
     """Collects one read's records; lands a batch whenever max_batch_rows are waiting, and the rest
-    (even none: a read with nothing new is recorded too) when finished."""
+    (even none: a read with nothing new is recorded too) when finished. A record received again within
+    the read (the same key and version: a page read twice, an overlap) is kept once, and counted."""
 
-    def __init__(self, feed: Feed, source_uri: str, cursor: str | None, window: Window | None = None):
-        self.feed, self.source_uri, self.start, self.window = feed, source_uri, cursor, window
+    def __init__(self, feed: Feed, source_uri: str, start: str | None, window: Window | None = None):
+        self.feed, self.source_uri, self.start, self.window = feed, source_uri, start, window
         self.incremental = getattr(feed.source, "incremental", None)
         self.limit = feed.source.max_batch_rows
-        self.cursor = cursor
+        # The cursor never moves back: a read that starts before it (a lookback) saves it only if it goes past it.
+        self.saved = read_cursor(feed.id) if self.incremental is not None and window is None else None
+        self.cursor = highest([start] if start else [], self.saved)
         self.records: list[dict] = []
         self.rows: list[int] = []
         self.uris: list[str] = []
         self.batches: list[LandedBatch] = []
+        self.seen: set[int] = set()
+        self.repeated = 0  # records received again within this read, kept once
+        self.warnings: list[str] = []
+        self.hold_cursor = False  # the read may have missed records: the next one starts where this one did
 
-    def add(self, records: list[dict], uri: str, first_row: int = 1) -> None:
+    def add(self, records: list[dict], uri: str, first_row: int = 1) -> list[dict]:
+        """Take a page's records (first_row: the first one's row in the answer); returns those new to this read."""
         rows = range(first_row, first_row + len(records))
+        fresh = []
+        for record, row in zip(records, rows):
+            identity = record_identity(self.feed, record)
+            if identity in self.seen:
+                self.repeated += 1
+                continue
+            self.seen.add(identity)
+            fresh.append((record, row))
         if self.window is not None and self.incremental is not None:  # a backfill keeps only its window
-            kept = [(r, n) for r, n in zip(records, rows) if self.window.holds(r.get(self.incremental.cursor_field))]
-            records, rows = [r for r, _ in kept], [n for _, n in kept]
-        self.records += records
-        self.rows += rows
-        self.uris += [uri] * len(records)
+            fresh = [(r, n) for r, n in fresh if self.window.holds(r.get(self.incremental.cursor_field))]
+        self.records += [r for r, _ in fresh]
+        self.rows += [n for _, n in fresh]
+        self.uris += [uri] * len(fresh)
         if len(self.records) >= self.limit:
             self._land()
+        return [r for r, _ in fresh]
+
+    def remember_only(self, records: list[dict]) -> None:
+        """Forget what was received except these records (a keyset read can only receive again the records
+        tied on its boundary value; memory then stays bounded by the ties)."""
+        self.seen = {record_identity(self.feed, r) for r in records}
 
     def _land(self) -> None:
         records = self.records
@@ -98,9 +132,16 @@ class Pull:
         self.records, self.rows, self.uris = [], [], []
 
     def finish(self) -> list[LandedBatch]:
-        """Land what is left, then advance the feed's cursor past everything this read landed."""
+        """Land what is left, then advance the feed's cursor past everything this read landed (unless the read
+        may have missed records: then the next read starts where this one did)."""
+        if self.repeated:
+            self.warnings.append(f"{self.repeated} records came again while the source was paged (the same key "
+                                 f"and version); each is kept once")
         if self.records or not self.batches:
             self._land()
-        if self.cursor and self.cursor != self.start and self.window is None:
+        if self.warnings:  # said in the record of the read's last batch
+            self.batches[-1].warnings += self.warnings
+            write_meta(self.batches[-1])
+        if self.window is None and self.cursor and self.cursor != (self.saved or self.start) and not self.hold_cursor:
             save_cursor(self.feed.id, self.cursor, self.batches[-1].batch_id)
         return self.batches

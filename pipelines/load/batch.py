@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from pipelines.conform.rows import conform
+from pipelines.conform.rows import ROW_ID, conform
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import (
     LINE,
@@ -23,9 +23,9 @@ from pipelines.extract.landing import (
     release_arrow_memory,
 )
 from pipelines.failpoints import failpoint
-from pipelines.load.publish import publish
+from pipelines.load.publish import clean_table, publish
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
-from pipelines.load.warehouse import literal, quote
+from pipelines.load.warehouse import has_clean_table, literal, quote
 from pipelines.read_ahead import read_ahead
 from pipelines.validate.batch import BatchValidator, Validation, quarantine_keys, result_rows
 
@@ -44,6 +44,7 @@ class BatchSummary:
     rows_received: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_repeated: int = 0  # valid rows the warehouse held already (the same key, version and values): not loaded again
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
@@ -56,16 +57,17 @@ def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
             validation_seconds: float | None = None) -> None:
     con.execute(
         "INSERT INTO ops.batches (batch_id, feed, source_uri, file_name, checksum, received_at, loaded_at, "
-        "rows_received, rows_loaded, rows_quarantined, status, error, warnings, duplicate_of, file_fields, "
-        "validation_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_received, rows_loaded, rows_quarantined, rows_repeated, status, error, warnings, duplicate_of, "
+        "file_fields, validation_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [summary.batch_id, summary.feed, summary.source_uri, summary.file_name, batch.checksum,
          batch.received_at, loaded_at, summary.rows_received, summary.rows_loaded, summary.rows_quarantined,
-         summary.status, summary.error, summary.warnings, summary.duplicate_of,
+         summary.rows_repeated, summary.status, summary.error, summary.warnings, summary.duplicate_of,
          json.dumps(batch.file_fields, ensure_ascii=False) if batch.file_fields else None, validation_seconds],
     )
 
 
 STAGED = "_staged"  # the batch's typed rows with their reasons: a temporary view over its staged Parquet files
+REPEATS = "_repeats"  # the batch's valid rows that the warehouse held already
 
 
 def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSummary:
@@ -107,6 +109,9 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
         def write() -> None:
             keep_raw(con, feed, batch)
             failpoint("load.after_raw")
+            if validation is not None and validation.published and not validation.blocked:
+                summary.rows_repeated = _find_repeats(con, feed, batch)
+                summary.rows_loaded = validation.published - summary.rows_repeated
             _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             if validation is not None:
                 _write_outcome(con, feed, batch, validation, summary, loaded_at)
@@ -208,10 +213,35 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
             f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT {', '.join(quote(c) for c in feed.column_names)}, "
             f"{quote(SOURCE_ROW)}, {quote(SOURCE_URI)}, {literal(batch.batch_id)} AS _batch_id, "
             f"{literal(batch.received_at.isoformat())}::TIMESTAMPTZ AS _received_at, "
-            f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at FROM {STAGED} WHERE len(reasons) = 0")
+            f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at FROM {STAGED} "
+            f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})")
         publish(con, feed, "_valid")
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")
+        con.execute(f"DROP TABLE {REPEATS}")
+
+
+def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
+    """Valid rows that clean.<feed> holds already with the same key, version and values (a record read again:
+    a pull's lookback, an overlap): recorded in ops.repeated_records with the batch that first brought them,
+    kept in raw history (whose repeat_of names that batch), neither published nor counted again. Their
+    _row_id go to the temporary table REPEATS."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {REPEATS} ({ROW_ID} BIGINT)")
+    if feed.load.replace or not has_clean_table(con, feed.id):
+        return 0
+    same = " AND ".join(f"c.{quote(c)} = s.{quote(c)}" if c in feed.load.key else
+                        f"c.{quote(c)} IS NOT DISTINCT FROM s.{quote(c)}" for c in feed.column_names)
+    record_key = " || '|' || ".join(f"coalesce(CAST(s.{quote(c)} AS VARCHAR), '?')" for c in feed.load.key)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {REPEATS} AS
+        SELECT s.{ROW_ID}, s.{quote(SOURCE_URI)} AS source_uri, s.{quote(SOURCE_ROW)} AS source_row,
+               {record_key} AS record_key,
+               c._batch_id AS first_batch_id
+        FROM {STAGED} AS s JOIN {clean_table(feed)} AS c ON {same}
+        WHERE len(s.reasons) = 0""")
+    con.execute(f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, first_batch_id "
+                f"FROM {REPEATS}", [feed.id, batch.batch_id])
+    return con.execute(f"SELECT count(*) FROM {REPEATS}").fetchall()[0][0]
 
 
 def supersede(con, feed: Feed, batch: LandedBatch, published: str) -> None:

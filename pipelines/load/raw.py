@@ -81,9 +81,12 @@ def _create_view(con, feed: Feed) -> None:
     con.execute(f"""
         CREATE OR REPLACE VIEW {raw_view(feed)} AS
         SELECT b.batch_id, b.feed, r.{quote(SOURCE_URI)} AS source_uri, b.checksum, b.received_at,
-               r.{quote(SOURCE_ROW)} AS source_row, {record_sql([c for c in columns if c != LEGACY], 'r')} AS record
+               r.{quote(SOURCE_ROW)} AS source_row, {record_sql([c for c in columns if c != LEGACY], 'r')} AS record,
+               x.first_batch_id AS repeat_of
         FROM read_parquet({files}, filename = true, union_by_name = true) AS r
         JOIN ops.batches AS b ON b.batch_id = {batch_id}
+        LEFT JOIN ops.repeated_records AS x ON x.batch_id = b.batch_id AND x.source_uri = r.{quote(SOURCE_URI)}
+                                               AND x.source_row = r.{quote(SOURCE_ROW)}
         WHERE b.feed = {literal(feed.id)}""")
 
 

@@ -53,6 +53,15 @@ ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS record_key VARCHAR;
 ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS partition_key VARCHAR;
 ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS unit_code VARCHAR;
 ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
+ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS rows_repeated BIGINT DEFAULT 0;
+CREATE TABLE IF NOT EXISTS ops.repeated_records (
+    feed VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    source_uri VARCHAR,
+    source_row BIGINT,
+    record_key VARCHAR,
+    first_batch_id VARCHAR
+);
 CREATE TABLE IF NOT EXISTS ops.validation_results (
     feed VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,

@@ -28,7 +28,7 @@ PAGINATIONS = {
     "page_number": PageNumberPagination(kind="page_number", page_size=PAGE, total_path="total"),
     "offset": OffsetPagination(kind="offset", page_size=PAGE, total_path="total"),
     "next_link": NextLinkPagination(kind="next_link", page_size=PAGE, total_path="total"),
-    "cursor": CursorPagination(kind="cursor", page_size=PAGE),
+    "cursor": CursorPagination(kind="cursor", page_size=PAGE, total_path="total"),
 }
 # Every pagination kind, paged by the cursor itself (keyset) and by turning its pages.
 KINDS = [(kind, keyset) for kind in PAGINATIONS for keyset in (True, False)]
@@ -218,8 +218,10 @@ def test_without_a_lookback_a_late_commit_is_missed_so_the_lookback_is_what_catc
 def test_random_changes_interleaved_with_pulls_end_with_clean_equal_to_the_source(simulator, world, query,
                                                                                 monkeypatch, seed, kind, keyset):
     """Fixed seeds: updates (some tied), inserts, deletions and late commits land at random page requests and
-    between pulls; once the source stops changing and one more pull runs, clean equals the source."""
-    declare(monkeypatch, kind, keyset, lookback="1h")
+    between pulls; once the source stops changing and one more pull runs (a snapshot, which finds what was
+    deleted), clean equals the source: current rows key by key and version by version, the deleted ones kept
+    and marked withdrawn."""
+    declare_snapshots(monkeypatch, kind=kind, keyset=keyset, lookback="1h")
     source = Source(world, seed)
     rng = source.rng
     lock = threading.Lock()
@@ -241,7 +243,9 @@ def test_random_changes_interleaved_with_pulls_end_with_clean_equal_to_the_sourc
             else:
                 source.insert(1, at=source.clock - timedelta(minutes=rng.randint(1, 50)))
 
-    for _ in range(5):
+    for round_ in range(5):
+        if round_ == 1:  # at least one deletion of a record already loaded, whatever the seed draws
+            source.delete(rng.sample([r for r in world.dossiers if r["dossier_id"] not in source.bad], 2))
         requests = {rng.randint(1, 14) for _ in range(3)}
         count = [0]
 
@@ -254,10 +258,14 @@ def test_random_changes_interleaved_with_pulls_end_with_clean_equal_to_the_sourc
         pull()
         random_change()
     simulator.on_page = None
+    snapshot_due_now()
     pull()
 
-    held = clean_versions(query, withdrawn=source.deleted)
-    assert held == source.versions()
+    current = dict(query("SELECT dossier_id, updated_at FROM clean.tthc_dossiers WHERE _withdrawn_at IS NULL"))
+    assert current == source.versions()
+    withdrawn = {i for (i,) in query("SELECT dossier_id FROM clean.tthc_dossiers WHERE _withdrawn_at IS NOT NULL")}
+    assert withdrawn <= source.deleted and source.deleted, "what the source deleted is kept, marked withdrawn"
+    assert latest_reconciliation(query)[2] == 0
 
 
 def test_a_database_table_changing_during_and_between_reads_and_a_late_commit(finance_db, postgres, query,
@@ -327,3 +335,121 @@ def test_a_database_table_changing_during_and_between_reads_and_a_late_commit(fi
         "the late commit came with the read after it"
     assert second.rows_repeated > 0 and second.rows_received == second.rows_loaded + second.rows_quarantined \
         + second.rows_repeated
+
+
+def declare_snapshots(monkeypatch, every: str = "1h", kind: str = "page_number", keyset: bool = True,
+                      lookback: str | None = None):
+    declare(monkeypatch, kind, keyset, lookback)
+    feed = catalog().feed(FEED)
+    monkeypatch.setitem(catalog().feeds, FEED, type(feed).model_validate({
+        **feed.model_dump(by_alias=True), "withdrawals": {"kind": "snapshot", "every": every}}))
+
+
+def snapshot_due_now(feed: str = FEED) -> None:
+    """As if the last snapshot were long ago: the next pull reads the whole source."""
+    from pipelines.extract.cursors import save_snapshot
+
+    save_snapshot(feed, datetime(2000, 1, 1, tzinfo=world_zone()), "long-ago")
+
+
+def world_zone():
+    from simulator.clock import TZ
+
+    return TZ
+
+
+def latest_reconciliation(query, feed: str = FEED) -> tuple:
+    return query("SELECT source_count, warehouse_count, difference FROM ops.reconciliations WHERE feed = ? "
+                 "ORDER BY checked_at DESC LIMIT 1", [feed])[0]
+
+
+def test_a_dossier_gone_from_the_api_is_kept_marked_withdrawn_and_reconciliation_shows_it_meanwhile(
+        simulator, world, query, monkeypatch):
+    """Dossiers that disappear from the API: the next pull's reconciliation says the warehouse holds 3 more than
+    the source (metric, wall); the next snapshot marks them withdrawn (kept, with when they were seen last), KPIs
+    stop counting them, and the difference is 0 again. One that comes back is current again."""
+    from pipelines.kpi.compute import compute_kpis
+    from pipelines.load.warehouse import connect
+    from pipelines.metrics.state import collect_state
+    from pipelines.serve.wall import collect_wall
+
+    declare_snapshots(monkeypatch)
+    source = Source(world)
+    pull()  # the first pull reads everything: a snapshot
+    assert latest_reconciliation(query)[2] == 0
+    gone = [r for r in source.ordered()[100:200] if r["dossier_id"] not in source.bad][:3]
+    month = f"{gone[0]['received_at']:%Y-%m}"
+    with connect() as con:
+        compute_kpis(con, catalog())
+
+    def denominator() -> float:
+        return query("SELECT denominator FROM marts.kpi_values WHERE kpi_id = 'dossier_online_rate' "
+                     "AND unit_code = 'HP' AND period = ?", [month])[0][0]
+
+    counted = denominator()
+    source.delete(gone)
+    pull()  # not a snapshot yet (less than `every` since the last)
+
+    assert latest_reconciliation(query) == (len(world.dossiers), len(world.dossiers) + 3, -3)
+    with connect() as con:
+        state = {f["name"]: f for f in collect_state(con, catalog())["families"]}
+        wall = {f["id"]: f for f in collect_wall(con, catalog())["feeds"]}
+    samples = {tuple(s[:-1]): s[-1] for s in state["ioc_feed_reconciliation_difference"]["samples"]}
+    assert samples[(FEED, "TTPVHCC")] == -3
+    assert wall[FEED]["reconciliation"]["difference"] == -3
+
+    snapshot_due_now()
+    pull()  # a snapshot
+
+    ids = [r["dossier_id"] for r in gone]
+    marked = query("SELECT dossier_id, _withdrawn_at IS NOT NULL, _last_seen_at IS NOT NULL FROM clean.tthc_dossiers "
+                   "WHERE list_contains(?, dossier_id) ORDER BY dossier_id", [ids])
+    assert marked == [(i, True, True) for i in sorted(ids)], "kept, marked withdrawn, with when seen last"
+    assert query("SELECT count(*) FROM ops.withdrawals WHERE feed = ? AND learned_by = 'snapshot'", [FEED]) == [(3,)]
+    current = dict(query("SELECT dossier_id, updated_at FROM clean.tthc_dossiers WHERE _withdrawn_at IS NULL"))
+    assert current == source.versions()
+    assert latest_reconciliation(query)[2] == 0
+    with connect() as con:
+        compute_kpis(con, catalog())
+    in_month = sum(1 for r in gone if f"{r['received_at']:%Y-%m}" == month)
+    assert denominator() == counted - in_month, "KPIs no longer count withdrawn dossiers"
+
+    with world.lock:
+        world.dossiers.append(gone[0])  # the system lists it again
+    snapshot_due_now()
+    pull()
+    assert query("SELECT _withdrawn_at FROM clean.tthc_dossiers WHERE dossier_id = ?", [ids[0]]) == [(None,)]
+
+
+def test_a_status_that_says_withdrawn_marks_the_record(simulator, world, query, monkeypatch):
+    feed = catalog().feed(FEED)
+    monkeypatch.setitem(catalog().feeds, FEED, type(feed).model_validate({
+        **feed.model_dump(by_alias=True), "withdrawals": {"kind": "status", "column": "status", "values": ["cancelled"]}}))
+    pull()
+    cancelled = {r["dossier_id"] for r in world.dossiers if r["status"] == "cancelled"} - Source(world).bad
+    marked = {i for (i,) in query("SELECT dossier_id FROM clean.tthc_dossiers WHERE _withdrawn_at IS NOT NULL")}
+    assert cancelled and marked == cancelled
+
+
+def test_a_deleted_database_row_is_kept_marked_withdrawn_and_the_count_reconciles(finance_db, postgres, query,
+                                                                               monkeypatch):
+    import os
+
+    import psycopg
+
+    feed = catalog().feed("public_investment")
+    monkeypatch.setitem(catalog().feeds, "public_investment", type(feed).model_validate({
+        **feed.model_dump(by_alias=True), "withdrawals": {"kind": "snapshot", "every": "1h"}}))
+    dsn = os.environ["IOC_FINANCE_DSN"]
+    (first,), error = ingest_feed("public_investment")
+    assert error is None and latest_reconciliation(query, "public_investment")[2] == 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deleted = conn.execute("DELETE FROM finance.disbursement WHERE period = '2026-03' "
+                               "RETURNING project_code").fetchall()
+    snapshot_due_now("public_investment")
+    ingest_feed("public_investment")
+
+    withdrawn = query("SELECT project_code FROM clean.public_investment WHERE _withdrawn_at IS NOT NULL "
+                      "AND period = '2026-03' ORDER BY 1")
+    assert deleted and withdrawn == sorted(deleted)
+    assert latest_reconciliation(query, "public_investment")[2] == 0

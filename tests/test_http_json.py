@@ -4,12 +4,13 @@ incremental cursor, versions, idempotent re-runs, and planted bad records."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
 from pipelines.declarations.loading import catalog
 from pipelines.extract import http_json
-from pipelines.extract.cursors import read_cursor, reset_cursor
+from pipelines.extract.cursors import cursor_key, read_cursor, reset_cursor
 from pipelines.extract.errors import SourceError
 from pipelines.ingest import ingest_feed, load_feed
 
@@ -34,7 +35,7 @@ def test_page_number_pagination_lands_every_record_once(simulator, world, query)
     http_json.extract(feed_with("tthc_dossiers", page_size=50, keyset=False))
     load_feed("tthc_dossiers")
 
-    pages = api_requests(simulator, "/api/tthc/dossiers")
+    pages = [p for p in api_requests(simulator, "/api/tthc/dossiers") if "page_size=50" in p[0]]  # not the count
     assert len(pages) == len(world.dossiers) // 50 + 1
     assert query("SELECT count(*), count(DISTINCT record->>'dossier_id') FROM raw.tthc_dossiers") == [
         (len(world.dossiers), len(world.dossiers))]
@@ -129,11 +130,17 @@ def test_incremental_pull_brings_new_versions_and_keeps_one_row_per_dossier(simu
 
     world.advance(hours=48)
     changed = {r["dossier_id"] for r in world.dossiers if before.get(r["dossier_id"]) != r["updated_at"]}
+    cursor = cursor_key(first_cursor)
+    again = sum(1 for r in world.dossiers  # unchanged, read again by the lookback
+                if cursor - timedelta(minutes=15) < r["updated_at"] <= cursor)
     (summary,), _ = ingest_feed("tthc_dossiers")
 
-    assert changed and summary.rows_received == len(changed), "only what changed since the cursor comes"
+    # What changed since the cursor comes, and what the declared lookback (15m) reads again, counted apart.
+    assert changed and summary.rows_received == len(changed) + again, "only what changed since the cursor comes"
+    assert summary.rows_repeated == again and summary.rows_loaded + summary.rows_quarantined == len(changed)
+    assert again, "the test reads something again"
     assert read_cursor("tthc_dossiers") > first_cursor
-    assert query("SELECT count(*) FROM raw.tthc_dossiers")[0][0] == received_first + len(changed)
+    assert query("SELECT count(*) FROM raw.tthc_dossiers")[0][0] == received_first + len(changed) + again
     clean_count, distinct = query("SELECT count(*), count(DISTINCT dossier_id) FROM clean.tthc_dossiers")[0]
     assert clean_count == distinct
     one = sorted(changed & set(before))[0]

@@ -146,6 +146,19 @@ def _feed_rules(catalog: Catalog) -> list[dict]:
              "tạm không cảnh báo.",
              "The last successful load was {{ $value | humanizeDuration }} ago. KPI alerts computed from this feed "
              "are silenced meanwhile."), for_="5m"))
+    for feed in catalog.feeds.values():
+        if feed.reconcile is None:
+            continue
+        hold = feed.stale_after or "1h"
+        rules.append(_alert(
+            "FeedReconciliationMismatch", f'ioc_feed_reconciliation_difference{{feed="{feed.id}"}} != 0',
+            "warning", {"feed": feed.id},
+            (f"Nguồn {feed.name.vi}: số bản ghi trong kho khác với nguồn",
+             f"Feed {feed.name.en}: the warehouse and the source disagree on how many records there are"),
+            (f"Chênh lệch {{{{ $value }}}} bản ghi (nguồn trừ kho) kéo dài quá {hold}: có bản ghi bị bỏ sót hoặc "
+             f"nguồn đã rút bản ghi. Xem ops.reconciliations và bảng chất lượng dữ liệu trên màn hình.",
+             f"A difference of {{{{ $value }}}} records (source minus warehouse) for over {hold}: records were "
+             f"missed or withdrawn at the source. See ops.reconciliations."), for_=hold))
     rules.append(_alert(
         "ValidationBlocked", "increase(ioc_feed_validation_blocked_batches_total[1h]) > 0", "warning", {},
         ("{{ $labels.feed }}: kiểm tra dữ liệu đã chặn một lô", "{{ $labels.feed }}: validation blocked a batch"),

@@ -165,6 +165,17 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     incremental = getattr(feed.source, "incremental", None)
     if incremental is not None:
         must_be_columns("source.incremental.cursor_field", [incremental.cursor_field])
+    withdrawals = feed.withdrawals
+    if withdrawals is not None and withdrawals.kind == "status":
+        must_be_columns("withdrawals.column", [withdrawals.column])
+    if withdrawals is not None and withdrawals.kind == "snapshot" and feed.source.kind == "file_drop":
+        problem("withdrawals", "a snapshot re-reads a source that is pulled (http_json, postgres); a file drop's "
+                               "withdrawals are declared by status, or by a department's corrected report")
+    if feed.reconcile is not None:
+        if feed.source.kind == "file_drop":
+            problem("reconcile", "only a pulled source (http_json, postgres) says how many records it holds")
+        elif feed.source.kind == "http_json" and not getattr(feed.source.pagination, "total_path", None):
+            problem("reconcile", "the API's count is read at source.pagination.total_path: declare it (e.g. total)")
     for i, rule in enumerate(getattr(feed.source, "skip_rows", [])):
         must_be_columns(f"source.skip_rows[{i}].column", [rule.column] if rule.column else [])
     for i, check in enumerate(feed.checks):

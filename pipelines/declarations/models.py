@@ -335,6 +335,35 @@ class RunSettings(Strict):
     notify_failure_env: Annotated[str, Field(pattern=ENV_NAME)] | None = "IOC_FAILURE_WEBHOOK_URL"
 
 
+class StatusWithdrawal(Strict):
+    """A record whose `column` holds one of `values` is withdrawn: kept in clean data, marked withdrawn."""
+
+    kind: Literal["status"]
+    column: str
+    values: list[str]
+
+
+class SnapshotWithdrawal(Strict):
+    """At most `every` so long, a pull reads the whole source (not only what changed): a record the warehouse
+    holds that this read does not bring was withdrawn (a deleted row, a dossier gone from the API) and is
+    marked so, with when it was seen last."""
+
+    kind: Literal["snapshot"]
+    every: Duration = "1d"
+
+
+Withdrawal = Annotated[StatusWithdrawal | SnapshotWithdrawal, Field(discriminator="kind")]
+
+
+class Reconcile(Strict):
+    """After each pull, what the source says it holds is compared with what the warehouse holds for the feed.
+
+    by count: an API's total for the unfiltered query (at pagination.total_path), a database's count(*).
+    """
+
+    by: Literal["count"] = "count"
+
+
 class Feed(Strict):
     """A department feed: where its records come from, their contract, and how they load."""
 
@@ -353,6 +382,8 @@ class Feed(Strict):
     tasks: TaskTracking | None = None
     checks: list[DeclaredCheck] = []
     outliers: list[OutlierRule] = []
+    withdrawals: Withdrawal | None = None  # how the feed learns that the source withdrew a record
+    reconcile: Reconcile | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
 
     def column(self, name: str) -> Column | None:

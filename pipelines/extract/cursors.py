@@ -68,3 +68,23 @@ def earlier(value: str, seconds: float) -> str:
         return str(int(value) - max(1, round(seconds)))
     except ValueError:
         raise ValueError(f"cursor value {value!r} is neither an ISO 8601 moment nor an integer") from None
+
+
+def _snapshot_file(feed: str):
+    return paths().cursor(feed).with_name(f"{feed}.snapshot.json")
+
+
+def last_snapshot(feed: str) -> datetime | None:
+    """When the feed's source was last read whole (a snapshot, to find what it withdrew)."""
+    file = _snapshot_file(feed)
+    if not file.exists():
+        return None
+    return datetime.fromisoformat(json.loads(file.read_text(encoding="utf-8"))["at"])
+
+
+def save_snapshot(feed: str, at: datetime, batch_id: str) -> None:
+    file = _snapshot_file(feed)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"at": at.isoformat(), "batch_id": batch_id}), encoding="utf-8")
+    os.replace(tmp, file)

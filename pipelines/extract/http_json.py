@@ -23,7 +23,7 @@ from pipelines.declarations.models import (
 from pipelines.extract.cursors import cursor_key, earlier
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, Window, record_identity, setting, start_cursor
+from pipelines.extract.pull import Pull, Window, record_identity, setting, snapshot_due, start_cursor
 from pipelines.extract.records import as_text
 
 log = logging.getLogger(__name__)
@@ -276,13 +276,27 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
                 f"the bearer token for {url} (set it where the scheduler and workers run, never in the feed file)"
             )
         headers["Authorization"] = f"Bearer {token}"
-    cursor = start_cursor(feed, window)
+    snapshot = snapshot_due(feed, window)  # a whole read, to find what the source withdrew
+    cursor = None if snapshot else start_cursor(feed, window)
     params = {source.incremental.param: cursor} if cursor else {}
-    pull = Pull(feed, describe_request(url, params), cursor, window)
+    pull = Pull(feed, describe_request(url, params), cursor, window, snapshot=snapshot)
     with httpx.Client(timeout=source.timeout_seconds, headers=headers, follow_redirects=True) as client:
         fetcher = Fetcher(feed, client)
         if source.incremental is not None and source.incremental.keyset:
             read_by_keyset(fetcher, url, cursor, pull)
         else:
             read_turning_pages(fetcher, url, params, pull)
+        if feed.reconcile is not None:
+            pull.source_count = source_count(fetcher, url)
     return pull.finish()
+
+
+def source_count(fetcher: Fetcher, url: str) -> int:
+    """How many records the API says it holds: the total of its unfiltered query (one record asked for)."""
+    pagination = fetcher.source.pagination
+    page = _get_page(fetcher, url, {pagination.size_param: 1})
+    total = _total(page, pagination.total_path)
+    if total is None:
+        raise SourceError(f"feed {fetcher.feed.id}: GET {page.uri} answered no count at "
+                          f"{pagination.total_path!r}; check source.pagination.total_path (it reconciles the feed)")
+    return total

@@ -52,6 +52,9 @@ class LandedBatch:
     header_row: int | None = None  # 1-based row of a file's header
     file_fields: dict[str, str] = field(default_factory=dict)  # what the file name says (source.file_name_pattern)
     rows: int = 0
+    snapshot: str | None = None  # the full read (snapshot) this batch belongs to, if any
+    snapshot_complete: bool = False  # the snapshot's last batch: once loaded, what it did not bring is withdrawn
+    source_count: int | None = None  # how many records the source said it held, after the pull (reconcile)
 
     @property
     def directory(self) -> Path:

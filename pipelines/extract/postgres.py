@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipelines.declarations.models import Feed, PostgresSource
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, Window, setting, start_cursor
+from pipelines.extract.pull import Pull, Window, setting, snapshot_due, start_cursor
 from pipelines.text import mask_url
 
 
@@ -25,6 +25,14 @@ def _statement(source: PostgresSource, cursor: str | None):
     return sql.SQL("{} WHERE {} > %(cursor)s ORDER BY {}").format(base, column, column), {"cursor": cursor}
 
 
+def _count_statement(source: PostgresSource):
+    """How many rows the table (or query) holds: what the warehouse should hold for the feed."""
+    from psycopg import sql
+
+    base = _statement(source.model_copy(update={"incremental": None}), None)[0]
+    return sql.SQL("SELECT count(*) FROM ({}) AS counted").format(base)
+
+
 def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     """Read every row past the cursor into landed batches, then advance the cursor."""
     import psycopg
@@ -32,12 +40,13 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     source: PostgresSource = feed.source
     dsn = setting(feed, "dsn", source.dsn)
     shown = mask_url(dsn)
-    cursor = start_cursor(feed, window)
+    snapshot = snapshot_due(feed, window)  # a whole read, to find the rows deleted since
+    cursor = None if snapshot else start_cursor(feed, window)
     statement, params = _statement(source, cursor)
     source_uri = f"{shown}#{source.table or 'query'}"
     if cursor:
         source_uri += f"?{source.incremental.cursor_field}>{cursor}"
-    pull = Pull(feed, source_uri, cursor, window)
+    pull = Pull(feed, source_uri, cursor, window, snapshot=snapshot)
     try:
         with psycopg.connect(dsn, connect_timeout=int(source.timeout_seconds)) as conn:
             conn.read_only = True
@@ -48,6 +57,8 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
                     names = [d.name for d in cur.description]
                     pull.add([dict(zip(names, row)) for row in rows], source_uri, first_row=read + 1)
                     read += len(rows)
+            if feed.reconcile is not None:
+                pull.source_count = conn.execute(_count_statement(source)).fetchone()[0]
     except psycopg.Error as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(

@@ -10,7 +10,15 @@ from datetime import datetime, timezone
 
 from pipelines.declarations.models import Feed
 from pipelines.declarations.base import duration_seconds
-from pipelines.extract.cursors import cursor_key, earlier, highest, read_cursor, save_cursor
+from pipelines.extract.cursors import (
+    cursor_key,
+    earlier,
+    highest,
+    last_snapshot,
+    read_cursor,
+    save_cursor,
+    save_snapshot,
+)
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, write_meta
 from pipelines.extract.records import as_text, records_frame
@@ -53,6 +61,16 @@ def start_cursor(feed: Feed, window: Window | None = None) -> str | None:
     return saved or incremental.initial
 
 
+def snapshot_due(feed: Feed, window: Window | None = None) -> bool:
+    """Whether this pull reads the whole source: the feed learns withdrawals by snapshot and the last one is
+    older than declared (or there was none). A backfill never is one."""
+    withdrawals = feed.withdrawals
+    if window is not None or withdrawals is None or withdrawals.kind != "snapshot":
+        return False
+    last = last_snapshot(feed.id)
+    return last is None or (datetime.now(timezone.utc) - last).total_seconds() >= duration_seconds(withdrawals.every)
+
+
 def record_identity(feed: Feed, record: dict, version: bool = True) -> int:
     """What makes a received record the same record received again: its key and version (its key alone
     with version=False; the whole record where the key is missing), as a hash."""
@@ -80,8 +98,11 @@ class Pull:
     (even none: a read with nothing new is recorded too) when finished. A record received again within
     the read (the same key and version: a page read twice, an overlap) is kept once, and counted."""
 
-    def __init__(self, feed: Feed, source_uri: str, start: str | None, window: Window | None = None):
+    def __init__(self, feed: Feed, source_uri: str, start: str | None, window: Window | None = None,
+                 snapshot: bool = False):
         self.feed, self.source_uri, self.start, self.window = feed, source_uri, start, window
+        self.snapshot = new_batch_id() if snapshot else None  # a whole read: its batches carry its id
+        self.source_count: int | None = None  # what the source says it holds (reconcile), set by the extractor
         self.incremental = getattr(feed.source, "incremental", None)
         self.limit = feed.source.max_batch_rows
         # The cursor never moves back: a read that starts before it (a lookback) saves it only if it goes past it.
@@ -92,7 +113,7 @@ class Pull:
         self.uris: list[str] = []
         self.batches: list[LandedBatch] = []
         self.seen: set[int] = set()
-        self.repeated = 0  # records received again within this read, kept once
+        self.repeated = 0  # records received again within this read (an overlap, a page read again), kept once
         self.warnings: list[str] = []
         self.hold_cursor = False  # the read may have missed records: the next one starts where this one did
 
@@ -124,7 +145,8 @@ class Pull:
     def _land(self) -> None:
         records = self.records
         batch = LandedBatch(batch_id=new_batch_id(), feed=self.feed.id, source_uri=self.source_uri,
-                            checksum=canonical_checksum(records), received_at=datetime.now(timezone.utc))
+                            checksum=canonical_checksum(records), received_at=datetime.now(timezone.utc),
+                            snapshot=self.snapshot)
         land(batch, records_frame(records, self.rows, self.uris))
         if self.incremental is not None:
             self.cursor = highest([as_text(r.get(self.incremental.cursor_field)) for r in records], self.cursor)
@@ -134,14 +156,15 @@ class Pull:
     def finish(self) -> list[LandedBatch]:
         """Land what is left, then advance the feed's cursor past everything this read landed (unless the read
         may have missed records: then the next read starts where this one did)."""
-        if self.repeated:
-            self.warnings.append(f"{self.repeated} records came again while the source was paged (the same key "
-                                 f"and version); each is kept once")
         if self.records or not self.batches:
             self._land()
-        if self.warnings:  # said in the record of the read's last batch
-            self.batches[-1].warnings += self.warnings
-            write_meta(self.batches[-1])
+        last = self.batches[-1]  # the read's warnings, its count and the end of its snapshot go with its last batch
+        last.warnings += self.warnings
+        last.source_count = self.source_count
+        last.snapshot_complete = self.snapshot is not None and not self.hold_cursor
+        write_meta(last)
+        if last.snapshot_complete:
+            save_snapshot(self.feed.id, self.batches[0].received_at, self.snapshot)
         if self.window is None and self.cursor and self.cursor != (self.saved or self.start) and not self.hold_cursor:
             save_cursor(self.feed.id, self.cursor, self.batches[-1].batch_id)
         return self.batches

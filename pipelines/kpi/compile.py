@@ -54,6 +54,8 @@ def base_sql(kpi: Kpi, periods: list[Period], current: Period, province: str) ->
         unit = m.unit or f"'{province}'"
         denominator = m.denominator or "NULL"
         where = [f"({m.where})"] if m.where else []
+        if m.from_.rpartition(".")[0] in ("", "clean"):  # a feed's records: those the source withdrew do not count
+            where.append("_withdrawn_at IS NULL")
         if m.snapshot:
             period = f"'{current.key}'"
         elif m.period:

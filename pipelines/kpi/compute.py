@@ -21,6 +21,7 @@ from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, spine, unit_kinds
+from pipelines.load.publish import ensure_clean_table
 from pipelines.load.warehouse import has_clean_table, table_exists
 
 DDL = """
@@ -212,6 +213,9 @@ def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: 
     today = now.astimezone(TIMEZONE).date()
     run = KpiRun(values=pl.DataFrame())
     done: dict[str, pl.DataFrame] = {}
+    for feed in catalog.feeds.values():  # clean tables from before a lineage column was added get it now
+        if has_clean_table(con, feed.id):
+            ensure_clean_table(con, feed)
     con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")  # a timestamp's date, so its period, is the local one
     con.register(ANCESTORS_VIEW, ancestors(catalog.org_units))
     con.register(FEEDS_VIEW, declared_feeds(catalog))

@@ -23,11 +23,27 @@ from pipelines.extract.landing import (
     release_arrow_memory,
 )
 from pipelines.failpoints import failpoint
-from pipelines.load.publish import clean_table, publish
+from pipelines.load.publish import (
+    clean_table,
+    ensure_clean_table,
+    publish,
+    record_key_sql,
+)
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
+from pipelines.load.reconcile import reconcile
 from pipelines.load.warehouse import has_clean_table, literal, quote
+from pipelines.load.withdrawals import (
+    apply_snapshot,
+    record_snapshot_keys,
+    withdrawn_at_sql,
+)
 from pipelines.read_ahead import read_ahead
-from pipelines.validate.batch import BatchValidator, Validation, quarantine_keys, result_rows
+from pipelines.validate.batch import (
+    BatchValidator,
+    Validation,
+    quarantine_keys,
+    result_rows,
+)
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
 
@@ -92,7 +108,7 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
     earlier = con.execute(
         f"SELECT batch_id FROM ops.batches WHERE feed = ? AND checksum = ? AND status IN {PUBLISHED_STATUSES} "
         "ORDER BY loaded_at LIMIT 1", [feed.id, batch.checksum]).fetchall()
-    if earlier and batch.rows:
+    if earlier and batch.rows and not batch.snapshot:  # a snapshot's keys are needed even when nothing changed
         summary.status, summary.duplicate_of = "duplicate", earlier[0][0]
         summary.warnings.append(f"same content as batch {earlier[0][0]} ({batch.rows} rows); nothing added")
         _commit(con, lambda: _record(con, summary, batch, loaded_at))
@@ -115,6 +131,17 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
             _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             if validation is not None:
                 _write_outcome(con, feed, batch, validation, summary, loaded_at)
+                if batch.snapshot:
+                    record_snapshot_keys(con, feed, batch, STAGED)
+            if batch.snapshot_complete:
+                withdrawn = apply_snapshot(con, feed, batch, batch.received_at)
+                if withdrawn:
+                    summary.warnings.append(f"{withdrawn} records the source no longer holds are marked withdrawn")
+            if batch.source_count is not None:
+                difference = reconcile(con, feed, batch, loaded_at)
+                if difference:
+                    summary.warnings.append(f"the source says it holds {batch.source_count} records; the warehouse "
+                                            f"holds {batch.source_count - difference}")
             failpoint("load.before_commit")
 
         _commit(con, write)
@@ -209,11 +236,12 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
             [feed.id, batch.batch_id, loaded_at])
         con.unregister("_outliers")
     if validation.published and not validation.blocked:
+        received = f"{literal(batch.received_at.isoformat())}::TIMESTAMPTZ"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT {', '.join(quote(c) for c in feed.column_names)}, "
             f"{quote(SOURCE_ROW)}, {quote(SOURCE_URI)}, {literal(batch.batch_id)} AS _batch_id, "
-            f"{literal(batch.received_at.isoformat())}::TIMESTAMPTZ AS _received_at, "
-            f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at FROM {STAGED} "
+            f"{received} AS _received_at, {literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at, "
+            f"{received} AS _last_seen_at, {withdrawn_at_sql(feed, received)} AS _withdrawn_at FROM {STAGED} "
             f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})")
         publish(con, feed, "_valid")
         supersede(con, feed, batch, "_valid")
@@ -229,16 +257,17 @@ def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {REPEATS} ({ROW_ID} BIGINT)")
     if feed.load.replace or not has_clean_table(con, feed.id):
         return 0
+    ensure_clean_table(con, feed)
     same = " AND ".join(f"c.{quote(c)} = s.{quote(c)}" if c in feed.load.key else
                         f"c.{quote(c)} IS NOT DISTINCT FROM s.{quote(c)}" for c in feed.column_names)
-    record_key = " || '|' || ".join(f"coalesce(CAST(s.{quote(c)} AS VARCHAR), '?')" for c in feed.load.key)
+    record_key = record_key_sql(feed, "s")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {REPEATS} AS
         SELECT s.{ROW_ID}, s.{quote(SOURCE_URI)} AS source_uri, s.{quote(SOURCE_ROW)} AS source_row,
                {record_key} AS record_key,
                c._batch_id AS first_batch_id
         FROM {STAGED} AS s JOIN {clean_table(feed)} AS c ON {same}
-        WHERE len(s.reasons) = 0""")
+        WHERE len(s.reasons) = 0 AND c._withdrawn_at IS NULL""")
     con.execute(f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, first_batch_id "
                 f"FROM {REPEATS}", [feed.id, batch.batch_id])
     return con.execute(f"SELECT count(*) FROM {REPEATS}").fetchall()[0][0]

@@ -7,7 +7,16 @@ from pipelines.declarations.models import Feed
 from pipelines.load.warehouse import quote
 
 LINEAGE = {"_batch_id": "VARCHAR", "_source_uri": "VARCHAR", "_source_row": "BIGINT",
-           "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ"}
+           "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ",
+           # when the source last had the record (its receipt, or a snapshot that listed it), and when it was
+           # found withdrawn (deleted at the source, or a status that says so); current rows have no _withdrawn_at
+           "_last_seen_at": "TIMESTAMPTZ", "_withdrawn_at": "TIMESTAMPTZ"}
+
+
+def record_key_sql(feed: Feed, alias: str | None = None) -> str:
+    """SQL of a row's key as one text (columns joined by '|', a missing value '?'), as ops tables keep it."""
+    prefix = f"{alias}." if alias else ""
+    return " || '|' || ".join(f"coalesce(CAST({prefix}{quote(c)} AS VARCHAR), '?')" for c in feed.load.key)
 
 
 def clean_table(feed: Feed) -> str:

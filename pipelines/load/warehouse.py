@@ -62,6 +62,28 @@ CREATE TABLE IF NOT EXISTS ops.repeated_records (
     record_key VARCHAR,
     first_batch_id VARCHAR
 );
+CREATE TABLE IF NOT EXISTS ops.snapshot_keys (
+    feed VARCHAR NOT NULL,
+    snapshot VARCHAR NOT NULL,
+    record_key VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops.withdrawals (
+    feed VARCHAR NOT NULL,
+    record_key VARCHAR NOT NULL,
+    withdrawn_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ,
+    learned_by VARCHAR NOT NULL,
+    batch_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ops.reconciliations (
+    feed VARCHAR NOT NULL,
+    batch_id VARCHAR,
+    checked_at TIMESTAMPTZ NOT NULL,
+    method VARCHAR NOT NULL,
+    source_count BIGINT,
+    warehouse_count BIGINT,
+    difference BIGINT
+);
 CREATE TABLE IF NOT EXISTS ops.validation_results (
     feed VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,

@@ -89,24 +89,44 @@ def _feed_families(con, catalog: Catalog) -> list[Family]:
     loaded = Family("ioc_feed_rows_loaded", "counter", "Rows published to clean data.", ["feed", "unit"])
     quarantined = Family("ioc_feed_rows_quarantined", "counter", "Rows quarantined with their reasons.",
                          ["feed", "unit"])
+    repeated = Family("ioc_feed_rows_repeated", "counter",
+                      "Valid rows received again that the warehouse held already (a lookback, an overlap).",
+                      ["feed", "unit"])
     blocked = Family("ioc_feed_validation_blocked_batches", "counter",
                      "Batches that validation blocked from publication (the last good data kept serving).",
                      ["feed", "unit"])
     failures = Family("ioc_feed_validation_failures", "counter",
                       "Failed validation results by check and severity (one per batch and check).",
                       ["feed", "unit", "check", "severity"])
+    difference = Family("ioc_feed_reconciliation_difference", "gauge",
+                        "At the feed's latest reconciliation: records the source says it holds minus those the "
+                        "warehouse holds (current in clean data or waiting in quarantine).", ["feed", "unit"])
+    checked = Family("ioc_feed_reconciliation_timestamp_seconds", "gauge",
+                     "When the feed was last reconciled with its source.", ["feed", "unit"])
+    withdrawn = Family("ioc_feed_records_withdrawn", "counter",
+                       "Records found withdrawn at the source (kept, marked withdrawn).", ["feed", "unit"])
+    for feed_id, diff, at in con.execute("""
+            SELECT feed, arg_max(difference, checked_at), max(checked_at) FROM ops.reconciliations
+            GROUP BY feed""").fetchall():
+        if feed_id in owner:
+            difference.add(feed_id, owner[feed_id], float(diff))
+            checked.add(feed_id, owner[feed_id], _epoch(at))
+    for feed_id, n in con.execute("SELECT feed, count(*) FROM ops.withdrawals GROUP BY feed").fetchall():
+        if feed_id in owner:
+            withdrawn.add(feed_id, owner[feed_id], float(n))
     rows = {r[0]: r[1:] for r in con.execute(f"""
         SELECT feed,
                max(loaded_at) FILTER (WHERE status IN {SUCCESS_STATUSES}),
                max(received_at), arg_max(status, received_at),
                sum(rows_received), sum(rows_loaded), sum(rows_quarantined),
-               count(*) FILTER (WHERE status = 'failed' AND rows_quarantined > 0)
+               count(*) FILTER (WHERE status = 'failed' AND rows_quarantined > 0), sum(rows_repeated)
         FROM ops.batches GROUP BY feed""").fetchall()}
     by_status = con.execute("SELECT feed, status, count(*) FROM ops.batches GROUP BY ALL").fetchall()
     checks = con.execute("""SELECT feed, check_name, severity, count(*) FROM ops.validation_results
                             WHERE NOT success GROUP BY ALL""").fetchall()
     for feed_id, unit in owner.items():
-        success, latest, status, n_received, n_loaded, n_quarantined, n_blocked = rows.get(feed_id, (None,) * 7)
+        success, latest, status, n_received, n_loaded, n_quarantined, n_blocked, n_repeated = rows.get(
+            feed_id, (None,) * 8)
         last_success.add(feed_id, unit, _epoch(success))
         last_batch.add(feed_id, unit, _epoch(latest))
         for s in BATCH_STATUSES:
@@ -117,6 +137,7 @@ def _feed_families(con, catalog: Catalog) -> list[Family]:
         received.add(feed_id, unit, float(n_received or 0))
         loaded.add(feed_id, unit, float(n_loaded or 0))
         quarantined.add(feed_id, unit, float(n_quarantined or 0))
+        repeated.add(feed_id, unit, float(n_repeated or 0))
         blocked.add(feed_id, unit, float(n_blocked or 0))
     counts = {(f, s): n for f, s, n in by_status}
     for feed_id, unit in owner.items():
@@ -125,8 +146,8 @@ def _feed_families(con, catalog: Catalog) -> list[Family]:
     for feed_id, check, severity, n in checks:
         if feed_id in owner and check in CHECKS and severity in ("blocking", "warning"):
             failures.add(feed_id, owner[feed_id], check, severity, float(n))
-    return [last_success, last_batch, last_status, stale_after, batches, received, loaded, quarantined, blocked,
-            failures]
+    return [last_success, last_batch, last_status, stale_after, batches, received, loaded, quarantined, repeated,
+            blocked, failures, difference, checked, withdrawn]
 
 
 def _report_families(con, catalog: Catalog) -> list[Family]:

@@ -220,6 +220,12 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
             ORDER BY feed, count(*) DESC""").fetchall():
         reasons.setdefault(feed_id, []).append({"check": check, "column": column, "rows": rows, "message": message,
                                                 "last_at": iso(last)})
+    reconciled = {feed_id: {"source_count": source, "warehouse_count": held, "difference": difference,
+                            "checked_at": iso(at)}
+                  for feed_id, source, held, difference, at in con.execute("""
+                      SELECT feed, source_count, warehouse_count, difference, checked_at FROM ops.reconciliations
+                      QUALIFY row_number() OVER (PARTITION BY feed ORDER BY checked_at DESC) = 1""").fetchall()}
+    withdrawn = dict(con.execute("SELECT feed, count(*) FROM ops.withdrawals GROUP BY feed").fetchall())
     feeds = []
     for feed in catalog.feeds.values():
         n, n_failed, received, loaded, quarantined, success, last_received = totals.get(feed.id, (0, 0) + (None,) * 5)
@@ -236,6 +242,7 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
                  "rows_quarantined", "error"), (batch[0], iso(batch[1]), *batch[2:]))),
             "failing_checks": checks.get(feed.id, []),
             "quarantine_reasons": reasons.get(feed.id, []),
+            "reconciliation": reconciled.get(feed.id), "withdrawn": withdrawn.get(feed.id, 0),
             "failed_batches": failed.get(feed.id, []),
         })
     return feeds

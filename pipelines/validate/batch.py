@@ -36,6 +36,7 @@ from pipelines.declarations.checks import (
 )
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
+from pipelines.load.publish import record_key_sql
 from pipelines.load.warehouse import has_clean_table, literal, quote
 from pipelines.settings import paths
 from pipelines.validate import outliers as outlier_methods
@@ -410,7 +411,7 @@ def quarantine_keys(feed: Feed, batch: LandedBatch) -> dict[str, str]:
     unit = (literal(batch.file_fields[unit_column]) if unit_column and batch.file_fields.get(unit_column) else
             f"CAST({quote(unit_column)} AS VARCHAR)" if unit_column else "NULL")
     return {
-        "record_key": " || '|' || ".join(f"coalesce(CAST({quote(c)} AS VARCHAR), '?')" for c in feed.load.key),
+        "record_key": record_key_sql(feed),
         "partition_key": " || '|' || ".join(cell(c) for c in feed.load.replace or feed.load.key),
         "unit_code": unit,
     }

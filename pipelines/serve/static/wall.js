@@ -321,11 +321,15 @@ function renderFeeds() {
   const checkName = (c) => name(checks[c]) || c;
   $("feeds").replaceChildren(...feeds.map((feed) => {
     const batch = feed.latest_batch;
-    const health = feed.stale ? "red" : batch && batch.status === "failed" ? "amber" : feed.failing_checks.length || feed.quarantine_open ? "amber" : "green";
+    const rec = feed.reconciliation;
+    const health = feed.stale ? "red" : batch && batch.status === "failed" ? "amber" : feed.failing_checks.length || feed.quarantine_open || (rec && rec.difference) ? "amber" : "green";
     const freshness = feed.last_success_at
       ? `${feed.stale ? "✖ " + t().staleFeed : "● " + t().fresh} · ${ago(state.lang, feed.success_age_seconds)} (${dateTime(state.lang, feed.last_success_at)})`
       : `✖ ${t().never}`;
     const items = [
+      rec && rec.difference ? h("li", { class: "reconcile" },
+        h("strong", {}, `⚖ ${fill(t().reconcileOff, { n: number(state.lang, rec.difference) })}`),
+        h("span", { class: "why" }, `${fill(t().reconcileCounts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })} · ${dateTime(state.lang, rec.checked_at)}`)) : null,
       ...feed.failing_checks.map((c) => h("li", { class: `check sev-${c.severity}`, dataset: { check: c.check } },
         h("strong", {}, `${c.severity === "blocking" ? "✖" : "▲"} ${checkName(c.check)}`),
         c.column ? ` (${c.column})` : "", ` · ${t().severity[c.severity] || c.severity} · ${fill(t().batches, { n: c.batches })}`,
@@ -346,8 +350,10 @@ function renderFeeds() {
       h("p", { class: "counts" },
         batch ? h("span", { class: `batch b-${batch.status}` }, `${t().lastLoad}: ${t().batch[batch.status] || batch.status}`) : null,
         ` · ${t().received_} ${number(state.lang, feed.rows_received)} · ${t().loaded} ${number(state.lang, feed.rows_loaded)}`
-        + ` · ${t().quarantined} ${number(state.lang, feed.quarantine_open)}`),
-      items.length ? h("ul", { class: "issues" }, ...items) : h("p", { class: "ok" }, `● ${t().allGood}`));
+        + ` · ${t().quarantined} ${number(state.lang, feed.quarantine_open)}`
+        + (feed.withdrawn ? ` · ${t().withdrawn} ${number(state.lang, feed.withdrawn)}` : "")
+        + (rec ? ` · ${fill(t().reconcileCounts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })}` : "")),
+      items.filter(Boolean).length ? h("ul", { class: "issues" }, ...items.filter(Boolean)) : h("p", { class: "ok" }, `● ${t().allGood}`));
   }));
 }
 

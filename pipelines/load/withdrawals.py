@@ -1,0 +1,49 @@
+"""Records the source withdrew: kept in clean.<feed>, marked with _withdrawn_at (and _last_seen_at, when
+the source last had them), never silently current, and logged in ops.withdrawals.
+
+A feed learns it as it declares (withdrawals:): a status value (the row says so when it loads), or a
+snapshot: a pull that reads the whole source lands its keys batch by batch (ops.snapshot_keys), and when
+its last batch loads, every current row of the feed whose key it did not bring is withdrawn, in that
+batch's transaction. A withdrawn record that comes back is published again, current.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pipelines.declarations.models import Feed
+from pipelines.extract.landing import LandedBatch
+from pipelines.load.publish import clean_table, ensure_clean_table, record_key_sql
+from pipelines.load.warehouse import literal, quote
+
+
+def withdrawn_at_sql(feed: Feed, received_at: str) -> str:
+    """SQL of a loading row's _withdrawn_at: its receipt when its status says it is withdrawn, else null."""
+    w = feed.withdrawals
+    if w is None or w.kind != "status":
+        return "NULL::TIMESTAMPTZ"
+    values = ", ".join(literal(v) for v in w.values)
+    return f"CASE WHEN CAST({quote(w.column)} AS VARCHAR) IN ({values}) THEN {received_at} END"
+
+
+def record_snapshot_keys(con, feed: Feed, batch: LandedBatch, staged: str) -> None:
+    """The keys a snapshot's batch brought (every row received, valid or not)."""
+    con.execute(f"INSERT INTO ops.snapshot_keys SELECT ?, ?, {record_key_sql(feed)} FROM {staged}",
+                [feed.id, batch.snapshot])
+
+
+def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
+    """The snapshot ended with this batch: rows it listed were seen at `at`; current rows it did not list are
+    withdrawn. Returns how many were withdrawn."""
+    ensure_clean_table(con, feed)
+    table, key = clean_table(feed), record_key_sql(feed)
+    listed = "(SELECT record_key FROM ops.snapshot_keys WHERE feed = ? AND snapshot = ?)"
+    con.execute(f"UPDATE {table} SET _last_seen_at = ? WHERE (_last_seen_at IS NULL OR _last_seen_at < ?) "
+                f"AND {key} IN {listed}", [at, at, feed.id, batch.snapshot])
+    gone = f"_withdrawn_at IS NULL AND {key} NOT IN {listed}"
+    con.execute(f"INSERT INTO ops.withdrawals SELECT ?, {key}, ?, _last_seen_at, 'snapshot', ? FROM {table} "
+                f"WHERE {gone}", [feed.id, at, batch.batch_id, feed.id, batch.snapshot])
+    withdrawn = con.execute(f"SELECT count(*) FROM {table} WHERE {gone}", [feed.id, batch.snapshot]).fetchall()[0][0]
+    con.execute(f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot])
+    con.execute("DELETE FROM ops.snapshot_keys WHERE feed = ? AND snapshot <= ?", [feed.id, batch.snapshot])
+    return withdrawn

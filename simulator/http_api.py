@@ -151,7 +151,8 @@ class SimulatorServer:
         parts = urlsplit(target)
         if parts.path == "/healthz":
             return Reply(200, {"status": "ok"})
-        endpoint = ENDPOINTS.get(parts.path)
+        deleted = parts.path.endswith("/deleted")
+        endpoint = ENDPOINTS.get(parts.path.removesuffix("/deleted"))
         if endpoint is None:
             return Reply(404, {"error": f"no endpoint {parts.path}; endpoints: /healthz, {', '.join(ENDPOINTS)}"})
         fault = self._next_fault()
@@ -161,7 +162,10 @@ class SimulatorServer:
             return Reply(fault, {"error": f"simulated server error {fault}"})
         try:
             self._authorize(endpoint, authorization)
-            return Reply(200, self._page(endpoint, parts.path, parse_qs(parts.query, keep_blank_values=True)))
+            query = parse_qs(parts.query, keep_blank_values=True)
+            if deleted:
+                return Reply(200, self._deleted(endpoint, query))
+            return Reply(200, self._page(endpoint, parts.path, query))
         except ClientError as error:
             return Reply(error.status, {"error": str(error)})
 
@@ -224,6 +228,18 @@ class SimulatorServer:
             "next": next_url,
             "next_cursor": _token(data[-1], cursor, key) if data and start + page_size < len(matching) else None,
         }
+
+    def _deleted(self, endpoint: Endpoint, query: dict[str, list[str]]) -> dict:
+        """The records deleted from the system (after `deleted_after`, if given): their id and when."""
+        unknown = sorted(set(query) - {"deleted_after"})
+        if unknown:
+            raise ClientError(400, f"unknown query parameter(s) {', '.join(unknown)}; allowed: deleted_after")
+        after = query.get("deleted_after", [None])[-1]
+        after_moment = _parse_moment("deleted_after", after) if after is not None else None
+        with self.world.lock:
+            gone = [dict(r) for r in self.world.withdrawn.get(endpoint.records, [])
+                    if after_moment is None or r["deleted_at"] > after_moment]
+        return {"data": sorted(gone, key=lambda r: r["deleted_at"]), "total": len(gone)}
 
     def _page_after_token(self, endpoint: Endpoint, params: dict, after_moment: datetime | None, page_size: int) -> dict:
         cursor, key = endpoint.cursor_field, endpoint.id_field

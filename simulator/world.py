@@ -46,6 +46,7 @@ class World:
         )
         self.tasks, tasks_planted = build_tasks(self._rng("directive_tasks"), self.units, self.now)
         self._ledger = InvestmentLedger(self._rng("public_investment"), self.now)
+        self.withdrawn: dict[str, list[dict]] = {}  # per records attribute: {id, deleted_at} of each deleted one
         self.planted: dict[str, dict] = {
             "tthc_dossiers": self._one_stop_shop.planted,
             "citizen_feedback": self._hotline.planted,
@@ -89,6 +90,16 @@ class World:
     def investment_rows(self) -> list[dict]:
         """The finance ledger's rows as of `now`."""
         return self._ledger.rows(self.now)
+
+    def withdraw(self, records: str, id_field: str, ids: set[str], at: datetime) -> None:
+        """Delete records from a department system: they disappear from its API, which lists them as deleted
+        (records: the World attribute, e.g. "dossiers")."""
+        with self.lock:
+            kept, gone = [], []
+            for record in getattr(self, records):
+                (gone if record[id_field] in ids else kept).append(record)
+            getattr(self, records)[:] = kept
+            self.withdrawn.setdefault(records, []).extend({id_field: r[id_field], "deleted_at": at} for r in gone)
 
     def advance(self, hours: float) -> None:
         """Move `now` forward: open dossiers, tickets and incidents progress, new ones arrive, stations report."""

@@ -82,10 +82,9 @@ class Source:
 
     def delete(self, records: list[dict]) -> None:
         """Dossiers withdrawn from the system (they disappear from the API)."""
-        with self.world.lock:
-            ids = {r["dossier_id"] for r in records}
-            self.world.dossiers[:] = [r for r in self.world.dossiers if r["dossier_id"] not in ids]
-            self.deleted |= ids
+        ids = {r["dossier_id"] for r in records}
+        self.world.withdraw("dossiers", "dossier_id", ids, self.tick())
+        self.deleted |= ids
 
     def versions(self) -> dict[str, datetime]:
         return {r["dossier_id"]: r["updated_at"] for r in self.world.dossiers if r["dossier_id"] not in self.bad}
@@ -452,4 +451,58 @@ def test_a_deleted_database_row_is_kept_marked_withdrawn_and_the_count_reconcile
     withdrawn = query("SELECT project_code FROM clean.public_investment WHERE _withdrawn_at IS NOT NULL "
                       "AND period = '2026-03' ORDER BY 1")
     assert deleted and withdrawn == sorted(deleted)
+    assert latest_reconciliation(query, "public_investment")[2] == 0
+
+
+def test_deletions_the_api_lists_withdraw_the_records_at_their_time(simulator, world, query, monkeypatch):
+    """A feed whose API lists what it deleted (tombstones): after the next pull those dossiers are kept, marked
+    withdrawn at the time the API gives; the list is read from where it ended, so a deletion counts once."""
+    declare(monkeypatch, "page_number", keyset=True)
+    feed = catalog().feed(FEED)
+    monkeypatch.setitem(catalog().feeds, FEED, type(feed).model_validate({
+        **feed.model_dump(by_alias=True),
+        "withdrawals": {"kind": "tombstones", "url": "${IOC_SIM_URL}/api/tthc/dossiers/deleted"}}))
+    source = Source(world)
+    pull()
+    gone = [r for r in source.ordered()[50:60] if r["dossier_id"] not in source.bad][:4]
+    source.delete(gone)
+    pull()
+
+    ids = sorted(r["dossier_id"] for r in gone)
+    deleted_at = {r["dossier_id"]: r["deleted_at"] for r in world.withdrawn["dossiers"]}
+    marked = query("SELECT dossier_id, _withdrawn_at FROM clean.tthc_dossiers WHERE _withdrawn_at IS NOT NULL "
+                   "ORDER BY dossier_id")
+    assert marked == [(i, deleted_at[i]) for i in ids]
+    assert query("SELECT count(*) FROM ops.withdrawals WHERE learned_by = 'tombstone'") == [(4,)]
+    assert latest_reconciliation(query)[2] == 0
+    pull()
+    assert query("SELECT count(*) FROM ops.withdrawals WHERE learned_by = 'tombstone'") == [(4,)], "read once"
+    asked = [t for _, t, _ in simulator.request_log if "/deleted" in t]
+    assert "deleted_after" not in asked[0] and "deleted_after" in asked[-1]
+
+
+def test_a_database_lists_its_deleted_rows_in_a_table_the_feed_reads(finance_db, postgres, query, monkeypatch):
+    import os
+
+    import psycopg
+
+    dsn = os.environ["IOC_FINANCE_DSN"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE finance.disbursement_deleted (project_code text, period text, "
+                     "deleted_at timestamptz DEFAULT now())")
+    feed = catalog().feed("public_investment")
+    monkeypatch.setitem(catalog().feeds, "public_investment", type(feed).model_validate({
+        **feed.model_dump(by_alias=True), "withdrawals": {
+            "kind": "tombstones", "query": "SELECT project_code, period, deleted_at FROM finance.disbursement_deleted "
+                                           "WHERE deleted_at > %(after)s ORDER BY deleted_at"}}))
+    ingest_feed("public_investment")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deleted = conn.execute("WITH d AS (DELETE FROM finance.disbursement WHERE period = '2026-02' "
+                               "RETURNING project_code, period) INSERT INTO finance.disbursement_deleted "
+                               "(project_code, period) SELECT * FROM d RETURNING project_code").fetchall()
+    (summary,), error = ingest_feed("public_investment")
+
+    assert error is None and deleted
+    withdrawn = query("SELECT project_code FROM clean.public_investment WHERE _withdrawn_at IS NOT NULL ORDER BY 1")
+    assert withdrawn == sorted(deleted)
     assert latest_reconciliation(query, "public_investment")[2] == 0

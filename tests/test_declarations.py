@@ -77,6 +77,17 @@ BROKEN = {
                                  "outliers[0].column", "outliers need a number column"),
     "task source not a column": ("directive_tasks", lambda d: d["tasks"].update(source_column="van_ban"), "tasks",
                                  "'van_ban' is not a declared column"),
+    "reconcile by an API count with no total": ("tthc_dossiers", lambda d: d["source"]["pagination"].pop("total_path"),
+                                                "reconcile", "total_path"),
+    "key scan without snapshots": ("public_investment", lambda d: d.update(
+        reconcile={"by": "key_scan"}, withdrawals={"kind": "status", "column": "period", "values": ["x"]}),
+                                   "reconcile", "snapshot"),
+    "withdrawal status not a column": ("tthc_dossiers", lambda d: d.update(
+        withdrawals={"kind": "status", "column": "trang_thai", "values": ["x"]}), "withdrawals.column", "trang_thai"),
+    "a file drop read whole": ("dept_monthly_report", lambda d: d.update(withdrawals={"kind": "snapshot"}),
+                               "withdrawals", "pulled"),
+    "database tombstones without a query": ("public_investment", lambda d: d.update(
+        withdrawals={"kind": "tombstones", "url": "http://x"}), "withdrawals.query", "query"),
     "token in a non-env name": ("tthc_dossiers", lambda d: d["source"]["auth"].update(bearer_token_env="abc123"),
                                 "source.auth.bearer_token_env", "pattern"),
 }

@@ -171,7 +171,16 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     if withdrawals is not None and withdrawals.kind == "snapshot" and feed.source.kind == "file_drop":
         problem("withdrawals", "a snapshot re-reads a source that is pulled (http_json, postgres); a file drop's "
                                "withdrawals are declared by status, or by a department's corrected report")
-    if feed.reconcile is not None:
+    if withdrawals is not None and withdrawals.kind == "tombstones":
+        wanted = {"http_json": "url", "postgres": "query"}.get(feed.source.kind)
+        if wanted is None:
+            problem("withdrawals", "tombstones are read from a pulled source (http_json: url, postgres: query)")
+        elif getattr(withdrawals, wanted) is None:
+            problem(f"withdrawals.{wanted}", f"a {feed.source.kind} source's tombstones need {wanted!r}")
+    if feed.reconcile is not None and feed.reconcile.by == "key_scan":
+        if withdrawals is None or withdrawals.kind != "snapshot":
+            problem("reconcile", "a key scan is what a snapshot does: declare withdrawals: {kind: snapshot}")
+    elif feed.reconcile is not None:
         if feed.source.kind == "file_drop":
             problem("reconcile", "only a pulled source (http_json, postgres) says how many records it holds")
         elif feed.source.kind == "http_json" and not getattr(feed.source.pagination, "total_path", None):

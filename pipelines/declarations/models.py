@@ -352,16 +352,31 @@ class SnapshotWithdrawal(Strict):
     every: Duration = "1d"
 
 
-Withdrawal = Annotated[StatusWithdrawal | SnapshotWithdrawal, Field(discriminator="kind")]
+class TombstoneWithdrawal(Strict):
+    """The source lists the records it deleted, read after each pull from where the last read ended: an API
+    (`url`, answering records with the feed's key fields and `at_field` under `records_path`, asked with
+    `param` = the last deletion time seen) or, for a database, a `query` of the key columns and `at_field`
+    (`%(after)s`: the last deletion time seen)."""
+
+    kind: Literal["tombstones"]
+    url: str | None = None
+    records_path: str = "data"
+    param: str = "deleted_after"
+    query: str | None = None
+    at_field: str = "deleted_at"
+
+
+Withdrawal = Annotated[StatusWithdrawal | SnapshotWithdrawal | TombstoneWithdrawal, Field(discriminator="kind")]
 
 
 class Reconcile(Strict):
     """After each pull, what the source says it holds is compared with what the warehouse holds for the feed.
 
     by count: an API's total for the unfiltered query (at pagination.total_path), a database's count(*).
+    by key_scan: the feed's snapshots (withdrawals kind snapshot) compare every key the source holds.
     """
 
-    by: Literal["count"] = "count"
+    by: Literal["count", "key_scan"] = "count"
 
 
 class Feed(Strict):

@@ -70,21 +70,30 @@ def earlier(value: str, seconds: float) -> str:
         raise ValueError(f"cursor value {value!r} is neither an ISO 8601 moment nor an integer") from None
 
 
-def _snapshot_file(feed: str):
-    return paths().cursor(feed).with_name(f"{feed}.snapshot.json")
+def _mark_file(feed: str, kind: str):
+    return paths().cursor(feed).with_name(f"{feed}.{kind}.json")
+
+
+def read_mark(feed: str, kind: str) -> dict | None:
+    """A feed's other bookmark (kind: snapshot, when the source was last read whole; tombstones, the last
+    deletion time the source listed)."""
+    file = _mark_file(feed, kind)
+    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
+
+
+def save_mark(feed: str, kind: str, state: dict) -> None:
+    file = _mark_file(feed, kind)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, file)
 
 
 def last_snapshot(feed: str) -> datetime | None:
     """When the feed's source was last read whole (a snapshot, to find what it withdrew)."""
-    file = _snapshot_file(feed)
-    if not file.exists():
-        return None
-    return datetime.fromisoformat(json.loads(file.read_text(encoding="utf-8"))["at"])
+    mark = read_mark(feed, "snapshot")
+    return datetime.fromisoformat(mark["at"]) if mark else None
 
 
 def save_snapshot(feed: str, at: datetime, batch_id: str) -> None:
-    file = _snapshot_file(feed)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"at": at.isoformat(), "batch_id": batch_id}), encoding="utf-8")
-    os.replace(tmp, file)
+    save_mark(feed, "snapshot", {"at": at.isoformat(), "batch_id": batch_id})

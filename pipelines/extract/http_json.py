@@ -23,7 +23,16 @@ from pipelines.declarations.models import (
 from pipelines.extract.cursors import cursor_key, earlier
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, Window, record_identity, setting, snapshot_due, start_cursor
+from pipelines.extract.pull import (
+    Pull,
+    Window,
+    record_identity,
+    setting,
+    snapshot_due,
+    start_cursor,
+    tombstone,
+    tombstones_after,
+)
 from pipelines.extract.records import as_text
 
 log = logging.getLogger(__name__)
@@ -286,9 +295,22 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
             read_by_keyset(fetcher, url, cursor, pull)
         else:
             read_turning_pages(fetcher, url, params, pull)
-        if feed.reconcile is not None:
+        if feed.reconcile is not None and feed.reconcile.by == "count":
             pull.source_count = source_count(fetcher, url)
+        if feed.withdrawals is not None and feed.withdrawals.kind == "tombstones":
+            pull.tombstones = read_tombstones(fetcher)
     return pull.finish()
+
+
+def read_tombstones(fetcher: Fetcher) -> list[list[str]]:
+    """The records the API lists as deleted since the last deletion time it listed."""
+    declared, feed = fetcher.feed.withdrawals, fetcher.feed
+    url = setting(feed, "withdrawals.url", declared.url)
+    after = tombstones_after(feed)
+    params = {declared.param: after} if after else None
+    body = fetcher.get(url, params)
+    where = f"GET {describe_request(url, params)}"
+    return [tombstone(feed, r, declared.at_field, where) for r in _dig(body, declared.records_path, feed, url)]
 
 
 def source_count(fetcher: Fetcher, url: str) -> int:

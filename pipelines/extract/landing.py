@@ -55,6 +55,7 @@ class LandedBatch:
     snapshot: str | None = None  # the full read (snapshot) this batch belongs to, if any
     snapshot_complete: bool = False  # the snapshot's last batch: once loaded, what it did not bring is withdrawn
     source_count: int | None = None  # how many records the source said it held, after the pull (reconcile)
+    tombstones: list[list[str]] = field(default_factory=list)  # [record key, deleted at] the source listed
 
     @property
     def directory(self) -> Path:

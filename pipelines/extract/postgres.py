@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipelines.declarations.models import Feed, PostgresSource
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
-from pipelines.extract.pull import Pull, Window, setting, snapshot_due, start_cursor
+from pipelines.extract.pull import Pull, Window, setting, snapshot_due, start_cursor, tombstone, tombstones_after
 from pipelines.text import mask_url
 
 
@@ -33,6 +33,17 @@ def _count_statement(source: PostgresSource):
     return sql.SQL("SELECT count(*) FROM ({}) AS counted").format(base)
 
 
+def _tombstones(conn, feed: Feed) -> list[list[str]]:
+    """The rows the declared query lists as deleted since the last deletion time it listed."""
+    from psycopg.rows import dict_row
+
+    declared = feed.withdrawals
+    after = tombstones_after(feed) or "-infinity"
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(declared.query, {"after": after})
+        return [tombstone(feed, r, declared.at_field, "the withdrawals query") for r in cur.fetchall()]
+
+
 def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     """Read every row past the cursor into landed batches, then advance the cursor."""
     import psycopg
@@ -57,8 +68,10 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
                     names = [d.name for d in cur.description]
                     pull.add([dict(zip(names, row)) for row in rows], source_uri, first_row=read + 1)
                     read += len(rows)
-            if feed.reconcile is not None:
+            if feed.reconcile is not None and feed.reconcile.by == "count":
                 pull.source_count = conn.execute(_count_statement(source)).fetchone()[0]
+            if feed.withdrawals is not None and feed.withdrawals.kind == "tombstones":
+                pull.tombstones = _tombstones(conn, feed)
     except psycopg.Error as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(

@@ -16,7 +16,9 @@ from pipelines.extract.cursors import (
     highest,
     last_snapshot,
     read_cursor,
+    read_mark,
     save_cursor,
+    save_mark,
     save_snapshot,
 )
 from pipelines.extract.errors import SourceError
@@ -71,6 +73,22 @@ def snapshot_due(feed: Feed, window: Window | None = None) -> bool:
     return last is None or (datetime.now(timezone.utc) - last).total_seconds() >= duration_seconds(withdrawals.every)
 
 
+def tombstones_after(feed: Feed) -> str | None:
+    """The last deletion time the feed's source listed (its tombstones are read from there)."""
+    mark = read_mark(feed.id, "tombstones")
+    return mark["after"] if mark else None
+
+
+def tombstone(feed: Feed, record: dict, at_field: str, where: str) -> list[str]:
+    """[record key as ops tables keep it, deleted at] of a tombstone record."""
+    missing = [f for f in feed.load.key + [at_field] if record.get(f) is None]
+    if missing:
+        raise SourceError(f"feed {feed.id}: {where} listed a deleted record without {', '.join(missing)}: "
+                          f"{json.dumps(record, default=str, ensure_ascii=False)[:200]}; check withdrawals in "
+                          "the feed file against the source")
+    return ["|".join(as_text(record[k]) for k in feed.load.key), as_text(record[at_field])]
+
+
 def record_identity(feed: Feed, record: dict, version: bool = True) -> int:
     """What makes a received record the same record received again: its key and version (its key alone
     with version=False; the whole record where the key is missing), as a hash."""
@@ -103,6 +121,7 @@ class Pull:
         self.feed, self.source_uri, self.start, self.window = feed, source_uri, start, window
         self.snapshot = new_batch_id() if snapshot else None  # a whole read: its batches carry its id
         self.source_count: int | None = None  # what the source says it holds (reconcile), set by the extractor
+        self.tombstones: list[list[str]] = []  # [record key, deleted at] the source listed, set by the extractor
         self.incremental = getattr(feed.source, "incremental", None)
         self.limit = feed.source.max_batch_rows
         # The cursor never moves back: a read that starts before it (a lookback) saves it only if it goes past it.
@@ -161,10 +180,14 @@ class Pull:
         last = self.batches[-1]  # the read's warnings, its count and the end of its snapshot go with its last batch
         last.warnings += self.warnings
         last.source_count = self.source_count
+        last.tombstones = self.tombstones
         last.snapshot_complete = self.snapshot is not None and not self.hold_cursor
         write_meta(last)
         if last.snapshot_complete:
             save_snapshot(self.feed.id, self.batches[0].received_at, self.snapshot)
+        if self.tombstones:
+            save_mark(self.feed.id, "tombstones", {"after": highest([at for _, at in self.tombstones],
+                                                                    tombstones_after(self.feed))})
         if self.window is None and self.cursor and self.cursor != (self.saved or self.start) and not self.hold_cursor:
             save_cursor(self.feed.id, self.cursor, self.batches[-1].batch_id)
         return self.batches

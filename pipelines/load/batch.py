@@ -34,6 +34,7 @@ from pipelines.load.reconcile import reconcile
 from pipelines.load.warehouse import has_clean_table, literal, quote
 from pipelines.load.withdrawals import (
     apply_snapshot,
+    apply_tombstones,
     record_snapshot_keys,
     withdrawn_at_sql,
 )
@@ -128,20 +129,23 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
             if validation is not None and validation.published and not validation.blocked:
                 summary.rows_repeated = _find_repeats(con, feed, batch)
                 summary.rows_loaded = validation.published - summary.rows_repeated
-            _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             if validation is not None:
                 _write_outcome(con, feed, batch, validation, summary, loaded_at)
                 if batch.snapshot:
                     record_snapshot_keys(con, feed, batch, STAGED)
+            withdrawn = 0
             if batch.snapshot_complete:
-                withdrawn = apply_snapshot(con, feed, batch, batch.received_at)
-                if withdrawn:
-                    summary.warnings.append(f"{withdrawn} records the source no longer holds are marked withdrawn")
+                withdrawn += apply_snapshot(con, feed, batch, batch.received_at)
+            if batch.tombstones:
+                withdrawn += apply_tombstones(con, feed, batch)
+            if withdrawn:
+                summary.warnings.append(f"{withdrawn} records the source no longer holds are marked withdrawn")
             if batch.source_count is not None:
                 difference = reconcile(con, feed, batch, loaded_at)
                 if difference:
                     summary.warnings.append(f"the source says it holds {batch.source_count} records; the warehouse "
                                             f"holds {batch.source_count - difference}")
+            _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             failpoint("load.before_commit")
 
         _commit(con, write)

@@ -17,7 +17,8 @@ from pipelines.load.publish import clean_table, ensure_clean_table, record_key_s
 
 def warehouse_count(con, feed: Feed) -> int:
     ensure_clean_table(con, feed)
-    current = "WHERE _withdrawn_at IS NULL" if feed.withdrawals and feed.withdrawals.kind == "snapshot" else ""
+    # Rows withdrawn by a status are still listed by the source; those it deleted are not.
+    current = "WHERE _withdrawn_at IS NULL" if feed.withdrawals and feed.withdrawals.kind != "status" else ""
     return con.execute(f"""
         SELECT count(*) FROM (
             SELECT {record_key_sql(feed)} AS record_key FROM {clean_table(feed)} {current}

@@ -1,10 +1,12 @@
 """Records the source withdrew: kept in clean.<feed>, marked with _withdrawn_at (and _last_seen_at, when
 the source last had them), never silently current, and logged in ops.withdrawals.
 
-A feed learns it as it declares (withdrawals:): a status value (the row says so when it loads), or a
+A feed learns it as it declares (withdrawals:): a status value (the row says so when it loads); a
 snapshot: a pull that reads the whole source lands its keys batch by batch (ops.snapshot_keys), and when
 its last batch loads, every current row of the feed whose key it did not bring is withdrawn, in that
-batch's transaction. A withdrawn record that comes back is published again, current.
+batch's transaction (and the key scan is recorded as a reconciliation); or tombstones: the deleted
+records the source lists, read after each pull and applied with the pull's last batch. A withdrawn record
+that comes back is published again, current.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LandedBatch
 from pipelines.load.publish import clean_table, ensure_clean_table, record_key_sql
+from pipelines.load.reconcile import warehouse_count
 from pipelines.load.warehouse import literal, quote
 
 
@@ -45,5 +48,31 @@ def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
                 f"WHERE {gone}", [feed.id, at, batch.batch_id, feed.id, batch.snapshot])
     withdrawn = con.execute(f"SELECT count(*) FROM {table} WHERE {gone}", [feed.id, batch.snapshot]).fetchall()[0][0]
     con.execute(f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot])
+    listed_count = con.execute("SELECT count(DISTINCT record_key) FROM ops.snapshot_keys WHERE feed = ? AND snapshot = ?",
+                               [feed.id, batch.snapshot]).fetchall()[0][0]
+    held = warehouse_count(con, feed)
+    con.execute("INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'key_scan', ?, ?, ?)",
+                [feed.id, batch.batch_id, at, listed_count, held, listed_count - held])
     con.execute("DELETE FROM ops.snapshot_keys WHERE feed = ? AND snapshot <= ?", [feed.id, batch.snapshot])
+    return withdrawn
+
+
+def apply_tombstones(con, feed: Feed, batch: LandedBatch) -> int:
+    """The deleted records the source listed: current rows with those keys are withdrawn when it says."""
+    import polars as pl
+
+    ensure_clean_table(con, feed)
+    table, key = clean_table(feed), record_key_sql(feed)
+    con.register("_tombstones", pl.DataFrame(batch.tombstones, schema={"record_key": pl.String, "at": pl.String},
+                                             orient="row"))
+    try:
+        gone = f"_withdrawn_at IS NULL AND {key} IN (SELECT record_key FROM _tombstones)"
+        con.execute(f"INSERT INTO ops.withdrawals SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "
+                    f"FROM {table} JOIN _tombstones AS t ON t.record_key = {key} WHERE {gone}",
+                    [feed.id, batch.batch_id])
+        withdrawn = con.execute(f"SELECT count(*) FROM {table} WHERE {gone}").fetchall()[0][0]
+        con.execute(f"UPDATE {table} AS c SET _withdrawn_at = t.at::TIMESTAMPTZ FROM _tombstones AS t "
+                    f"WHERE c._withdrawn_at IS NULL AND t.record_key = {record_key_sql(feed, 'c')}")
+    finally:
+        con.unregister("_tombstones")
     return withdrawn

@@ -258,6 +258,36 @@ def test_an_empty_platform_says_what_to_run_then_shows_an_empty_wall(home, tmp_p
 
 # ---- the page in Chromium -------------------------------------------------------------------------
 
+def test_the_data_quality_panel_shows_a_source_the_warehouse_disagrees_with(home, tmp_path, world, simulator,
+                                                                           open_wall):
+    """Dossiers deleted from the one-stop-shop system: until the next snapshot, the warehouse holds 3 more than
+    the source says it holds, and the wall's data-quality panel says so, in Vietnamese and in English."""
+    from pipelines.ingest import ingest_feed
+    from pipelines.load.warehouse import connect
+    from pipelines.published import publish
+
+    ingest_feed("tthc_dossiers")
+    bad = set(world.planted["tthc_dossiers"]["unknown_agency"]) | set(world.planted["tthc_dossiers"]["non_integer_fee"])
+    gone = {r["dossier_id"] for r in world.dossiers if r["dossier_id"] not in bad}
+    world.withdraw("dossiers", "dossier_id", set(sorted(gone)[:3]), world.now)
+    ingest_feed("tthc_dossiers")
+    with connect() as con:
+        publish(con, catalog())
+    process, address = start_exporter(home, tmp_path)
+    try:
+        wall = open_wall(f"http://{address}", 1366, 768).open()
+        feed = wall.page.locator(".feed[data-feed='tthc_dossiers']")
+        assert "s-amber" in feed.get_attribute("class")
+        assert feed.locator("li.reconcile").inner_text().startswith("⚖ Kho thừa 3 bản ghi so với nguồn")
+        held = len(world.dossiers)
+        assert f"nguồn có {held:,}".replace(",", ".") in feed.locator(".counts").inner_text()
+        wall.page.click(".lang button[data-lang='en']")
+        wall.page.wait_for_function("document.documentElement.lang === 'en'")
+        assert feed.locator("li.reconcile").inner_text().startswith(
+            "⚖ The warehouse holds 3 records more than the source")
+    finally:
+        process.stop()
+
 def test_the_wall_shows_the_planted_late_department_and_overdue_task(demo, open_wall):
     wall = open_wall(demo.url).open()
     page = wall.page

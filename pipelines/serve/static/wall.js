@@ -328,7 +328,7 @@ function renderFeeds() {
       : `✖ ${t().never}`;
     const items = [
       rec && rec.difference ? h("li", { class: "reconcile" },
-        h("strong", {}, `⚖ ${fill(t().reconcileOff, { n: number(state.lang, rec.difference) })}`),
+        h("strong", {}, `⚖ ${fill(rec.difference > 0 ? t().reconcileFewer : t().reconcileMore, { n: number(state.lang, Math.abs(rec.difference)) })}`),
         h("span", { class: "why" }, `${fill(t().reconcileCounts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })} · ${dateTime(state.lang, rec.checked_at)}`)) : null,
       ...feed.failing_checks.map((c) => h("li", { class: `check sev-${c.severity}`, dataset: { check: c.check } },
         h("strong", {}, `${c.severity === "blocking" ? "✖" : "▲"} ${checkName(c.check)}`),

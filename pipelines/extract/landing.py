@@ -169,17 +169,19 @@ def records_file(batch: LandedBatch) -> Path | None:
 
 
 def record_chunks(batch: LandedBatch, rows: int):
-    """The batch's records as polars frames of at most `rows` rows, in order (never all in memory)."""
+    """The batch's records as polars frames of at most `rows` rows, in order (never all in memory), without
+    their JSON as received (_raw: raw history and quarantine read it from the file; conforming never does)."""
     import polars as pl
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(batch.directory / "records.parquet")
+    columns = [name for name in parquet.schema_arrow.names if name != RAW]
     produced = 0
-    for part in parquet.iter_batches(batch_size=rows):
+    for part in parquet.iter_batches(batch_size=rows, columns=columns):
         produced += part.num_rows
         yield pl.from_arrow(part)
     if produced == 0:
-        yield pl.from_arrow(parquet.schema_arrow.empty_table())
+        yield pl.from_arrow(parquet.schema_arrow.empty_table()).drop(RAW, strict=False)
 
 
 def checksum_file(path: Path) -> str:

@@ -98,17 +98,30 @@ def record_identity(feed: Feed, record: dict, version: bool = True) -> int:
     return hash(json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True))
 
 
+class CanonicalDigest:
+    """sha256 of records' canonical JSON (every value as text, keys sorted), fed record by record: the same
+    digest as of the whole list's JSON, without holding that text, or the records."""
+
+    def __init__(self) -> None:
+        self.digest, self.count = hashlib.sha256(b"["), 0
+
+    def add(self, records) -> CanonicalDigest:
+        for record in records:
+            if self.count:
+                self.digest.update(b", ")
+            self.digest.update(json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True,
+                                          ensure_ascii=False).encode())
+            self.count += 1
+        return self
+
+    def hexdigest(self) -> str:
+        final = self.digest.copy()
+        final.update(b"]")
+        return final.hexdigest()
+
+
 def canonical_checksum(records: list[dict]) -> str:
-    """sha256 of the records' canonical JSON (every value as text, keys sorted), hashed record by record:
-    the same digest as of the whole list's JSON, without holding that text, or a copy of every record."""
-    digest = hashlib.sha256(b"[")
-    for i, record in enumerate(records):
-        if i:
-            digest.update(b", ")
-        digest.update(json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True,
-                                 ensure_ascii=False).encode())
-    digest.update(b"]")
-    return digest.hexdigest()
+    return CanonicalDigest().add(records).hexdigest()
 
 
 class Pull:
@@ -127,9 +140,9 @@ class Pull:
         # The cursor never moves back: a read that starts before it (a lookback) saves it only if it goes past it.
         self.saved = read_cursor(feed.id) if self.incremental is not None and window is None else None
         self.cursor = highest([start] if start else [], self.saved)
-        self.records: list[dict] = []
-        self.rows: list[int] = []
-        self.uris: list[str] = []
+        # What waits to be landed: each page's records already as a columnar frame (never a million dicts).
+        self.frames: list = []
+        self.digest = CanonicalDigest()
         self.batches: list[LandedBatch] = []
         self.seen: set[int] = set()
         self.repeated = 0  # records received again within this read (an overlap, a page read again), kept once
@@ -149,10 +162,13 @@ class Pull:
             fresh.append((record, row))
         if self.window is not None and self.incremental is not None:  # a backfill keeps only its window
             fresh = [(r, n) for r, n in fresh if self.window.holds(r.get(self.incremental.cursor_field))]
-        self.records += [r for r, _ in fresh]
-        self.rows += [n for _, n in fresh]
-        self.uris += [uri] * len(fresh)
-        if len(self.records) >= self.limit:
+        if fresh:
+            kept = [r for r, _ in fresh]
+            self.frames.append(records_frame(kept, [n for _, n in fresh], [uri] * len(fresh)))
+            self.digest.add(kept)
+            if self.incremental is not None:
+                self.cursor = highest([as_text(r.get(self.incremental.cursor_field)) for r in kept], self.cursor)
+        if self.digest.count >= self.limit:
             self._land()
         return [r for r, _ in fresh]
 
@@ -162,20 +178,19 @@ class Pull:
         self.seen = {record_identity(self.feed, r) for r in records}
 
     def _land(self) -> None:
-        records = self.records
+        import polars as pl
+
         batch = LandedBatch(batch_id=new_batch_id(), feed=self.feed.id, source_uri=self.source_uri,
-                            checksum=canonical_checksum(records), received_at=datetime.now(timezone.utc),
+                            checksum=self.digest.hexdigest(), received_at=datetime.now(timezone.utc),
                             snapshot=self.snapshot)
-        land(batch, records_frame(records, self.rows, self.uris))
-        if self.incremental is not None:
-            self.cursor = highest([as_text(r.get(self.incremental.cursor_field)) for r in records], self.cursor)
+        land(batch, pl.concat(self.frames, how="diagonal_relaxed") if self.frames else records_frame([], [], []))
         self.batches.append(batch)
-        self.records, self.rows, self.uris = [], [], []
+        self.frames, self.digest = [], CanonicalDigest()
 
     def finish(self) -> list[LandedBatch]:
         """Land what is left, then advance the feed's cursor past everything this read landed (unless the read
         may have missed records: then the next read starts where this one did)."""
-        if self.records or not self.batches:
+        if self.digest.count or not self.batches:
             self._land()
         last = self.batches[-1]  # the read's warnings, its count and the end of its snapshot go with its last batch
         last.warnings += self.warnings

@@ -162,12 +162,15 @@ def generate(feed: str, rows: int) -> Path:
 
 
 def file_drop_schemas(root: Path) -> Path:
-    """A copy of schemas/ where tthc_dossiers is a file drop (same contract and checks)."""
+    """A copy of schemas/ where tthc_dossiers is a file drop (same contract and checks; no snapshot or
+    reconciliation, which only a pulled source has)."""
     schemas = root / "schemas"
     shutil.copytree(REPO / "schemas", schemas)
     feed_file = schemas / "feeds" / "tthc_dossiers.yaml"
     feed = yaml.safe_load(feed_file.read_text(encoding="utf-8"))
     feed["source"] = {"kind": "file_drop", "inbox": "tthc_dossiers", "patterns": ["*.csv"], "number_format": "en"}
+    feed.pop("withdrawals", None)
+    feed.pop("reconcile", None)
     feed_file.write_text(yaml.safe_dump(feed, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return schemas
 

@@ -506,3 +506,20 @@ def test_a_database_lists_its_deleted_rows_in_a_table_the_feed_reads(finance_db,
     withdrawn = query("SELECT project_code FROM clean.public_investment WHERE _withdrawn_at IS NOT NULL ORDER BY 1")
     assert withdrawn == sorted(deleted)
     assert latest_reconciliation(query, "public_investment")[2] == 0
+
+
+def test_paging_by_the_cursor_refuses_an_api_that_does_not_sort_by_it(simulator, world, query, monkeypatch):
+    """Keyset paging is only safe over answers in ascending cursor order: an API sorted otherwise (here the
+    cursor declared as received_at, while the API sorts by updated_at) is refused with what to declare, and
+    nothing is loaded as if it were complete."""
+    declare(monkeypatch, "page_number", keyset=True)
+    feed = catalog().feed(FEED)
+    incremental = feed.source.incremental.model_copy(update={"cursor_field": "received_at"})
+    monkeypatch.setitem(catalog().feeds, FEED, feed.model_copy(update={
+        "source": feed.source.model_copy(update={"incremental": incremental})}))
+
+    summaries, error = ingest_feed(FEED)
+
+    assert error is not None and "ascending received_at order" in str(error) and "keyset: false" in str(error)
+    assert [s.status for s in summaries] == ["failed"]
+    assert read_cursor(FEED) is None

@@ -99,45 +99,43 @@ class BearerAuth(Strict):
     bearer_token_env: Annotated[str, Field(pattern=ENV_NAME)]
 
 
-class PageNumberPagination(Strict):
+class _Paged(Strict):
+    """What every pagination kind declares: how many records a page asks for, and where an answer says how
+    many records the query matches in all (e.g. total), if it does."""
+
+    size_param: str = "page_size"
+    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
+    total_path: str | None = None
+
+
+class PageNumberPagination(_Paged):
     """Pages numbered from 1; the last page is the first one shorter than page_size."""
 
     kind: Literal["page_number"]
     page_param: str = "page"
-    size_param: str = "page_size"
-    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
-    total_path: str | None = None  # where an answer says how many records the query matches (e.g. total)
 
 
-class OffsetPagination(Strict):
+class OffsetPagination(_Paged):
     """Pages by the number of records to skip; the last page is the first one shorter than page_size."""
 
     kind: Literal["offset"]
     offset_param: str = "offset"
     size_param: str = "limit"
-    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
-    total_path: str | None = None
 
 
-class NextLinkPagination(Strict):
+class NextLinkPagination(_Paged):
     """The response body names the next page's URL (null on the last page)."""
 
     kind: Literal["next_link"]
     next_path: str = "next"
-    size_param: str = "page_size"
-    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
-    total_path: str | None = None
 
 
-class CursorPagination(Strict):
+class CursorPagination(_Paged):
     """The response body holds a token for the next page (null on the last), sent back in cursor_param."""
 
     kind: Literal["cursor"]
     cursor_param: str = "cursor"
     next_cursor_path: str = "next_cursor"
-    size_param: str = "page_size"
-    page_size: Annotated[int, Field(gt=0, le=10_000)] = 100
-    total_path: str | None = None
 
 
 Pagination = Annotated[PageNumberPagination | OffsetPagination | NextLinkPagination | CursorPagination,

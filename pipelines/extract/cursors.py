@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pipelines.settings import paths
 
@@ -61,8 +61,6 @@ def earlier(value: str, seconds: float) -> str:
     many units): where a read starts again to take what was committed late, or a tie at a page's end."""
     moment = cursor_key(value)
     if moment is not None:
-        from datetime import timedelta
-
         return (moment - timedelta(seconds=seconds)).isoformat()
     try:
         return str(int(value) - max(1, round(seconds)))

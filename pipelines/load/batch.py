@@ -216,18 +216,25 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
     if validation.quarantined:
         keys = quarantine_keys(feed, batch)
         kept = raw_file(feed, batch.batch_id)
-        # The record's JSON is built after the join, for the quarantined rows only.
+        # The quarantined rows are taken first, then joined to their records in raw history in slices of at most
+        # a chunk of rows by source row (the raw file's row groups outside a slice are skipped): the join's
+        # table and what it inserts then fit the load's memory (10M rows with 450k quarantined: 21 s in one
+        # join, spilling; 6 s in slices). The record's JSON is built after the join, for them only.
         con.execute(
-            f"INSERT INTO ops.quarantine (feed, batch_id, source_uri, source_row, reasons, record, quarantined_at, "
-            f"status, record_key, partition_key, unit_code) "
-            f"WITH q AS (SELECT {quote(SOURCE_URI)} AS _uri, {quote(SOURCE_ROW)} AS _row, reasons, "
-            f"{keys['record_key']} AS _record_key, {keys['partition_key']} AS _partition_key, "
-            f"{keys['unit_code']} AS _unit_code FROM {STAGED} WHERE len(reasons) > 0) "
-            f"SELECT ?, ?, q._uri, q._row, q.reasons, {record_sql(parquet_columns(con, kept), 'r')}, ?, 'open', "
-            f"q._record_key, q._partition_key, q._unit_code "
-            f"FROM q LEFT JOIN read_parquet({literal(str(kept))}) AS r "
-            f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row",
-            [feed.id, batch.batch_id, loaded_at])
+            f"CREATE OR REPLACE TEMP TABLE _quarantined AS SELECT {quote(SOURCE_URI)} AS _uri, {quote(SOURCE_ROW)} "
+            f"AS _row, reasons, {keys['record_key']} AS _record_key, {keys['partition_key']} AS _partition_key, "
+            f"{keys['unit_code']} AS _unit_code FROM {STAGED} WHERE len(reasons) > 0")
+        record = record_sql(parquet_columns(con, kept), "r")
+        for within in _slices(con, "_quarantined", "_row", feed.source.max_batch_rows):
+            con.execute(
+                f"INSERT INTO ops.quarantine (feed, batch_id, source_uri, source_row, reasons, record, "
+                f"quarantined_at, status, record_key, partition_key, unit_code) "
+                f"SELECT ?, ?, q._uri, q._row, q.reasons, {record}, ?, 'open', q._record_key, q._partition_key, "
+                f"q._unit_code FROM (SELECT * FROM _quarantined WHERE _row {within}) AS q "
+                f"LEFT JOIN (SELECT * FROM read_parquet({literal(str(kept))}) WHERE {quote(SOURCE_ROW)} {within}) AS r "
+                f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row",
+                [feed.id, batch.batch_id, loaded_at])
+        con.execute("DROP TABLE _quarantined")
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
     con.register("_results", results)
     con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
@@ -251,6 +258,16 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")
         con.execute(f"DROP TABLE {REPEATS}")
+
+
+def _slices(con, table: str, column: str, rows: int) -> list[str]:
+    """Conditions on an integer column that split a table's rows into slices of about `rows` rows each
+    (e.g. 'BETWEEN 1 AND 99999', then '>= 100000'); a value many rows share (the row of each page of an
+    API's pull) makes its slice larger."""
+    starts = sorted({v for (v,) in con.execute(
+        f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) AS n FROM {table}) "
+        f"WHERE n % {int(rows)} = 1").fetchall()})
+    return [f"BETWEEN {lo} AND {hi - 1}" for lo, hi in zip(starts, starts[1:])] + [f">= {starts[-1]}"] if starts else []
 
 
 def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
@@ -279,6 +296,9 @@ def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
 def supersede(con, feed: Feed, batch: LandedBatch, published: str) -> None:
     """Quarantined rows that this batch's data replaces — the same partition (a department's corrected
     report for that period) or the same key (a later version of the record) — are marked superseded."""
+    if not con.execute("SELECT 1 FROM ops.quarantine WHERE feed = ? AND status = 'open' AND batch_id <> ? LIMIT 1",
+                       [feed.id, batch.batch_id]).fetchall():
+        return  # nothing open to supersede: the published rows need not be read again
     columns = feed.load.replace or feed.load.key
     key = " || '|' || ".join(f"CAST(p.{quote(c)} AS VARCHAR)" for c in columns)
     column = "partition_key" if feed.load.replace else "record_key"

@@ -71,6 +71,7 @@ def register_working_days(con, first: date | None, last: date | None) -> None:
     table = pl.DataFrame({"counted": counts}, schema={"counted": pl.Int64}).with_columns(
         day=pl.date_range(date(start, 1, 1), date(start, 1, 1) + timedelta(days=len(counts) - 1), eager=True))
     con.register("_working_days_frame", table)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {TABLE.split('.')[0]}")
     con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT day, counted FROM _working_days_frame")
     con.unregister("_working_days_frame")
 

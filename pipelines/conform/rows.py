@@ -99,9 +99,10 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     row_reasons = failed.select(ROW_ID, pl.concat_list(
         [pl.when(pl.col(flag)).then(why) for flag, (why, _) in failures.items()]).list.drop_nulls().alias(REASONS)
     ) if failures else failed.select(ROW_ID)
-    typed = typed.join(row_reasons, on=ROW_ID, how="left") if failures else typed.with_columns(
+    # Joined in the rows' order (sorting the chunk again afterwards cost a fifth of conforming it).
+    typed = typed.join(row_reasons, on=ROW_ID, how="left", maintain_order="left") if failures else typed.with_columns(
         pl.lit(None).alias(REASONS))
-    typed = typed.with_columns(pl.col(REASONS).fill_null([]).cast(pl.List(REASON_TYPE))).sort(ROW_ID)
+    typed = typed.with_columns(pl.col(REASONS).fill_null([]).cast(pl.List(REASON_TYPE)))
     present = [c for c in feed.column_names if c in mapping]
     return Conformed(typed=typed, warnings=warnings, labels=labels, source_columns=present + unknown)
 

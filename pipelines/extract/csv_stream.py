@@ -162,8 +162,6 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
     """The records after the header row (1-based), as polars frames of at most chunk_rows rows: a
     text column per name (empty cells null), the record's row number in _source_row, and, for a line
     that is not a well-formed record, _malformed (why) and _line (its text)."""
-    import numpy as np
-    import polars as pl
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

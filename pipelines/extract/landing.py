@@ -123,7 +123,10 @@ def _write_records(file: Path, chunks) -> int:
         for chunk in read_ahead(chunks):  # the next chunk is parsed while this one is written
             table = chunk.to_arrow()
             if writer is None:
-                writer = pq.ParquetWriter(file, table.schema)
+                # LZ4 without dictionaries, statistics only for the source row (what raw history is looked up
+                # by): measured, 1M tasks, 1.3 s → 0.75 s to write, 30 → 45 MB.
+                writer = pq.ParquetWriter(file, table.schema, compression="lz4", use_dictionary=False,
+                                          write_statistics=[SOURCE_ROW])
             writer.write_table(table.cast(writer.schema))
             rows += chunk.height
     finally:

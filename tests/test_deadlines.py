@@ -178,6 +178,26 @@ def test_a_task_load_shows_in_the_marts_without_copying_its_tasks(home, query):
     assert dict(query("SELECT task_id, state FROM marts.task_status")) == states
 
 
+def test_a_warehouse_with_the_task_mart_as_a_table_gets_the_view(home, query):
+    """A warehouse written when marts.task_status was a table: the next refresh replaces it with the view,
+    with every task's state, in one transaction."""
+    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
+              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+    folder = home / "inbox" / "directive_tasks"
+    folder.mkdir(parents=True)
+    write_csv(folder / "nhiem_vu.csv", [["NV-1", "TB 1", "Lãnh đạo", "SXD", "Nhiệm vụ 1", "01/09/2026", "15/10/2026",
+                                         "Đang thực hiện", "", "20/11/2026 08:00:00"]], header=header)
+    ingest_feed("directive_tasks")
+    with connect() as con:  # as an earlier version left it
+        con.execute("DROP VIEW marts.task_status")
+        con.execute("CREATE TABLE marts.task_status AS SELECT 'directive_tasks' AS feed, 'NV-OLD' AS task_id, "
+                    "'overdue' AS state")
+        refresh_deadlines(con, read_catalog(REPO_ROOT / "schemas"), datetime(2026, 11, 20, 10, tzinfo=HCM))
+    assert query("SELECT table_type FROM information_schema.tables WHERE table_schema = 'marts' "
+                 "AND table_name = 'task_status'") == [("VIEW",)]
+    assert query("SELECT task_id, state, days_late FROM marts.task_status") == [("NV-1", "overdue", 36)]
+
+
 def test_ioc_late_names_the_planted_late_departments_and_overdue_tasks(world, home):
     write_report_files(world, home / "inbox" / FEED)
     write_task_export(world, home / "inbox" / "directive_tasks")

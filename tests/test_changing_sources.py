@@ -500,11 +500,21 @@ def test_a_database_lists_its_deleted_rows_in_a_table_the_feed_reads(finance_db,
         deleted = conn.execute("WITH d AS (DELETE FROM finance.disbursement WHERE period = '2026-02' "
                                "RETURNING project_code, period) INSERT INTO finance.disbursement_deleted "
                                "(project_code, period) SELECT * FROM d RETURNING project_code").fetchall()
+        # the list names one row twice (deleted, restored, deleted again): it is withdrawn once, when it last says
+        conn.execute("INSERT INTO finance.disbursement_deleted VALUES (%s, '2026-02', now() + interval '1 minute')",
+                     [deleted[0][0]])
     (summary,), error = ingest_feed("public_investment")
 
     assert error is None and deleted
     withdrawn = query("SELECT project_code FROM clean.public_investment WHERE _withdrawn_at IS NOT NULL ORDER BY 1")
     assert withdrawn == sorted(deleted)
+    assert query("SELECT count(*) FROM ops.withdrawals WHERE learned_by = 'tombstone'") == [(len(deleted),)]
+    assert f"{len(deleted)} records the source no longer holds are marked withdrawn" in summary.warnings
+    with psycopg.connect(dsn) as conn:
+        last = conn.execute("SELECT max(deleted_at) FROM finance.disbursement_deleted WHERE project_code = %s",
+                            [deleted[0][0]]).fetchone()[0]
+    assert query("SELECT _withdrawn_at FROM clean.public_investment WHERE project_code = ? AND period = '2026-02'",
+                 [deleted[0][0]]) == [(last,)]
     assert latest_reconciliation(query, "public_investment")[2] == 0
 
 

@@ -26,7 +26,6 @@ from pipelines.deadlines.task_status import (
 from pipelines.load.warehouse import has_clean_table
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
-NEXT = "marts._task_status_next"
 
 
 def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:

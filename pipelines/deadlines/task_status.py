@@ -62,13 +62,9 @@ def task_status_view_sql(feeds: list[Feed], today: date, computed_at: datetime) 
 def register_task_calendar(con, feeds: list[Feed], today: date) -> None:
     """The working-day table task_status_sql reads, covering the feeds' dates and today. A load that brings
     dates beyond it is followed by a refresh, which writes it again."""
-    first = last = None
-    for feed in feeds:
-        low, high = con.execute(
-            f"SELECT least(min(due_on), min(done_on)), greatest(max(due_on), max(done_on)) "
-            f"FROM ({task_rows_sql(feed)})").fetchall()[0]
-        first = low if first is None or (low is not None and low < first) else first
-        last = high if last is None or (high is not None and high > last) else last
+    first, last = con.execute(
+        f"SELECT least(min(due_on), min(done_on)), greatest(max(due_on), max(done_on)) "
+        f"FROM ({' UNION ALL '.join(task_rows_sql(feed) for feed in feeds)})").fetchall()[0]
     register_working_days(con, first, max(last or today, today))
 
 

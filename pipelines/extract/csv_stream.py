@@ -36,7 +36,8 @@ class CsvLayout:
     head: list[list[str]]  # the first records, parsed
     how: str = ""
     nfc: bool = True  # the whole text is in Unicode NFC already (else every chunk is normalised)
-    check: WholeFileCheck | None = None  # the encoding and NFC, taken from the first MiB, checked on the whole file
+    whole: bool = True  # encoding and nfc hold for the whole file (else they come from its first MiB)
+    skip: int = 0  # bytes before the text (a BOM)
 
 
 class Reread(Exception):
@@ -92,8 +93,8 @@ class _Handler:
 
 def layout(path: Path, encodings: list[str], head_rows: int, whole: bool = False) -> CsvLayout:
     """The file's encoding (a UTF-8 BOM, else the first declared encoding the file decodes in), its delimiter
-    and its first `head_rows` records. The encoding and the Unicode form are taken from the first MiB and
-    checked on the whole file while it is read (records raises Reread if the check disagrees); with
+    and its first `head_rows` records. The encoding and the Unicode form are taken from the first MiB, and
+    records checks them on the whole file while it reads it (raising Reread if they do not hold); with
     `whole`, the whole file is decoded first instead."""
     size = path.stat().st_size
     with open(path, "rb") as f:
@@ -101,7 +102,7 @@ def layout(path: Path, encodings: list[str], head_rows: int, whole: bool = False
     if not sample.strip():
         raise UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again")
     cut = sample if size <= SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
-    nfc, check = True, None
+    nfc = True
     if sample.startswith(codecs.BOM_UTF8):
         encoding, shown, skip = "utf-8", "utf-8 with BOM", 3
     else:
@@ -122,18 +123,14 @@ def layout(path: Path, encodings: list[str], head_rows: int, whole: bool = False
                 "save the file as CSV UTF-8 or declare its encoding under source.encodings")
     if whole and skip:
         nfc = _decoded_nfc(path, encoding, skip=skip)
-    elif not whole:
-        check = WholeFileCheck(path, encoding, skip)
     text, _ = decode(cut, [encoding])
     if "\x00" in text:
-        if check:
-            check.cancel()
         raise UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV")
     lines = text.splitlines()
     delimiter = sniff_delimiter(lines[:50])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     head = [row for _, row in zip(range(head_rows), reader)]
-    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", nfc, check)
+    return CsvLayout(encoding, delimiter, head, f"CSV, {shown}, delimiter {delimiter!r}", nfc, whole, skip)
 
 
 def _decoded_nfc(path: Path, encoding: str, skip: int = 0, stop: threading.Event | None = None) -> bool:
@@ -161,76 +158,70 @@ def _decoded_nfc(path: Path, encoding: str, skip: int = 0, stop: threading.Event
 def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int) -> Iterator:
     """The records after the header row (1-based), as polars frames of at most chunk_rows rows: a
     text column per name (empty cells null), the record's row number in _source_row, and, for a line
-    that is not a well-formed record, _malformed (why) and _line (its text)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    handler = _Handler()
-
-    def reader():
-        return pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=header_row, column_names=[f"c{i}" for i in range(len(names))],
-                                           encoding=fmt.encoding, use_threads=False, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, quote_char='"', double_quote=True,
-                                             newlines_in_values=True, ignore_empty_lines=False,
-                                             invalid_row_handler=handler),
-            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(names))},
-                                                 strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                                 null_values=[""]),
-        )
-
-    try:
-        yield from _chunks(reader, handler, fmt, names, header_row, chunk_rows)
-    finally:
-        if fmt.check is not None:
-            fmt.check.cancel()  # the file was not read to its end (the answer no longer matters)
-
-
-def _chunks(reader, handler: _Handler, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int):
-    """records' chunks, from reader() (Arrow's streaming CSV reader, which parses its first block when opened)."""
+    that is not a well-formed record, _malformed (why) and _line (its text). Unless the layout holds for
+    the whole file, a WholeFileCheck runs beside the parser and Reread is raised, before the last chunk,
+    if the layout does not hold."""
     import numpy as np
     import polars as pl
     import pyarrow as pa
+    import pyarrow.csv as pacsv
 
+    check = None if fmt.whole else WholeFileCheck(path, fmt.encoding, fmt.skip)
+    handler = _Handler()
     first = header_row + 1  # record number of the first body record
     emitted = 0  # well-formed records so far
     taken = 0  # malformed lines already turned into rows
     pending: list = []
     pending_rows = 0
     try:
-        for batch in reader():
-            frame = pl.from_arrow(batch)
-            frame.columns = names
-            # Record numbers: the k-th well-formed record sits after every malformed line that comes before it.
-            bad = np.array([m.number - first for m in handler.lines], dtype=np.int64)  # 0-based body positions
-            before = bad - np.arange(len(bad))  # well-formed records before each malformed line
-            k = np.arange(emitted, emitted + frame.height, dtype=np.int64)
-            rows = first + k + np.searchsorted(before, k, side="right")
-            emitted += frame.height
-            frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int64))
-            fresh = handler.lines[taken:]
-            taken = len(handler.lines)
-            if fresh:
-                frame = pl.concat([frame, _malformed_rows(fresh, names, fmt.delimiter)], how="diagonal_relaxed")
-            pending.append(frame)
-            pending_rows += frame.height
-            while pending_rows >= chunk_rows:
-                whole = pl.concat(pending, how="diagonal_relaxed")
-                yield _finish(whole.head(chunk_rows), names, fmt.nfc)
-                rest = whole.slice(chunk_rows)
-                pending, pending_rows = [rest], rest.height
-    except pa.ArrowInvalid as exc:
-        if fmt.check is not None and not fmt.check.result()[0]:
-            raise Reread() from None  # bytes further on are not in the encoding the first MiB was read in
-        raise UnreadableFile(f"the CSV cannot be parsed ({exc}); export the table again as CSV") from None
-    fresh = handler.lines[taken:]
-    if fresh:
-        pending.append(_malformed_rows(fresh, names, fmt.delimiter))
-    if fmt.check is not None and fmt.check.result() != (True, fmt.nfc):
-        raise Reread()  # before the last chunk, so that the reader of the chunks cannot finish without it
-    if pending and sum(p.height for p in pending):
-        yield _finish(pl.concat(pending, how="diagonal_relaxed"), names, fmt.nfc)
+        try:
+            reader = pacsv.open_csv(  # parses its first block: a byte the encoding cannot decode may show here
+                path,
+                read_options=pacsv.ReadOptions(skip_rows=header_row,
+                                               column_names=[f"c{i}" for i in range(len(names))],
+                                               encoding=fmt.encoding, use_threads=False, block_size=BLOCK_BYTES),
+                parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, quote_char='"', double_quote=True,
+                                                 newlines_in_values=True, ignore_empty_lines=False,
+                                                 invalid_row_handler=handler),
+                convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(names))},
+                                                     strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                                     null_values=[""]),
+            )
+            for batch in reader:
+                frame = pl.from_arrow(batch)
+                frame.columns = names
+                # Record numbers: the k-th well-formed record sits after every malformed line that comes before it.
+                bad = np.array([m.number - first for m in handler.lines], dtype=np.int64)  # 0-based body positions
+                before = bad - np.arange(len(bad))  # well-formed records before each malformed line
+                k = np.arange(emitted, emitted + frame.height, dtype=np.int64)
+                rows = first + k + np.searchsorted(before, k, side="right")
+                emitted += frame.height
+                frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int64))
+                fresh = handler.lines[taken:]
+                taken = len(handler.lines)
+                if fresh:
+                    frame = pl.concat([frame, _malformed_rows(fresh, names, fmt.delimiter)], how="diagonal_relaxed")
+                pending.append(frame)
+                pending_rows += frame.height
+                while pending_rows >= chunk_rows:
+                    whole = pl.concat(pending, how="diagonal_relaxed")
+                    yield _finish(whole.head(chunk_rows), names, fmt.nfc)
+                    rest = whole.slice(chunk_rows)
+                    pending, pending_rows = [rest], rest.height
+        except pa.ArrowInvalid as exc:
+            if check is not None and not check.result()[0]:
+                raise Reread() from None  # bytes further on are not in the encoding the first MiB was read in
+            raise UnreadableFile(f"the CSV cannot be parsed ({exc}); export the table again as CSV") from None
+        fresh = handler.lines[taken:]
+        if fresh:
+            pending.append(_malformed_rows(fresh, names, fmt.delimiter))
+        if check is not None and check.result() != (True, fmt.nfc):
+            raise Reread()  # before the last chunk, so that the reader of the chunks cannot finish without it
+        if pending and sum(p.height for p in pending):
+            yield _finish(pl.concat(pending, how="diagonal_relaxed"), names, fmt.nfc)
+    finally:
+        if check is not None:
+            check.cancel()  # the file was not read to its end: the answer no longer matters
 
 
 def _finish(frame, names: list[str], nfc: bool):

@@ -76,27 +76,21 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
         received_at=received_at, file_name=path.name, file_fields=file_name_fields(feed, path.name),
     )
     destination = paths().archive(feed.id) / f"{file_checksum[:16]}__{path.name}"
+    batch.source_uri = str(destination)
     try:
         if path.suffix.lower() in (".csv", ".txt"):
-            chunks, how, batch.header_row = csv_chunks(feed, path)
             try:
-                batch.source_uri = str(destination)
-                batch.warnings = [f"read as {how}"]
-                land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
+                _land_file(feed, batch, *csv_chunks(feed, path))
             except Reread:  # the whole file is not what its first MiB said (rare): read it again, decoded first
-                chunks, how, batch.header_row = csv_chunks(feed, path, whole=True)
-                batch.warnings = [f"read as {how}"]
-                land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
+                _land_file(feed, batch, *csv_chunks(feed, path, whole=True))
         else:
             data = path.read_bytes()
             grid = read_grid(path, data, source.encodings, source.sheet)
-            frame, batch.header_row = table_frame(feed, grid)
+            frame, header_row = table_frame(feed, grid)
             # The checksum of what the workbook says (header and cells), not of its bytes: a workbook saved
             # again with the same figures carries new timestamps inside, yet is the same report.
             batch.checksum = checksum_bytes(frame.drop(SOURCE_ROW).write_csv().encode())
-            batch.source_uri = str(destination)
-            batch.warnings = [f"read as {grid.how}"]
-            land(batch, _kept(feed, batch, [frame]), require_rows=NO_ROWS)
+            _land_file(feed, batch, [frame], grid.how, header_row)
     except UnreadableFile as exc:
         destination = paths().rejected(feed.id) / f"{file_checksum[:16]}__{path.name}"
         batch.status, batch.source_uri, batch.checksum = "failed", str(destination), file_checksum
@@ -111,6 +105,12 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     failpoint("extract.after_land")
     _move(path, destination, keep_original)
     return batch
+
+
+def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int) -> None:
+    """Land a file's chunks (without the rows the skip rules match) as the batch, saying how it was read."""
+    batch.header_row, batch.warnings = header_row, [f"read as {how}"]
+    land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
 
 
 def _kept(feed: Feed, batch: LandedBatch, chunks):
@@ -132,12 +132,7 @@ def csv_chunks(feed: Feed, path: Path, whole: bool = False):
     1-based header row. The chunks raise Reread if the file must be read again with `whole`."""
     source: FileDropSource = feed.source
     fmt = layout(path, source.encodings, source.header_search_rows, whole=whole)
-    try:
-        header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
-    except UnreadableFile:
-        if fmt.check is not None:
-            fmt.check.cancel()
-        raise
+    header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
     header = _header(fmt.head[header_index], fmt.head[header_index + 1:])
     return records(path, fmt, header, header_index + 1, feed.source.max_batch_rows), fmt.how, header_index + 1
 

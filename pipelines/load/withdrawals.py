@@ -64,8 +64,9 @@ def apply_tombstones(con, feed: Feed, batch: LandedBatch) -> int:
 
     ensure_clean_table(con, feed)
     table, key = clean_table(feed), record_key_sql(feed)
-    con.register("_tombstones", pl.DataFrame(batch.tombstones, schema={"record_key": pl.String, "at": pl.String},
-                                             orient="row"))
+    # A record the list names twice (deleted, restored, deleted again) is withdrawn once, when it last says.
+    listed = pl.DataFrame(batch.tombstones, schema={"record_key": pl.String, "at": pl.String}, orient="row")
+    con.register("_tombstones", listed.unique(subset="record_key", keep="last", maintain_order=True))
     try:
         withdrawn = con.execute(
             f"INSERT INTO ops.withdrawals SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.conform.parse import Parsed, parse, parse_in_turn, text
+from pipelines.conform.parse import parse, parse_in_turn, text
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
 from pipelines.declarations.checks import TYPE_CHECK
 from pipelines.declarations.models import Feed
@@ -68,28 +68,34 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     labels = {col.name: mapping.get(col.name, col.name) for col in feed.columns}
     failures: dict[str, tuple[pl.Expr, pl.Expr]] = {}  # flag column -> (its reason, the failure test)
     values: list[pl.Expr] = []
+    mapped = [col for col in feed.columns if col.name in mapping]
+    parsers = {col.name: parse(col, pl.col(_text(col.name)), number_format, feed.timezone) for col in mapped}
+    # Every value is computed once, into a column of its own, each step for all columns in one select (which
+    # polars runs in parallel across columns): the received text, then each type's parse. An expression used
+    # twice would be computed twice in eager mode (measured, 1M tasks: conform 2.2 s → 1.3 s).
+    records = records.with_columns(text(mapping[col.name]).alias(_text(col.name)) for col in mapped)
+    in_turn = {name: p for name, p in parsers.items() if p.in_turn}
+    records = records.with_columns(
+        *(parse_in_turn(records[_text(name)], p.in_turn, p.in_turn_type).alias(_parsed(name))
+          for name, p in in_turn.items()),
+        *(p.value.alias(_parsed(name)) for name, p in parsers.items() if name not in in_turn))
+    records = records.with_columns(
+        parsers[name].finish(pl.col(_parsed(name))).alias(_parsed(name)) for name in in_turn)
     for col in feed.columns:
-        source_column = mapping.get(col.name)
-        if source_column is None:
+        if col.name not in mapping:
             values.append(pl.lit(None, dtype=polars_type(col.type)).alias(col.name))
             if col.nullable:
                 warnings.append(f"feed {feed.id}: {where} has no optional column {col.name!r}; it is left empty")
             continue
-        received = text(source_column)
-        parsed = parse(col, received, number_format, feed.timezone)
-        if parsed.in_turn:
-            eager = f"__parsed__{col.name}"
-            series = parse_in_turn(records.select(received).to_series(), parsed.in_turn, parsed.in_turn_type)
-            records = records.with_columns(series.alias(eager))
-            parsed = Parsed(parsed.finish(pl.col(eager)), parsed.expected)
+        received, value = pl.col(_text(col.name)), pl.col(_parsed(col.name))
         if col.enum:
             # A label that maps to no code keeps its text, for the suite's values_in_set to quote.
-            values.append(pl.coalesce(parsed.value, received).alias(col.name))
+            values.append(pl.coalesce(value, received).alias(col.name))
             continue
-        values.append(parsed.value.alias(col.name))
+        values.append(value.alias(col.name))
         failures[f"__failed__{col.name}"] = (
-            reason(feed.id, TYPE_CHECK, col.name, labels[col.name], parsed.expected, received),
-            received.is_not_null() & parsed.value.is_null(),
+            reason(feed.id, TYPE_CHECK, col.name, labels[col.name], parsers[col.name].expected, received),
+            received.is_not_null() & value.is_null(),
         )
     flags = [test.alias(flag) for flag, (_, test) in failures.items()]
     records = records.with_columns(*flags).with_row_index(ROW_ID, offset=first_row_id)
@@ -105,6 +111,14 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     typed = typed.with_columns(pl.col(REASONS).fill_null([]).cast(pl.List(REASON_TYPE)))
     present = [c for c in feed.column_names if c in mapping]
     return Conformed(typed=typed, warnings=warnings, labels=labels, source_columns=present + unknown)
+
+
+def _text(name: str) -> str:
+    return f"__text__{name}"
+
+
+def _parsed(name: str) -> str:
+    return f"__parsed__{name}"
 
 
 def polars_type(kind: str):

@@ -140,19 +140,20 @@ def _decoded_nfc(path: Path, encoding: str, skip: int = 0, stop: threading.Event
     left to the files that need it (a cp1258 or macOS export). A set `stop` ends it early (the answer
     then does not matter)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    nfc, carried = True, ""
+    nfc, tail = True, ""  # tail: the last line decoded so far, which the next block may go on
     with open(path, "rb") as f:
         f.seek(skip)
         while block := f.read(BLOCK_BYTES):
             if stop is not None and stop.is_set():
                 return True
-            text = carried + decoder.decode(block)
-            cut = text.rfind("\n") + 1
-            if nfc and not unicodedata.is_normalized("NFC", text[:cut]):
-                nfc = False
-            carried = text[cut:]
-        carried += decoder.decode(b"", final=True)
-    return nfc and unicodedata.is_normalized("NFC", carried)
+            text = decoder.decode(block)
+            if nfc:  # each block as it is (no copy), and the line across its start with the block before
+                first_line = text.find("\n") + 1 or len(text)
+                nfc = unicodedata.is_normalized("NFC", tail + text[:first_line]) and unicodedata.is_normalized("NFC", text)
+            last_line = text.rfind("\n") + 1
+            tail = text[last_line:] if last_line else tail + text
+        tail += decoder.decode(b"", final=True)
+    return nfc and unicodedata.is_normalized("NFC", tail)
 
 
 def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int) -> Iterator:

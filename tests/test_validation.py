@@ -164,6 +164,26 @@ def test_every_batch_leaves_one_result_per_check_and_data_docs(home, query):
     assert docs.exists() and "dept_monthly_report" in docs.read_text(encoding="utf-8")
 
 
+def test_a_large_run_lets_the_ge_worker_go_before_its_commit_and_still_gets_data_docs(home, query, monkeypatch):
+    from pipelines import ingest
+    from pipelines.validate.gx_worker import worker
+
+    monkeypatch.setattr(ingest, "LET_GX_GO_ROWS", 2)  # this run counts as large
+    write_csv(inbox(home) / "SKHCN_2026-09.csv", [[r[0], "09/2026", *r[2:]] for r in ROWS[:2]])
+    write_csv(inbox(home) / "SKHCN_2026-10.csv", [ROWS[0], ROWS[1][:4] + ["-3"] + ROWS[1][5:]])
+
+    summaries, _ = ingest_feed(FEED)
+
+    assert [s.data_docs_requested for s in summaries] == [False, True], "asked once, with the last batch"
+    assert worker().process is None, "the worker exited once it had built the docs"
+    docs = home / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"
+    assert len(list(docs.rglob("*.html"))) == 2 * len(summaries), "each batch's rows and columns results rendered"
+    write_csv(inbox(home) / "SKHCN_2026-11.csv", [[ROWS[0][0], "11/2026", *ROWS[0][2:]]])
+    (again,), _ = ingest_feed(FEED)  # the next load starts a new worker
+    assert again.status == "loaded", again.error
+    assert query("SELECT count(*) FROM ops.validation_results WHERE batch_id = ?", [again.batch_id])[0][0] > 0
+
+
 def test_outliers_are_flagged_with_the_expected_range_and_published_unchanged(home, query):
     for month, value in enumerate([20, 22, 19, 21, 20, 23], start=4):
         path = write_csv(inbox(home) / f"SKHCN_2026-{month:02d}.csv",

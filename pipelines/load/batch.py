@@ -68,6 +68,7 @@ class BatchSummary:
     problems: list[str] = field(default_factory=list)  # the first quarantine reasons, for the CLI
     outliers: int = 0
     data_docs: list = field(default_factory=list)  # GE result identifiers to render
+    data_docs_requested: bool = False  # rendering them was asked of GE's worker already (the run's last batch)
 
 
 def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
@@ -87,8 +88,12 @@ STAGED = "_staged"  # the batch's typed rows with their reasons: a temporary vie
 REPEATS = "_repeats"  # the batch's valid rows that the warehouse held already
 
 
-def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSummary:
+def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: list | None = None) -> BatchSummary:
     """Commit one landed batch, then remove it from the landing zone. Safe to run again.
+
+    With `last_docs` (the Data Docs identifiers of the run's earlier batches), this is the run's last batch:
+    once it is validated, GE's worker builds the run's Data Docs and exits, while the batch commits
+    (summary.data_docs_requested then says so).
 
     The batch is read, conformed, validated and staged in chunks of the feed's max_batch_rows, so memory
     follows the chunk size; its raw records, batch record, quarantine, results and published rows then
@@ -121,6 +126,12 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits) -> BatchSum
     validator = BatchValidator(con, feed, batch, units, STAGED)
     try:
         validation = _validated(con, feed, batch, validator, summary)
+        if last_docs is not None and validation is not None:
+            from pipelines.validate.gx_worker import worker
+
+            # The worker's memory (GE's, some 300 MiB) is given back before the commit needs DuckDB's.
+            worker().submit_last("build_data_docs", [*last_docs, *validation.data_docs])
+            summary.data_docs_requested = True
         summary.status = _status(summary, blocked=bool(validation and validation.blocked))
 
         def write() -> None:

@@ -33,6 +33,8 @@ class GxWorker:
 
     def start(self) -> None:
         """Start the worker (it imports GE at once) unless it runs already."""
+        if self.process is not None and self.process.stdin.closed:
+            self.close()  # let go by submit_last() in a load that then failed: its answer goes with it
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipelines.validate.gx_worker"], stdin=subprocess.PIPE,
@@ -51,6 +53,17 @@ class GxWorker:
                 self._stopped(exc)
             self.pending += 1
 
+    def submit_last(self, function: str, *args) -> None:
+        """Send the last request of this load and let the worker go: it answers, then exits (its memory is
+        given back while the caller goes on); collect() reads the answer, and the next request starts a
+        new worker."""
+        self.submit(function, *args)
+        with self.lock:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+
     def call(self, function: str, *args):
         """Send a request and wait for its answer (after those of the requests submitted before it)."""
         self.submit(function, *args)
@@ -68,6 +81,10 @@ class GxWorker:
                 self.pending -= 1
                 if status == "error":
                     failures.append(value)
+            if self.process is not None and self.process.stdin.closed:  # let go by submit_last()
+                self.process.wait()
+                self.process.stdout.close()
+                self.process = None
             if failures:
                 raise GreatExpectationsFailed(failures[0])
             return value

@@ -44,9 +44,13 @@ stop:
 
 # Two pytest workers, one test file at a time each (files share fixtures): on 2 cores the suite took 20 min
 # in one process, since most tests wait on servers, schedulers and subprocesses.
+# The warehouse tests then run again on DuckLake (IOC_WAREHOUSE=ducklake, its catalog on the local PostgreSQL).
+LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changing_sources.py \
+	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py
 test: install
 	$(VENV)/bin/ioc feeds check
 	$(VENV)/bin/pytest -n 2 --dist loadfile
+	$(VENV)/bin/pytest -n 2 --dist loadfile --warehouse ducklake $(LAKE_TESTS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

@@ -76,7 +76,7 @@ def phase_generate(home: Path, dossiers: int) -> dict:
     import polars as pl
 
     from pipelines.declarations.loading import read_catalog
-    from pipelines.load.warehouse import DDL
+    from pipelines.warehouse import DDL
 
     schemas = home / "schemas"
     data_units = write_schemas(schemas)
@@ -174,7 +174,7 @@ def phase_compute(home: Path, dossiers: int) -> dict:
     from pipelines.declarations.loading import catalog
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.kpi.compute import compute_kpis
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
 
     cat = catalog()
     started = time.perf_counter()

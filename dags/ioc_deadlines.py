@@ -27,7 +27,7 @@ with DAG(
     def refresh() -> dict:
         from pipelines.declarations.loading import catalog
         from pipelines.deadlines.refresh import refresh_deadlines
-        from pipelines.load.warehouse import connect
+        from pipelines.warehouse import connect
 
         with connect() as con:
             marts = refresh_deadlines(con, catalog())

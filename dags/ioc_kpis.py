@@ -32,7 +32,7 @@ with DAG(
     def compute() -> dict:
         from pipelines.deadlines.refresh import refresh_deadlines
         from pipelines.kpi.compute import compute_kpis
-        from pipelines.load.warehouse import connect
+        from pipelines.warehouse import connect
 
         with connect() as con:
             refresh_deadlines(con, catalog())

@@ -169,7 +169,7 @@ def batches(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The latest batches from ops.batches: what each load received, loaded and quarantined."""
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
 
     with connect() as con:
         rows = con.execute(
@@ -195,7 +195,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run the feed's current suite again on a loaded batch and record the results (nothing is republished)."""
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.validate.gx import data_docs_index
     from pipelines.validate.reports import results_table, revalidate
 
@@ -231,7 +231,7 @@ def quarantine(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Quarantined rows of a feed with every reason (open ones; --all adds superseded ones)."""
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.validate.reports import quarantined_rows
 
     _feed(feed)
@@ -255,7 +255,7 @@ def quarantine(
 @app.command()
 def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Data quality per feed and per department: rows quarantined, failed checks and files, outliers."""
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.validate.gx import data_docs_index
     from pipelines.validate.reports import quality_by_feed, quality_by_unit
 
@@ -282,7 +282,7 @@ def late(
 ) -> None:
     """Who is late now: missing reports past their deadline and overdue tasks, most late first."""
     from pipelines.deadlines.refresh import refresh_deadlines
-    from pipelines.load.warehouse import connect, table_exists
+    from pipelines.warehouse import connect, table_exists
 
     moment = _moment(now)
     with connect() as con:
@@ -358,7 +358,7 @@ def kpi_compute(
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.kpi.compute import compute_kpis
     from pipelines.kpi.present import format_value, status_style, status_text
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
 
     catalog, moment = _catalog(), _moment(now)
     try:
@@ -400,7 +400,7 @@ def kpi_show(
 ) -> None:
     """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend."""
     from pipelines.kpi.present import STATUS_ORDER, format_value, history, latest, status_style, status_text
-    from pipelines.load.warehouse import connect, table_exists
+    from pipelines.warehouse import connect, table_exists
 
     catalog = _catalog()
     if kpi is not None and kpi not in catalog.kpis:

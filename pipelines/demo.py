@@ -47,7 +47,7 @@ def run_demo() -> int:
 
 
 def report(home: Path) -> None:
-    from pipelines.load.warehouse import connect, has_clean_table
+    from pipelines.warehouse import connect, has_clean_table
 
     print("\nWhat landed (warehouse " + str(home / "warehouse.duckdb") + "):")
     with connect() as con:

@@ -15,7 +15,7 @@ from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
-from pipelines.load.warehouse import connect
+from pipelines.warehouse import connect
 from pipelines.metrics.runs import recorded_run
 
 log = logging.getLogger(__name__)

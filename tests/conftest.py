@@ -28,19 +28,45 @@ ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--warehouse", choices=("duckdb", "ducklake"), default="duckdb",
+                     help="the warehouse backend the tests run on (ducklake: each test gets a catalog database "
+                          "of its own on the local PostgreSQL, its data under its $IOC_HOME)")
+
+
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own $IOC_HOME (warehouse, inboxes, landing zone, cursors)."""
+def home(tmp_path, monkeypatch, request) -> Path:
+    """Every test gets its own $IOC_HOME (warehouse, inboxes, landing zone, cursors), and its own warehouse
+    on the backend the run was asked for."""
     path = tmp_path / "ioc-home"
     path.mkdir()
     monkeypatch.setenv("IOC_HOME", str(path))
+    if request.config.getoption("--warehouse") == "ducklake":
+        request.getfixturevalue("lake_catalog")
+    else:
+        monkeypatch.delenv("IOC_WAREHOUSE", raising=False)
     return path
+
+
+@pytest.fixture
+def lake_catalog(postgres, monkeypatch):
+    """A DuckLake warehouse: an empty catalog database on the local PostgreSQL, dropped after the test."""
+    import psycopg
+
+    dbname = f"ioc_test_lake_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    monkeypatch.setenv("IOC_WAREHOUSE", "ducklake")
+    monkeypatch.setenv("IOC_DUCKLAKE_CATALOG", f"dbname={dbname} host=127.0.0.1 port=5432 user=postgres")
+    yield dbname
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 @pytest.fixture
 def query(home):
     """Run SQL against the test's warehouse (under the platform's lock) and return the rows."""
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
 
     def run(sql: str, params: list | None = None) -> list[tuple]:
         with connect() as con:

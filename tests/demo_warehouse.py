@@ -26,7 +26,7 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime):
     from pipelines.declarations.loading import catalog
     from pipelines.ingest import ingest_feed
     from pipelines.kpi.compute import compute_kpis
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from simulator.finance_db import fill_finance_db
     from simulator.files import write_report_files, write_task_export
     from simulator.http_api import SimulatorServer

@@ -21,7 +21,8 @@ import yaml
 from pipelines.conform.parse import DUCKDB_TYPES
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compute import compute_kpis
-from pipelines.load.warehouse import DDL, quote
+from pipelines.warehouse import quote
+from pipelines.warehouse.tables import DDL
 
 FIXTURES = Path(__file__).parent / "kpi_fixtures"
 COMPARED = ("value", "numerator", "denominator", "target", "status", "previous_status", "streak", "escalated")

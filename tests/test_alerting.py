@@ -269,7 +269,7 @@ def test_a_late_report_alert_reaches_the_webhook_and_resolves_when_the_report_is
     scrapes `ioc serve`, evaluates the generated rules and sends to Alertmanager, which notifies the
     webhook; SXD's report then arrives, is loaded, and the alert resolves."""
     from pipelines.deadlines.refresh import refresh_deadlines
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
 
     with connect() as con:
         status = refresh_deadlines(con, catalog())["report_status"]

@@ -49,7 +49,7 @@ def metadata_db(postgres):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_a_celery_worker_runs_a_feed_dag_task_with_redis(home, tmp_path, redis, metadata_db, monkeypatch):
+def test_a_celery_worker_runs_a_feed_dag_task_with_redis(home, tmp_path, redis, metadata_db, monkeypatch, query):
     from tests.test_kpis import TASK_HEADER
     from tests.test_file_drop import write_csv
 
@@ -126,10 +126,8 @@ def test_a_celery_worker_runs_a_feed_dag_task_with_redis(home, tmp_path, redis, 
         assert redis in worker_log or f"6379/{REDIS_DB}" in worker_log, "the worker took its tasks from Redis"
         for task_id in ("extract", "load"):
             assert task_id in worker_log, f"the Celery worker ran {task_id}"
-        import duckdb
-
-        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-            assert con.sql("SELECT count(*) FROM clean.directive_tasks").fetchall() == [(1,)]
+        # the warehouse the worker wrote to (the DuckDB file, or the DuckLake with --warehouse ducklake)
+        assert query("SELECT count(*) FROM clean.directive_tasks") == [(1,)]
     finally:
         for process in processes:
             if process.poll() is None:

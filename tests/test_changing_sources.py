@@ -368,7 +368,7 @@ def test_a_dossier_gone_from_the_api_is_kept_marked_withdrawn_and_reconciliation
     the source (metric, wall); the next snapshot marks them withdrawn (kept, with when they were seen last), KPIs
     stop counting them, and the difference is 0 again. One that comes back is current again."""
     from pipelines.kpi.compute import compute_kpis
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.metrics.state import collect_state
     from pipelines.serve.wall import collect_wall
 

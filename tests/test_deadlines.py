@@ -17,7 +17,7 @@ import yaml
 from pipelines.declarations.loading import read_catalog
 from pipelines.deadlines.refresh import refresh_deadlines
 from pipelines.ingest import ingest_feed
-from pipelines.load.warehouse import connect
+from pipelines.warehouse import connect
 from pipelines.settings import REPO_ROOT
 from simulator.files import write_report_files, write_task_export
 from tests.conftest import TEST_NOW, ioc

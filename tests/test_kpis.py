@@ -146,7 +146,7 @@ def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
     assert values[("dossier_on_time_rate", "HP", "2026-11")]["status"] == "no_data", "a feed never loaded is grey"
 
     def counts() -> tuple[int, int]:
-        from pipelines.load.warehouse import connect
+        from pipelines.warehouse import connect
 
         with connect() as con:
             return (con.execute("SELECT count(*) FROM marts.kpi_values").fetchall()[0][0],

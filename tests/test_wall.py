@@ -225,7 +225,7 @@ def test_the_api_feeds_show_freshness_failing_checks_and_their_reasons(demo):
 
 
 def test_the_api_answers_while_a_writer_holds_the_warehouse(demo, monkeypatch):
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
 
     monkeypatch.setenv("IOC_HOME", str(demo.home))
     with connect() as con:  # the writer's lock, as a load holds it
@@ -237,7 +237,7 @@ def test_the_api_answers_while_a_writer_holds_the_warehouse(demo, monkeypatch):
 def test_an_empty_platform_says_what_to_run_then_shows_an_empty_wall(home, tmp_path, open_wall):
     """Before any snapshot (the writer holds the new warehouse), the API says what to run; once the
     empty warehouse is published, the page shows every feed as never loaded and every KPI as no data."""
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.published import publish
 
     with connect() as con:
@@ -263,7 +263,7 @@ def test_the_data_quality_panel_shows_a_source_the_warehouse_disagrees_with(home
     """Dossiers deleted from the one-stop-shop system: until the next snapshot, the warehouse holds 3 more than
     the source says it holds, and the wall's data-quality panel says so, in Vietnamese and in English."""
     from pipelines.ingest import ingest_feed
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.published import publish
 
     ingest_feed("tthc_dossiers")
@@ -420,7 +420,7 @@ def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, t
     cell as late, without a reload."""
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.ingest import ingest_feed
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from tests.test_deadlines import report
 
     home = tmp_path / "demo-copy"
@@ -448,7 +448,7 @@ def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, t
 
 
 def test_the_exporter_publishes_a_missing_or_old_snapshot_only_when_the_warehouse_is_free(home):
-    from pipelines.load.warehouse import connect
+    from pipelines.warehouse import connect
     from pipelines.metrics.exporter import refresh_if_stale
     from pipelines.metrics.state import state_file
     from pipelines.serve.wall import wall_file

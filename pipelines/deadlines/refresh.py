@@ -23,7 +23,7 @@ from pipelines.deadlines.task_status import (
     task_status_view_sql,
     today_in,
 )
-from pipelines.load.warehouse import has_clean_table
+from pipelines.warehouse import has_clean_table
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
 
@@ -71,7 +71,8 @@ def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
 
 def _kind(con, name: str) -> str | None:
     """The table_type of marts.<name> (BASE TABLE, VIEW), or None."""
-    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'marts' "
+    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                        "AND table_schema = 'marts' "
                         "AND table_name = ?", [name]).fetchall()
     return found[0][0] if found else None
 

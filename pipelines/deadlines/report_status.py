@@ -17,7 +17,7 @@ from pipelines.calendar.deadlines import TIMEZONE, deadline_at, due_date
 from pipelines.calendar.periods import recent_periods
 from pipelines.calendar.workdays import working_days_after
 from pipelines.declarations.models import Feed, OrgUnits
-from pipelines.load.warehouse import has_clean_table, quote
+from pipelines.warehouse import has_clean_table, quote
 
 STATUS_SCHEMA = {
     "feed": pl.String, "unit_code": pl.String, "period_type": pl.String, "period": pl.String, "period_start": pl.Date, "period_end": pl.Date,

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.workdays import register_working_days, working_days_after_sql
 from pipelines.declarations.models import Feed
-from pipelines.load.warehouse import literal, quote
+from pipelines.warehouse import literal, quote
 
 TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "cancelled")
 

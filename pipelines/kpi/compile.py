@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pipelines.calendar.periods import Period
 from pipelines.declarations.kpis import Kpi, QueryMeasure, TableMeasure
-from pipelines.load.warehouse import quote
+from pipelines.warehouse import quote
 
 ANCESTORS_VIEW = "_ioc_unit_ancestors"  # (unit_code, ancestor): every unit with itself and each unit above it
 

@@ -22,7 +22,7 @@ from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, spine, unit_kinds
 from pipelines.load.publish import ensure_clean_table
-from pipelines.load.warehouse import has_clean_table, table_exists
+from pipelines.warehouse import has_clean_table, table_exists
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS marts;

@@ -31,7 +31,7 @@ from pipelines.load.publish import (
 )
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
-from pipelines.load.warehouse import has_clean_table, literal, quote
+from pipelines.warehouse import has_clean_table, literal, quote
 from pipelines.load.withdrawals import (
     apply_snapshot,
     apply_tombstones,

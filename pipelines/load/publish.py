@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.conform.parse import DUCKDB_TYPES
 from pipelines.declarations.models import Feed
-from pipelines.load.warehouse import quote
+from pipelines.warehouse import quote
 
 LINEAGE = {"_batch_id": "VARCHAR", "_source_uri": "VARCHAR", "_source_row": "BIGINT",
            "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ",
@@ -29,7 +29,8 @@ def ensure_clean_table(con, feed: Feed) -> None:
     body = ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS {clean_table(feed)} ({body})")
     existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'clean' AND table_name = ?",
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'clean' AND table_name = ?",
         [feed.id]).fetchall()}
     for name, kind in columns.items():
         if name not in existing:

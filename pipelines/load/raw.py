@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LINE, RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, records_file
-from pipelines.load.warehouse import literal, quote, table_exists
+from pipelines.warehouse import literal, quote, table_exists
 from pipelines.settings import paths
 
 LEGACY = "_before_parquet"  # raw history kept in a warehouse table before it moved to Parquet files
@@ -66,9 +66,15 @@ def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
 
         shutil.copyfile(landed, tmp)
     os.replace(tmp, target)
-    con.execute("INSERT INTO ops.raw_columns SELECT ?, name FROM (SELECT unnest(?::VARCHAR[]) AS name) "
-                "ON CONFLICT DO NOTHING", [feed.id, parquet_columns(con, target)])
+    _record_columns(con, feed, parquet_columns(con, target))
     _create_view(con, feed)
+
+
+def _record_columns(con, feed: Feed, columns: list[str]) -> None:
+    """Remember the columns a feed's raw files hold (each once: the warehouse has no unique constraints)."""
+    con.execute("INSERT INTO ops.raw_columns SELECT DISTINCT $feed, name FROM (SELECT unnest($names::VARCHAR[]) AS name) "
+                "WHERE name NOT IN (SELECT name FROM ops.raw_columns WHERE feed = $feed)",
+                {"feed": feed.id, "names": columns})
 
 
 def _create_view(con, feed: Feed) -> None:
@@ -93,7 +99,8 @@ def _create_view(con, feed: Feed) -> None:
 def _migrate_table(con, feed: Feed) -> None:
     """A warehouse from before raw history moved to Parquet keeps it: the table's rows go to one file."""
     if not table_exists(con, "raw", feed.id) or con.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = ?",
+            "SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = 'raw' AND table_name = ?",
             [feed.id]).fetchall()[0][0] != "BASE TABLE":
         return
     target = paths().raw(feed.id) / f"{LEGACY}.parquet"
@@ -102,5 +109,4 @@ def _migrate_table(con, feed: Feed) -> None:
                      source_row AS {quote(SOURCE_ROW)}, record::VARCHAR AS {quote(RAW)}
               FROM raw.{quote(feed.id)}) TO {literal(str(target))} (FORMAT parquet)""")
     con.execute(f"DROP TABLE raw.{quote(feed.id)}")
-    con.execute("INSERT INTO ops.raw_columns VALUES (?, ?), (?, ?), (?, ?), (?, ?) ON CONFLICT DO NOTHING",
-                [feed.id, LEGACY, feed.id, SOURCE_URI, feed.id, SOURCE_ROW, feed.id, RAW])
+    _record_columns(con, feed, [LEGACY, SOURCE_URI, SOURCE_ROW, RAW])

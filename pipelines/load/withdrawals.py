@@ -17,7 +17,7 @@ from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LandedBatch
 from pipelines.load.publish import clean_table, ensure_clean_table, record_key_sql
 from pipelines.load.reconcile import warehouse_count
-from pipelines.load.warehouse import literal, quote
+from pipelines.warehouse import literal, quote
 
 
 def withdrawn_at_sql(feed: Feed, received_at: str) -> str:

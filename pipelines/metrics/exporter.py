@@ -106,7 +106,7 @@ def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
     """Publish the snapshots (metrics state, wall) now if one is missing or old and the warehouse lock is
     free; True if it did."""
     from pipelines.declarations.loading import catalog
-    from pipelines.load.warehouse import WarehouseBusy, connect
+    from pipelines.warehouse import WarehouseBusy, connect
     from pipelines.published import publish
     from pipelines.serve.wall import wall_file
 

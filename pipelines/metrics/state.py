@@ -21,7 +21,7 @@ from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.status import STATUSES
-from pipelines.load.warehouse import table_exists
+from pipelines.warehouse import table_exists
 from pipelines.published import read_json, write_json_atomically
 from pipelines.settings import paths
 

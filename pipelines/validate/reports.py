@@ -12,7 +12,7 @@ from pipelines.conform.rows import conform
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
-from pipelines.load.warehouse import quote
+from pipelines.warehouse import quote
 from pipelines.validate.batch import BatchValidator, Validation, result_rows
 from pipelines.validate.gx_worker import worker
 

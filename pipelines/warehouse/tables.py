@@ -1,28 +1,19 @@
-"""The DuckDB warehouse: one connection at a time across processes, and its fixed tables.
+"""The warehouse's fixed tables: the operational record (ops), raw history's views (raw) and the published
+rows (clean) live in these schemas; ops' tables are created here.
 
-DuckDB lets one process open the file at a time and fails at once when another holds it. Every
-process of the platform (Airflow tasks, the CLI, tests) takes the same file lock first and waits
-for it, so parallel tasks queue instead of failing; an outside process holding DuckDB's own lock
-is retried until the timeout.
+No table declares a PRIMARY KEY or UNIQUE constraint: DuckLake has none, and both backends run the same
+statements. What must be unique (a batch id, a feed's raw column) is kept so by the statements that write
+it (an insert of what is not there yet).
 """
 
 from __future__ import annotations
-
-import time
-from contextlib import contextmanager
-
-from filelock import FileLock, Timeout
-
-from pipelines.settings import paths
-
-DEFAULT_TIMEOUT_SECONDS = 600.0
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS clean;
 CREATE TABLE IF NOT EXISTS ops.batches (
-    batch_id VARCHAR PRIMARY KEY,
+    batch_id VARCHAR NOT NULL,
     feed VARCHAR NOT NULL,
     source_uri VARCHAR,
     file_name VARCHAR,
@@ -105,8 +96,7 @@ CREATE TABLE IF NOT EXISTS ops.validation_results (
 );
 CREATE TABLE IF NOT EXISTS ops.raw_columns (
     feed VARCHAR NOT NULL,
-    name VARCHAR NOT NULL,
-    PRIMARY KEY (feed, name)
+    name VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ops.runs (
     pipeline VARCHAR NOT NULL,
@@ -135,65 +125,3 @@ CREATE TABLE IF NOT EXISTS ops.outliers (
     flagged_at TIMESTAMPTZ NOT NULL
 );
 """
-
-
-class WarehouseBusy(Exception):
-    """The warehouse stayed locked by another process past the timeout."""
-
-
-@contextmanager
-def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS):
-    """A DuckDB connection to $IOC_HOME/warehouse.duckdb, held under the platform's file lock."""
-    import duckdb
-
-    p = paths()
-    p.home.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(p.warehouse_lock)
-    started = time.monotonic()
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise WarehouseBusy(
-            f"{p.warehouse} stayed locked for {timeout:.0f} s by another process of the platform; "
-            f"see which one holds {p.warehouse_lock}"
-        ) from None
-    try:
-        con = _open(duckdb, str(p.warehouse), deadline=started + timeout)
-        try:
-            con.execute(DDL)
-            yield con
-        finally:
-            con.close()
-    finally:
-        lock.release()
-
-
-def _open(duckdb, path: str, deadline: float):
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(path)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-
-def table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                            [schema, table]).fetchall())
-
-
-def has_clean_table(con, feed_id: str) -> bool:
-    """Whether clean.<feed> exists (a feed that never published has none)."""
-    return table_exists(con, "clean", feed_id)
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"

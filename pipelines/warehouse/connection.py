@@ -1,0 +1,177 @@
+"""Connecting to the warehouse, on the backend `IOC_WAREHOUSE` names.
+
+- `duckdb` (the default): one DuckDB file, $IOC_HOME/warehouse.duckdb. DuckDB lets one process open the
+  file at a time and fails at once when another holds it, so every process of the platform (Airflow tasks,
+  the CLI, tests) takes the same file lock first and waits for it: parallel tasks queue instead of failing;
+  an outside process holding DuckDB's own lock is retried until the timeout.
+- `ducklake`: a DuckLake, its catalog in PostgreSQL (`IOC_DUCKLAKE_CATALOG`, a libpq connection string such
+  as `dbname=ioc host=127.0.0.1 user=ioc`; a password comes from libpq's own `PGPASSWORD` or `~/.pgpass`,
+  never from a file of ours) and its data as Parquet files under `IOC_DUCKLAKE_DATA` (a directory every
+  worker mounts; default $IOC_HOME/lake/). Each connection is an in-memory DuckDB (its temporary tables stay
+  in the process) with the lake attached and in use, so every statement reads and writes the same names as
+  on the file. Writers take a PostgreSQL advisory lock, which holds across machines; readers take none.
+
+Either way a connection comes with the fixed tables created (tables.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from pipelines.settings import paths
+from pipelines.warehouse.sql import literal
+from pipelines.warehouse.tables import DDL
+
+DEFAULT_TIMEOUT_SECONDS = 600.0
+BACKENDS = ("duckdb", "ducklake")
+LAKE = "warehouse"  # the name the lake is attached under (the catalog every statement reads)
+
+
+class WarehouseBusy(Exception):
+    """The warehouse stayed locked by another process past the timeout."""
+
+
+def backend() -> str:
+    """The backend IOC_WAREHOUSE names (duckdb unless set)."""
+    name = os.environ.get("IOC_WAREHOUSE", "duckdb").strip().lower() or "duckdb"
+    if name not in BACKENDS:
+        raise ValueError(f"IOC_WAREHOUSE={name!r}: expected one of {', '.join(BACKENDS)}")
+    return name
+
+
+@contextmanager
+def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    """A DuckDB connection to the warehouse, held under the platform's writer lock."""
+    if backend() == "ducklake":
+        with _lake_connection(timeout) as con:
+            yield con
+        return
+    import duckdb
+
+    p = paths()
+    p.home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(p.warehouse_lock)
+    started = time.monotonic()
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise WarehouseBusy(
+            f"{p.warehouse} stayed locked for {timeout:.0f} s by another process of the platform; "
+            f"see which one holds {p.warehouse_lock}"
+        ) from None
+    try:
+        con = _open(duckdb, str(p.warehouse), deadline=started + timeout)
+        try:
+            con.execute(DDL)
+            yield con
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+def _open(duckdb, path: str, deadline: float):
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def lake_settings() -> tuple[str, Path]:
+    """The DuckLake catalog's connection string and the data path."""
+    catalog = os.environ.get("IOC_DUCKLAKE_CATALOG", "").strip()
+    if not catalog:
+        raise ValueError("IOC_WAREHOUSE=ducklake needs IOC_DUCKLAKE_CATALOG, the PostgreSQL catalog's libpq "
+                         "connection string (e.g. 'dbname=ioc host=127.0.0.1 user=ioc'; its password in PGPASSWORD)")
+    data = Path(os.environ.get("IOC_DUCKLAKE_DATA") or paths().home / "lake")
+    return catalog, data
+
+
+def extension_file(name: str) -> Path:
+    """The extension file a `duckdb-extension-*` package installs for this duckdb version."""
+    import importlib
+
+    import duckdb
+
+    package = importlib.import_module(f"duckdb_extension_{name}")
+    file = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not file.exists():
+        raise RuntimeError(f"{file} is missing: duckdb-extension-{name.replace('_', '-')} must match "
+                           f"duckdb {duckdb.__version__} (pyproject.toml pins both)")
+    return file
+
+
+@contextmanager
+def _lake_connection(timeout: float):
+    import psycopg
+
+    catalog, data = lake_settings()
+    # The advisory lock lives in the catalog's database: held by this session until it closes (also when the
+    # process dies), on whichever machine the writer runs.
+    with psycopg.connect(catalog, autocommit=True) as guard:
+        _advisory_lock(guard, catalog, timeout)
+        con = _lake_database(catalog, data).cursor()
+        try:
+            for setting in SETTINGS_A_CONNECTION_MAY_CHANGE:  # the lake's database outlives this connection
+                con.execute(f"RESET {setting}")
+            con.execute(f"USE {LAKE}")
+            yield con
+        finally:
+            con.close()
+
+
+SETTINGS_A_CONNECTION_MAY_CHANGE = ("memory_limit", "preserve_insertion_order")
+_lake: tuple | None = None  # (pid, catalog, data path, the in-memory database with the lake attached)
+
+
+def _lake_database(catalog: str, data: Path):
+    """This process's in-memory DuckDB with the extensions loaded, the lake attached and its tables made: done
+    once per process (0.3 s), each connection a cursor of it. A forked child makes its own."""
+    global _lake
+    if _lake is not None and _lake[:3] == (os.getpid(), catalog, data):
+        return _lake[3]
+    import duckdb
+
+    data.mkdir(parents=True, exist_ok=True)
+    database = duckdb.connect()
+    for name in ("postgres_scanner", "ducklake"):
+        database.execute(f"LOAD {literal(str(extension_file(name)))}")
+    # The first ATTACH creates the catalog's tables (under the writer lock: two at once collide).
+    database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {LAKE} (DATA_PATH {literal(str(data) + os.sep)})")
+    database.execute(f"USE {LAKE}")
+    database.execute(DDL)
+    _lake = (os.getpid(), catalog, data, database)
+    return database
+
+
+def _advisory_lock(guard, catalog: str, timeout: float) -> None:
+    key = int.from_bytes(hashlib.sha256(b"ioc-warehouse-writer").digest()[:8], "big", signed=True)
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while not guard.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
+        if time.monotonic() > deadline:
+            raise WarehouseBusy(f"the DuckLake catalog ({catalog}) stayed locked for {timeout:.0f} s by another "
+                                "writer of the platform; see pg_locks where locktype = 'advisory'")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def table_exists(con, schema: str, table: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database() "
+                            "AND table_schema = ? AND table_name = ?", [schema, table]).fetchall())
+
+
+def has_clean_table(con, feed_id: str) -> bool:
+    """Whether clean.<feed> exists (a feed that never published has none)."""
+    return table_exists(con, "clean", feed_id)

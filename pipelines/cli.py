@@ -18,12 +18,27 @@ kpi_app = typer.Typer(no_args_is_help=True, help="KPIs of the operations centre:
 app.add_typer(kpi_app, name="kpi")
 alerts_app = typer.Typer(no_args_is_help=True, help="Prometheus rules and Alertmanager routing.")
 app.add_typer(alerts_app, name="alerts")
+warehouse_app = typer.Typer(no_args_is_help=True, help="The warehouse (IOC_WAREHOUSE: duckdb or ducklake).")
+app.add_typer(warehouse_app, name="warehouse")
 # Piped output (logs, CI, scripts) is not cut at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 240, soft_wrap=True)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240, soft_wrap=True)
 
 STATUS_STYLE = {"loaded": "green", "partial": "yellow", "quarantined": "red", "failed": "bold red",
                 "duplicate": "dim", "empty": "dim", "already_loaded": "dim"}
+
+
+@warehouse_app.command("init")
+def warehouse_init() -> None:
+    """Make the warehouse ready (for DuckLake: its catalog database and tables), once, before writers start."""
+    from pipelines.warehouse.connection import initialise
+
+    try:
+        where = initialise()
+    except ValueError as exc:
+        errors.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]✓[/green] warehouse ready: {where}", highlight=False)
 
 
 def _catalog():
@@ -397,10 +412,14 @@ def kpi_show(
     kpi: Annotated[Optional[str], typer.Argument(help="A KPI id: its units for the latest period (or a unit's trend with --unit).")] = None,
     unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Show the KPIs as they were reported at that moment: a date (its end, Vietnam time) or "
+                        "an ISO date and time. Needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake).")] = None,
 ) -> None:
     """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend."""
-    from pipelines.kpi.present import STATUS_ORDER, format_value, history, latest, status_style, status_text
-    from pipelines.warehouse import connect, table_exists
+    from pipelines.kpi.present import (STATUS_ORDER, as_of_moment, format_value, history, latest, status_style,
+                                       status_text)
+    from pipelines.warehouse import NoTimeTravel, connect, table_exists
 
     catalog = _catalog()
     if kpi is not None and kpi not in catalog.kpis:
@@ -409,16 +428,26 @@ def kpi_show(
     if unit is not None and catalog.org_units.get(unit) is None:
         errors.print(f"[red]✗[/red] unknown organisation unit {unit!r} (see schemas/org_units.yaml)")
         raise typer.Exit(2)
-    with connect() as con:
-        if not table_exists(con, "marts", "kpi_values"):
-            errors.print("[red]✗[/red] no KPI has been computed yet: run `ioc kpi compute`")
-            raise typer.Exit(1)
-        if kpi and unit:
-            frame, mode = history(con, kpi, unit), "trend"
-        elif kpi:
-            frame, mode = latest(con, kpi), "units"
-        else:
-            frame, mode = latest(con, None, unit or catalog.org_units.province), "kpis"
+    try:
+        moment = as_of_moment(as_of) if as_of else None
+    except ValueError as exc:
+        errors.print(f"[red]✗[/red] --as-of {as_of!r}: {exc}")
+        raise typer.Exit(2) from None
+    try:
+        with connect(as_of=moment) as con:
+            if not table_exists(con, "marts", "kpi_values"):
+                errors.print("[red]✗[/red] no KPI has been computed yet" + (f" as of {as_of}" if as_of else "")
+                             + ": run `ioc kpi compute`")
+                raise typer.Exit(1)
+            if kpi and unit:
+                frame, mode = history(con, kpi, unit), "trend"
+            elif kpi:
+                frame, mode = latest(con, kpi), "units"
+            else:
+                frame, mode = latest(con, None, unit or catalog.org_units.province), "kpis"
+    except NoTimeTravel as exc:
+        errors.print(f"[red]✗[/red] --as-of {as_of}: {exc}")
+        raise typer.Exit(2) from None
     rows = frame.to_dicts()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=1, default=str))

@@ -116,6 +116,19 @@ def test_the_stack_has_every_component():
         "secrets come from .env"
 
 
+def test_the_stack_runs_its_warehouse_on_ducklake_with_more_than_one_worker():
+    services = compose()["services"]
+    env = services["airflow-worker"]["environment"]
+    assert env["IOC_WAREHOUSE"] == "ducklake"
+    assert "host=postgres" in env["IOC_DUCKLAKE_CATALOG"] and "password" not in env["IOC_DUCKLAKE_CATALOG"]
+    assert "${" in yaml.safe_load(COMPOSE.read_text())["x-airflow-common"]["environment"]["PGPASSWORD"]
+    lake = env["IOC_DUCKLAKE_DATA"]
+    for name in ("airflow-worker", "airflow-scheduler", "exporter"):
+        assert any(str(v).endswith(":" + lake) for v in services[name]["volumes"]), f"{name} mounts the lake's data"
+    assert services["airflow-worker"]["deploy"]["replicas"] >= 2
+    assert "ioc warehouse init" in " ".join(services["airflow-init"]["command"])
+
+
 @pytest.mark.parametrize("board", sorted((REPO_ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")),
                          ids=lambda p: p.stem)
 def test_grafana_dashboards_query_metrics_the_platform_exports(board):

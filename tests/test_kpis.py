@@ -174,6 +174,63 @@ def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
     assert bad.returncode == 2 and "is not a period key" in bad.stderr
 
 
+def test_kpi_show_as_of_gives_the_values_as_reported_then_on_ducklake(home, lake_catalog):
+    """DuckLake keeps every snapshot: an auditor asks what a KPI said at a moment, after it changed."""
+    import time as clock
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    ingest_tasks(home)
+    ioc("kpi", "compute", "--now", NOW, check=True)
+    before = json.loads(ioc("kpi", "show", "tasks_overdue", "--json", check=True).stdout)
+    clock.sleep(0.5)
+    reported = datetime.now(timezone.utc)
+    clock.sleep(0.5)
+    ioc("kpi", "compute", "--now", "2026-11-27T10:00:00+07:00", "--kpi", "tasks_overdue", check=True)
+    now = json.loads(ioc("kpi", "show", "tasks_overdue", "--json", check=True).stdout)
+    assert now != before, "NV-4 fell overdue on 26 November: the KPI changed"
+
+    then = json.loads(ioc("kpi", "show", "tasks_overdue", "--json", "--as-of", reported.isoformat(), check=True).stdout)
+
+    assert then == before
+    day = reported.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    vietnam_date = ioc("kpi", "show", "tasks_overdue", "--json", "--as-of", day)
+    assert vietnam_date.returncode == 0, "a date means its last instant, after both computations"
+    too_early = ioc("kpi", "show", "--as-of", "2000-01-01")
+    assert too_early.returncode == 2 and "no state as of" in too_early.stderr and "history starts at" in too_early.stderr
+
+    from fastapi.testclient import TestClient
+
+    from pipelines.serve.app import create_app
+
+    with TestClient(create_app(refresh=False)) as api:
+        answer = api.get("/api/kpis/tasks_overdue/as-of", params={"at": reported.isoformat()})
+        assert answer.status_code == 200, answer.text
+        assert [(v["unit_code"], v["value"]) for v in answer.json()["values"]] == \
+            [(v["unit_code"], v["value"]) for v in before]
+        one = api.get("/api/kpis/tasks_overdue/as-of", params={"at": reported.isoformat(), "unit": "SYT"}).json()
+        assert [v["unit_code"] for v in one["values"]] == ["SYT"]
+        assert api.get("/api/kpis/tasks_overdue/as-of", params={"at": "2000-01-01"}).status_code == 409
+        assert api.get("/api/kpis/tasks_overdue/as-of", params={"at": "yesterday"}).status_code == 400
+        assert api.get("/api/kpis/no_such_kpi/as-of", params={"at": "2026-11-20"}).status_code == 404
+
+
+def test_kpi_show_as_of_on_the_duckdb_file_says_it_needs_ducklake(home, monkeypatch):
+    monkeypatch.delenv("IOC_WAREHOUSE", raising=False)
+    ioc("kpi", "compute", "--now", NOW, check=True)
+    refused = ioc("kpi", "show", "--as-of", "2026-11-20")
+    assert refused.returncode == 2 and "IOC_WAREHOUSE=ducklake" in refused.stderr
+    wrong = ioc("kpi", "show", "--as-of", "20/11/2026")
+    assert wrong.returncode == 2 and "expected a date" in wrong.stderr
+    from fastapi.testclient import TestClient
+
+    from pipelines.serve.app import create_app
+
+    with TestClient(create_app(refresh=False)) as api:
+        answer = api.get("/api/kpis/tasks_overdue/as-of", params={"at": "2026-11-20"})
+    assert answer.status_code == 409 and "IOC_WAREHOUSE=ducklake" in answer.json()["detail"]
+
+
 def test_kpi_compute_for_one_period_leaves_the_others_and_snapshots_alone(home):
     ioc("kpi", "compute", "--now", NOW, check=True)
     out = json.loads(ioc("kpi", "compute", "--now", NOW, "--period", "2026-10", "--json", check=True).stdout)

@@ -23,7 +23,7 @@ from pipelines.deadlines.task_status import (
     task_status_view_sql,
     today_in,
 )
-from pipelines.warehouse import has_clean_table
+from pipelines.warehouse import committed, has_clean_table
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
 
@@ -45,8 +45,7 @@ def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
     task_feeds = [f for f in catalog.feeds.values() if f.tasks and has_clean_table(con, f.id)]
     marts = {"report_status": status, "reporting_rates": reporting_rates(status) if status is not None else None}
     stamp = _stamp(computed_at)
-    con.execute("BEGIN")
-    try:
+    def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         for name, frame in marts.items():
             if frame is not None:
@@ -60,10 +59,8 @@ def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
             con.execute(f"CREATE OR REPLACE VIEW marts.task_status AS "
                         f"{task_status_view_sql(task_feeds, today, computed_at)}")
             con.execute(f"CREATE OR REPLACE TABLE marts.task_rates AS {TASK_RATES_SQL}", [computed_at])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+
+    committed(con, write)
     if task_feeds:
         marts["task_rates"] = con.sql("SELECT * FROM marts.task_rates").pl()
     return {k: v for k, v in marts.items() if v is not None}

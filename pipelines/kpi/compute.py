@@ -22,7 +22,7 @@ from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, spine, unit_kinds
 from pipelines.load.publish import ensure_clean_table
-from pipelines.warehouse import has_clean_table, table_exists
+from pipelines.warehouse import committed, has_clean_table, table_exists
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS marts;
@@ -267,15 +267,13 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     con.register("_kpi_values", merged.select(VALUE_COLUMNS))
     con.register("_kpi_changes", changes)
     con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
-    try:
-        con.execute("BEGIN")
+    def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
         con.execute("INSERT INTO marts.kpi_values SELECT * FROM _kpi_values")
         con.execute("INSERT INTO marts.kpi_history SELECT * FROM _kpi_changes")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+
+    try:
+        committed(con, write)
     finally:
         for name in ("_kpi_values", "_kpi_changes", "_kpi_ids"):
             con.unregister(name)

@@ -1,7 +1,10 @@
 """How KPI values read to people: status labels in Vietnamese and English (with a symbol, so colour
-is never the only signal), values in their unit of measure, and the queries behind `ioc kpi show`."""
+is never the only signal), values in their unit of measure, and the queries behind `ioc kpi show` (also as reported at an earlier moment)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -33,6 +36,22 @@ def status_style(status: str | None) -> str:
 def status_text(status: str | None) -> str:
     label = STATUS_LABELS.get(status or "no_data", STATUS_LABELS["no_data"])
     return f"{label['symbol']} {label['vi']} / {label['en']}"
+
+
+def as_of_moment(text: str) -> datetime:
+    """The moment an --as-of or ?as_of= names, in UTC: an ISO date and time (Vietnam time unless it says
+    otherwise), or a date, meaning its last instant in Vietnam. ValueError says what is expected."""
+    vietnam = ZoneInfo("Asia/Ho_Chi_Minh")
+    try:
+        return datetime.combine(date.fromisoformat(text), time.max, vietnam).astimezone(timezone.utc)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected a date (2026-11-20) or a date and time (2026-11-20T17:00, "
+                         "2026-11-20T10:00:00+00:00)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=vietnam)).astimezone(timezone.utc)
 
 
 def latest(con, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:

@@ -31,7 +31,7 @@ from pipelines.load.publish import (
 )
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
-from pipelines.warehouse import has_clean_table, literal, quote
+from pipelines.warehouse import committed, has_clean_table, literal, quote
 from pipelines.load.withdrawals import (
     apply_snapshot,
     apply_tombstones,
@@ -134,7 +134,10 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
             summary.data_docs_requested = True
         summary.status = _status(summary, blocked=bool(validation and validation.blocked))
 
-        def write() -> None:
+        warnings = list(summary.warnings)
+
+        def write() -> None:  # run again from the start if its commit conflicts with another writer's (DuckLake)
+            summary.warnings = list(warnings)
             keep_raw(con, feed, batch)
             failpoint("load.after_raw")
             if validation is not None and validation.published and not validation.blocked:
@@ -331,10 +334,4 @@ def _status(summary: BatchSummary, blocked: bool = False) -> str:
 
 
 def _commit(con, work) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        work()
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    committed(con, work)

@@ -1,5 +1,6 @@
 """The wall's JSON API (`/api/…`), read from the published wall snapshot, never from the warehouse:
-it answers while a load holds the warehouse. The page at `/` is built only on these endpoints.
+it answers while a load holds the warehouse. The page at `/` is built only on these endpoints. The one
+exception, for auditors, reads a DuckLake snapshot of the past (read-only: it never waits on a writer).
 
     GET /api/summary                  counts for the header: KPI statuses, late reports, overdue tasks, stale feeds
     GET /api/units                    the organisation units (code, kind, parent, vi/en name, active)
@@ -9,6 +10,9 @@ it answers while a load holds the warehouse. The page at `/` is built only on th
     GET /api/tasks?state=&unit=       open directive tasks overdue (most late first) or due soon: the first 200
                                       (each unit's worst 50 of each), and how many there are
     GET /api/feeds                    per feed: freshness, latest batch, failing checks, quarantine reasons
+    GET /api/kpis/{kpi}/as-of?at=2026-11-20&unit=HP
+                                      the KPI's latest values as reported at that moment (a date: its end,
+                                      Vietnam time), from the warehouse's snapshot then (DuckLake only)
 """
 
 from __future__ import annotations
@@ -168,6 +172,26 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
         children.sort(key=_worst_first(kpi))
         return {**_stamp(view.data), "kpi": _definition(kpi), "unit": scope, "path": _path(view, code),
                 **_reading(kpi["units"].get(code)), "children": children}
+
+    @router.get("/kpis/{kpi_id}/as-of")
+    def kpi_as_of(kpi_id: str,
+                  at: str = Query(..., description="a date (its end, Vietnam time) or an ISO date and time"),
+                  unit: str | None = Query(None, description="one unit; every unit by default")) -> dict:
+        from pipelines.kpi.present import as_of_moment, latest
+        from pipelines.warehouse import NoTimeTravel, connect, table_exists
+
+        snapshot.get().kpi(kpi_id)  # an unknown KPI is a 404, as elsewhere
+        try:
+            moment = as_of_moment(at)
+        except ValueError as exc:
+            raise HTTPException(400, f"at={at!r}: {exc}") from None
+        try:
+            with connect(as_of=moment) as con:
+                computed = table_exists(con, "marts", "kpi_values")
+                rows = latest(con, kpi_id, unit).to_dicts() if computed else []
+        except NoTimeTravel as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"kpi_id": kpi_id, "as_of": moment.isoformat(), "unit": unit, "values": rows}
 
     @router.get("/reports")
     def reports() -> dict:

@@ -126,8 +126,9 @@ def prepare(feed) -> None:
     """The GE context and the feed's checkpoints, ready before the batch's rows are."""
     from pipelines.validate import gx
 
-    gx.context()
-    gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
+    with _one_at_a_time():
+        gx.context()
+        gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
 
 
 STAGING_MEMORY_LIMIT = "256MB"  # DuckDB's memory for GE's queries on a batch (a large batch spills to disk)
@@ -138,9 +139,29 @@ def validate_rows(feed, rows_from: str, parameters: dict):
     Parquet files, and a WHERE). GE reads them through a view, in the staging database, of the columns the
     suite reads (measured, 1M tasks: 1.6 s, where copying them into a table first cost 2.0 s + 1.0 s)."""
     from pipelines.warehouse import quote
-    from pipelines.validate import gx
 
     columns = ", ".join(quote(c) for c in _suite_columns(feed)) or "1 AS _row"
+    with _one_at_a_time():
+        return _validate_staged(feed, rows_from, parameters, columns)
+
+
+def _one_at_a_time():
+    """One process of this $IOC_HOME at a time writes GE's file context and uses its staging database (DuckDB
+    opens a file in one process at a time): loads that run side by side (on DuckLake) take turns here, for
+    the seconds GE's queries take."""
+    from filelock import FileLock
+
+    from pipelines.settings import paths
+
+    directory = paths().home / "staging"
+    directory.mkdir(parents=True, exist_ok=True)
+    return FileLock(directory / "gx.lock")
+
+
+def _validate_staged(feed, rows_from: str, parameters: dict, columns: str):
+    from pipelines.warehouse import quote
+    from pipelines.validate import gx
+
     staging = gx.staging_connection()
     try:
         duck = staging.driver_connection
@@ -192,7 +213,8 @@ def build_data_docs(identifiers: list) -> None:
 
     from pipelines.validate import gx
 
-    gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
+    with _one_at_a_time():
+        gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
 
 
 def _plain_results(outcomes: list, identifiers: list) -> tuple[list, list]:

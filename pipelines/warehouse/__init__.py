@@ -1,15 +1,18 @@
 """The warehouse: where every stage reads and writes, on one of two backends (connection.py), with its
-fixed tables (tables.py) and SQL helpers (sql.py)."""
+fixed tables (tables.py), its transactions (transaction.py) and SQL helpers (sql.py)."""
 
 from pipelines.warehouse.connection import (
     DEFAULT_TIMEOUT_SECONDS,
+    NoTimeTravel,
     WarehouseBusy,
     backend,
     connect,
+    exclusive,
     has_clean_table,
     table_exists,
 )
 from pipelines.warehouse.sql import literal, quote
+from pipelines.warehouse.transaction import committed
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "WarehouseBusy", "backend", "connect", "has_clean_table", "literal", "quote",
-           "table_exists"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "NoTimeTravel", "WarehouseBusy", "backend", "committed", "connect", "exclusive",
+           "has_clean_table", "literal", "quote", "table_exists"]

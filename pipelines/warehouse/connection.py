@@ -9,7 +9,9 @@
   never from a file of ours) and its data as Parquet files under `IOC_DUCKLAKE_DATA` (a directory every
   worker mounts; default $IOC_HOME/lake/). Each connection is an in-memory DuckDB (its temporary tables stay
   in the process) with the lake attached and in use, so every statement reads and writes the same names as
-  on the file. Writers take a PostgreSQL advisory lock, which holds across machines; readers take none.
+  on the file. Writers commit side by side (a conflicting commit runs again: transaction.py); what must run
+  once at a time (one feed's loads) takes exclusive(), a PostgreSQL advisory lock, which holds across
+  machines.
 
 Either way a connection comes with the fixed tables created (tables.py).
 """
@@ -19,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -45,9 +49,18 @@ def backend() -> str:
     return name
 
 
+class NoTimeTravel(ValueError):
+    """The warehouse cannot show an earlier state (the DuckDB file keeps none, or not from that time)."""
+
+
 @contextmanager
-def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS):
-    """A DuckDB connection to the warehouse, held under the platform's writer lock."""
+def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS, as_of: datetime | None = None):
+    """A DuckDB connection to the warehouse, held under the platform's writer lock; or, with `as_of`, a
+    read-only connection to the warehouse as it stood at that moment (DuckLake keeps every snapshot)."""
+    if as_of is not None:
+        with _lake_as_of(as_of, timeout) as con:
+            yield con
+        return
     if backend() == "ducklake":
         with _lake_connection(timeout) as con:
             yield con
@@ -113,22 +126,73 @@ def extension_file(name: str) -> Path:
 
 
 @contextmanager
+def _lake_as_of(moment: datetime, timeout: float):
+    """The lake as it stood at `moment`, attached read-only for this connection alone."""
+    if backend() != "ducklake":
+        raise NoTimeTravel("the warehouse is a DuckDB file, which keeps no earlier states: what a KPI was as "
+                           "reported on a date needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake)")
+    import duckdb
+    import psycopg
+
+    if moment.tzinfo is None:
+        raise ValueError("as_of must carry its time zone")
+    catalog, data = lake_settings()
+    with psycopg.connect(catalog, autocommit=True) as guard:  # the lake's first attach writes its catalog
+        _advisory_lock(guard, catalog, timeout, WRITER)
+        database = _lake_database(catalog, data)
+    name = f"as_of_{uuid.uuid4().hex}"
+    try:
+        database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {name} (DATA_PATH "
+                         f"{literal(str(data) + os.sep)}, SNAPSHOT_TIME {literal(moment.isoformat())}, READ_ONLY)")
+    except duckdb.Error as exc:
+        if "no snapshot found" not in str(exc).lower():
+            raise
+        first = database.execute(f"SELECT min(snapshot_time) FROM ducklake_snapshots({literal(LAKE)})").fetchall()[0][0]
+        raise NoTimeTravel(f"the warehouse has no state as of {moment.isoformat()}: its history starts at "
+                           f"{first.isoformat() if first else 'its first load'}") from None
+    con = database.cursor()
+    try:
+        con.execute(f"USE {name}")
+        yield con
+    finally:
+        con.close()
+        database.execute(f"DETACH {name}")
+
+
+@contextmanager
 def _lake_connection(timeout: float):
     import psycopg
 
     catalog, data = lake_settings()
-    # The advisory lock lives in the catalog's database: held by this session until it closes (also when the
-    # process dies), on whichever machine the writer runs.
+    with psycopg.connect(catalog, autocommit=True) as guard:  # the lake's first attach writes its catalog
+        _advisory_lock(guard, catalog, timeout, WRITER)
+        database = _lake_database(catalog, data)
+    # No lock: writers commit side by side (a conflicting commit is run again, transaction.py); what must not
+    # run twice at once (one feed's loads) takes exclusive().
+    con = database.cursor()
+    try:
+        for setting in SETTINGS_A_CONNECTION_MAY_CHANGE:  # the lake's database outlives this connection
+            con.execute(f"RESET {setting}")
+        con.execute(f"USE {LAKE}")
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def exclusive(name: str, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    """One process at a time, on any machine, for what `name` names (e.g. the loads of one feed, which share its
+    landing zone): a PostgreSQL advisory lock in the lake's catalog database, held until the block ends (or
+    the process dies). On the DuckDB file, connect() is exclusive already: nothing more is taken."""
+    if backend() != "ducklake":
+        yield
+        return
+    import psycopg
+
+    catalog, _ = lake_settings()
     with psycopg.connect(catalog, autocommit=True) as guard:
-        _advisory_lock(guard, catalog, timeout)
-        con = _lake_database(catalog, data).cursor()
-        try:
-            for setting in SETTINGS_A_CONNECTION_MAY_CHANGE:  # the lake's database outlives this connection
-                con.execute(f"RESET {setting}")
-            con.execute(f"USE {LAKE}")
-            yield con
-        finally:
-            con.close()
+        _advisory_lock(guard, catalog, timeout, name)
+        yield
 
 
 SETTINGS_A_CONNECTION_MAY_CHANGE = ("memory_limit", "preserve_insertion_order")
@@ -155,14 +219,41 @@ def _lake_database(catalog: str, data: Path):
     return database
 
 
-def _advisory_lock(guard, catalog: str, timeout: float) -> None:
-    key = int.from_bytes(hashlib.sha256(b"ioc-warehouse-writer").digest()[:8], "big", signed=True)
+def initialise() -> str:
+    """Make the warehouse ready for its writers and say where it is: the DuckDB file with its tables, or the
+    DuckLake catalog (its PostgreSQL database created if the server lacks it, then the lake's own tables) —
+    once, before parallel writers start (two initialising one empty catalog at once collide)."""
+    if backend() == "ducklake":
+        import psycopg
+        from psycopg import sql
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        catalog, data = lake_settings()
+        parts = conninfo_to_dict(catalog)
+        dbname = parts.get("dbname")
+        if dbname:
+            with psycopg.connect(make_conninfo(**{**parts, "dbname": "postgres"}), autocommit=True) as admin:
+                if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+                    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        with connect():
+            pass
+        return f"DuckLake: catalog {make_conninfo(**{k: v for k, v in parts.items() if k != 'password'})}, data {data}"
+    with connect():
+        pass
+    return f"DuckDB file {paths().warehouse}"
+
+
+WRITER = "ioc-warehouse-writer"  # the advisory lock the lake's first attach (its catalog's creation) takes
+
+
+def _advisory_lock(guard, catalog: str, timeout: float, name: str) -> None:
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
     deadline = time.monotonic() + timeout
     delay = 0.05
     while not guard.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
         if time.monotonic() > deadline:
-            raise WarehouseBusy(f"the DuckLake catalog ({catalog}) stayed locked for {timeout:.0f} s by another "
-                                "writer of the platform; see pg_locks where locktype = 'advisory'")
+            raise WarehouseBusy(f"{name!r} stayed locked for {timeout:.0f} s by another process of the platform "
+                                f"(DuckLake catalog {catalog}); see pg_locks where locktype = 'advisory'")
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
 

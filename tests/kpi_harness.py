@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 import yaml
 
-from pipelines.conform.parse import DUCKDB_TYPES
+from pipelines.warehouse.tables import DUCKDB_TYPES
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compute import compute_kpis
 from pipelines.warehouse import quote

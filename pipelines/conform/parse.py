@@ -217,9 +217,3 @@ def parse(column: Column, t: pl.Expr, number_format: str, timezone: str) -> Pars
     if kind == "month":
         return Parsed(month(t), "a month (YYYY-MM or MM/YYYY)")
     raise ValueError(f"no parser for type {kind}")
-
-
-DUCKDB_TYPES = {
-    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
-    "date": "DATE", "timestamp": "TIMESTAMPTZ", "month": "VARCHAR",
-}

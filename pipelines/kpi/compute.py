@@ -21,37 +21,8 @@ from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, spine, unit_kinds
-from pipelines.load.publish import ensure_clean_table
 from pipelines.warehouse import committed, has_clean_table, table_exists
-
-DDL = """
-CREATE SCHEMA IF NOT EXISTS marts;
-CREATE TABLE IF NOT EXISTS marts.kpi_values (
-    kpi_id VARCHAR NOT NULL,
-    unit_code VARCHAR NOT NULL,
-    period VARCHAR NOT NULL,
-    period_start DATE,
-    period_end DATE,
-    value DOUBLE,
-    numerator DOUBLE,
-    denominator DOUBLE,
-    target DOUBLE,
-    status VARCHAR NOT NULL,
-    previous_value DOUBLE,
-    previous_status VARCHAR,
-    streak INTEGER,
-    escalated BOOLEAN,
-    computed_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS marts.kpi_history (
-    kpi_id VARCHAR NOT NULL,
-    unit_code VARCHAR NOT NULL,
-    period VARCHAR NOT NULL,
-    value DOUBLE,
-    status VARCHAR NOT NULL,
-    computed_at TIMESTAMPTZ NOT NULL
-);
-"""
+from pipelines.warehouse.tables import KPI_DDL, ensure_clean_table
 
 VALUE_COLUMNS = ["kpi_id", "unit_code", "period", "period_start", "period_end", "value", "numerator",
                  "denominator", "target", "status", "previous_value", "previous_status", "streak", "escalated",
@@ -241,7 +212,7 @@ def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: 
 
 def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> pl.DataFrame:
     """Replace the computed periods of each KPI in marts.kpi_values; log changes in marts.kpi_history."""
-    con.execute(DDL)
+    con.execute(KPI_DDL)
     if fresh is None or fresh.is_empty():
         return pl.DataFrame()
     computed_at = now.astimezone(timezone.utc)

@@ -23,15 +23,11 @@ from pipelines.extract.landing import (
     release_arrow_memory,
 )
 from pipelines.failpoints import failpoint
-from pipelines.load.publish import (
-    clean_table,
-    ensure_clean_table,
-    publish,
-    record_key_sql,
-)
+from pipelines.load.publish import publish, record_key_sql
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
 from pipelines.warehouse import committed, has_clean_table, literal, quote
+from pipelines.warehouse.tables import clean_table, ensure_clean_table
 from pipelines.load.withdrawals import (
     apply_snapshot,
     apply_tombstones,

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from pipelines.conform.parse import DUCKDB_TYPES
 from pipelines.declarations.models import Feed
 from pipelines.warehouse import quote
-
-LINEAGE = {"_batch_id": "VARCHAR", "_source_uri": "VARCHAR", "_source_row": "BIGINT",
-           "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ",
-           # when the source last had the record (its receipt, or a snapshot that listed it), and when it was
-           # found withdrawn (deleted at the source, or a status that says so); current rows have no _withdrawn_at
-           "_last_seen_at": "TIMESTAMPTZ", "_withdrawn_at": "TIMESTAMPTZ"}
-
+from pipelines.warehouse.tables import LINEAGE, clean_table, ensure_clean_table
 
 def record_key_sql(feed: Feed, alias: str | None = None) -> str:
     """SQL of a row's key as one text (columns joined by '|', a missing value '?'), as ops tables keep it."""
     prefix = f"{alias}." if alias else ""
     return " || '|' || ".join(f"coalesce(CAST({prefix}{quote(c)} AS VARCHAR), '?')" for c in feed.load.key)
-
-
-def clean_table(feed: Feed) -> str:
-    return f"clean.{quote(feed.id)}"
-
-
-def ensure_clean_table(con, feed: Feed) -> None:
-    """Create clean.<feed> from the contract; add columns the contract gained since."""
-    columns = {c.name: DUCKDB_TYPES[c.type] for c in feed.columns} | LINEAGE
-    body = ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
-    con.execute(f"CREATE TABLE IF NOT EXISTS {clean_table(feed)} ({body})")
-    existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = 'clean' AND table_name = ?",
-        [feed.id]).fetchall()}
-    for name, kind in columns.items():
-        if name not in existing:
-            con.execute(f"ALTER TABLE {clean_table(feed)} ADD COLUMN {quote(name)} {kind}")
 
 
 def _match(columns: list[str], left: str, right: str) -> str:

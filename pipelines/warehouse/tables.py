@@ -1,5 +1,7 @@
-"""The warehouse's fixed tables: the operational record (ops), raw history's views (raw) and the published
-rows (clean) live in these schemas; ops' tables are created here.
+"""Every table of the warehouse is defined here: the operational record (ops.*, created with every
+connection), the published rows of each feed (clean.<feed>, from the feed's contract) and the KPI marts
+(marts.kpi_values, marts.kpi_history). Raw history's views (raw.<feed>, load/raw.py) and the deadline marts
+(built whole by each refresh, deadlines/refresh.py) are made by the stages that fill them.
 
 No table declares a PRIMARY KEY or UNIQUE constraint: DuckLake has none, and both backends run the same
 statements. What must be unique (a batch id, a feed's raw column) is kept so by the statements that write
@@ -7,6 +9,9 @@ it (an insert of what is not there yet).
 """
 
 from __future__ import annotations
+
+from pipelines.declarations.models import Feed
+from pipelines.warehouse.sql import quote
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
@@ -125,3 +130,62 @@ CREATE TABLE IF NOT EXISTS ops.outliers (
     flagged_at TIMESTAMPTZ NOT NULL
 );
 """
+
+KPI_DDL = """
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE TABLE IF NOT EXISTS marts.kpi_values (
+    kpi_id VARCHAR NOT NULL,
+    unit_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    period_start DATE,
+    period_end DATE,
+    value DOUBLE,
+    numerator DOUBLE,
+    denominator DOUBLE,
+    target DOUBLE,
+    status VARCHAR NOT NULL,
+    previous_value DOUBLE,
+    previous_status VARCHAR,
+    streak INTEGER,
+    escalated BOOLEAN,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS marts.kpi_history (
+    kpi_id VARCHAR NOT NULL,
+    unit_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    value DOUBLE,
+    status VARCHAR NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+# The DuckDB type of each contract type.
+DUCKDB_TYPES = {
+    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
+    "date": "DATE", "timestamp": "TIMESTAMPTZ", "month": "VARCHAR",
+}
+
+LINEAGE = {"_batch_id": "VARCHAR", "_source_uri": "VARCHAR", "_source_row": "BIGINT",
+           "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ",
+           # when the source last had the record (its receipt, or a snapshot that listed it), and when it was
+           # found withdrawn (deleted at the source, or a status that says so); current rows have no _withdrawn_at
+           "_last_seen_at": "TIMESTAMPTZ", "_withdrawn_at": "TIMESTAMPTZ"}
+
+
+def clean_table(feed: Feed) -> str:
+    return f"clean.{quote(feed.id)}"
+
+
+def ensure_clean_table(con, feed: Feed) -> None:
+    """Create clean.<feed> from the contract; add columns the contract gained since."""
+    columns = {c.name: DUCKDB_TYPES[c.type] for c in feed.columns} | LINEAGE
+    body = ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {clean_table(feed)} ({body})")
+    existing = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'clean' AND table_name = ?",
+        [feed.id]).fetchall()}
+    for name, kind in columns.items():
+        if name not in existing:
+            con.execute(f"ALTER TABLE {clean_table(feed)} ADD COLUMN {quote(name)} {kind}")

@@ -76,7 +76,7 @@ def phase_generate(home: Path, dossiers: int) -> dict:
     import polars as pl
 
     from pipelines.declarations.loading import read_catalog
-    from pipelines.warehouse import DDL
+    from pipelines.warehouse.tables import DDL
 
     schemas = home / "schemas"
     data_units = write_schemas(schemas)

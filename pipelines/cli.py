@@ -523,6 +523,9 @@ def alerts_config(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9108,
+    units: Annotated[Optional[str], typer.Option(
+        "--units", help="Serve on /metrics only this unit's subtree (e.g. a province's code): one exporter per "
+                        "province at national scale.")] = None,
 ) -> None:
     """Serve the operations-centre wall (/ and /api/), /metrics (Prometheus) and /healthz; keeps answering
     while pipelines write the warehouse."""
@@ -530,9 +533,14 @@ def serve(
 
     from pipelines.serve.app import create_app
 
-    console.print(f"IOC wall on http://{host}:{port}/ , Prometheus metrics on http://{host}:{port}/metrics",
-                  highlight=False)
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    try:
+        application = create_app(units=units)
+    except ValueError as exc:
+        errors.print(f"[red]✗[/red] --units: {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"IOC wall on http://{host}:{port}/ , Prometheus metrics on http://{host}:{port}/metrics"
+                  + (f" (units under {units})" if units else ""), highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -236,3 +236,30 @@ def test_kpi_compute_for_one_period_leaves_the_others_and_snapshots_alone(home):
     out = json.loads(ioc("kpi", "compute", "--now", NOW, "--period", "2026-10", "--json", check=True).stdout)
     assert {v["period"] for v in out["values"]} == {"2026-10"}
     assert "tasks_overdue" in out["skipped"], "a snapshot of now is not recomputed for a past period"
+
+
+def test_an_exporter_limited_to_a_unit_serves_only_its_subtree(home):
+    """One exporter per province at national scale: `ioc serve --units P` serves P's subtree on /metrics."""
+    import re
+
+    from prometheus_client import generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    from pipelines.metrics.exporter import StateCollector, subtree
+
+    ingest_tasks(home)
+    ioc("kpi", "compute", "--now", NOW, check=True)
+
+    def units_served(collector) -> set[str]:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(collector)
+        return set(re.findall(r'[{,]unit="([^"]*)"', generate_latest(registry).decode()))
+
+    everything = units_served(StateCollector("http://127.0.0.1:9/none"))
+    sxd = units_served(StateCollector("http://127.0.0.1:9/none", subtree("SXD")))
+
+    assert {"SXD", "SYT", "HP"} <= everything
+    assert sxd and sxd <= subtree("SXD") and "SYT" not in sxd and "HP" not in sxd
+    assert subtree("HP") >= {"HP", "SXD", "SYT"}
+    refused = ioc("serve", "--units", "NOPE", "--port", "9")
+    assert refused.returncode == 2 and "unknown organisation unit 'NOPE'" in refused.stderr

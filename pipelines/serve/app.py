@@ -14,15 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from pipelines.metrics.exporter import Refresher, StateCollector
+from pipelines.metrics.exporter import Refresher, StateCollector, subtree
 from pipelines.serve.api import create_router
 
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(refresh: bool = True, airflow_health_url: str | None = None) -> FastAPI:
+def create_app(refresh: bool = True, airflow_health_url: str | None = None, units: str | None = None) -> FastAPI:
+    """The wall, its API and /metrics; with `units` (a unit's code), /metrics serves that unit's subtree only."""
     registry = CollectorRegistry(auto_describe=False)
-    collector = StateCollector(airflow_health_url)
+    collector = StateCollector(airflow_health_url, subtree(units) if units else None)
     registry.register(collector)
     refresher = Refresher() if refresh else None
 

@@ -132,14 +132,11 @@ def _lake_as_of(moment: datetime, timeout: float):
         raise NoTimeTravel("the warehouse is a DuckDB file, which keeps no earlier states: what a KPI was as "
                            "reported on a date needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake)")
     import duckdb
-    import psycopg
 
     if moment.tzinfo is None:
         raise ValueError("as_of must carry its time zone")
     catalog, data = lake_settings()
-    with psycopg.connect(catalog, autocommit=True) as guard:  # the lake's first attach writes its catalog
-        _advisory_lock(guard, catalog, timeout, WRITER)
-        database = _lake_database(catalog, data)
+    database = _lake_database(catalog, data, timeout)
     name = f"as_of_{uuid.uuid4().hex}"
     try:
         database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {name} (DATA_PATH "
@@ -161,12 +158,8 @@ def _lake_as_of(moment: datetime, timeout: float):
 
 @contextmanager
 def _lake_connection(timeout: float):
-    import psycopg
-
     catalog, data = lake_settings()
-    with psycopg.connect(catalog, autocommit=True) as guard:  # the lake's first attach writes its catalog
-        _advisory_lock(guard, catalog, timeout, WRITER)
-        database = _lake_database(catalog, data)
+    database = _lake_database(catalog, data, timeout)
     # No lock: writers commit side by side (a conflicting commit is run again, transaction.py); what must not
     # run twice at once (one feed's loads) takes exclusive().
     con = database.cursor()
@@ -199,12 +192,20 @@ SETTINGS_A_CONNECTION_MAY_CHANGE = ("memory_limit", "preserve_insertion_order")
 _lake: tuple | None = None  # (pid, catalog, data path, the in-memory database with the lake attached)
 
 
-def _lake_database(catalog: str, data: Path):
+def _lake_database(catalog: str, data: Path, timeout: float):
     """This process's in-memory DuckDB with the extensions loaded, the lake attached and its tables made: done
     once per process (0.3 s), each connection a cursor of it. A forked child makes its own."""
-    global _lake
     if _lake is not None and _lake[:3] == (os.getpid(), catalog, data):
         return _lake[3]
+    import psycopg
+
+    with psycopg.connect(catalog, autocommit=True) as guard:  # the lake's first attach writes its catalog
+        _advisory_lock(guard, catalog, timeout, WRITER)
+        return _attach_lake(catalog, data)
+
+
+def _attach_lake(catalog: str, data: Path):
+    global _lake
     import duckdb
 
     data.mkdir(parents=True, exist_ok=True)

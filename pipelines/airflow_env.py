@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pipelines.settings import REPO_ROOT, paths
 
-WRITER_POOL = "duckdb_writer"  # one slot: warehouse writers queue instead of colliding on the file lock
+WRITER_POOL = "duckdb_writer"  # the warehouse's writers: one slot on the DuckDB file (they queue for its lock)
+LAKE_WRITERS = 4  # slots on DuckLake: loads commit side by side (one feed's merges one at a time)
 
 
 def airflow_environ(home: Path | None = None) -> dict[str, str]:
@@ -36,7 +37,16 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
+def writer_pool() -> tuple[str, str]:
+    """The writer pool's slots and description on the warehouse's backend (IOC_WAREHOUSE)."""
+    from pipelines.warehouse import backend
+
+    if backend() == "ducklake":
+        return str(LAKE_WRITERS), "Loads side by side on the DuckLake warehouse (one feed's merges at a time)"
+    return "1", "One writer of the DuckDB warehouse at a time"
+
+
 def prepare_airflow(env: dict[str, str], log) -> None:
-    """Migrate the metadata database and create the single-slot warehouse writer pool."""
-    for args in (["db", "migrate"], ["pools", "set", WRITER_POOL, "1", "One writer of the DuckDB warehouse at a time"]):
+    """Migrate the metadata database and create the warehouse writer pool (one slot on the DuckDB file)."""
+    for args in (["db", "migrate"], ["pools", "set", WRITER_POOL, *writer_pool()]):
         subprocess.run([airflow_bin(), *args], env={**os.environ, **env}, check=True, stdout=log, stderr=subprocess.STDOUT)

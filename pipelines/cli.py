@@ -116,43 +116,37 @@ def backfill(
     feed: Annotated[str, typer.Argument(help="Feed id with an incremental source, e.g. tthc_dossiers.")],
     from_: Annotated[str, typer.Option("--from", help="Start of the window (ISO date or instant; local time if no offset).")],
     to: Annotated[str, typer.Option("--to", help="End of the window, inclusive (a date means its whole day).")],
+    part: Annotated[str, typer.Option("--part", help="Run one part of the window split in equal times, e.g. 1/2 "
+                                                     "here and 2/2 on another worker (they load side by side).")] = "1/1",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Re-read a past window of an incremental source and load it, leaving the feed's cursor alone.
     What comes again loads as the same versions (nothing changes) or newer ones, never twice."""
-    from datetime import datetime, time as clock, timedelta
-    from zoneinfo import ZoneInfo
-
     from pipelines.extract.errors import SourceError
-    from pipelines.extract.pull import Window
-    from pipelines.ingest import extract_feed, load_feed
+    from pipelines.extract.pull import whole_days
+    from pipelines.ingest import backfill_part
 
     declared = _feed(feed)
-    zone = ZoneInfo(declared.timezone)
-
-    def instant(text: str, end: bool) -> datetime:
-        try:
-            if len(text) == 10:
-                day = datetime.fromisoformat(text).date()
-                return datetime.combine(day + timedelta(days=1) if end else day, clock(), zone) - \
-                    (timedelta(microseconds=1) if end else timedelta())
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            errors.print(f"[red]✗[/red] {text!r} is not a date (2026-10-01) or an instant (2026-10-01T08:00:00+07:00)")
-            raise typer.Exit(2) from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
     try:
-        window = Window(instant(from_, False), instant(to, True))
-        extract_feed(feed, window=window)
+        window = whole_days(from_, to, declared.timezone)
+    except ValueError as exc:
+        errors.print(f"[red]✗[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    number, _, count = part.partition("/")
+    if not (number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
+        errors.print(f"[red]✗[/red] --part {part!r}: expected K/N with 1 ≤ K ≤ N, e.g. 1/2")
+        raise typer.Exit(2)
+    try:
+        summaries = backfill_part(feed, window, int(number), int(count))
     except (SourceError, ValueError) as exc:
         errors.print(f"[red]✗[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    summaries = load_feed(feed)
     if as_json:
         print(json.dumps([s.__dict__ for s in summaries], ensure_ascii=False, default=str, indent=1))
         return
-    console.print(f"backfill of {feed} from {window.start.isoformat()} to {window.end.isoformat()}", highlight=False)
+    shown = window.split(int(count))[int(number) - 1]
+    console.print(f"backfill of {feed} from {shown.start.isoformat()} to {shown.end.isoformat()}"
+                  + (f" (part {part})" if count != "1" else ""), highlight=False)
     _print_summaries(summaries)
 
 

@@ -1,6 +1,7 @@
-"""Run a feed: extract into the landing zone (no lock needed), then load under the writer lock.
+"""Run a feed: extract into the landing zone (no lock needed), then load.
 
-The DAGs call extract_feed and load_feed as two tasks; `ioc ingest` calls ingest_feed.
+The DAGs call extract_feed and load_feed as two tasks; `ioc ingest` calls ingest_feed; a large backfill is
+split into parts that workers run side by side (backfill_part).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
-from pipelines.warehouse import connect, exclusive
+from pipelines.warehouse import claimed, connect
 from pipelines.metrics.runs import recorded_run
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,31 @@ def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: 
     return batches
 
 
-def load_feed(feed_id: str) -> list[BatchSummary]:
-    """Load every pending landed batch of the feed, oldest first, each in its own transaction."""
+def load_feed(feed_id: str, only: list[LandedBatch] | None = None) -> list[BatchSummary]:
+    """Load the feed's pending landed batches (or `only` those: what one worker's part of a split pull landed),
+    oldest first, each in its own transaction.
+
+    Several workers may load one feed at once (on DuckLake: the parts of a large pull). Each takes the pending
+    batches no other holds (claimed(); a whole read's batches go together, in order, as its withdrawals need),
+    reads, validates and stages them beside the others, and commits one at a time per feed (load_batch)."""
     feed = catalog().feed(feed_id)
-    batches = pending(feed_id)
+    wanted = None if only is None else {b.batch_id for b in only}
+    batches = [b for b in pending(feed_id) if wanted is None or b.batch_id in wanted]
     if not batches:
         return []
+    with claimed(sorted({claim_name(b) for b in batches})) as mine:
+        taken = [b for b in batches if claim_name(b) in mine]
+        if len(taken) < len(batches):
+            log.info("%s: %d landed batches are being loaded by another worker", feed_id, len(batches) - len(taken))
+        return _load(feed, taken) if taken else []
+
+
+def claim_name(batch: LandedBatch) -> str:
+    """What a worker claims to load a batch: its whole read (a snapshot loads in order, by one worker), or itself."""
+    return f"load:{batch.feed}:{batch.snapshot or batch.batch_id}"
+
+
+def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
     if any(b.rows for b in batches):
         from pipelines.validate import gx_worker
 
@@ -76,14 +96,12 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
     units = catalog().org_units
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
-    # One process at a time loads a feed (its landing zone's batches); on DuckLake, loads of other feeds
-    # commit beside it.
-    with exclusive(f"load:{feed_id}"), connect() as con:
+    with connect() as con:
         con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
         # No table's rows are read in the order they were written (every reader sorts what it shows): DuckDB
         # may then insert in parallel (measured, 9.5M rows into clean.directive_tasks: 25 s → 11 s).
         con.execute("SET preserve_insertion_order = false")
-        with recorded_run(con, catalog(), "load", feed_id, publish_after=not follows_deadlines):
+        with recorded_run(con, catalog(), "load", feed.id, publish_after=not follows_deadlines):
             # A large run lets GE's worker go as soon as its last batch is validated (its memory is given back
             # before the commit needs DuckDB's); a small one keeps it for the next load of this process.
             let_go = sum(b.rows for b in batches) >= LET_GX_GO_ROWS
@@ -91,7 +109,7 @@ def load_feed(feed_id: str) -> list[BatchSummary]:
                 last = let_go and i == len(batches) - 1
                 summary = load_batch(con, feed, batch, units,
                                      last_docs=[d for s in summaries for d in s.data_docs] if last else None)
-                log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed_id, summary.batch_id,
+                log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed.id, summary.batch_id,
                          summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
                 summaries.append(summary)
         docs = [identifier for s in summaries for identifier in s.data_docs]
@@ -116,6 +134,13 @@ def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
     failures = [s.error for s in summaries if s.status == "failed" and s.file_name is None and not s.rows_received]
     if failures:
         raise SourceError("; ".join(f or "source failed" for f in failures))
+
+
+def backfill_part(feed_id: str, window: Window, part: int = 1, parts: int = 1) -> list[BatchSummary]:
+    """Re-read part `part` of `parts` of a window of an incremental source (its equal share of the window's time)
+    and load what this part landed: the parts of one large pull run side by side on several workers."""
+    landed = extract_feed(feed_id, window=window.split(parts)[part - 1])
+    return load_feed(feed_id, only=landed)
 
 
 def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:

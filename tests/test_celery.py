@@ -1,6 +1,7 @@
 """Scale-out: Airflow's CeleryExecutor with the machine's Redis as broker and PostgreSQL as metadata
-and result backend. A scheduler queues a feed DAG's tasks, a separate `airflow celery worker` process
-runs them through the api-server's execution API, and the feed lands in the warehouse."""
+and result backend. A scheduler queues a feed DAG's tasks, separate `airflow celery worker` processes
+run them through the api-server's execution API, and the feed lands in the warehouse; the parts of a
+split pull (backfill_split) go to both workers, side by side on DuckLake."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 
 from pipelines.airflow_env import airflow_environ, prepare_airflow
+from pipelines.warehouse import backend
 from tests.conftest import VENV_BIN
 from tests.stack import Process, free_port, wait_until
 
@@ -49,7 +51,8 @@ def metadata_db(postgres):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_a_celery_worker_runs_a_feed_dag_task_with_redis(home, tmp_path, redis, metadata_db, monkeypatch, query):
+def test_celery_workers_run_a_feed_dag_and_the_parts_of_a_split_pull_with_redis(home, tmp_path, redis, metadata_db,
+                                                                              monkeypatch, query, simulator, world):
     from tests.test_kpis import TASK_HEADER
     from tests.test_file_drop import write_csv
 
@@ -90,44 +93,67 @@ def test_a_celery_worker_runs_a_feed_dag_task_with_redis(home, tmp_path, redis, 
         processes.append(api.popen)
         start("dag-processor", "dag-processor")
         start("scheduler", "scheduler")
-        start("worker", "celery", "worker", "--concurrency", "1")
+        for n in (1, 2):  # two workers, one task at a time each
+            start(f"worker-{n}", "celery", "worker", "--concurrency", "1", "--celery-hostname", f"worker-{n}@%h")
         dag = "feed_directive_tasks"
         url = metadata_db.replace("postgresql+psycopg", "postgresql")
 
-        def unpaused() -> bool:
+        def unpaused(dag: str) -> bool:
             subprocess.run([airflow, "dags", "unpause", dag], env=env, capture_output=True)
             with psycopg.connect(url) as conn:
                 rows = conn.execute("SELECT is_paused FROM dag WHERE dag_id = %s", [dag]).fetchall()
             return rows == [(False,)]
 
-        wait_until(unpaused, timeout=180, interval=3, what=f"{dag} parsed into the metadata database and unpaused")
+        wait_until(lambda: unpaused(dag), timeout=180, interval=3,
+                   what=f"{dag} parsed into the metadata database and unpaused")
         subprocess.run([airflow, "dags", "trigger", dag], env=env, check=True, capture_output=True)
 
-        def finished():
+        def finished(dag: str):
             with psycopg.connect(url) as conn:
                 rows = conn.execute("SELECT state FROM dag_run WHERE dag_id = %s AND run_type = 'manual'",
                                     [dag]).fetchall()
             return rows and rows[0][0] in ("success", "failed") and rows[0][0]
 
         try:
-            state = wait_until(finished, timeout=150, interval=2, what=f"the {dag} run")
+            state = wait_until(lambda: finished(dag), timeout=150, interval=2, what=f"the {dag} run")
         except AssertionError:
             with psycopg.connect(url) as conn:
                 runs = conn.execute("SELECT run_id, state, run_type FROM dag_run").fetchall()
                 tis = conn.execute("SELECT task_id, state FROM task_instance").fetchall()
                 dags = conn.execute("SELECT dag_id, is_paused FROM dag").fetchall()
             raise AssertionError(f"runs {runs}, task instances {tis}, dags {dags}")
-        assert state == "success", (tmp_path / "worker.log").read_text()[-3000:]
+        worker_log = "".join((tmp_path / f"worker-{n}.log").read_text() for n in (1, 2))
+        assert state == "success", worker_log[-3000:]
         with psycopg.connect(url) as conn:
             tasks = conn.execute("SELECT task_id, state, executor, hostname FROM task_instance WHERE dag_id = %s "
                                  "AND run_id LIKE 'manual%%' ORDER BY task_id", [dag]).fetchall()
         assert [(t, s) for t, s, _, _ in tasks] == [("extract", "success"), ("load", "success")]
-        worker_log = (tmp_path / "worker.log").read_text()
         assert redis in worker_log or f"6379/{REDIS_DB}" in worker_log, "the worker took its tasks from Redis"
         for task_id in ("extract", "load"):
             assert task_id in worker_log, f"the Celery worker ran {task_id}"
         # the warehouse the worker wrote to (the DuckDB file, or the DuckLake with --warehouse ducklake)
         assert query("SELECT count(*) FROM clean.directive_tasks") == [(1,)]
+
+        # A large pull split in two: each part is a mapped task, taken by whichever worker is free.
+        split = "backfill_split"
+        wait_until(lambda: unpaused(split), timeout=120, interval=3,
+                   what=f"{split} parsed into the metadata database and unpaused")
+        subprocess.run([airflow, "dags", "trigger", split, "--conf",
+                        '{"feed": "tthc_dossiers", "start": "2026-08-01", "end": "2026-11-30", "parts": 2}'],
+                       env=env, check=True, capture_output=True)
+        state = wait_until(lambda: finished(split), timeout=240, interval=2, what=f"the {split} run")
+        assert state == "success", worker_log[-3000:]
+        with psycopg.connect(url) as conn:
+            parts = conn.execute("SELECT map_index, state, start_date, end_date FROM task_instance WHERE dag_id = %s "
+                                 "AND task_id = 'backfill_part' ORDER BY map_index", [split]).fetchall()
+        assert [(m, s) for m, s, _, _ in parts] == [(0, "success"), (1, "success")]
+        logs = {n: (tmp_path / f"worker-{n}.log").read_text() for n in (1, 2)}
+        if backend() == "ducklake":  # four writer slots: each worker takes a part, and both run at once
+            assert all(split in text for text in logs.values()), "each worker ran a part"
+            (_, _, start_1, end_1), (_, _, start_2, end_2) = parts
+            assert start_1 < end_2 and start_2 < end_1, f"the parts ran side by side: {parts}"
+        assert query("SELECT sum(rows_received) FROM ops.batches WHERE feed = 'tthc_dossiers'") == \
+            [(len(world.dossiers),)], "the two parts together read every dossier once"
     finally:
         for process in processes:
             if process.poll() is None:

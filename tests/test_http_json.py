@@ -201,7 +201,7 @@ def test_backfill_rereads_a_window_without_moving_the_cursor_or_duplicating(simu
     zone = ZoneInfo("Asia/Ho_Chi_Minh")
     start, end = datetime(2026, 10, 1, tzinfo=zone), datetime(2026, 10, 31, 23, 59, 59, 999999, tzinfo=zone)
     in_window = [r for r in world.dossiers
-                 if isinstance(r["updated_at"], datetime) and start < r["updated_at"] <= end]
+                 if isinstance(r["updated_at"], datetime) and start <= r["updated_at"] <= end]
 
     out = ioc("backfill", "tthc_dossiers", "--from", "2026-10-01", "--to", "2026-10-31", "--json", check=True)
     (summary,) = jsonlib.loads(out.stdout)

@@ -24,6 +24,7 @@ from pipelines.extract.cursors import cursor_key, earlier
 from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch
 from pipelines.extract.pull import (
+    TIE_STEP_SECONDS,
     Pull,
     Window,
     record_identity,
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES = 100_000
 MAX_PASSES = 3  # reads of a query whose pages keep shifting, before the pull gives up and keeps its cursor
-TIE_STEP_SECONDS = 1e-6  # a keyset request asks from just before the last value seen: ties on it come again
 MAX_RETRY_AFTER_SECONDS = 300
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pipelines.declarations.models import Feed
 from pipelines.declarations.base import duration_seconds
@@ -35,6 +35,9 @@ def setting(feed: Feed, key: str, value: str) -> str:
         raise SourceError(f"feed {feed.id}: source.{key} needs {exc}") from None
 
 
+TIE_STEP_SECONDS = 1e-6  # reads ask from just before a value (sources answer what came after it): it comes too
+
+
 class Window:
     """A backfill: re-read the records whose cursor value lies in [start, end], leaving the feed's own
     cursor where it is (what is read again loads as new versions or duplicates, never twice)."""
@@ -44,9 +47,37 @@ class Window:
             raise ValueError(f"the window ends ({end}) before it starts ({start})")
         self.start, self.end = start, end
 
+    def split(self, parts: int) -> list[Window]:
+        """The window cut into `parts` windows of equal time, end to end (each ends just before the next starts)."""
+        if parts < 1:
+            raise ValueError(f"a window splits into 1 part or more, not {parts}")
+        step = (self.end - self.start) / parts
+        starts = [self.start + step * i for i in range(parts)]
+        return [Window(s, e - timedelta(microseconds=1)) for s, e in zip(starts, starts[1:])] + [Window(starts[-1], self.end)]
+
     def holds(self, value: object) -> bool:
         key = cursor_key(str(value)) if value is not None else None
-        return key is not None and key <= self.end
+        return key is not None and self.start <= key <= self.end
+
+
+def whole_days(start: str, end: str, zone: str) -> Window:
+    """The window from `start` to `end` inclusive, each an ISO date (the end's whole day) or instant, in the time
+    zone `zone` unless it says its offset."""
+    from datetime import time as clock
+    from zoneinfo import ZoneInfo
+
+    def instant(text: str, is_end: bool) -> datetime:
+        try:
+            if len(text) == 10:
+                day = datetime.fromisoformat(text).date()
+                return datetime.combine(day + timedelta(days=1) if is_end else day, clock(), ZoneInfo(zone)) - \
+                    (timedelta(microseconds=1) if is_end else timedelta())
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (2026-10-01) or an instant (2026-10-01T08:00:00+07:00)") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+    return Window(instant(start, False), instant(end, True))
 
 
 def start_cursor(feed: Feed, window: Window | None = None) -> str | None:
@@ -55,8 +86,8 @@ def start_cursor(feed: Feed, window: Window | None = None) -> str | None:
     incremental = getattr(feed.source, "incremental", None)
     if incremental is None:
         return None
-    if window is not None:
-        return window.start.isoformat()
+    if window is not None:  # sources answer what came after the value asked: the window's start is asked too
+        return earlier(window.start.isoformat(), TIE_STEP_SECONDS)
     saved = read_cursor(feed.id)
     if saved is not None and incremental.lookback:
         return earlier(saved, duration_seconds(incremental.lookback))

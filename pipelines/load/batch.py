@@ -26,7 +26,7 @@ from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish, record_key_sql
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
-from pipelines.warehouse import committed, has_clean_table, literal, quote
+from pipelines.warehouse import committed, exclusive, has_clean_table, literal, quote
 from pipelines.warehouse.tables import clean_table, ensure_clean_table
 from pipelines.load.withdrawals import (
     apply_snapshot,
@@ -158,7 +158,11 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
             _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             failpoint("load.before_commit")
 
-        _commit(con, write)
+        failpoint("load.staged")
+        # Batches of one feed are read, validated and staged side by side (the parts of a split pull, on several
+        # workers) but merge into its clean table one at a time: a merge reads what the others committed.
+        with exclusive(f"commit:{feed.id}"):
+            _commit(con, write)
     finally:
         validator.close()
     discard(batch)

@@ -6,6 +6,7 @@ from pipelines.warehouse.connection import (
     NoTimeTravel,
     WarehouseBusy,
     backend,
+    claimed,
     connect,
     exclusive,
     has_clean_table,
@@ -14,5 +15,5 @@ from pipelines.warehouse.connection import (
 from pipelines.warehouse.sql import literal, quote
 from pipelines.warehouse.transaction import committed
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "NoTimeTravel", "WarehouseBusy", "backend", "committed", "connect", "exclusive",
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "NoTimeTravel", "WarehouseBusy", "backend", "claimed", "committed", "connect", "exclusive",
            "has_clean_table", "literal", "quote", "table_exists"]

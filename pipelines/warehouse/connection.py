@@ -10,8 +10,8 @@
   worker mounts; default $IOC_HOME/lake/). Each connection is an in-memory DuckDB (its temporary tables stay
   in the process) with the lake attached and in use, so every statement reads and writes the same names as
   on the file. Writers commit side by side (a conflicting commit runs again: transaction.py); what must run
-  once at a time (one feed's loads) takes exclusive(), a PostgreSQL advisory lock, which holds across
-  machines.
+  once at a time (the commits of one feed's batches) takes exclusive(), and a landed batch that several
+  workers could load is claimed() by one of them: PostgreSQL advisory locks, which hold across machines.
 
 Either way a connection comes with the fixed tables created (tables.py).
 """
@@ -161,7 +161,7 @@ def _lake_connection(timeout: float):
     catalog, data = lake_settings()
     database = _lake_database(catalog, data, timeout)
     # No lock: writers commit side by side (a conflicting commit is run again, transaction.py); what must not
-    # run twice at once (one feed's loads) takes exclusive().
+    # run twice at once (one feed's commits) takes exclusive().
     con = database.cursor()
     try:
         for setting in SETTINGS_A_CONNECTION_MAY_CHANGE:  # the lake's database outlives this connection
@@ -174,8 +174,8 @@ def _lake_connection(timeout: float):
 
 @contextmanager
 def exclusive(name: str, timeout: float = DEFAULT_TIMEOUT_SECONDS):
-    """One process at a time, on any machine, for what `name` names (e.g. the loads of one feed, which share its
-    landing zone): a PostgreSQL advisory lock in the lake's catalog database, held until the block ends (or
+    """One process at a time, on any machine, for what `name` names (e.g. the commits of one feed's batches, which
+    merge into one clean table): a PostgreSQL advisory lock in the lake's catalog database, held until the block ends (or
     the process dies). On the DuckDB file, connect() is exclusive already: nothing more is taken."""
     if backend() != "ducklake":
         yield
@@ -186,6 +186,23 @@ def exclusive(name: str, timeout: float = DEFAULT_TIMEOUT_SECONDS):
     with psycopg.connect(catalog, autocommit=True) as guard:
         _advisory_lock(guard, catalog, timeout, name)
         yield
+
+
+@contextmanager
+def claimed(names: list[str]):
+    """What this process may take of `names` (e.g. landed batches that several workers could load): the set of
+    those no other process holds, each held until the block ends (or the process dies) — PostgreSQL advisory
+    locks in the lake's catalog database, taken without waiting, all in one session. On the DuckDB file,
+    connect() is exclusive already: every name is this process's."""
+    if backend() != "ducklake" or not names:
+        yield set(names)
+        return
+    import psycopg
+
+    catalog, _ = lake_settings()
+    with psycopg.connect(catalog, autocommit=True) as guard:
+        yield {name for name in names
+               if guard.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)]).fetchone()[0]}
 
 
 SETTINGS_A_CONNECTION_MAY_CHANGE = ("memory_limit", "preserve_insertion_order")
@@ -247,8 +264,12 @@ def initialise() -> str:
 WRITER = "ioc-warehouse-writer"  # the advisory lock the lake's first attach (its catalog's creation) takes
 
 
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 def _advisory_lock(guard, catalog: str, timeout: float, name: str) -> None:
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    key = _lock_key(name)
     deadline = time.monotonic() + timeout
     delay = 0.05
     while not guard.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:

@@ -49,8 +49,8 @@ LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changi
 	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py
 test: install
 	$(VENV)/bin/ioc feeds check
-	$(VENV)/bin/pytest -n 2 --dist loadfile
-	$(VENV)/bin/pytest -n 2 --dist loadfile --warehouse ducklake $(LAKE_TESTS)
+	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=12
+	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=12 --warehouse ducklake $(LAKE_TESTS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

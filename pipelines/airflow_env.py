@@ -42,7 +42,7 @@ def writer_pool() -> tuple[str, str]:
     from pipelines.warehouse import backend
 
     if backend() == "ducklake":
-        return str(LAKE_WRITERS), "Loads side by side on the DuckLake warehouse (one feed's merges at a time)"
+        return str(LAKE_WRITERS), "Loads side by side on the DuckLake warehouse (the merges of one feed one at a time)"
     return "1", "One writer of the DuckDB warehouse at a time"
 
 

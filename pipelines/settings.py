@@ -15,6 +15,9 @@ class Paths:
 
     home: Path
     schemas: Path
+    # raw history's files: $IOC_RAW_DATA (a directory, or an s3:// URL), shared by every worker of a DuckLake
+    # (default $IOC_HOME/raw)
+    raw_history: str
 
     @property
     def warehouse(self) -> Path:
@@ -36,8 +39,9 @@ class Paths:
     def landing(self, feed: str) -> Path:
         return self.home / "landing" / feed
 
-    def raw(self, feed: str) -> Path:
-        return self.home / "raw" / feed
+    def raw(self, feed: str) -> str:
+        """Where a feed's raw history files are: a directory, or an s3:// prefix."""
+        return f"{self.raw_history.rstrip('/')}/{feed}"
 
     def staging(self, feed: str) -> Path:
         return self.home / "staging" / feed
@@ -62,4 +66,7 @@ def paths() -> Paths:
     """Paths for the current environment (read at call time, so tests can point elsewhere)."""
     home = Path(os.environ.get("IOC_HOME") or REPO_ROOT / "var").resolve()
     schemas = Path(os.environ.get("IOC_SCHEMAS") or REPO_ROOT / "schemas").resolve()
-    return Paths(home=home, schemas=schemas)
+    raw_history = os.environ.get("IOC_RAW_DATA", "").strip() or str(home / "raw")
+    if not raw_history.startswith("s3://"):
+        raw_history = str(Path(raw_history).resolve())
+    return Paths(home=home, schemas=schemas, raw_history=raw_history)

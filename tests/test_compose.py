@@ -122,9 +122,11 @@ def test_the_stack_runs_its_warehouse_on_ducklake_with_more_than_one_worker():
     assert env["IOC_WAREHOUSE"] == "ducklake"
     assert "host=postgres" in env["IOC_DUCKLAKE_CATALOG"] and "password" not in env["IOC_DUCKLAKE_CATALOG"]
     assert "${" in yaml.safe_load(COMPOSE.read_text())["x-airflow-common"]["environment"]["PGPASSWORD"]
-    lake = env["IOC_DUCKLAKE_DATA"]
-    for name in ("airflow-worker", "airflow-scheduler", "exporter"):
-        assert any(str(v).endswith(":" + lake) for v in services[name]["volumes"]), f"{name} mounts the lake's data"
+    for setting in ("IOC_DUCKLAKE_DATA", "IOC_RAW_DATA"):  # the lake's data, and raw history beside it
+        path = env[setting]
+        for name in ("airflow-worker", "airflow-scheduler", "exporter"):
+            mounts = [str(v).split(":")[1] for v in services[name]["volumes"] if str(v).startswith("ioc-lake:")]
+            assert any(path.startswith(m + "/") for m in mounts), f"{name} mounts {setting} from the ioc-lake volume"
     assert services["airflow-worker"]["deploy"]["replicas"] >= 2
     assert "ioc warehouse init" in " ".join(services["airflow-init"]["command"])
 

@@ -149,3 +149,59 @@ def test_a_large_pull_split_across_two_workers_loads_side_by_side_and_equals_one
             lake, one_file = query(sql), file.execute(sql).fetchall()
             assert lake, f"{name}: nothing to compare"
             assert same_rows(lake, one_file), f"{name} differ between the split pull on DuckLake and one pull into the file"
+
+
+@pytest.fixture
+def object_storage(monkeypatch):
+    """An S3-compatible server on loopback (moto's, over real HTTP) with an empty bucket, and the S3 settings
+    every process of the platform reads from the environment."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    keys = {"AWS_ACCESS_KEY_ID": f"ioc-{uuid.uuid4().hex[:8]}", "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
+            "AWS_REGION": "us-east-1"}
+    for name, value in {**keys, "IOC_S3_ENDPOINT": f"{host}:{port}", "IOC_S3_URL_STYLE": "path",
+                        "IOC_S3_USE_SSL": "false"}.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=f"http://{host}:{port}", aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    client.create_bucket(Bucket="ioc-lake")
+    monkeypatch.setenv("IOC_DUCKLAKE_DATA", "s3://ioc-lake/data")
+    monkeypatch.setenv("IOC_RAW_DATA", "s3://ioc-lake/raw")
+    yield lambda prefix: [o["Key"] for o in client.list_objects_v2(Bucket="ioc-lake", Prefix=prefix).get("Contents", [])]
+    server.stop()
+
+
+def test_a_ducklake_keeps_its_data_and_raw_history_in_object_storage(home, lake_catalog, object_storage, tmp_path,
+                                                                      query):
+    """IOC_DUCKLAKE_DATA and IOC_RAW_DATA as s3:// URLs: a load writes the lake's Parquet files and the batch's raw
+    record file as objects (through DuckDB's httpfs, the keys from the environment), nothing on local disk, and
+    the warehouse reads them back — clean rows, raw history, the deadline marts."""
+    from tests.test_kpis import TASK_HEADER
+    from tests.test_file_drop import write_csv
+
+    ioc("warehouse", "init", check=True)
+    rows = [[f"NV-{i}", "TB 1/TB-VP", "Lãnh đạo", "SXD", f"Nhiệm vụ {i}", "01/09/2026", "02/11/2026",
+             "Đang thực hiện", "", "20/11/2026 08:00:00"] for i in range(1, 41)]
+    file = write_csv(tmp_path / "nhiem_vu.csv", rows, header=TASK_HEADER)
+    loaded = ioc("ingest", "directive_tasks", "--file", str(file))
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+
+    assert query("SELECT count(*) FROM clean.directive_tasks") == [(40,)]
+    (batch,) = query("SELECT batch_id FROM ops.batches")
+    assert query("SELECT count(*), count(DISTINCT record->>'Mã nhiệm vụ') FROM raw.directive_tasks") == [(40, 40)]
+    assert object_storage("raw/directive_tasks/") == [f"raw/directive_tasks/{batch[0]}.parquet"]
+    assert any(k.startswith("data/clean/directive_tasks/") and k.endswith(".parquet") for k in object_storage("data/")), \
+        object_storage("data/")
+    assert query("SELECT count(*) FROM marts.task_status WHERE state = 'overdue'") == [(40,)]
+    assert not (home / "lake").exists() and not (home / "raw").exists(), "nothing of the lake on local disk"
+
+
+def test_object_storage_without_its_keys_is_refused_naming_them(home, lake_catalog, object_storage, monkeypatch):
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    refused = ioc("warehouse", "init")
+    assert refused.returncode != 0
+    assert "AWS_SECRET_ACCESS_KEY" in refused.stderr and "object storage" in refused.stderr

@@ -12,7 +12,7 @@ from pipelines.declarations.base import Strict
 from pipelines.declarations.models import IDENTIFIER, Names, UnitKind
 
 PeriodType = Literal["daily", "weekly", "monthly", "quarterly", "half_year", "nine_month", "yearly"]
-UNIT_KINDS: tuple[str, ...] = ("province", "department", "centre", "district", "commune")
+UNIT_KINDS: tuple[str, ...] = ("nation", "province", "department", "centre", "district", "commune")
 PLACEHOLDERS = ("now", "today")  # {now}: the instant of computation, {today}: its local date
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -25,9 +25,10 @@ class Grain(Strict):
     """The period type of the KPI and the kinds of organisation unit it is shown for."""
 
     period: PeriodType
-    units: list[UnitKind] = list(UNIT_KINDS)
+    units: list[UnitKind] = [k for k in UNIT_KINDS if k != "nation"]  # the watched unit shows too, whatever its kind
     history_periods: Annotated[int, Field(ge=1, le=120)] = 12  # periods recomputed by default
-    # false: a unit appears only when it has data (e.g. only feed owners have feeds); the province always does
+    # false: a unit appears only when it has data (e.g. only feed owners have feeds); the provinces and the watched
+    # unit (org_units.province: a province, or the nation) always do
     units_without_data: bool = True
 
 

@@ -24,11 +24,11 @@ class Names(Strict):
 
 # --- organisation units -------------------------------------------------------------------
 
-UnitKind = Literal["province", "department", "centre", "district", "commune"]
+UnitKind = Literal["nation", "province", "department", "centre", "district", "commune"]
 
 
 class OrgUnit(Strict):
-    """An organisation unit (province, department, centre, district, commune) with its validity."""
+    """An organisation unit (the nation, a province, department, centre, district, commune) with its validity."""
 
     code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
     kind: UnitKind
@@ -44,7 +44,10 @@ class OrgUnit(Strict):
 
 
 class OrgUnits(Strict):
-    """The organisation tree of the province."""
+    """The organisation tree: the nation, its provinces and what is under them.
+
+    `province` is the unit this centre watches, the top of its wall and of its KPIs: a province centre names
+    its province (units above it are not computed), a national centre names the nation."""
 
     province: str
     units: list[OrgUnit]

@@ -20,7 +20,7 @@ from pipelines.declarations.kpis import Kpi, QueryMeasure, RatioOfKpis, TableMea
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
-from pipelines.kpi.tree import ancestors, spine, unit_kinds
+from pipelines.kpi.tree import ancestors, shown_units, spine, unit_kinds
 from pipelines.warehouse import committed, has_clean_table, table_exists
 from pipelines.warehouse.tables import KPI_DDL, ensure_clean_table
 
@@ -152,7 +152,7 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
     known = unit_kinds(catalog.org_units)
     # units the tree does not know keep their own rows; known units appear at the kinds the KPI shows
     shown = numbers.filter(~pl.col("unit_code").is_in(list(known))
-                           | pl.col("unit_code").is_in([c for c, k in known.items() if k in kpi.grain.units]))
+                           | pl.col("unit_code").is_in(shown_units(kpi, catalog.org_units)))
     extra = shown.join(expected, on=["unit_code", "period"], how="anti").join(_period_frame(periods), on="period")
     rows = pl.concat([expected.join(shown, on=["unit_code", "period"], how="left"),
                       extra.select(expected.columns + ["numerator", "denominator"])])

@@ -25,12 +25,31 @@ def ancestors(units: OrgUnits) -> pl.DataFrame:
 
 def spine(kpi: Kpi, periods: list[Period], units: OrgUnits) -> pl.DataFrame:
     """(unit_code, period, period_start, period_end): each unit of the KPI's kinds active at some
-    time in each period — the rows the KPI must show, with a value or as no data."""
+    time in each period, and the watched unit (the province, or the nation) — the rows the KPI must show,
+    with a value or as no data."""
     kinds = kpi.grain.units if kpi.grain.units_without_data else ["province"]
+    shown = set(shown_units(kpi, units, kinds))
     rows = [(u.code, p.key, p.start, p.end) for p in periods for u in units.units
-            if u.kind in kinds and u.valid_from <= p.end and (u.valid_to is None or u.valid_to >= p.start)]
+            if u.code in shown and u.valid_from <= p.end and (u.valid_to is None or u.valid_to >= p.start)]
     return pl.DataFrame(rows, schema={"unit_code": pl.String, "period": pl.String, "period_start": pl.Date,
                                       "period_end": pl.Date}, orient="row")
+
+
+def shown_units(kpi: Kpi, units: OrgUnits, kinds: list[str] | None = None) -> list[str]:
+    """The known units the KPI shows: those of its kinds (or `kinds`), and the watched unit (org_units.province),
+    whatever its kind; never a unit above the watched one (a province centre computes no national value)."""
+    kinds = kpi.grain.units if kinds is None else kinds
+    above = set(_above(units, units.province))
+    return [u.code for u in units.units if (u.kind in kinds and u.code not in above) or u.code == units.province]
+
+
+def _above(units: OrgUnits, code: str) -> list[str]:
+    parent = {u.code: u.parent for u in units.units}
+    chain, current = [], parent.get(code)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parent.get(current)
+    return chain
 
 
 def unit_kinds(units: OrgUnits) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 A batch's records stay in the Parquet file they landed in (text cells under the source's own header
 labels, or the JSON an API or database sent, with each record's source row and URI): at its load the
-file is linked, not copied, to $IOC_HOME/raw/<feed>/<batch>.parquet, so keeping history costs no
-rewrite and no JSON encode per row. The view raw.<feed> shows them as one table (a record as JSON,
+file is linked (or, on another filesystem, copied) to $IOC_RAW_DATA/<feed>/<batch>.parquet (by default
+$IOC_HOME/raw; on a DuckLake, a path every worker mounts beside the lake's data), so keeping history costs
+no rewrite and no JSON encode per row. The view raw.<feed> shows them as one table (a record as JSON,
 built when it is read), joined to ops.batches: a file whose batch never committed (a crash before the
 commit) is not history, and the batch's next load links it again.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LINE, RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, records_file
 from pipelines.warehouse import literal, quote, table_exists
+from pipelines.warehouse.connection import is_object_storage
 from pipelines.settings import paths
 
 LEGACY = "_before_parquet"  # raw history kept in a warehouse table before it moved to Parquet files
@@ -25,8 +27,8 @@ def raw_view(feed: Feed) -> str:
     return f"raw.{quote(feed.id)}"
 
 
-def raw_file(feed: Feed, batch_id: str) -> Path:
-    return paths().raw(feed.id) / f"{batch_id}.parquet"
+def raw_file(feed: Feed, batch_id: str) -> str:
+    return f"{paths().raw(feed.id)}/{batch_id}.parquet"
 
 
 def record_sql(columns: list[str], alias: str = "") -> str:
@@ -45,9 +47,9 @@ def record_sql(columns: list[str], alias: str = "") -> str:
     return f"CASE {' '.join(branches)} ELSE {whole} END" if branches else whole
 
 
-def parquet_columns(con, file: Path) -> list[str]:
+def parquet_columns(con, file: str | Path) -> list[str]:
     return [name for (name,) in con.execute(
-        f"SELECT name FROM parquet_schema({literal(str(file))}) WHERE name <> 'schema'").fetchall()]
+        f"SELECT name FROM parquet_schema({literal(str(file))}) WHERE num_children IS NULL").fetchall()]
 
 
 def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
@@ -55,17 +57,22 @@ def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
     cover the columns it brought. Linking again (a load retried after a crash) replaces the link."""
     landed = records_file(batch)
     target = raw_file(feed, batch.batch_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not is_object_storage(target):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
     _migrate_table(con, feed)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(landed, tmp)
-    except OSError:  # another filesystem: copy instead
-        import shutil
+    if is_object_storage(target):  # an object is written whole or not at all
+        con.execute(f"COPY (SELECT * FROM read_parquet({literal(str(landed))})) TO {literal(target)} (FORMAT parquet)")
+    else:
+        file = Path(target)
+        tmp = file.with_name(f".{file.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(landed, tmp)
+        except OSError:  # another filesystem: copy instead
+            import shutil
 
-        shutil.copyfile(landed, tmp)
-    os.replace(tmp, target)
+            shutil.copyfile(landed, tmp)
+        os.replace(tmp, file)
     _record_columns(con, feed, parquet_columns(con, target))
     _create_view(con, feed)
 
@@ -80,7 +87,7 @@ def _record_columns(con, feed: Feed, columns: list[str]) -> None:
 def _create_view(con, feed: Feed) -> None:
     columns = [name for (name,) in con.execute(
         "SELECT name FROM ops.raw_columns WHERE feed = ? ORDER BY name", [feed.id]).fetchall()]
-    files = literal(str(paths().raw(feed.id) / "*.parquet"))
+    files = literal(f"{paths().raw(feed.id)}/*.parquet")
     batch_id = "parse_filename(r.filename, true)"
     if LEGACY in columns:
         batch_id = f"coalesce(r.{quote(LEGACY)}, {batch_id})"
@@ -103,7 +110,7 @@ def _migrate_table(con, feed: Feed) -> None:
             "AND table_schema = 'raw' AND table_name = ?",
             [feed.id]).fetchall()[0][0] != "BASE TABLE":
         return
-    target = paths().raw(feed.id) / f"{LEGACY}.parquet"
+    target = f"{paths().raw(feed.id)}/{LEGACY}.parquet"
     con.execute(f"""
         COPY (SELECT batch_id AS {quote(LEGACY)}, source_uri AS {quote(SOURCE_URI)},
                      source_row AS {quote(SOURCE_ROW)}, record::VARCHAR AS {quote(RAW)}

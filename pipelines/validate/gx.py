@@ -128,12 +128,20 @@ def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list
     frame); returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    registered = checkpoint(feed, frame)
+    from great_expectations.exceptions.resource_freshness import ResourceFreshnessAggregateError
+
     with warnings.catch_warnings():
         # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
         warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
-        result = registered.run(batch_parameters={"dataframe": data} if data is not None else None,
-                                expectation_parameters=parameters)
+        try:
+            result = checkpoint(feed, frame).run(batch_parameters={"dataframe": data} if data is not None else None,
+                                                 expectation_parameters=parameters)
+        except ResourceFreshnessAggregateError:
+            # Another process of this $IOC_HOME saved the same suite since this one registered it (loads of one
+            # feed side by side): register it again, then run.
+            _checkpoints.pop((paths().home, feed.id, frame), None)
+            result = checkpoint(feed, frame).run(batch_parameters={"dataframe": data} if data is not None else None,
+                                                 expectation_parameters=parameters)
     outcomes, identifiers = [], [ExpectationSuiteIdentifier(name=suite_name(feed.id, frame))]
     for identifier, validation in result.run_results.items():
         identifiers.append(identifier)

@@ -127,8 +127,11 @@ def prepare(feed) -> None:
     from pipelines.validate import gx
 
     with _one_at_a_time():
-        gx.context()
-        gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
+        try:
+            gx.context()
+            gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
+        finally:
+            gx.release_staging()  # GE tested its staging datasource, and keeps the connection unless told
 
 
 STAGING_MEMORY_LIMIT = "256MB"  # DuckDB's memory for GE's queries on a batch (a large batch spills to disk)
@@ -148,7 +151,8 @@ def validate_rows(feed, rows_from: str, parameters: dict):
 def _one_at_a_time():
     """One process of this $IOC_HOME at a time writes GE's file context and uses its staging database (DuckDB
     opens a file in one process at a time): loads that run side by side (on DuckLake) take turns here, for
-    the seconds GE's queries take."""
+    the seconds GE's queries take. Whoever holds it closes the staging database before letting go (GE keeps
+    the connections it opened, even to test a datasource)."""
     from filelock import FileLock
 
     from pipelines.settings import paths
@@ -203,8 +207,12 @@ def validate_columns(feed, parameters: dict, columns: list[str]):
 
     from pipelines.validate import gx
 
-    return _plain_results(*gx.run_suite(feed, "columns", parameters,
-                                        pd.DataFrame({"column": pd.Series(columns, dtype=object)})))
+    with _one_at_a_time():  # GE may open its staging datasource (to test it) whatever the suite reads
+        try:
+            return _plain_results(*gx.run_suite(feed, "columns", parameters,
+                                                pd.DataFrame({"column": pd.Series(columns, dtype=object)})))
+        finally:
+            gx.release_staging()
 
 
 def build_data_docs(identifiers: list) -> None:
@@ -214,7 +222,10 @@ def build_data_docs(identifiers: list) -> None:
     from pipelines.validate import gx
 
     with _one_at_a_time():
-        gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
+        try:
+            gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
+        finally:
+            gx.release_staging()
 
 
 def _plain_results(outcomes: list, identifiers: list) -> tuple[list, list]:

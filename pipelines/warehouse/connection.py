@@ -81,6 +81,8 @@ def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS, as_of: datetime | None = N
     try:
         con = _open(duckdb, str(p.warehouse), deadline=started + timeout)
         try:
+            if is_object_storage(p.raw_history):  # raw history in object storage: its views read s3:// files
+                use_object_storage(con)
             con.execute(DDL)
             yield con
         finally:
@@ -101,14 +103,46 @@ def _open(duckdb, path: str, deadline: float):
             delay = min(delay * 2, 2.0)
 
 
-def lake_settings() -> tuple[str, Path]:
-    """The DuckLake catalog's connection string and the data path."""
+def lake_settings() -> tuple[str, str]:
+    """The DuckLake catalog's connection string and the data path (a directory, or an s3:// URL), ending in '/'."""
     catalog = os.environ.get("IOC_DUCKLAKE_CATALOG", "").strip()
     if not catalog:
         raise ValueError("IOC_WAREHOUSE=ducklake needs IOC_DUCKLAKE_CATALOG, the PostgreSQL catalog's libpq "
                          "connection string (e.g. 'dbname=ioc host=127.0.0.1 user=ioc'; its password in PGPASSWORD)")
-    data = Path(os.environ.get("IOC_DUCKLAKE_DATA") or paths().home / "lake")
-    return catalog, data
+    data = os.environ.get("IOC_DUCKLAKE_DATA", "").strip() or str(paths().home / "lake")
+    if not is_object_storage(data):
+        data = str(Path(data).resolve())
+    return catalog, data.rstrip("/") + "/"
+
+
+def is_object_storage(path: str) -> bool:
+    """Whether a data path is in S3-compatible object storage (s3://bucket/prefix) rather than a directory."""
+    return str(path).startswith("s3://")
+
+
+S3_SETTINGS = {  # the S3 secret's parameters, from the environment (the keys are never written anywhere)
+    "KEY_ID": "AWS_ACCESS_KEY_ID", "SECRET": "AWS_SECRET_ACCESS_KEY", "SESSION_TOKEN": "AWS_SESSION_TOKEN",
+    "REGION": "AWS_REGION", "ENDPOINT": "IOC_S3_ENDPOINT", "URL_STYLE": "IOC_S3_URL_STYLE", "USE_SSL": "IOC_S3_USE_SSL"}
+
+
+def use_object_storage(database) -> None:
+    """Let a DuckDB database read and write s3:// paths: the httpfs extension (PyPI's duckdb-extension-httpfs) and
+    a temporary S3 secret made from the environment — AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+    AWS_SESSION_TOKEN, AWS_REGION) as every S3 client reads them, and for storage other than AWS (MinIO, Ceph…)
+    IOC_S3_ENDPOINT (host:port), IOC_S3_URL_STYLE (path) and IOC_S3_USE_SSL (false for plain HTTP)."""
+    database.execute(f"LOAD {literal(str(extension_file('httpfs')))}")
+    missing = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not os.environ.get(v)]
+    if missing:
+        raise ValueError(f"a data path in object storage (s3://…) needs {' and '.join(missing)} in the environment "
+                         "(the storage's access key; never in a file of the project)")
+    parameters = ["TYPE s3"]
+    for key, variable in S3_SETTINGS.items():
+        value = os.environ.get(variable, "").strip()
+        if value and key == "USE_SSL":
+            parameters.append(f"USE_SSL {'false' if value.lower() in ('0', 'false', 'no') else 'true'}")
+        elif value:
+            parameters.append(f"{key} {literal(value)}")
+    database.execute(f"CREATE OR REPLACE TEMPORARY SECRET ioc_s3 ({', '.join(parameters)})")
 
 
 def extension_file(name: str) -> Path:
@@ -140,7 +174,7 @@ def _lake_as_of(moment: datetime, timeout: float):
     name = f"as_of_{uuid.uuid4().hex}"
     try:
         database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {name} (DATA_PATH "
-                         f"{literal(str(data) + os.sep)}, SNAPSHOT_TIME {literal(moment.isoformat())}, READ_ONLY)")
+                         f"{literal(data)}, SNAPSHOT_TIME {literal(moment.isoformat())}, READ_ONLY)")
     except duckdb.Error as exc:
         if "no snapshot found" not in str(exc).lower():
             raise
@@ -209,7 +243,7 @@ SETTINGS_A_CONNECTION_MAY_CHANGE = ("memory_limit", "preserve_insertion_order")
 _lake: tuple | None = None  # (pid, catalog, data path, the in-memory database with the lake attached)
 
 
-def _lake_database(catalog: str, data: Path, timeout: float):
+def _lake_database(catalog: str, data: str, timeout: float):
     """This process's in-memory DuckDB with the extensions loaded, the lake attached and its tables made: done
     once per process (0.3 s), each connection a cursor of it. A forked child makes its own."""
     if _lake is not None and _lake[:3] == (os.getpid(), catalog, data):
@@ -221,16 +255,19 @@ def _lake_database(catalog: str, data: Path, timeout: float):
         return _attach_lake(catalog, data)
 
 
-def _attach_lake(catalog: str, data: Path):
+def _attach_lake(catalog: str, data: str):
     global _lake
     import duckdb
 
-    data.mkdir(parents=True, exist_ok=True)
     database = duckdb.connect()
     for name in ("postgres_scanner", "ducklake"):
         database.execute(f"LOAD {literal(str(extension_file(name)))}")
+    if is_object_storage(data) or is_object_storage(paths().raw_history):
+        use_object_storage(database)
+    if not is_object_storage(data):
+        Path(data).mkdir(parents=True, exist_ok=True)
     # The first ATTACH creates the catalog's tables (under the writer lock: two at once collide).
-    database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {LAKE} (DATA_PATH {literal(str(data) + os.sep)})")
+    database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {LAKE} (DATA_PATH {literal(data)})")
     database.execute(f"USE {LAKE}")
     database.execute(DDL)
     _lake = (os.getpid(), catalog, data, database)

@@ -166,13 +166,18 @@ def file_drop_schemas(root: Path) -> Path:
     reconciliation, which only a pulled source has)."""
     schemas = root / "schemas"
     shutil.copytree(REPO / "schemas", schemas)
+    dossiers_as_files(schemas)
+    return schemas
+
+
+def dossiers_as_files(schemas: Path) -> None:
+    """Make tthc_dossiers in a copy of schemas/ a file drop of CSV files, with its contract and checks."""
     feed_file = schemas / "feeds" / "tthc_dossiers.yaml"
     feed = yaml.safe_load(feed_file.read_text(encoding="utf-8"))
     feed["source"] = {"kind": "file_drop", "inbox": "tthc_dossiers", "patterns": ["*.csv"], "number_format": "en"}
     feed.pop("withdrawals", None)
     feed.pop("reconcile", None)
     feed_file.write_text(yaml.safe_dump(feed, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return schemas
 
 
 def run(command: list[str], env: dict) -> tuple[float, float, int, str]:

@@ -47,8 +47,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from ingest_scale import run  # noqa: E402  (the process-tree timer and memory sampler)
+from ingest_scale import dossiers_as_files, run  # noqa: E402  (dossiers as files; the process-tree timer)
 from kpis_34_provinces import write_schemas  # noqa: E402  (the 34 provinces' tree)
+from scrape_exporter import scrape  # noqa: E402  (`ioc serve` scraped)
 
 PYTHON = REPO / ".venv" / "bin" / "python"
 IOC = REPO / ".venv" / "bin" / "ioc"
@@ -66,12 +67,7 @@ def national_schemas(root: Path) -> Path:
     schemas = root / "schemas"
     write_schemas(schemas)
 
-    dossiers_file = schemas / "feeds" / "tthc_dossiers.yaml"
-    feed = yaml.safe_load(dossiers_file.read_text(encoding="utf-8"))
-    feed["source"] = {"kind": "file_drop", "inbox": "tthc_dossiers", "patterns": ["*.csv"], "number_format": "en"}
-    feed.pop("withdrawals", None)
-    feed.pop("reconcile", None)
-    dossiers_file.write_text(yaml.safe_dump(feed, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    dossiers_as_files(schemas)
 
     reports_file = schemas / "feeds" / "dept_monthly_report.yaml"
     feed = yaml.safe_load(reports_file.read_text(encoding="utf-8"))
@@ -255,36 +251,9 @@ def same_kpis(left: list[tuple], right: list[tuple]) -> tuple[int, list]:
     return len(left) - len(differ), differ[:5]
 
 
-def scrape(env: dict, units: str | None, scrapes: int) -> dict:
+def scrape_figures(env: dict, units: str | None, scrapes: int) -> dict:
     """`ioc serve` over the warehouse's published state: series per scrape and its time (p50, p95)."""
-    import socket
-
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [str(IOC), "serve", "--port", str(port)] + (["--units", units] if units else [])
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/metrics"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(url, timeout=30)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        times, series = [], 0
-        with httpx.Client(timeout=60) as client:
-            for _ in range(scrapes):
-                t0 = time.perf_counter()
-                body = client.get(url).text
-                times.append((time.perf_counter() - t0) * 1000)
-                series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
-    finally:
-        server.terminate()
-        server.wait()
-    times.sort()
+    times, series, _ = scrape(env, scrapes, units)
     return {"units": units or "all", "series": series, "p50_ms": round(statistics.median(times)),
             "p95_ms": round(times[max(0, math.ceil(len(times) * 0.95) - 1)])}
 
@@ -353,7 +322,7 @@ def main() -> None:
         national = figures[f"lake-{args.writers[-1]}"]["env"]
         subprocess.run([str(IOC), "late"], env=national, check=True, capture_output=True)  # publishes the state
         for units in (None, "P01"):
-            print(f"/metrics: {json.dumps(scrape(national, units, args.scrapes))}", flush=True)
+            print(f"/metrics: {json.dumps(scrape_figures(national, units, args.scrapes))}", flush=True)
         one = figures.get("lake-1", {}).get("load", {}).get("wall_seconds")
         two = figures.get("lake-2", {}).get("load", {}).get("wall_seconds")
         if one and two:

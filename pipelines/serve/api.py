@@ -228,12 +228,15 @@ def _feeds_now(wall: dict) -> list[dict]:
 
 
 def _path(view: WallView, code: str) -> list[dict]:
-    """The unit and its ancestors, root first (the drill-down's breadcrumb)."""
-    path, seen = [], set()
-    current = code
-    while current and current not in seen:
-        seen.add(current)
-        unit = view.unit(current)
-        path.append({"code": unit["code"], "name": unit["name"], "kind": unit["kind"]})
-        current = unit["parent"]
-    return path[::-1]
+    """The unit and its ancestors up to the unit the centre watches, that one first (the drill-down's
+    breadcrumb): a province centre's wall starts at its province, not at the nation above it."""
+    def chain(start: str) -> list[dict]:
+        units, current = [], start
+        while current and current not in {u["code"] for u in units}:
+            units.append(view.unit(current))
+            current = units[-1]["parent"]
+        return units
+
+    above = {u["code"] for u in chain(view.data["province"])[1:]}  # the nation, for a province centre
+    return [{"code": u["code"], "name": u["name"], "kind": u["kind"]}
+            for u in chain(code) if u["code"] not in above][::-1]

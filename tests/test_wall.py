@@ -203,6 +203,8 @@ def test_the_api_kpis_match_the_warehouse_and_drill_down_through_the_tree(demo):
 
 
 def test_the_api_feeds_show_freshness_failing_checks_and_their_reasons(demo):
+    import duckdb
+
     body = demo.api("/api/feeds")
     feeds = {f["id"]: f for f in body["feeds"]}
     assert set(feeds) == set(catalog().feeds)
@@ -212,6 +214,10 @@ def test_the_api_feeds_show_freshness_failing_checks_and_their_reasons(demo):
             assert check["check"] in body["checks"], check
     planted = demo.world.planted["dept_monthly_report"]
     failed = {b["file"]: b["error"] for b in feeds["dept_monthly_report"]["failed_batches"]}
+    with duckdb.connect(str(demo.home / "warehouse.duckdb"), read_only=True) as con:
+        failures = dict(con.execute("SELECT feed, count(*) FROM ops.batches WHERE status = 'failed' GROUP BY feed").fetchall())
+    assert {f: feeds[f]["failed_batch_count"] for f in feeds if feeds[f]["failed_batch_count"]} == failures, \
+        "every failed batch counted (the count and the list of the latest are two keys)"
     for garbage in planted["garbage_files"]:
         assert "not a readable XLSX" in failed[garbage]
     for wrong in planted["unknown_department_files"]:

@@ -235,7 +235,7 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
             "schedule": feed.schedule,
             "stale_after_seconds": duration_seconds(feed.stale_after) if feed.stale_after else None,
             "last_success_at": iso(success), "last_received_at": iso(last_received),
-            "batches": n, "failed_batches": n_failed, "rows_received": received or 0, "rows_loaded": loaded or 0,
+            "batches": n, "failed_batch_count": n_failed, "rows_received": received or 0, "rows_loaded": loaded or 0,
             "rows_quarantined": quarantined or 0, "quarantine_open": quarantined_open.get(feed.id, 0),
             "latest_batch": None if batch is None else dict(zip(
                 ("batch_id", "received_at", "status", "file", "source", "rows_received", "rows_loaded",
@@ -243,6 +243,6 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
             "failing_checks": checks.get(feed.id, []),
             "quarantine_reasons": reasons.get(feed.id, []),
             "reconciliation": reconciled.get(feed.id), "withdrawn": withdrawn.get(feed.id, 0),
-            "failed_batches": failed.get(feed.id, []),
+            "failed_batches": failed.get(feed.id, []),  # the latest FAILED_BATCHES_SHOWN of them
         })
     return feeds

@@ -305,6 +305,9 @@ def test_the_wall_shows_the_planted_late_department_and_overdue_task(demo, open_
     for badge in tiles.locator(".badge").all_inner_texts():  # colour is never the only signal
         assert badge[0] in "●▲✖○" and badge[2:] in STATUS_WORDS["vi"], badge
     assert page.locator(".tile .spark").count() == len(catalog().kpis)
+    # a tile says what its status is judged against, and the target where that is another number
+    air = page.locator(".tile[data-kpi='aqi_unhealthy_hours'] .target").inner_text()
+    assert air == "Đạt khi ≤ 10 giờ · Mục tiêu ≤ 0 giờ", air
 
     rule = demo.api("/api/reports")["feeds"][0]["deadline_rule"]["vi"]
     for missing in demo.world.planted["dept_monthly_report"]["missing"]:

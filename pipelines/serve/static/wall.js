@@ -160,12 +160,18 @@ function crumbs(path, onPick) {
   });
 }
 
+// What the status is judged against (the green bound), and the target where it is another number: a value
+// between the two is green yet short of the target, and the tile says so ("Đạt khi ≤ 10 giờ · Mục tiêu ≤ 0 giờ").
 function targetText(kpi, current) {
-  const target = current && current.target !== null && current.target !== undefined ? current.target : kpi.target;
+  const known = (v) => v !== null && v !== undefined;
+  const target = current && known(current.target) ? current.target : kpi.target;
   const op = kpi.direction === "higher_is_better" ? "≥" : "≤";
-  if (target !== null && target !== undefined) return `${t().target} ${op} ${kpiValue(state.lang, kpi, target)}`;
-  if (!kpi.thresholds.relative_to_target) return `${t().status.green}: ${op} ${kpiValue(state.lang, kpi, kpi.thresholds.green)}`;
-  return t().noTarget;
+  const green = kpi.thresholds.relative_to_target ? (known(target) ? kpi.thresholds.green * target : null)
+    : kpi.thresholds.green;
+  const parts = [];
+  if (known(green)) parts.push(`${t().greenWhen} ${op} ${kpiValue(state.lang, kpi, green)}`);
+  if (known(target) && target !== green) parts.push(`${t().target} ${op} ${kpiValue(state.lang, kpi, target)}`);
+  return parts.length ? parts.join(" · ") : t().noTarget;
 }
 
 function sparkline(kpi, history, width = 132, height = 34) {

@@ -34,6 +34,16 @@ def pytest_addoption(parser):
                           "of its own on the local PostgreSQL, its data under its $IOC_HOME)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """On DuckLake, tests marked duckdb_only are deselected (reported as such, never silently skipped)."""
+    if config.getoption("--warehouse") != "ducklake":
+        return
+    dropped = [item for item in items if item.get_closest_marker("duckdb_only")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("duckdb_only")]
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch, request) -> Path:
     """Every test gets its own $IOC_HOME (warehouse, inboxes, landing zone, cursors), and its own warehouse

@@ -11,6 +11,7 @@ closes the pipe (also when that process is killed), and is started again if it d
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import subprocess
@@ -127,11 +128,8 @@ def prepare(feed) -> None:
     from pipelines.validate import gx
 
     with _one_at_a_time():
-        try:
-            gx.context()
-            gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
-        finally:
-            gx.release_staging()  # GE tested its staging datasource, and keeps the connection unless told
+        gx.context()
+        gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
 
 
 STAGING_MEMORY_LIMIT = "256MB"  # DuckDB's memory for GE's queries on a batch (a large batch spills to disk)
@@ -148,18 +146,24 @@ def validate_rows(feed, rows_from: str, parameters: dict):
         return _validate_staged(feed, rows_from, parameters, columns)
 
 
+@contextlib.contextmanager
 def _one_at_a_time():
     """One process of this $IOC_HOME at a time writes GE's file context and uses its staging database (DuckDB
     opens a file in one process at a time): loads that run side by side (on DuckLake) take turns here, for
     the seconds GE's queries take. Whoever holds it closes the staging database before letting go (GE keeps
-    the connections it opened, even to test a datasource)."""
+    the connections it opened, even those it opened only to test a datasource)."""
     from filelock import FileLock
 
     from pipelines.settings import paths
+    from pipelines.validate import gx
 
     directory = paths().home / "staging"
     directory.mkdir(parents=True, exist_ok=True)
-    return FileLock(directory / "gx.lock")
+    with FileLock(directory / "gx.lock"):
+        try:
+            yield
+        finally:
+            gx.release_staging()
 
 
 def _validate_staged(feed, rows_from: str, parameters: dict, columns: str):
@@ -176,11 +180,8 @@ def _validate_staged(feed, rows_from: str, parameters: dict, columns: str):
         duck.execute(f"CREATE OR REPLACE VIEW {quote(feed.id)} AS SELECT {columns} FROM {rows_from}")
     finally:
         staging.close()
-    try:
-        gx.checkpoint(feed, "rows")  # registering the rows' asset needs their view
-        return _plain_results(*gx.run_suite(feed, "rows", parameters))
-    finally:
-        gx.release_staging()  # the staging database is free for the next process that validates
+    gx.checkpoint(feed, "rows")  # registering the rows' asset needs their view
+    return _plain_results(*gx.run_suite(feed, "rows", parameters))
 
 
 def _suite_columns(feed) -> tuple[str, ...]:
@@ -208,11 +209,8 @@ def validate_columns(feed, parameters: dict, columns: list[str]):
     from pipelines.validate import gx
 
     with _one_at_a_time():  # GE may open its staging datasource (to test it) whatever the suite reads
-        try:
-            return _plain_results(*gx.run_suite(feed, "columns", parameters,
-                                                pd.DataFrame({"column": pd.Series(columns, dtype=object)})))
-        finally:
-            gx.release_staging()
+        return _plain_results(*gx.run_suite(feed, "columns", parameters,
+                                            pd.DataFrame({"column": pd.Series(columns, dtype=object)})))
 
 
 def build_data_docs(identifiers: list) -> None:
@@ -222,10 +220,7 @@ def build_data_docs(identifiers: list) -> None:
     from pipelines.validate import gx
 
     with _one_at_a_time():
-        try:
-            gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
-        finally:
-            gx.release_staging()
+        gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])
 
 
 def _plain_results(outcomes: list, identifiers: list) -> tuple[list, list]:

@@ -133,15 +133,18 @@ def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list
     with warnings.catch_warnings():
         # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.
         warnings.filterwarnings("ignore", message=".*Series.values returning an ndarray.*")
-        try:
-            result = checkpoint(feed, frame).run(batch_parameters={"dataframe": data} if data is not None else None,
-                                                 expectation_parameters=parameters)
-        except ResourceFreshnessAggregateError:
-            # Another process of this $IOC_HOME saved the same suite since this one registered it (loads of one
-            # feed side by side): register it again, then run.
-            _checkpoints.pop((paths().home, feed.id, frame), None)
-            result = checkpoint(feed, frame).run(batch_parameters={"dataframe": data} if data is not None else None,
-                                                 expectation_parameters=parameters)
+        for attempt in (1, 2):
+            try:
+                result = checkpoint(feed, frame).run(
+                    batch_parameters={"dataframe": data} if data is not None else None,
+                    expectation_parameters=parameters)
+                break
+            except ResourceFreshnessAggregateError:
+                if attempt == 2:
+                    raise
+                # Another process of this $IOC_HOME saved the same suite since this one registered it (loads of
+                # one feed side by side): register it again, then run.
+                _checkpoints.pop((paths().home, feed.id, frame), None)
     outcomes, identifiers = [], [ExpectationSuiteIdentifier(name=suite_name(feed.id, frame))]
     for identifier, validation in result.run_results.items():
         identifiers.append(identifier)

@@ -3,6 +3,8 @@ expected to have a value in a period (those without one show "no data", never gr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from pipelines.calendar.periods import Period
@@ -13,14 +15,17 @@ from pipelines.declarations.models import OrgUnits
 def ancestors(units: OrgUnits) -> pl.DataFrame:
     """(unit_code, ancestor) for every unit: itself, its parent, and so on up to the root."""
     parent = {u.code: u.parent for u in units.units}
-    rows = []
-    for code in parent:
-        seen, current = set(), code
-        while current is not None and current not in seen:  # a cycle in the tree is not followed twice
-            rows.append((code, current))
-            seen.add(current)
-            current = parent.get(current)
+    rows = [(code, ancestor) for code in parent for ancestor in upward(code, parent.get)]
     return pl.DataFrame(rows, schema={"unit_code": pl.String, "ancestor": pl.String}, orient="row")
+
+
+def upward(code: str, parent_of: Callable[[str], str | None]) -> list[str]:
+    """The unit, its parent, and so on up to the root (a cycle in the tree is not followed twice)."""
+    chain, current = [], code
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parent_of(current)
+    return chain
 
 
 def spine(kpi: Kpi, periods: list[Period], units: OrgUnits) -> pl.DataFrame:
@@ -39,17 +44,9 @@ def shown_units(kpi: Kpi, units: OrgUnits, kinds: list[str] | None = None) -> li
     """The known units the KPI shows: those of its kinds (or `kinds`), and the watched unit (org_units.province),
     whatever its kind; never a unit above the watched one (a province centre computes no national value)."""
     kinds = kpi.grain.units if kinds is None else kinds
-    above = set(_above(units, units.province))
-    return [u.code for u in units.units if (u.kind in kinds and u.code not in above) or u.code == units.province]
-
-
-def _above(units: OrgUnits, code: str) -> list[str]:
     parent = {u.code: u.parent for u in units.units}
-    chain, current = [], parent.get(code)
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = parent.get(current)
-    return chain
+    above = set(upward(units.province, parent.get)[1:])
+    return [u.code for u in units.units if (u.kind in kinds and u.code not in above) or u.code == units.province]
 
 
 def unit_kinds(units: OrgUnits) -> dict[str, str]:

@@ -23,6 +23,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from pipelines.kpi.present import STATUS_ORDER
+from pipelines.kpi.tree import upward
 from pipelines.serve.wall import read_wall, seconds_since, wall_file
 
 NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written after every load, deadline "
@@ -230,13 +231,6 @@ def _feeds_now(wall: dict) -> list[dict]:
 def _path(view: WallView, code: str) -> list[dict]:
     """The unit and its ancestors up to the unit the centre watches, that one first (the drill-down's
     breadcrumb): a province centre's wall starts at its province, not at the nation above it."""
-    def chain(start: str) -> list[dict]:
-        units, current = [], start
-        while current and current not in {u["code"] for u in units}:
-            units.append(view.unit(current))
-            current = units[-1]["parent"]
-        return units
-
-    above = {u["code"] for u in chain(view.data["province"])[1:]}  # the nation, for a province centre
+    above = set(upward(view.data["province"], view.parent)[1:])  # the nation, for a province centre
     return [{"code": u["code"], "name": u["name"], "kind": u["kind"]}
-            for u in chain(code) if u["code"] not in above][::-1]
+            for u in map(view.unit, upward(code, view.parent)) if u["code"] not in above][::-1]

@@ -401,6 +401,81 @@ def kpi_compute(
         console.print(f"[dim]· {kpi_id} not computed: {why}[/dim]")
 
 
+@kpi_app.command("explain")
+def kpi_explain(
+    kpi: Annotated[str, typer.Argument(help="A KPI id.")],
+    unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
+    period: Annotated[Optional[str], typer.Option("--period", "-p", help="A period key such as 2026-11 (default: the latest).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Records to print.")] = 20,
+    csv_to: Annotated[Optional[str], typer.Option("--csv", help="Write every record as CSV to this file ('-': standard output).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The records behind a KPI value — those that keep it off target first — with their lineage."""
+    from pipelines.kpi.explain import MAX_PAGE_SIZE, explain, write_csv
+    from pipelines.kpi.present import format_value, status_style, status_text
+    from pipelines.warehouse import connect
+
+    catalog = _catalog()
+    unit = unit or catalog.org_units.province
+    if kpi not in catalog.kpis:
+        errors.print(f"[red]✗[/red] unknown KPI {kpi!r}; declared KPIs: {', '.join(sorted(catalog.kpis))}")
+        raise typer.Exit(2)
+    if catalog.org_units.get(unit) is None:
+        errors.print(f"[red]✗[/red] unknown organisation unit {unit!r} (see schemas/org_units.yaml)")
+        raise typer.Exit(2)
+    try:
+        with connect() as con:
+            e = explain(con, catalog, kpi, unit, period, page_size=MAX_PAGE_SIZE if csv_to else max(1, limit))
+    except (LookupError, ValueError) as exc:
+        errors.print(f"[red]✗[/red] {exc.args[0] if exc.args else exc}")
+        raise typer.Exit(1) from None
+    if csv_to:
+        out = sys.stdout if csv_to == "-" else open(csv_to, "w", encoding="utf-8-sig", newline="")
+        try:
+            written = write_csv(e, out)
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        if csv_to != "-":
+            console.print(f"✓ {written} records → {csv_to}")
+        return
+    if as_json:
+        print(json.dumps(e.to_dict(), ensure_ascii=False, indent=1, default=str))
+        return
+    k = catalog.kpis[kpi]
+    v = e.value or {}
+    style = status_style(v.get("status"))
+    console.print(f"[bold]{k.id}[/bold] — {k.name.vi} / {k.name.en} · {unit} · {e.period}: "
+                  f"{format_value(k, v.get('value'))} [{style}]{status_text(v.get('status'))}[/{style}] "
+                  f"(tính lúc / computed at {e.as_of:%Y-%m-%d %H:%M} UTC)")
+    for role, part in ([("", e)] if not e.inputs else list(e.inputs.items())):
+        if role:
+            console.print(f"\n[bold]{role}[/bold]: {part.kpi_id} = {format_value(catalog.kpis[part.kpi_id], (part.value or {}).get('value'))}")
+        if part.unavailable and not part.inputs:
+            console.print(f"[yellow]{part.unavailable}[/yellow]")
+            continue
+        console.print(f"{part.records_total} bản ghi / records, {part.against_total} làm chỉ tiêu không đạt / "
+                      f"keep it off target; tử số / numerator {part.numerator}, mẫu số / denominator {part.denominator}")
+        impact = part.impact_name or {"vi": "", "en": ""}
+        table = Table("đơn vị / unit", f"{impact['vi']} / {impact['en']}", "tử / num", "mẫu / den", "bản ghi / record",
+                      "nguồn / lineage")
+        for r in part.records:
+            said = ", ".join(f"{name}={value}" for name, value in list(r["fields"].items())[:4])
+            lin = r["lineage"]
+            where = " ".join(str(x) for x in (lin["feed"], lin["batch_id"], f"row {lin['source_row']}"
+                                               if lin["source_row"] is not None else None) if x)
+            table.add_row(("✖ " if r["against"] else "  ") + r["unit_code"],
+                          "" if r["impact"] is None else f"{r['impact']:,.2f}", _number(r["numerator"]),
+                          _number(r["denominator"]), said, where)
+        console.print(table)
+        if part.records_total > len(part.records):
+            console.print(f"[dim]… {part.records_total - len(part.records)} more: --limit, or --csv FILE for all[/dim]")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:,.6g}"
+
+
 @kpi_app.command("show")
 def kpi_show(
     kpi: Annotated[Optional[str], typer.Argument(help="A KPI id: its units for the latest period (or a unit's trend with --unit).")] = None,

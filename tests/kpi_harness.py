@@ -102,7 +102,8 @@ def run_case(case: Case, catalog: Catalog) -> tuple[pl.DataFrame, list[str]]:
         compute_kpis(con, catalog, at, step.get("period"), spec["kpis"])
     compute_kpis(con, catalog, now, _text(spec.get("period")), spec["kpis"])
     values = con.sql("SELECT * FROM marts.kpi_values").pl()
-    problems = []
+    # the values this computation gave (a snapshot's earlier periods were computed from the data of then)
+    problems = explain_problems(con, catalog, values.filter(pl.col("computed_at") == pl.col("computed_at").max()))
     for i, want in enumerate(spec["expect"]):
         got = values.filter((pl.col("kpi_id") == want["kpi"]) & (pl.col("unit_code") == want["unit"])
                             & (pl.col("period") == _text(want["period"]))).to_dicts()
@@ -125,3 +126,33 @@ def run_case(case: Case, catalog: Catalog) -> tuple[pl.DataFrame, list[str]]:
                 problems.append(f"{where}: {key} {actual!r}, expected {expected!r}")
     con.close()
     return values, problems
+
+
+def explain_problems(con, catalog: Catalog, values: pl.DataFrame) -> list[str]:
+    """Every stored value whose records, as explain lists them, do not recompute its numerator and
+    denominator: their parts added (or, for a KPI that rolls up by max, their largest), and for a ratio of
+    two KPIs, the two inputs' values."""
+    from pipelines.kpi.explain import all_records
+
+    problems = []
+    for row in values.filter(pl.col("numerator").is_not_null()).iter_rows(named=True):
+        e = all_records(con, catalog, row["kpi_id"], row["unit_code"], row["period"])
+        where = f"explain {row['kpi_id']} {row['unit_code']} {row['period']}"
+        if e.unavailable and not e.inputs:
+            problems.append(f"{where}: {e.unavailable}")
+            continue
+        if e.records_total > len(e.records):
+            problems.append(f"{where}: {e.records_total} records, more than one page")
+        combine = max if e.combine == "max" else sum
+        for part in ("numerator", "denominator"):
+            if e.inputs:
+                got = e.inputs[part].value["value"] if e.inputs[part].value else None
+            else:
+                parts = [r[part] for r in e.records if r[part] is not None]
+                got = combine(parts) if parts else (0.0 if part == "numerator" else None)
+            want = row[part]
+            if want is None and got in (None, 0.0) and part == "denominator":
+                continue
+            if want is None or got is None or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9):
+                problems.append(f"{where}: the records' {part} is {got!r}, the value's {want!r}")
+    return problems

@@ -3,6 +3,7 @@ merging mid-year, lateness growing without new data, and `ioc late` naming what 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -219,3 +220,17 @@ def test_ioc_late_names_the_planted_late_departments_and_overdue_tasks(world, ho
     assert {t["task_id"] for t in late["tasks_overdue"]} == set(world.planted["directive_tasks"]["overdue"])
     lateness = [r["lateness_working_days"] for r in late["reports_missing"]]
     assert lateness == sorted(lateness, reverse=True), "most late first"
+
+    # `ioc kpi explain`: the records behind the province's overdue-task count are the planted overdue tasks,
+    # each with the batch and row it came in (the CSV a department is handed)
+    assert ioc("kpi", "compute", "--kpi", "tasks_overdue", "--now", TEST_NOW.isoformat()).returncode == 0
+    shown = ioc("kpi", "explain", "tasks_overdue", "-u", "HP", "-n", "3")
+    assert shown.returncode == 0, shown.stderr
+    assert f"{len(world.planted['directive_tasks']['overdue'])} bản ghi / records" in shown.stdout
+    assert "✖" in shown.stdout and "directive_tasks" in shown.stdout
+    table = home / "overdue.csv"
+    written = ioc("kpi", "explain", "tasks_overdue", "-u", "HP", "--csv", str(table))
+    assert written.returncode == 0, written.stderr
+    rows = list(csv.DictReader(table.open(encoding="utf-8-sig")))
+    assert {r["task_id"] for r in rows} == set(world.planted["directive_tasks"]["overdue"])
+    assert all(r["against"] == "True" and r["lineage_batch_id"] and r["lineage_source_row"] for r in rows)

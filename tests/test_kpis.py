@@ -60,7 +60,7 @@ BROKEN_KPIS = {
                            "exactly one of 'time', 'period' or 'snapshot"),
     "unknown owner": (lambda k: k.update(owner="SXYZ"), "kpis[0].owner", "unknown organisation unit"),
     "ratio of an unknown KPI": (lambda k: k.update(measure={"kind": "ratio_of_kpis", "numerator": "dossier_online_rate",
-                                                            "denominator": "no_such_kpi"}),
+                                                            "denominator": "no_such_kpi"}, explain={}),
                                 "kpis[0].measure.denominator", "unknown KPI"),
 }
 

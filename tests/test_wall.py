@@ -230,6 +230,57 @@ def test_the_api_feeds_show_freshness_failing_checks_and_their_reasons(demo):
     assert all(r["message"] and "Fix:" in r["message"] for r in tthc["quarantine_reasons"]), "each reason says how to fix"
 
 
+def test_the_api_explains_a_red_value_down_to_the_planted_dossiers_and_their_raw_records(demo):
+    """GET /api/kpis/{kpi}/explain: every record behind the value once across pages, those that keep it off
+    target first and the most overdue first; each record's lineage leads to its raw record as received."""
+    import csv
+    import io
+    import json
+
+    import duckdb
+
+    planted = set(demo.world.planted["tthc_dossiers"]["open_past_due"])
+    path = "/api/kpis/dossiers_overdue_open/explain?unit=HP&page_size=40"
+    first = demo.api(path)
+    assert first["value"]["status"] == "red" and first["kpi"]["id"] == "dossiers_overdue_open"
+    total = first["records_total"]
+    assert total == first["value"]["numerator"] == first["against_total"] == first["numerator"]
+    records = [r for page in range(1, -(-total // 40) + 1) for r in demo.api(f"{path}&page={page}")["records"]]
+    ids = [r["fields"]["dossier_id"] for r in records]
+    assert len(ids) == len(set(ids)) == total, "every record once across the pages"
+    assert planted <= set(ids), "the planted overdue dossiers are listed"
+    impacts = [r["impact"] for r in records]
+    assert impacts == sorted(impacts, reverse=True) and impacts[-1] > 0, "the most days overdue first"
+    with duckdb.connect(str(demo.home / "warehouse.duckdb"), read_only=True) as con:
+        raw = {(b, uri, row): json.loads(record) for b, uri, row, record in con.execute(
+            "SELECT batch_id, source_uri, source_row, record FROM raw.tthc_dossiers").fetchall()}
+        uris = dict(con.execute("SELECT batch_id, source_uri FROM ops.batches").fetchall())
+    for r in records:
+        lineage = r["lineage"]
+        assert lineage["feed"] == "tthc_dossiers" and lineage["received_at"], r
+        assert lineage["source_uri"].startswith(uris[lineage["batch_id"]].split("?")[0]), r
+        received = raw[lineage["batch_id"], lineage["source_uri"], lineage["source_row"]]  # the page, its row
+        assert received["dossier_id"] == r["fields"]["dossier_id"], "the lineage leads to the record as received"
+
+    ratio = demo.api("/api/kpis/report_timeliness_rate/explain?unit=HP")
+    assert set(ratio["inputs"]) == {"numerator", "denominator"} and not ratio["records"]
+    reporting = ratio["inputs"]["denominator"]
+    assert reporting["kpi"]["id"] == "reporting_rate"
+    missing = {m["department_code"] for m in demo.world.planted["dept_monthly_report"]["missing"]
+               if m["period"] == ratio["period"]}
+    assert missing and {r["unit_code"] for r in reporting["records"] if r["against"]} >= missing
+
+    response = httpx.get(demo.url + "/api/kpis/dossiers_overdue_open/explain?unit=HP&format=csv", timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert len(rows) == total and {r["dossier_id"] for r in rows} == set(ids)
+    assert all(r["lineage_batch_id"] and r["lineage_source_row"] for r in rows)
+
+    for query, code in (("/api/kpis/no_such_kpi/explain", 404), ("/api/kpis/tasks_overdue/explain?unit=NOPE", 404),
+                        ("/api/kpis/tasks_overdue/explain?period=2026-13", 400)):
+        assert httpx.get(demo.url + query, timeout=10).status_code == code, query
+
+
 def test_the_api_answers_while_a_writer_holds_the_warehouse(demo, monkeypatch):
     from pipelines.warehouse import connect
 
@@ -418,6 +469,41 @@ def test_drilling_down_from_the_province_to_units(demo, open_wall):
     page.wait_for_selector("#drill[open]")
     page.keyboard.press("Escape")
     page.wait_for_selector("#drill:not([open])", state="attached")
+
+
+def test_why_lists_the_planted_overdue_dossiers_behind_a_red_tile(demo, open_wall):
+    """A red tile → its drill-down → «Vì sao?» lists the records behind the value, page by page, the
+    planted overdue dossiers among them, each with its lineage."""
+    planted = set(demo.world.planted["tthc_dossiers"]["open_past_due"])
+    wall = open_wall(demo.url, 1600, 1000).open()
+    page = wall.page
+    tile = page.locator(".tile[data-kpi='dossiers_overdue_open']")
+    assert tile.get_attribute("data-status") == "red"
+    tile.click()
+    page.wait_for_selector("#drill[open] .drill-table")
+    page.locator("#drill tr.self button.why").click()
+    page.wait_for_selector("#drill .why-table")
+    assert "why=HP" in page.url
+    assert page.locator("#drill-title").inner_text().startswith("Vì sao?")
+    wall.shot("why")
+    listed: list[str] = []
+    while True:
+        rows = page.locator("#drill .why-table tbody tr")
+        assert all(rows.nth(i).get_attribute("data-against") == "true" for i in range(rows.count()))
+        assert all("tthc_dossiers" in text for text in page.locator("#drill .why-table td.lineage").all_inner_texts())
+        for text in page.locator("#drill .why-table td.fields").all_inner_texts():
+            listed += re.findall(r"HS-\d{4}-\d{6}", text)[:1]
+        following = page.locator("#drill .next-page")
+        if not following.count():
+            break
+        shown = page.locator(".why-pager span").inner_text()
+        following.click()
+        page.wait_for_function(f"document.querySelector('.why-pager span')?.textContent !== {shown!r}")
+    total = demo.api("/api/kpis/dossiers_overdue_open/explain?unit=HP")["records_total"]
+    assert len(listed) == len(set(listed)) == total
+    assert planted <= set(listed)
+    page.locator("#drill .why-back").click()
+    page.wait_for_selector("#drill[open] .drill-table:not(.why-table)")
 
 
 def _unit_name(demo: Demo, code: str) -> str:

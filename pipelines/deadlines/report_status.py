@@ -23,6 +23,8 @@ STATUS_SCHEMA = {
     "feed": pl.String, "unit_code": pl.String, "period_type": pl.String, "period": pl.String, "period_start": pl.Date, "period_end": pl.Date,
     "due_date": pl.Date, "deadline_at": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
     "status": pl.String, "on_time": pl.Boolean, "lateness_working_days": pl.Int64,
+    # the lineage of the first receipt: its batch, and the file (or the source) it came in
+    "_batch_id": pl.String, "_source_uri": pl.String,
 }
 
 
@@ -43,19 +45,23 @@ def expected_reports(feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame
 
 
 def received_reports(con, feed: Feed) -> pl.DataFrame:
-    """The first receipt of each (unit, period): from published file batches named for them, and
-    from the current data itself."""
+    """The first receipt of each (unit, period), with its batch and file: from published file batches named
+    for them, and from the current data itself."""
     unit, period = feed.reporting.unit_column, feed.reporting.period_column
     sources = [f"""
-        SELECT file_fields->>'{unit}' AS unit_code, file_fields->>'{period}' AS period, received_at
+        SELECT file_fields->>'{unit}' AS unit_code, file_fields->>'{period}' AS period, received_at,
+               batch_id, source_uri
         FROM ops.batches
         WHERE feed = '{feed.id}' AND status IN ('loaded', 'partial') AND (file_fields->>'{unit}') IS NOT NULL"""]
     if has_clean_table(con, feed.id):
         sources.append(f"""
-            SELECT CAST({quote(unit)} AS VARCHAR), CAST({quote(period)} AS VARCHAR), min(_received_at)
+            SELECT CAST({quote(unit)} AS VARCHAR), CAST({quote(period)} AS VARCHAR), min(_received_at),
+                   arg_min(_batch_id, _received_at), arg_min(_source_uri, _received_at)
             FROM clean.{quote(feed.id)} GROUP BY ALL""")
-    return con.sql(f"SELECT unit_code, period, min(received_at) AS received_at FROM ({' UNION ALL '.join(sources)}) "
-                   "GROUP BY ALL").pl().with_columns(pl.col("received_at").dt.convert_time_zone("UTC"))
+    return con.sql(f"SELECT unit_code, period, min(received_at) AS received_at, "
+                   f"arg_min(batch_id, received_at) AS _batch_id, arg_min(source_uri, received_at) AS _source_uri "
+                   f"FROM ({' UNION ALL '.join(sources)}) GROUP BY ALL"
+                   ).pl().with_columns(pl.col("received_at").dt.convert_time_zone("UTC"))
 
 
 def report_status(con, feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame:

@@ -15,7 +15,8 @@ TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "canc
 
 
 def task_rows_sql(feed: Feed) -> str:
-    """SELECT of the columns task_status reads, from clean.<feed>."""
+    """SELECT of the columns task_status reads, with each row's lineage, from the tasks of clean.<feed> the
+    source still lists (a task withdrawn from the export is no longer owed)."""
     t = feed.tasks
     key = feed.load.key[0]
     title = t.title_column or ("title" if feed.column("title") else key)
@@ -24,7 +25,8 @@ def task_rows_sql(feed: Feed) -> str:
                         for alias, c in optional.items())
     return (f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
             f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
-            f"{quote(t.status_column)} AS status{described} FROM clean.{quote(feed.id)}")
+            f"{quote(t.status_column)} AS status{described}, "
+            f"_batch_id, _source_uri, _source_row, _received_at FROM clean.{quote(feed.id)} WHERE _withdrawn_at IS NULL")
 
 
 def task_status_sql(feed: Feed, today: date) -> str:

@@ -114,6 +114,25 @@ class Thresholds(Strict):
     relative_to_target: bool = False
 
 
+class Explain(Strict):
+    """How a value is explained down to its records (`ioc kpi explain`, GET /api/kpis/{kpi}/explain).
+
+    A table measure's records are its own rows, each with its part of the numerator and denominator (the
+    measure's aggregates over that one record); nothing needs declaring. `impact` orders them: row-level SQL
+    saying how much a record counts against the KPI (e.g. days overdue), named by `impact_name`. Without it
+    the order is by the record's part: its numerator when lower is better, its shortfall (denominator −
+    numerator) when higher is. A query measure explains when `records` names the SELECT of its records:
+    one row per record with unit_code, numerator (its part), denominator when the measure has one, and
+    time or period as the measure returns."""
+
+    impact: str | None = None
+    impact_name: Names | None = None
+    records: str | None = None
+
+    def sql_texts(self) -> list[str]:
+        return [t for t in (self.impact, self.records) if t]
+
+
 class Escalation(Strict):
     """Escalate when a unit stays red (or amber) this many periods in a row."""
 
@@ -140,6 +159,7 @@ class Kpi(Strict):
     escalation: Escalation = Escalation()
     rollup: Literal["add", "max", "none"] = "add"
     decimals: Annotated[int, Field(ge=0, le=6)] = 1
+    explain: Explain = Explain()
 
     @model_validator(mode="after")
     def _consistent(self) -> Kpi:
@@ -150,6 +170,10 @@ class Kpi(Strict):
             raise ValueError("thresholds relative_to_target need a 'target' or 'target_sql'")
         if self.rollup == "max" and isinstance(self.measure, TableMeasure) and self.measure.denominator:
             raise ValueError("a ratio rolls up by adding numerators and denominators: use rollup 'add'")
+        if self.explain.records and not isinstance(self.measure, QueryMeasure):
+            raise ValueError("explain.records is for a query measure: a table measure's records are its rows")
+        if self.explain.impact and isinstance(self.measure, RatioOfKpis):
+            raise ValueError("a ratio_of_kpis KPI explains through its two inputs: declare explain on them")
         if self.direction == "higher_is_better" and t.green < t.amber:
             raise ValueError(f"higher is better, so thresholds.green ({t.green}) must be ≥ amber ({t.amber})")
         if self.direction == "lower_is_better" and t.green > t.amber:
@@ -161,7 +185,7 @@ class Kpi(Strict):
         return 100.0 if self.unit_of_measure == "percent" else 1.0
 
     def sql_texts(self) -> list[str]:
-        return self.measure.sql_texts() + ([self.target_sql] if self.target_sql else [])
+        return self.measure.sql_texts() + ([self.target_sql] if self.target_sql else []) + self.explain.sql_texts()
 
 
 class KpiFile(Strict):

@@ -17,6 +17,7 @@ exception, for auditors, reads a DuckLake snapshot of the past (read-only: it ne
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Literal
 
@@ -28,6 +29,9 @@ from pipelines.serve.wall import read_wall, seconds_since, wall_file
 
 NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written after every load, deadline "
                "refresh and KPI run — run `make demo`, or `ioc ingest <feed>` then `ioc kpi compute`")
+
+
+EXPLAIN_WAIT_SECONDS = 20  # how long an explain request waits for a load that holds the DuckDB file
 
 
 class WallView:
@@ -173,6 +177,45 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
         children.sort(key=_worst_first(kpi))
         return {**_stamp(view.data), "kpi": _definition(kpi), "unit": scope, "path": _path(view, code),
                 **_reading(kpi["units"].get(code)), "children": children}
+
+    @router.get("/kpis/{kpi_id}/explain", response_model=None)
+    def kpi_explain(kpi_id: str,
+                    unit: str | None = Query(None, description="organisation unit code; the province by default"),
+                    period: str | None = Query(None, description="a period key (2026-11); the latest by default"),
+                    page: int = Query(1, ge=1),
+                    page_size: int = Query(50, ge=1, le=1000),
+                    format: Literal["json", "csv"] = Query("json", description="csv: every record, for a department")):
+        """The records behind a KPI value, those that keep it off target first, with their lineage."""
+        from fastapi.responses import Response
+
+        from pipelines.declarations.loading import catalog
+        from pipelines.kpi.explain import MAX_PAGE_SIZE, explain, write_csv
+        from pipelines.warehouse import WarehouseBusy, connect
+
+        view = snapshot.get()
+        kpi = view.kpi(kpi_id)  # an unknown KPI is a 404, as elsewhere
+        code = unit or view.data["province"]
+        view.unit(code)
+        try:
+            with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
+                e = explain(con, catalog(), kpi_id, code, period, page, MAX_PAGE_SIZE if format == "csv" else page_size)
+        except WarehouseBusy:
+            raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
+                                headers={"Retry-After": "30"}) from None
+        except LookupError as exc:
+            raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if format == "csv":
+            out = io.StringIO()
+            write_csv(e, out)
+            name = f"{kpi_id}_{code}_{e.period}.csv"
+            return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        answer = {"kpi": _definition(kpi), "path": _path(view, code), **e.to_dict()}
+        for role, part in e.inputs.items():  # a ratio of two KPIs: what each input is
+            answer["inputs"][role]["kpi"] = _definition(view.kpi(part.kpi_id))
+        return answer
 
     @router.get("/kpis/{kpi_id}/as-of")
     def kpi_as_of(kpi_id: str,

@@ -40,6 +40,10 @@ export const STRINGS = {
     expected: "cần", observed: "thực tế",
     ago: "trước", unitsKinds: { province: "Tỉnh/thành phố", department: "Sở, ngành", centre: "Trung tâm", district: "Huyện", commune: "Xã, phường" },
     loadError: "Không tải được số liệu: {e}",
+    why: "Vì sao?", back: "Quay lại", downloadCsv: "Tải danh sách (CSV)", record: "Bản ghi", lineage: "Nguồn gốc",
+    sourceRow: "dòng {n}", previousPage: "Trang trước", nextPage: "Trang sau", pageOf: "Trang {p}/{n}",
+    whyCount: "{n} trong {total} bản ghi làm chỉ tiêu không đạt", ratioInput: { numerator: "Tử số", denominator: "Mẫu số" },
+    whyUnavailable: "Chỉ số này chưa khai báo truy vấn bản ghi nên chưa liệt kê được.",
   },
   en: {
     title: "Smart Operations Centre",
@@ -77,6 +81,10 @@ export const STRINGS = {
     expected: "expected", observed: "observed",
     ago: "ago", unitsKinds: { province: "Province/city", department: "Department", centre: "Centre", district: "District", commune: "Commune/ward" },
     loadError: "Could not load the data: {e}",
+    why: "Why?", back: "Back", downloadCsv: "Download the list (CSV)", record: "Record", lineage: "Lineage",
+    sourceRow: "row {n}", previousPage: "Previous", nextPage: "Next", pageOf: "Page {p} of {n}",
+    whyCount: ["{n} of {total} records keeps it off target", "{n} of {total} records keep it off target"], ratioInput: { numerator: "Numerator", denominator: "Denominator" },
+    whyUnavailable: "This KPI declares no record query, so its records cannot be listed.",
   },
 };
 

@@ -40,7 +40,7 @@ const name = (names) => (names ? names[state.lang] || names.vi : "");
 // ---- address state ---------------------------------------------------------------------------
 function route() {
   const hash = new URLSearchParams(location.hash.slice(1));
-  return { unit: hash.get("unit"), kpi: hash.get("kpi"), at: hash.get("at") };
+  return { unit: hash.get("unit"), kpi: hash.get("kpi"), at: hash.get("at"), why: hash.get("why"), page: hash.get("page") };
 }
 
 function go(next) {
@@ -380,6 +380,7 @@ async function renderDrill() {
     return;
   }
   const def = data.kpi;
+  if (route().why) return renderWhy(dialog, def);
   $("drill-title").textContent = name(def.name);
   $("drill-crumbs").replaceChildren(...crumbs(data.path, (code) => go({ at: code })));
   $("drill-desc").textContent = `${name(def.description)} · ${targetText(def, data.current)}`;
@@ -392,6 +393,8 @@ async function renderDrill() {
       h("td", { class: `change ${changeClass(def, reading)}` }, changeText(def, reading)),
       h("td", {}, sparkline(def, reading.history, 110, 28)),
       h("td", { class: "actions" },
+        reading.current && reading.current.value !== null
+          ? h("button", { type: "button", class: "why", onclick: () => go({ why: unit, page: null }) }, t().why) : null,
         hasChildren ? h("button", { type: "button", class: "drill-into", onclick: () => go({ at: unit }) }, `${t().drillInto} ›`) : null,
         self ? null : h("button", { type: "button", class: "show-wall", onclick: () => go({ unit, kpi: null, at: null }) }, t().showWall)));
   };
@@ -402,6 +405,65 @@ async function renderDrill() {
       ...data.children.map((c) => row(c, c.unit, c.kind, c.has_children))));
   $("drill-body").replaceChildren(body, data.children.length ? "" : h("p", { class: "empty" }, t().noChildren));
   if (!dialog.open) dialog.showModal();
+}
+
+// "Why?": the records behind one unit's value (GET /api/kpis/{kpi}/explain), those against the KPI first.
+async function renderWhy(dialog, def) {
+  const { kpi, why, page } = route();
+  const query = new URLSearchParams({ unit: why, page: page || "1", page_size: "25" });
+  let data;
+  try {
+    data = await getJson(`/api/kpis/${encodeURIComponent(kpi)}/explain?${query}`);
+  } catch (error) {
+    showBanner(fill(t().loadError, { e: error.message }));
+    go({ why: null, page: null });
+    return;
+  }
+  $("drill-title").textContent = `${t().why} — ${name(def.name)}`;
+  $("drill-crumbs").replaceChildren(...crumbs(data.path, (code) => go({ at: code, why: null, page: null })));
+  const value = data.value ? kpiValue(state.lang, def, data.value.value) : "—";
+  $("drill-desc").textContent = `${name(unitIndex()[why]?.name) || why} · ${periodLabel(state.lang, data.period)}: ${value}`
+    + (data.value ? ` · ${t().status[data.value.status]}` : "");
+  const back = h("button", { type: "button", class: "why-back", onclick: () => go({ why: null, page: null }) }, `‹ ${t().back}`);
+  const csv = h("a", { class: "why-csv", href: `/api/kpis/${encodeURIComponent(kpi)}/explain?${new URLSearchParams({ unit: why, period: data.period, format: "csv" })}`,
+    download: "" }, t().downloadCsv);
+  const parts = Object.keys(data.inputs || {}).length
+    ? Object.entries(data.inputs).map(([role, input]) => whyRecords(input, `${t().ratioInput[role]}: ${name(input.kpi?.name) || input.kpi_id}`))
+    : [whyRecords(data, null)];
+  $("drill-body").replaceChildren(h("div", { class: "why-tools" }, back, csv), ...parts);
+  if (!dialog.open) dialog.showModal();
+}
+
+function whyRecords(data, heading) {
+  const { page } = route();
+  const current = Number(page || 1);
+  const pages = Math.max(1, Math.ceil(data.records_total / data.page_size));
+  const impact = name(data.impact_name);
+  const lineage = (l) => [l.feed, l.batch_id, l.source_row !== null && l.source_row !== undefined ? fill(t().sourceRow, { n: l.source_row }) : null,
+    l.received_at ? `${t().received} ${dateTime(state.lang, l.received_at)}` : null].filter(Boolean).join(" · ");
+  // what tells records apart: not a field every record on the page has alike (the period, the feed…)
+  const alike = new Set(data.records.length > 1 ? Object.keys(data.records[0].fields).filter(
+    (k) => data.records.every((r) => r.fields[k] === data.records[0].fields[k])) : []);
+  alike.add("feed");
+  const said = (fields) => Object.entries(fields).filter(([k, v]) => v !== null && v !== "" && !alike.has(k)).slice(0, 6)
+    .map(([k, v]) => h("span", { class: "field" }, h("b", {}, k), " ", String(v)));
+  const table = h("table", { class: "drill-table why-table" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t().unit), h("th", { scope: "col" }, impact),
+      h("th", { scope: "col" }, t().record), h("th", { scope: "col" }, t().lineage))),
+    h("tbody", {}, ...data.records.map((r) => h("tr", { class: r.against ? "against" : "", dataset: { against: String(r.against) } },
+      h("th", { scope: "row" }, r.against ? `${STATUS_SYMBOL.red} ` : "", r.unit_code),
+      h("td", { class: "num" }, r.impact === null ? "—" : number(state.lang, r.impact, Number.isInteger(r.impact) || Math.abs(r.impact) >= 100 ? 0 : 1)),
+      h("td", { class: "fields" }, ...said(r.fields)),
+      h("td", { class: "lineage" }, h("small", {}, lineage(r.lineage)))))));
+  const pager = pages > 1 ? h("div", { class: "why-pager" },
+    current > 1 ? h("button", { type: "button", onclick: () => go({ page: String(current - 1) }) }, `‹ ${t().previousPage}`) : null,
+    h("span", {}, fill(t().pageOf, { p: current, n: pages })),
+    current < pages ? h("button", { type: "button", class: "next-page", onclick: () => go({ page: String(current + 1) }) }, `${t().nextPage} ›`) : null) : null;
+  return h("section", { class: "why-part" },
+    heading ? h("h3", {}, heading) : null,
+    data.unavailable && !data.records.length ? h("p", { class: "empty" }, t().whyUnavailable) : null,
+    h("p", { class: "why-count" }, fill(t().whyCount, { n: data.against_total, total: number(state.lang, data.records_total) })),
+    data.records.length ? table : null, pager);
 }
 
 // ---- wiring ----------------------------------------------------------------------------------
@@ -420,8 +482,9 @@ async function start() {
       await renderDrill();
     });
   }
-  $("drill-close").addEventListener("click", () => go({ kpi: null, at: null }));
-  $("drill").addEventListener("cancel", (e) => { e.preventDefault(); go({ kpi: null, at: null }); });
+  const closeDrill = () => go({ kpi: null, at: null, why: null, page: null });
+  $("drill-close").addEventListener("click", closeDrill);
+  $("drill").addEventListener("cancel", (e) => { e.preventDefault(); closeDrill(); });
   window.addEventListener("hashchange", () => refresh(true));
   render();
   tick();

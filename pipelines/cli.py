@@ -537,7 +537,7 @@ def kpi_show(
         head = {"trend": r["unit_code"], "units": f"{r['unit_code']} — {names.get(r['unit_code'], '')}",
                 "kpis": f"{k.id} — {k.name.vi}"}[mode]
         style = status_style(r["status"])
-        flag = " ⚑" if r["escalated"] else ""
+        flag = (" ⚑" if r["escalated"] else "") + (" ⚠" if r.get("inputs_degraded") else "")
         table.add_row(head, r["period"], format_value(k, r["value"]), format_value(k, r["target"]),
                       f"[{style}]{status_text(r['status'])}{flag}[/{style}]",
                       f"{format_value(k, r['previous_value'])} {status_text(r['previous_status']).split()[0] if r['previous_status'] else ''}",

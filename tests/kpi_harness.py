@@ -25,7 +25,8 @@ from pipelines.warehouse import quote
 from pipelines.warehouse.tables import DDL
 
 FIXTURES = Path(__file__).parent / "kpi_fixtures"
-COMPARED = ("value", "numerator", "denominator", "target", "status", "previous_status", "streak", "escalated")
+COMPARED = ("value", "numerator", "denominator", "target", "status", "previous_status", "streak", "escalated",
+            "inputs_degraded", "stale_feeds", "blocked_batches", "quarantined_rows")
 
 
 @dataclass

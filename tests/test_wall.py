@@ -506,6 +506,36 @@ def test_why_lists_the_planted_overdue_dossiers_behind_a_red_tile(demo, open_wal
     page.wait_for_selector("#drill[open] .drill-table:not(.why-table)")
 
 
+def test_the_trust_flag_shows_on_a_kpi_whose_feed_has_quarantined_rows(demo, open_wall):
+    """The demo's dossiers feed has rows in quarantine: the count of open overdue dossiers (a snapshot, which
+    all of them touch) is flagged in the API, the metrics and on its tile; the overdue-task count, whose feed
+    had none, is a plain value."""
+    import duckdb
+
+    with duckdb.connect(str(demo.home / "warehouse.duckdb"), read_only=True) as con:
+        (open_rows,) = con.execute("SELECT count(*) FROM ops.quarantine "
+                                   "WHERE feed = 'tthc_dossiers' AND status = 'open'").fetchone()
+    assert open_rows > 0
+    tiles = {t["id"]: t for t in demo.api("/api/kpis")["kpis"]}
+    flagged = tiles["dossiers_overdue_open"]["current"]["inputs"]
+    assert flagged == {"degraded": True, "stale_feeds": [], "blocked_batches": 0, "quarantined_rows": open_rows}
+    assert tiles["tasks_overdue"]["current"]["inputs"]["degraded"] is False
+    metrics = httpx.get(demo.url + "/metrics", timeout=10).text
+    assert 'ioc_kpi_inputs_degraded{kpi="dossiers_overdue_open",unit="HP"} 1.0' in metrics
+    assert 'ioc_kpi_inputs_degraded{kpi="tasks_overdue",unit="HP"} 0.0' in metrics
+
+    wall = open_wall(demo.url).open()
+    tile = wall.page.locator(".tile[data-kpi='dossiers_overdue_open']")
+    assert tile.get_attribute("data-degraded") == "true"
+    note = tile.locator(".trust").inner_text()
+    assert "Số liệu chưa đủ tin cậy" in note and f"{open_rows} dòng đang cách ly" in note, note
+    assert wall.page.locator(".tile[data-kpi='tasks_overdue'] .trust").count() == 0
+    wall.page.click(".lang button[data-lang='en']")
+    wall.page.wait_for_function("document.documentElement.lang === 'en'")
+    note = tile.locator(".trust").inner_text()
+    assert "Data may be incomplete" in note and f"{open_rows} rows in quarantine" in note, note
+
+
 def _unit_name(demo: Demo, code: str) -> str:
     return next(u for u in demo.api("/api/units")["units"] if u["code"] == code)["name"]["vi"]
 

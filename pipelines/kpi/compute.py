@@ -21,12 +21,13 @@ from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, shown_units, spine, unit_kinds
+from pipelines.kpi.trust import input_health
 from pipelines.warehouse import committed, has_clean_table, table_exists
 from pipelines.warehouse.tables import KPI_DDL, ensure_clean_table
 
 VALUE_COLUMNS = ["kpi_id", "unit_code", "period", "period_start", "period_end", "value", "numerator",
                  "denominator", "target", "status", "previous_value", "previous_status", "streak", "escalated",
-                 "computed_at"]
+                 "computed_at", "stale_feeds", "blocked_batches", "quarantined_rows", "inputs_degraded"]
 
 
 @dataclass
@@ -163,6 +164,12 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
         value = pl.when(pl.col("denominator") > 0).then(kpi.scale * pl.col("numerator") / pl.col("denominator"))
     else:
         value = pl.col("numerator")
+    health = input_health(con, kpi, catalog, periods, current, now, is_snapshot(kpi), done)
+    rows = (rows.join(health, on=["unit_code", "period"], how="left")
+            .with_columns(pl.col("blocked_batches").fill_null(0), pl.col("quarantined_rows").fill_null(0),
+                          pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String))))
+            .with_columns(inputs_degraded=(pl.col("stale_feeds").list.len() > 0) | (pl.col("blocked_batches") > 0)
+                          | (pl.col("quarantined_rows") > 0)))
     return (rows.join(_targets(con, kpi, periods, now), on="period", how="left")
             .with_columns(value=value, kpi_id=pl.lit(kpi.id))
             .with_columns(status=status_expr(kpi))  # on the exact value: one on its target is on target
@@ -240,7 +247,7 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
     def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
-        con.execute("INSERT INTO marts.kpi_values SELECT * FROM _kpi_values")
+        con.execute("INSERT INTO marts.kpi_values BY NAME SELECT * FROM _kpi_values")
         con.execute("INSERT INTO marts.kpi_history SELECT * FROM _kpi_changes")
 
     try:

@@ -22,6 +22,7 @@ from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.status import STATUSES
 from pipelines.warehouse import table_exists
+from pipelines.warehouse.tables import KPI_DDL
 from pipelines.published import read_json, write_json_atomically
 from pipelines.settings import paths
 
@@ -226,18 +227,22 @@ def _kpi_families(con, catalog: Catalog) -> list[Family]:
     escalated = Family("ioc_kpi_escalated", "gauge", "1 if the KPI has been red (or amber) for its declared "
                        "escalation periods in a row.", labels)
     period_end = Family("ioc_kpi_period_end_timestamp_seconds", "gauge", "End of the KPI's latest period.", labels)
+    degraded = Family("ioc_kpi_inputs_degraded", "gauge", "1 if the KPI's latest value was computed while a feed it "
+                      "reads was stale, had a blocked batch or had rows in quarantine for that unit and period.", labels)
     info = Family("ioc_kpi_info", "gauge", "A declared KPI: its owner, period type, direction, unit of measure and "
                   "the feed it reads.", ["kpi", "owner", "period_type", "direction", "unit_of_measure", "feed"])
     for kpi in catalog.kpis.values():
         info.add(kpi.id, kpi.owner, kpi.grain.period, kpi.direction, kpi.unit_of_measure,
                  kpi.sources[0] if kpi.sources else "", 1.0)
-    families = [value, target, status, streak, escalated, period_end, info]
+    families = [value, target, status, streak, escalated, period_end, degraded, info]
     if not table_exists(con, "marts", "kpi_values"):
         return families
+    con.execute(KPI_DDL)  # a warehouse from before a column was added gets it
     units = catalog.org_units.codes
-    for kpi, unit, v, t, s, n, esc, end in con.execute("""
+    for kpi, unit, v, t, s, n, esc, end, bad in con.execute("""
             SELECT kpi_id, unit_code, value, target, status, streak, escalated,
-                   epoch(timezone('Asia/Ho_Chi_Minh', CAST(period_end + 1 AS TIMESTAMP))) FROM marts.kpi_values
+                   epoch(timezone('Asia/Ho_Chi_Minh', CAST(period_end + 1 AS TIMESTAMP))),
+                   coalesce(inputs_degraded, false) FROM marts.kpi_values
             QUALIFY period = max(period) OVER (PARTITION BY kpi_id) ORDER BY ALL""").fetchall():
         if kpi not in catalog.kpis or unit not in units:
             continue
@@ -250,6 +255,7 @@ def _kpi_families(con, catalog: Catalog) -> list[Family]:
         streak.add(kpi, unit, float(n or 0))
         escalated.add(kpi, unit, 1.0 if esc else 0.0)
         period_end.add(kpi, unit, float(end))
+        degraded.add(kpi, unit, 1.0 if bad else 0.0)
     return families
 
 

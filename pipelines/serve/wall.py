@@ -17,6 +17,7 @@ from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.warehouse import table_exists
+from pipelines.warehouse.tables import KPI_DDL
 from pipelines.published import read_json, write_json_atomically
 from pipelines.settings import paths
 
@@ -82,18 +83,24 @@ def _units(catalog: Catalog, now: datetime) -> list[dict]:
 def _kpis(con, catalog: Catalog) -> list[dict]:
     values: dict[str, dict[str, list]] = {}
     if table_exists(con, "marts", "kpi_values"):
+        con.execute(KPI_DDL)  # a warehouse from before a column was added gets it
         rows = con.execute(f"""
             SELECT kpi_id, unit_code, period, period_start, period_end, value, target, status, previous_value,
-                   previous_status, streak, escalated, computed_at
+                   previous_status, streak, escalated, computed_at, inputs_degraded, stale_feeds, blocked_batches,
+                   quarantined_rows
             FROM marts.kpi_values
             QUALIFY row_number() OVER (PARTITION BY kpi_id, unit_code ORDER BY period DESC) <= {SPARKLINE_PERIODS}
             ORDER BY kpi_id, unit_code, period""").fetchall()
         for kpi_id, unit, period, start, end, value, target, status, prev_value, prev_status, streak, escalated, \
-                computed in rows:
+                computed, degraded, stale, blocked, quarantined in rows:
             values.setdefault(kpi_id, {}).setdefault(unit, []).append({
                 "period": period, "start": iso(start), "end": iso(end), "value": value, "target": target,
                 "status": status, "previous_value": prev_value, "previous_status": prev_status,
-                "streak": streak, "escalated": bool(escalated), "computed_at": iso(computed)})
+                "streak": streak, "escalated": bool(escalated), "computed_at": iso(computed),
+                # can the value be trusted: what its feeds had when it was computed (null: not known)
+                "inputs": None if degraded is None else {
+                    "degraded": bool(degraded), "stale_feeds": list(stale or []),
+                    "blocked_batches": blocked or 0, "quarantined_rows": quarantined or 0}})
     kpis = []
     for kpi in catalog.kpis.values():
         by_unit = values.get(kpi.id, {})

@@ -150,6 +150,11 @@ CREATE TABLE IF NOT EXISTS marts.kpi_values (
     escalated BOOLEAN,
     computed_at TIMESTAMPTZ NOT NULL
 );
+-- can the value be trusted: its feeds' state when it was computed (pipelines/kpi/trust.py)
+ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS stale_feeds VARCHAR[];
+ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS blocked_batches BIGINT;
+ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS quarantined_rows BIGINT;
+ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS inputs_degraded BOOLEAN;
 CREATE TABLE IF NOT EXISTS marts.kpi_history (
     kpi_id VARCHAR NOT NULL,
     unit_code VARCHAR NOT NULL,

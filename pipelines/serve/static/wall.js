@@ -227,7 +227,8 @@ function renderTiles() {
       .map((s) => h("span", { class: `count s-${s}` }, `${STATUS_SYMBOL[s]}${kpi.children_status[s]}`));
     const open = () => go({ kpi: kpi.id, at: kpis.unit.code });
     return h("article", {
-      class: `tile s-${status}`, tabindex: "0", role: "button", dataset: { kpi: kpi.id, status },
+      class: `tile s-${status}${current?.inputs?.degraded ? " degraded" : ""}`, tabindex: "0", role: "button",
+      dataset: { kpi: kpi.id, status, degraded: String(Boolean(current?.inputs?.degraded)) },
       "aria-label": `${name(kpi.name)}: ${current ? kpiValue(state.lang, kpi, current.value) : t().noData}, ${t().status[status]}`,
       onclick: open, onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
     },
@@ -237,6 +238,7 @@ function renderTiles() {
       h("span", { class: "value" }, current ? kpiValue(state.lang, kpi, current.value) : "—"),
       sparkline(kpi, kpi.history)),
     h("div", { class: "status-line" }, statusBadge(status), h("span", { class: "target" }, targetText(kpi, current))),
+    trustNote(current),
     h("div", { class: `change ${changeClass(kpi, kpi)}` }, changeText(kpi, kpi)),
     h("div", { class: "foot" },
       current && current.escalated ? h("span", { class: "escalated" }, `⚑ ${fill(t().escalated, { n: current.streak })}`)
@@ -265,6 +267,19 @@ function reportCell(feed, period, cell) {
     text = "…";
   }
   return h("td", { class: `cell c-${cell.status}`, title: lines.join("\n"), dataset: { status: cell.status, late: cell.working_days_late } }, text);
+}
+
+// Can the value be trusted: what its feeds had when it was computed (stale, blocked batches, quarantined rows).
+function trustNote(current) {
+  const inputs = current?.inputs;
+  if (!inputs || !inputs.degraded) return null;
+  const feedName = (id) => name(state.data.feeds.feeds.find((f) => f.id === id)?.name) || id;
+  const parts = [
+    inputs.quarantined_rows ? fill(t().trustQuarantined, { n: inputs.quarantined_rows }) : null,
+    inputs.blocked_batches ? fill(t().trustBlocked, { n: inputs.blocked_batches }) : null,
+    inputs.stale_feeds.length ? fill(t().trustStale, { f: inputs.stale_feeds.map(feedName).join(", ") }) : null,
+  ].filter(Boolean);
+  return h("div", { class: "trust", role: "note" }, h("b", {}, `⚠ ${t().trustDegraded}`), `: ${parts.join(" · ")}`);
 }
 
 function renderReports() {
@@ -389,7 +404,7 @@ async function renderDrill() {
     return h("tr", { class: self ? "self" : "", dataset: { unit, status } },
       h("th", { scope: "row" }, name(unitIndex()[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().unitsKinds[kind] || kind}`)),
       h("td", { class: "num" }, reading.current ? kpiValue(state.lang, def, reading.current.value) : "—"),
-      h("td", {}, statusBadge(status)),
+      h("td", {}, statusBadge(status), trustNote(reading.current)),
       h("td", { class: `change ${changeClass(def, reading)}` }, changeText(def, reading)),
       h("td", {}, sparkline(def, reading.history, 110, 28)),
       h("td", { class: "actions" },

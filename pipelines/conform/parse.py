@@ -187,33 +187,53 @@ def enum_parsers(column: Column) -> tuple:
     return as_written, normalised
 
 
+def expected_words(column: Column, number_format: str, lang: str = "en") -> str:
+    """What a valid value of the column looks like, in words (vi or en), for quarantine reasons."""
+    vi = lang == "vi"
+    kind = column.type
+    if kind == "string" and column.enum:
+        labels = (("; hoặc nhãn: " if vi else "; or a label: ") + ", ".join(column.values)) if column.values else ""
+        return ("một trong " if vi else "one of ") + ", ".join(column.enum) + labels
+    example = "1.234,5" if number_format == "vi" else "1,234.5"
+    words = {
+        "string": ("chuỗi ký tự", "text"),
+        "number": (f"một số (ví dụ {example})", f"a number (e.g. {example})"),
+        "integer": ("một số nguyên", "a whole number"),
+        "boolean": (f"có/không ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)",
+                    f"yes/no ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)"),
+        "date": (f"một ngày ({', '.join(column.formats or DATE_FORMATS)})",
+                 f"a date ({', '.join(column.formats or DATE_FORMATS)})"),
+        "timestamp": ("ngày và giờ (ISO 8601, ví dụ 2026-10-05T08:30:00+07:00)",
+                      "a date and time (ISO 8601, e.g. 2026-10-05T08:30:00+07:00)"),
+        "month": ("một tháng (YYYY-MM hoặc MM/YYYY)", "a month (YYYY-MM or MM/YYYY)"),
+    }
+    if kind not in words:
+        raise ValueError(f"no parser for type {kind}")
+    return words[kind][0 if vi else 1]
+
+
 def parse(column: Column, t: pl.Expr, number_format: str, timezone: str) -> Parsed:
     """The parser for one contract column."""
     kind = column.type
+    expected = expected_words(column, number_format)
     if kind == "string" and column.enum:
-        labels = f"; or a label: {', '.join(column.values)}" if column.values else ""
         parsers = enum_parsers(column)
-        return Parsed(pl.coalesce([p(t) for p in parsers]), f"one of {', '.join(column.enum)}{labels}", parsers,
-                      pl.String)
+        return Parsed(pl.coalesce([p(t) for p in parsers]), expected, parsers, pl.String)
     if kind == "string":
-        return Parsed(t, "text")
+        return Parsed(t, expected)
     if kind in ("number", "integer"):
-        example = "1.234,5" if number_format == "vi" else "1,234.5"
         parsers = number_parsers(number_format)
         if kind == "number":
-            return Parsed(number(t, number_format), f"a number (e.g. {example})", parsers, pl.Float64)
-        return Parsed(whole(number(t, number_format)), "a whole number", parsers, pl.Float64, whole)
+            return Parsed(number(t, number_format), expected, parsers, pl.Float64)
+        return Parsed(whole(number(t, number_format)), expected, parsers, pl.Float64, whole)
     if kind == "boolean":
-        return Parsed(boolean(t), f"yes/no ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)")
+        return Parsed(boolean(t), expected)
     if kind == "date":
-        shown = ", ".join(column.formats or DATE_FORMATS)
         parsers = date_parsers(column.formats)
-        return Parsed(pl.coalesce([p(t) for p in parsers]), f"a date ({shown})", parsers, pl.Date)
+        return Parsed(pl.coalesce([p(t) for p in parsers]), expected, parsers, pl.Date)
     if kind == "timestamp":
         parsers = timestamp_parsers(column.formats, timezone)
-        return Parsed(pl.coalesce([p(t) for p in parsers]),
-                      "a date and time (ISO 8601, e.g. 2026-10-05T08:30:00+07:00)", parsers,
-                      pl.Datetime("us", "UTC"))
+        return Parsed(pl.coalesce([p(t) for p in parsers]), expected, parsers, pl.Datetime("us", "UTC"))
     if kind == "month":
-        return Parsed(month(t), "a month (YYYY-MM or MM/YYYY)")
+        return Parsed(month(t), expected)
     raise ValueError(f"no parser for type {kind}")

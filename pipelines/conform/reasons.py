@@ -33,7 +33,7 @@ def reason(feed_id: str, check: str, column: str | None, label: str | None, expe
         shown = f", column '{column}' (header {label!r})"
     escaped = expected.replace("{", "{{").replace("}", "}}")
     got = pl.when(actual.is_null()).then(pl.lit("nothing")).otherwise(pl.format("'{}'", actual.cast(pl.String)))
-    message = pl.format(f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}. Fix: {CHECK_FIXES[check]}"
+    message = pl.format(f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}. Fix: {CHECK_FIXES[check]['en']}"
                         if check in CHECK_FIXES else
                         f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}",
                         where(), pl.col(SOURCE_ROW), got)
@@ -49,7 +49,7 @@ def reason_sql(feed_id: str, check: str, expected: str, actual: str) -> str:
 
     name = f"regexp_extract({SOURCE_URI}, {text(FILE_NAME_IN_URI)}, 1)"
     where_sql = f"CASE WHEN {name} <> '' THEN 'file ' || {name} ELSE {SOURCE_URI} END"
-    fix = f". Fix: {CHECK_FIXES[check]}" if check in CHECK_FIXES else ""
+    fix = f". Fix: {CHECK_FIXES[check]['en']}" if check in CHECK_FIXES else ""
     message = (f"{text(f'feed {feed_id}: ')} || {where_sql} || ' row ' || {SOURCE_ROW} || "
                f"{text(f': expected {expected}, got ' + chr(39) + actual + chr(39) + fix)}")
     return (f"{{'check_name': {text(check)}, 'column_name': NULL::VARCHAR, 'expected': {text(expected)}, "

@@ -69,7 +69,7 @@ class Check(Strict):
     scope: ClassVar[str] = "row"  # "row": failing rows are known; "batch": the batch as a whole passes or fails
     frame: ClassVar[str] = "rows"  # "rows": runs on the batch's rows; "columns": on the columns the source sent
     labels: ClassVar[dict[str, str]] = {}  # what the check means, for people, in vi and en
-    fix: ClassVar[str | None] = None  # how a department fixes a failure, quoted in quarantine reasons
+    fix: ClassVar[dict[str, str] | None] = None  # how a department fixes a failure (vi, en), quoted in reasons
 
     def columns(self) -> list[str]:
         """The contract columns the check reads (validated against the feed's columns)."""
@@ -79,8 +79,8 @@ class Check(Strict):
     def name(self) -> str:
         return self.check
 
-    def expected(self, feed: Feed) -> str:
-        """What passing looks like, in words, for quarantine reasons and results."""
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        """What passing looks like, in words (vi or en), for quarantine reasons and results."""
         raise NotImplementedError
 
     def expectations(self, feed: Feed, meta: dict) -> list:
@@ -107,13 +107,14 @@ class ValuesNotNull(RowCheck):
     check: Literal["values_not_null"]
     column: str
     labels: ClassVar = {"vi": "Thiếu giá trị bắt buộc", "en": "Required value missing"}
-    fix: ClassVar = "fill in the value in the source and send the data again"
+    fix: ClassVar = {"vi": "điền giá trị vào nguồn rồi gửi lại dữ liệu",
+                      "en": "fill in the value in the source and send the data again"}
 
     def columns(self) -> list[str]:
         return [self.column]
 
-    def expected(self, feed: Feed) -> str:
-        return "a value (the column is required)"
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return "một giá trị (cột bắt buộc)" if lang == "vi" else "a value (the column is required)"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         return [_gx().ExpectColumnValuesToNotBeNull(column=self.column, meta=meta, **self._mostly())]
@@ -129,15 +130,17 @@ class ValuesInSet(RowCheck):
     column: str
     values: list[str | int | float | bool]
     labels: ClassVar = {"vi": "Giá trị ngoài danh mục", "en": "Value not in the allowed list"}
-    fix: ClassVar = "use one of the codes, or add the source's label under values: in the feed file"
+    fix: ClassVar = {"vi": "dùng một trong các mã, hoặc thêm nhãn của nguồn vào mục values: trong tệp khai báo nguồn",
+                      "en": "use one of the codes, or add the source's label under values: in the feed file"}
 
     def columns(self) -> list[str]:
         return [self.column]
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
         column = feed.column(self.column)
-        labels = f"; or a label: {', '.join(column.values)}" if column is not None and column.values else ""
-        return f"one of {', '.join(map(str, self.values))}{labels}"
+        words = {"vi": ("một trong", "; hoặc nhãn"), "en": ("one of", "; or a label")}[lang]
+        labels = f"{words[1]}: {', '.join(column.values)}" if column is not None and column.values else ""
+        return f"{words[0]} {', '.join(map(str, self.values))}{labels}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         return [_gx().ExpectColumnValuesToBeInSet(column=self.column, value_set=self.values, meta=meta,
@@ -156,7 +159,8 @@ class ValuesBetween(RowCheck):
     min: float | None = None
     max: float | None = None
     labels: ClassVar = {"vi": "Giá trị ngoài khoảng cho phép", "en": "Value out of range"}
-    fix: ClassVar = "correct the value in the source and send the data again"
+    fix: ClassVar = {"vi": "sửa giá trị trong nguồn rồi gửi lại dữ liệu",
+                      "en": "correct the value in the source and send the data again"}
 
     @model_validator(mode="after")
     def _a_bound(self) -> ValuesBetween:
@@ -169,10 +173,12 @@ class ValuesBetween(RowCheck):
     def columns(self) -> list[str]:
         return [self.column]
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        value = "giá trị" if lang == "vi" else "a value"
         if self.min is not None and self.max is not None:
-            return f"a value between {self.min:g} and {self.max:g}"
-        return f"a value ≥ {self.min:g}" if self.min is not None else f"a value ≤ {self.max:g}"
+            return (f"giá trị từ {self.min:g} đến {self.max:g}" if lang == "vi"
+                    else f"a value between {self.min:g} and {self.max:g}")
+        return f"{value} ≥ {self.min:g}" if self.min is not None else f"{value} ≤ {self.max:g}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         return [_gx().ExpectColumnValuesToBeBetween(column=self.column, min_value=self.min, max_value=self.max,
@@ -195,13 +201,14 @@ class ValuesMatchRegex(RowCheck):
     column: str
     regex: Regex
     labels: ClassVar = {"vi": "Sai định dạng", "en": "Wrong format"}
-    fix: ClassVar = "correct the value's format in the source and send the data again"
+    fix: ClassVar = {"vi": "sửa định dạng giá trị trong nguồn rồi gửi lại dữ liệu",
+                      "en": "correct the value's format in the source and send the data again"}
 
     def columns(self) -> list[str]:
         return [self.column]
 
-    def expected(self, feed: Feed) -> str:
-        return f"text matching {self.regex}"
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return f"chuỗi khớp mẫu {self.regex}" if lang == "vi" else f"text matching {self.regex}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         return [_gx().ExpectColumnValuesToMatchRegex(column=self.column, regex=self.regex, meta=meta,
@@ -221,13 +228,16 @@ class UnitCodeIsActive(RowCheck):
     column: str
     as_of: str | None = None
     labels: ClassVar = {"vi": "Mã đơn vị không tồn tại hoặc không còn hoạt động", "en": "Unknown or inactive unit code"}
-    fix: ClassVar = ("use the code of a unit active at that time (schemas/org_units.yaml), or declare the unit "
-                     "there")
+    fix: ClassVar = {"vi": "dùng mã của đơn vị đang hoạt động vào thời điểm đó (schemas/org_units.yaml), hoặc khai báo đơn vị ở đó",
+                      "en": "use the code of a unit active at that time (schemas/org_units.yaml), or declare the unit there"}
 
     def columns(self) -> list[str]:
         return [self.column] + ([self.as_of] if self.as_of else [])
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        if lang == "vi":
+            return (f"mã của đơn vị đang hoạt động tại {self.as_of} của dòng (schemas/org_units.yaml)" if self.as_of
+                    else "một mã trong schemas/org_units.yaml")
         return (f"the code of a unit active on its {self.as_of} (schemas/org_units.yaml)" if self.as_of
                 else "a code of schemas/org_units.yaml")
 
@@ -255,12 +265,13 @@ class ColumnPairInOrder(RowCheck):
     lesser: str
     or_equal: bool = True
     labels: ClassVar = {"vi": "Thứ tự ngày/giá trị không hợp lệ", "en": "Columns out of order"}
-    fix: ClassVar = "correct the dates or amounts in the source so that they are in order"
+    fix: ClassVar = {"vi": "sửa ngày hoặc số tiền trong nguồn cho đúng thứ tự",
+                      "en": "correct the dates or amounts in the source so that they are in order"}
 
     def columns(self) -> list[str]:
         return [self.greater, self.lesser]
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
         return f"{self.greater} {'≥' if self.or_equal else '>'} {self.lesser}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
@@ -281,13 +292,15 @@ class KeyIsUnique(RowCheck):
     check: Literal["key_is_unique"]
     key: list[str]
     labels: ClassVar = {"vi": "Trùng khóa bản ghi", "en": "Duplicate record key"}
-    fix: ClassVar = "each key must appear once per file or answer: remove or merge the duplicate rows"
+    fix: ClassVar = {"vi": "mỗi khóa chỉ xuất hiện một lần trong một tệp hoặc một lần trả lời: xóa hoặc gộp các dòng trùng",
+                      "en": "each key must appear once per file or answer: remove or merge the duplicate rows"}
 
     def columns(self) -> list[str]:
         return list(self.key)
 
-    def expected(self, feed: Feed) -> str:
-        return f"each ({', '.join(self.key)}) once per batch"
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return (f"mỗi ({', '.join(self.key)}) một lần trong một lô" if lang == "vi"
+                else f"each ({', '.join(self.key)}) once per batch")
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         E = _gx()
@@ -304,9 +317,12 @@ class RowsMatchFileName(Check):
     scope: ClassVar[str] = "batch"
     labels: ClassVar = {"vi": "Nội dung không khớp tên tệp (đơn vị/kỳ)",
                         "en": "Rows do not match the file name (unit/period)"}
-    fix: ClassVar = "put each department's and period's rows in a file named for them"
+    fix: ClassVar = {"vi": "đặt các dòng của mỗi đơn vị, mỗi kỳ vào tệp mang tên đơn vị và kỳ đó",
+                      "en": "put each department's and period's rows in a file named for them"}
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        if lang == "vi":
+            return f"{' và '.join(file_name_fields(feed))} đúng như tên tệp"
         return f"the {' and '.join(file_name_fields(feed))} the file is named for"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
@@ -328,9 +344,12 @@ class RowCountBetween(Check):
     max: Annotated[int, Field(ge=0)] | None = None
     scope: ClassVar[str] = "batch"
     labels: ClassVar = {"vi": "Số dòng bất thường", "en": "Unexpected row count"}
-    fix: ClassVar = "check that the source sent the whole report, then send it again"
+    fix: ClassVar = {"vi": "kiểm tra nguồn đã gửi đủ báo cáo, rồi gửi lại",
+                      "en": "check that the source sent the whole report, then send it again"}
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        if lang == "vi":
+            return f"từ {self.min} đến {self.max if self.max is not None else 'bao nhiêu cũng được'} dòng"
         return f"between {self.min} and {self.max if self.max is not None else 'any number of'} rows"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
@@ -344,10 +363,12 @@ class RequiredColumnsPresent(Check):
     scope: ClassVar[str] = "batch"
     frame: ClassVar[str] = "columns"
     labels: ClassVar = {"vi": "Thiếu cột bắt buộc", "en": "Required column missing"}
-    fix: ClassVar = "add the column to the source, or add the label it uses to labels: in the feed file"
+    fix: ClassVar = {"vi": "thêm cột vào nguồn, hoặc thêm nhãn cột đó đang dùng vào mục labels: trong tệp khai báo nguồn",
+                      "en": "add the column to the source, or add the label it uses to labels: in the feed file"}
 
-    def expected(self, feed: Feed) -> str:
-        return "every required column: " + ", ".join(c.name for c in feed.columns if not c.nullable)
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return ("đủ các cột bắt buộc: " if lang == "vi" else "every required column: ") + ", ".join(
+            c.name for c in feed.columns if not c.nullable)
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         required = [c.name for c in feed.columns if not c.nullable]
@@ -363,10 +384,12 @@ class NoUnknownColumns(Check):
     scope: ClassVar[str] = "batch"
     frame: ClassVar[str] = "columns"
     labels: ClassVar = {"vi": "Có cột không khai báo", "en": "Undeclared column"}
-    fix: ClassVar = "add the new column's label to the feed file if it carries data"
+    fix: ClassVar = {"vi": "thêm nhãn của cột mới vào tệp khai báo nguồn nếu cột có dữ liệu",
+                      "en": "add the new column's label to the feed file if it carries data"}
 
-    def expected(self, feed: Feed) -> str:
-        return "only the contract's columns: " + ", ".join(feed.column_names)
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return ("chỉ các cột đã khai báo: " if lang == "vi" else "only the contract's columns: ") + ", ".join(
+            feed.column_names)
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         return [_gx().ExpectColumnValuesToBeInSet(column=COLUMNS_FRAME_COLUMN, value_set=feed.column_names,
@@ -389,7 +412,8 @@ TYPE_CHECK = "value_has_contract_type"
 OUTLIER_CHECK = "value_is_not_outlier"
 # A file's line that is a record of its header's columns (not too many or too few fields, quotes closed).
 WELL_FORMED_CHECK = "row_is_well_formed"
-WELL_FORMED_EXPECTED = "one field per header column"
+WELL_FORMED_EXPECTED = {"en": "one field per header column", "vi": "mỗi cột tiêu đề một trường"}
+TYPED_EXPECTED = {"en": "a value of the column's type", "vi": "giá trị đúng kiểu của cột"}
 
 
 class OutlierRule(Strict):
@@ -424,7 +448,10 @@ class OutlierRule(Strict):
     def columns(self) -> list[str]:
         return [self.column, *self.series, self.order_by] + ([self.bounds_by] if self.bounds_by else [])
 
-    def expected(self, feed: Feed) -> str:
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        if lang == "vi":
+            method = {"z_score": "điểm z", "modified_z_score": "điểm z hiệu chỉnh", "min_max": "khoảng cho phép"}
+            return f"giá trị trong khoảng thường gặp của chuỗi số liệu ({method[self.method]}, ngưỡng {self.threshold:g})"
         return f"a value in the usual range of its series ({self.method.replace('_', ' ')}, threshold {self.threshold:g})"
 
     def expectations(self, feed: Feed, meta: dict, index: int) -> list:
@@ -438,11 +465,14 @@ class OutlierRule(Strict):
 # Checks the platform applies that no feed declares: their words and fixes, beside the declared ones'.
 PLATFORM_CHECKS = {
     TYPE_CHECK: ({"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
-                 "correct the value in the source and send the data again"),
+                 {"vi": "sửa giá trị trong nguồn rồi gửi lại dữ liệu",
+                  "en": "correct the value in the source and send the data again"}),
     WELL_FORMED_CHECK: ({"vi": "Dòng sai cấu trúc (thừa hoặc thiếu cột)",
                             "en": "Malformed line (too many or too few fields)"},
-                           "correct the line in the source (one field per header column, quotes closed) "
-                           "and send the file again"),
+                           {"vi": "sửa dòng đó trong nguồn (mỗi cột tiêu đề một trường, đóng đủ dấu ngoặc kép) "
+                                  "rồi gửi lại tệp",
+                            "en": "correct the line in the source (one field per header column, quotes closed) "
+                                  "and send the file again"}),
     "batch_is_publishable": ({"vi": "Lô dữ liệu bị chặn công bố", "en": "Batch blocked from publication"}, None),
 }
 
@@ -450,6 +480,6 @@ PLATFORM_CHECKS = {
 CHECK_LABELS = {cls.model_fields["check"].annotation.__args__[0]: cls.labels for cls in CHECK_CLASSES} | {
     OUTLIER_CHECK: OutlierRule.labels} | {name: labels for name, (labels, _) in PLATFORM_CHECKS.items()}
 
-# How a department fixes each failure, quoted at the end of a quarantine reason.
+# How a department fixes each failure (vi, en), quoted at the end of a quarantine reason.
 CHECK_FIXES = {cls.model_fields["check"].annotation.__args__[0]: cls.fix for cls in CHECK_CLASSES} | {
     name: fix for name, (_, fix) in PLATFORM_CHECKS.items() if fix}

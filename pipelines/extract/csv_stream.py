@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW
-from pipelines.extract.tabular import UnreadableFile, decode, sniff_delimiter
+from pipelines.extract.tabular import UnreadableFile, binary_not_csv, decode, empty_file, sniff_delimiter, undecodable
 
 SAMPLE_BYTES = 1 << 20  # what is read to find the encoding's first failure, the delimiter and the header
 BLOCK_BYTES = 4 << 20  # Arrow's parse block
@@ -100,7 +100,7 @@ def layout(path: Path, encodings: list[str], head_rows: int, whole: bool = False
     with open(path, "rb") as f:
         sample = f.read(SAMPLE_BYTES)
     if not sample.strip():
-        raise UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again")
+        raise empty_file()
     cut = sample if size <= SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
     nfc = True
     if sample.startswith(codecs.BOM_UTF8):
@@ -118,14 +118,12 @@ def layout(path: Path, encodings: list[str], head_rows: int, whole: bool = False
             encoding = shown = candidate
             break
         if encoding is None:
-            raise UnreadableFile(
-                f"the bytes are not valid in any declared encoding ({', '.join(encodings)}); "
-                "save the file as CSV UTF-8 or declare its encoding under source.encodings")
+            raise undecodable(encodings)
     if whole and skip:
         nfc = _decoded_nfc(path, encoding, skip=skip)
     text, _ = decode(cut, [encoding])
     if "\x00" in text:
-        raise UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV")
+        raise binary_not_csv()
     lines = text.splitlines()
     delimiter = sniff_delimiter(lines[:50])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -212,7 +210,8 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
         except pa.ArrowInvalid as exc:
             if check is not None and not check.result()[0]:
                 raise Reread() from None  # bytes further on are not in the encoding the first MiB was read in
-            raise UnreadableFile(f"the CSV cannot be parsed ({exc}); export the table again as CSV") from None
+            raise UnreadableFile(f"the CSV cannot be parsed ({exc}); export the table again as CSV",
+                                 "không phân tích được tệp CSV; xuất lại bảng dạng CSV") from None
         fresh = handler.lines[taken:]
         if fresh:
             pending.append(_malformed_rows(fresh, names, fmt.delimiter))

@@ -34,7 +34,8 @@ from pipelines.text import column_letter, label_key
 
 
 MAX_ROWS_NAMED = 20  # row numbers a warning lists before it says how many more
-NO_ROWS = "the file has a header row but no data rows; ask the department to send the report with its figures"
+NO_ROWS = ("the file has a header row but no data rows; ask the department to send the report with its figures",
+           "tệp có dòng tiêu đề nhưng không có dòng số liệu; đề nghị đơn vị gửi báo cáo có số liệu")
 
 
 def inbox_files(feed: Feed) -> list[Path]:
@@ -102,6 +103,7 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
         destination = paths().rejected(feed.id) / f"{file_checksum[:16]}__{path.name}"
         batch.status, batch.source_uri, batch.checksum = "failed", str(destination), file_checksum
         batch.error = f"feed {feed.id}, file {path.name}: {exc}"
+        batch.error_vi = f"nguồn {feed.id}, tệp {path.name}: {exc.vi}"
         land(batch)
         failpoint("extract.after_land")
         _move(path, destination, keep_original)
@@ -210,8 +212,10 @@ def find_header(feed: Feed, grid: Grid) -> int:
         raise UnreadableFile(
             f"no header row found in the first {source.header_search_rows} rows; expected column labels such as "
             f"{examples}; the first non-empty row reads: {shown!r}. Put the header row above the data, or add the "
-            f"labels this department uses to schemas/feeds/{feed.id}.yaml"
-        )
+            f"labels this department uses to schemas/feeds/{feed.id}.yaml",
+            f"không tìm thấy dòng tiêu đề trong {source.header_search_rows} dòng đầu; cần các nhãn cột như {examples}; "
+            f"dòng đầu tiên có dữ liệu là: {shown!r}. Đặt dòng tiêu đề phía trên số liệu, hoặc thêm các nhãn đơn vị "
+            f"này dùng vào schemas/feeds/{feed.id}.yaml")
     return best_row
 
 

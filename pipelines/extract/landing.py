@@ -47,6 +47,7 @@ class LandedBatch:
     received_at: datetime
     status: str = "received"  # received | failed
     error: str | None = None
+    error_vi: str | None = None  # the same in Vietnamese, for the wall
     warnings: list[str] = field(default_factory=list)
     file_name: str | None = None
     header_row: int | None = None  # 1-based row of a file's header
@@ -73,14 +74,15 @@ class LandedBatch:
         return cls(**data)
 
 
-def land(batch: LandedBatch, records=None, require_rows: str | None = None) -> LandedBatch:
+def land(batch: LandedBatch, records=None, require_rows: tuple[str, str] | None = None) -> LandedBatch:
     """Write the batch (meta.json and records.parquet) atomically into the landing zone.
 
     records is a polars DataFrame (or an iterable of them, written one row group each, so that a
     large file never sits in memory whole) of string columns named as the source named them, plus
     the lineage columns _source_row and _source_uri, and either _raw (the record as received, JSON
     text) or, for a file's rows, _malformed and _line (a line that is not a well-formed record).
-    With require_rows, landing no rows raises UnreadableFile with that text, and nothing is landed.
+    With require_rows (the text in English and in Vietnamese), landing no rows raises UnreadableFile saying
+    so, and nothing is landed.
     """
     final = batch.directory
     tmp = final.parent / f".tmp-{batch.batch_id}"
@@ -91,7 +93,7 @@ def land(batch: LandedBatch, records=None, require_rows: str | None = None) -> L
             if require_rows and not batch.rows:
                 from pipelines.extract.tabular import UnreadableFile
 
-                raise UnreadableFile(require_rows)
+                raise UnreadableFile(*require_rows)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

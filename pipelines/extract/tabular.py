@@ -14,7 +14,30 @@ DELIMITERS = (",", ";", "\t", "|")
 
 
 class UnreadableFile(Exception):
-    """The file cannot be read as a table; the message says why and how to fix it."""
+    """The file cannot be read as a table; the message says why and how to fix it, and `vi` says the same in
+    Vietnamese (what the wall shows a department)."""
+
+    def __init__(self, message: str, vi: str):
+        super().__init__(message)
+        self.vi = vi
+
+
+def empty_file() -> UnreadableFile:
+    return UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again",
+                          "tệp rỗng (0 byte hoặc chỉ có khoảng trắng); đề nghị đơn vị gửi lại")
+
+
+def undecodable(encodings: list[str]) -> UnreadableFile:
+    shown = ", ".join(encodings)
+    return UnreadableFile(f"the bytes are not valid in any declared encoding ({shown}); "
+                          "save the file as CSV UTF-8 or declare its encoding under source.encodings",
+                          f"nội dung không đúng bảng mã nào đã khai báo ({shown}); lưu tệp dạng CSV UTF-8 "
+                          "hoặc khai báo bảng mã trong source.encodings")
+
+
+def binary_not_csv() -> UnreadableFile:
+    return UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV",
+                          "tệp chứa dữ liệu nhị phân, không phải văn bản CSV; xuất lại bảng dạng CSV")
 
 
 @dataclass
@@ -28,12 +51,13 @@ class Grid:
 def read_grid(path: Path, data: bytes, encodings: list[str], sheet: str | None = None) -> Grid:
     suffix = path.suffix.lower()
     if not data.strip():
-        raise UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again")
+        raise empty_file()
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(data, sheet)
     if suffix in (".csv", ".txt"):
         return _read_csv(data, encodings)
-    raise UnreadableFile(f"files of type {suffix or '(none)'} are not read; send .csv or .xlsx")
+    raise UnreadableFile(f"files of type {suffix or '(none)'} are not read; send .csv or .xlsx",
+                         f"không đọc tệp loại {suffix or '(không có đuôi)'}; hãy gửi tệp .csv hoặc .xlsx")
 
 
 def decode(data: bytes, encodings: list[str]) -> tuple[str, str]:
@@ -45,10 +69,7 @@ def decode(data: bytes, encodings: list[str]) -> tuple[str, str]:
             return nfc(data.decode(encoding)), encoding
         except UnicodeDecodeError:
             continue
-    raise UnreadableFile(
-        f"the bytes are not valid in any declared encoding ({', '.join(encodings)}); "
-        "save the file as CSV UTF-8 or declare its encoding under source.encodings"
-    )
+    raise undecodable(encodings)
 
 
 def sniff_delimiter(lines: list[str]) -> str:
@@ -69,7 +90,7 @@ def sniff_delimiter(lines: list[str]) -> str:
 def _read_csv(data: bytes, encodings: list[str]) -> Grid:
     text, encoding = decode(data, encodings)
     if "\x00" in text:
-        raise UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV")
+        raise binary_not_csv()
     lines = text.splitlines()
     delimiter = sniff_delimiter(lines[:50])
     rows = [list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
@@ -83,13 +104,14 @@ def _read_xlsx(data: bytes, sheet: str | None) -> Grid:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         name = sheet or workbook.sheet_names[0]
         if name not in workbook.sheet_names:
-            raise UnreadableFile(f"sheet {name!r} not found; sheets: {', '.join(workbook.sheet_names)}")
+            raise UnreadableFile(f"sheet {name!r} not found; sheets: {', '.join(workbook.sheet_names)}",
+                                 f"không có trang tính {name!r}; các trang: {', '.join(workbook.sheet_names)}")
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except UnreadableFile:
         raise
     except Exception as exc:  # calamine raises its own error types for corrupt files
         raise UnreadableFile(
             f"not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
-            "open it in Excel or LibreOffice and save it again as .xlsx"
-        ) from None
+            "open it in Excel or LibreOffice and save it again as .xlsx",
+            "không đọc được tệp XLSX; mở bằng Excel hoặc LibreOffice rồi lưu lại dạng .xlsx") from None
     return Grid(rows=[list(r) for r in rows], how=f"XLSX, sheet {name!r}")

@@ -59,6 +59,7 @@ class BatchSummary:
     rows_quarantined: int = 0
     rows_repeated: int = 0  # valid rows the warehouse held already (the same key, version and values): not loaded again
     error: str | None = None
+    error_vi: str | None = None  # the same in Vietnamese (the wall's words)
     warnings: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     problems: list[str] = field(default_factory=list)  # the first quarantine reasons, for the CLI
@@ -72,11 +73,12 @@ def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
     con.execute(
         "INSERT INTO ops.batches (batch_id, feed, source_uri, file_name, checksum, received_at, loaded_at, "
         "rows_received, rows_loaded, rows_quarantined, rows_repeated, status, error, warnings, duplicate_of, "
-        "file_fields, validation_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "file_fields, validation_seconds, error_vi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [summary.batch_id, summary.feed, summary.source_uri, summary.file_name, batch.checksum,
          batch.received_at, loaded_at, summary.rows_received, summary.rows_loaded, summary.rows_quarantined,
          summary.rows_repeated, summary.status, summary.error, summary.warnings, summary.duplicate_of,
-         json.dumps(batch.file_fields, ensure_ascii=False) if batch.file_fields else None, validation_seconds],
+         json.dumps(batch.file_fields, ensure_ascii=False) if batch.file_fields else None, validation_seconds,
+         summary.error_vi],
     )
 
 
@@ -96,7 +98,7 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
     commit in one transaction, so a crash at any point leaves the last good state and the batch is taken
     again, once."""
     summary = BatchSummary(batch.batch_id, feed.id, batch.source_uri, batch.file_name, status=batch.status,
-                           error=batch.error, warnings=list(batch.warnings))
+                           error=batch.error, error_vi=batch.error_vi, warnings=list(batch.warnings))
     if con.execute("SELECT 1 FROM ops.batches WHERE batch_id = ?", [batch.batch_id]).fetchall():
         discard(batch)  # committed before a crash that left the landing copy behind
         summary.status = "already_loaded"
@@ -202,6 +204,9 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
         where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
         summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
                         f"serving): " + "; ".join(validation.blocked)
+        where_vi = f"tệp {batch.file_name}" if batch.file_name else batch.source_uri
+        summary.error_vi = f"nguồn {feed.id}: {where_vi}: bị chặn công bố (số liệu tốt gần nhất vẫn được dùng): " \
+                           + "; ".join(validation.blocked_vi)
     return validation
 
 

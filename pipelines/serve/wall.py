@@ -17,6 +17,7 @@ from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.warehouse import table_exists
+from pipelines.serve.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
 from pipelines.warehouse.tables import KPI_DDL
 from pipelines.published import read_json, write_json_atomically
 from pipelines.settings import paths
@@ -191,12 +192,14 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
                rows_quarantined, error
         FROM ops.batches QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC, batch_id) = 1
         """).fetchall()}
+    words = vietnamese_expected(catalog)
     failed: dict[str, list] = {}
-    for feed_id, at, file_name, source, error in con.execute(f"""
-            SELECT feed, received_at, file_name, source_uri, error FROM ops.batches WHERE status = 'failed'
+    for feed_id, at, file_name, source, error, error_vi in con.execute(f"""
+            SELECT feed, received_at, file_name, source_uri, error, error_vi FROM ops.batches WHERE status = 'failed'
             QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC) <= {FAILED_BATCHES_SHOWN}
             ORDER BY feed, received_at DESC""").fetchall():
-        failed.setdefault(feed_id, []).append({"at": iso(at), "file": file_name, "source": source, "error": error})
+        failed.setdefault(feed_id, []).append({"at": iso(at), "file": file_name, "source": source, "error": error,
+                                               "text": batch_text(error, error_vi)})
     checks: dict[str, list] = {}
     for feed_id, check, column, severity, batches, at, file_name, expected, observed, error, count in con.execute(f"""
             WITH recent AS (
@@ -212,21 +215,27 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
         checks.setdefault(feed_id, []).append({
             "check": check, "column": column, "severity": severity, "batches": batches, "last_at": iso(at),
             "file": file_name, "expected": expected, "observed": observed, "error": error,
-            "unexpected_count": count})
+            "unexpected_count": count, "column_label": column_label(catalog, feed_id, column),
+            "text": check_text(feed_id, expected, observed, error, words)})
     reasons: dict[str, list] = {}
     quarantined_open: dict[str, int] = dict(con.execute(
         "SELECT feed, count(*) FROM ops.quarantine WHERE status = 'open' GROUP BY feed").fetchall())
-    for feed_id, check, column, rows, message, last in con.execute(f"""
-            WITH reasons AS (SELECT feed, quarantined_at, unnest(reasons) AS r FROM ops.quarantine
-                             WHERE status = 'open')
-            SELECT feed, r.check_name, r.column_name, count(*), arg_max(r.message, quarantined_at),
+    for feed_id, check, column, rows, (message, expected, actual, uri, row), last in con.execute(f"""
+            WITH reasons AS (SELECT feed, quarantined_at, source_uri, source_row, unnest(reasons) AS r
+                             FROM ops.quarantine WHERE status = 'open')
+            SELECT feed, r.check_name, r.column_name, count(*),
+                   arg_max([r.message, r.expected, r.actual, source_uri, CAST(source_row AS VARCHAR)],
+                           quarantined_at),
                    max(quarantined_at)
             FROM reasons GROUP BY feed, r.check_name, r.column_name
             QUALIFY row_number() OVER (PARTITION BY feed ORDER BY count(*) DESC, r.check_name)
                     <= {QUARANTINE_REASONS_SHOWN}
             ORDER BY feed, count(*) DESC""").fetchall():
-        reasons.setdefault(feed_id, []).append({"check": check, "column": column, "rows": rows, "message": message,
-                                                "last_at": iso(last)})
+        reasons.setdefault(feed_id, []).append({
+            "check": check, "column": column, "rows": rows, "message": message, "last_at": iso(last),
+            "column_label": column_label(catalog, feed_id, column),
+            "text": reason_text(feed_id, check, column_label(catalog, feed_id, column), expected, actual, uri,
+                                None if row is None else int(row), words)})
     reconciled = {feed_id: {"source_count": source, "warehouse_count": held, "difference": difference,
                             "checked_at": iso(at)}
                   for feed_id, source, held, difference, at in con.execute("""

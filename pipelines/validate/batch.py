@@ -25,6 +25,7 @@ from pipelines.conform.reasons import REASON_TYPE, REASONS, reason, reason_sql
 from pipelines.conform.rows import ROW_ID, Conformed, map_headers, polars_type
 from pipelines.declarations.checks import (
     TYPE_CHECK,
+    CHECK_LABELS,
     WELL_FORMED_CHECK,
     WELL_FORMED_EXPECTED,
     OutlierRule,
@@ -80,6 +81,7 @@ class Validation:
     outliers: pl.DataFrame
     blocked: list[str]
     seconds: float
+    blocked_vi: list[str] = field(default_factory=list)  # the same, in Vietnamese
     problems: list[str] = field(default_factory=list)  # the first quarantine messages, for the CLI
     disagreements: list[str] = field(default_factory=list)  # row checks whose predicate and GE count differently
     data_docs: list = field(default_factory=list)  # GE identifiers of the stored results, for Data Docs
@@ -236,7 +238,7 @@ class BatchValidator:
         self.well_formed.success = self.well_formed.success and rows.height == 0
         if len(self.well_formed.failing_keys) < MAX_FAILING_KEYS:
             self.well_formed.failing_keys += [f"row {n}" for n in rows[SOURCE_ROW].head(MAX_FAILING_KEYS).to_list()]
-        why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, WELL_FORMED_EXPECTED,
+        why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, WELL_FORMED_EXPECTED["en"],
                      pl.format("{}: {}", pl.col(MALFORMED), pl.col(LINE)))
         columns = [pl.lit(None, polars_type(c.type)).alias(c.name) for c in self.feed.columns]
         self._stage(rows.with_row_index(ROW_ID, offset=first_row_id).select(
@@ -298,6 +300,7 @@ class BatchValidator:
             self._mark_duplicates(unique)
         results = [*([self.well_formed] if self.batch.file_name else []), self.typing, *self.results.values()]
         blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
+        blocked_vi = [_blocking_text(r, feed, "vi") for r in results if r.blocks_batch]
         batch_reasons = ""
         if blocked:
             batch_reasons = ", [" + reason_sql(feed.id, "batch_is_publishable", "a batch that passes its blocking checks",
@@ -317,7 +320,7 @@ class BatchValidator:
         outliers = pl.concat(self.outliers) if self.outliers else pl.DataFrame()
         self.seconds += time.monotonic() - started
         return Validation(published=published, quarantined=quarantined, results=results, outliers=outliers,
-                          blocked=blocked, seconds=self.seconds, problems=problems, data_docs=docs + column_docs,
+                          blocked=blocked, blocked_vi=blocked_vi, seconds=self.seconds, problems=problems, data_docs=docs + column_docs,
                           disagreements=self._disagreements())
 
     def _disagreements(self) -> list[str]:
@@ -362,17 +365,30 @@ def _not_all_null(columns: list[str]) -> str:
     return "(" + " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) + ")"
 
 
-def _blocking_text(result: CheckResult, feed: Feed) -> str:
+def _blocking_text(result: CheckResult, feed: Feed, lang: str = "en") -> str:
+    """Why a blocking check blocked the batch, in English (check id and origin, for the engineer) or in
+    Vietnamese (the check's name, for the department)."""
     check = result.check
+    expected = expected_text(check, feed, lang)
+    if lang == "vi":
+        what = CHECK_LABELS.get(check.name, {}).get("vi", check.name) + (f" (cột {check.column})" if check.column else "")
+        if result.error:
+            return f"{what}: phép kiểm tra không chạy được"
+        if result.unexpected_values and check.frame == "columns":
+            return f"{what}: {', '.join(map(str, result.unexpected_values))}; cần {expected}"
+        if check.name == "row_count_between":
+            return f"{what}: {result.observed} dòng; cần {expected}"
+        share = f" (dưới {check.mostly:.0%} đạt)" if check.mostly else ""
+        return f"{what}: {result.unexpected_count} dòng không đạt{share}; cần {expected}"
     what = f"{check.id} ({check.origin})"
     if result.error:
         return f"{what} could not run: {result.error}"
     if result.unexpected_values and check.frame == "columns":
-        return f"{what}: {', '.join(map(str, result.unexpected_values))}; expected {expected_text(check, feed)}"
+        return f"{what}: {', '.join(map(str, result.unexpected_values))}; expected {expected}"
     if check.name == "row_count_between":
-        return f"{what}: {result.observed} rows; expected {expected_text(check, feed)}"
+        return f"{what}: {result.observed} rows; expected {expected}"
     share = f" (fewer than {check.mostly:.0%} passing)" if check.mostly else ""
-    return f"{what}: {result.unexpected_count} rows fail{share}; expected {expected_text(check, feed)}"
+    return f"{what}: {result.unexpected_count} rows fail{share}; expected {expected}"
 
 
 def _actual(check: SuiteCheck) -> pl.Expr:
@@ -445,10 +461,7 @@ def result_rows(feed: Feed, batch: LandedBatch, validation: Validation, rows: in
     out = []
     for r in validation.results:
         failing_keys = r.failing_keys or [str(v) for v in r.unexpected_values[:MAX_FAILING_KEYS]]
-        declared = r.check.declaration is not None
-        expected = (expected_text(r.check, feed) if declared else
-                    WELL_FORMED_EXPECTED if r.check.name == WELL_FORMED_CHECK else
-                    "a value of the column's type")
+        expected = expected_text(r.check, feed)
         out.append({
             "feed": feed.id, "batch_id": batch.batch_id, "check_id": r.check.id, "check_name": r.check.name,
             "origin": r.check.origin, "severity": r.check.severity, "scope": r.check.scope,

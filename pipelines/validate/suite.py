@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pipelines.declarations.checks import (
     OUTLIER_CHECK,
     TYPE_CHECK,
+    TYPED_EXPECTED,
+    WELL_FORMED_CHECK,
+    WELL_FORMED_EXPECTED,
     Check,
     ColumnPairInOrder,
     KeyIsUnique,
@@ -86,9 +89,14 @@ def _check_id(check: Check) -> str:
     return f"{check.check}:{','.join(columns)}" if columns else check.check
 
 
-def expected_text(check: SuiteCheck, feed: Feed) -> str:
-    """What a passing value looks like, in words, for quarantine reasons and results."""
-    return check.declaration.expected(feed)
+def expected_text(check: SuiteCheck, feed: Feed, lang: str = "en") -> str:
+    """What a passing value looks like, in words (vi or en), for quarantine reasons and results; the checks the
+    platform applies while reading (well-formed lines, values of their column's type) have no declaration."""
+    if check.declaration is not None:
+        return check.declaration.expected(feed, lang)
+    if check.name == WELL_FORMED_CHECK:
+        return WELL_FORMED_EXPECTED[lang]
+    return TYPED_EXPECTED[lang]
 
 
 def expectations(check: SuiteCheck, feed: Feed) -> list:

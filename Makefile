@@ -12,8 +12,11 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 
 # Debian packages the tests and the demo run for real: Prometheus and Alertmanager (with promtool, amtool),
-# and Chromium, the browser the wall's end-to-end tests drive (through Playwright, which never downloads one).
-DEB_PACKAGES := prometheus prometheus-alertmanager chromium
+# Chromium, the browser the wall's end-to-end tests drive (through Playwright, which never downloads one),
+# Liberation Serif (metric-compatible with Times New Roman, the font of Vietnamese administrative documents,
+# with every Vietnamese glyph) for the monthly briefing's PDF, and poppler's pdftoppm/pdftotext its test reads.
+DEB_PACKAGES := prometheus prometheus-alertmanager chromium fonts-liberation2 poppler-utils
+BRIEFING_FONT := /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system-packages demo stop test check clean
@@ -30,7 +33,7 @@ install: $(VENV)/.installed system-packages
 
 system-packages:
 	@command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
-	  && command -v chromium >/dev/null \
+	  && command -v chromium >/dev/null && command -v pdftoppm >/dev/null && test -f $(BRIEFING_FONT) \
 	  || { echo "installing $(DEB_PACKAGES) (Debian packages)"; \
 	       $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	         --no-install-recommends $(DEB_PACKAGES) >/dev/null; }

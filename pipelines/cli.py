@@ -18,6 +18,8 @@ kpi_app = typer.Typer(no_args_is_help=True, help="KPIs of the operations centre:
 app.add_typer(kpi_app, name="kpi")
 alerts_app = typer.Typer(no_args_is_help=True, help="Prometheus rules and Alertmanager routing.")
 app.add_typer(alerts_app, name="alerts")
+report_app = typer.Typer(no_args_is_help=True, help="Reports for the city's leaders.")
+app.add_typer(report_app, name="report")
 warehouse_app = typer.Typer(no_args_is_help=True, help="The warehouse (IOC_WAREHOUSE: duckdb or ducklake).")
 app.add_typer(warehouse_app, name="warehouse")
 # Piped output (logs, CI, scripts) is not cut at 80 columns.
@@ -399,6 +401,33 @@ def kpi_compute(
     console.print(table)
     for kpi_id, why in run.skipped.items():
         console.print(f"[dim]· {kpi_id} not computed: {why}[/dim]")
+
+
+@report_app.command("monthly")
+def report_monthly(
+    period: Annotated[Optional[str], typer.Option("--period", "-p", help="The month (2026-11); default: this month.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the files (default: $IOC_HOME/reports).")] = None,
+    now: Annotated[Optional[str], typer.Option(help="Issue as of this instant (ISO 8601 with offset).")] = None,
+) -> None:
+    """The month's briefing for the leaders, in Vietnamese: a PDF laid out as an administrative report and an
+    XLSX workbook (one sheet per section). Its number and date are kept: writing it again gives the same."""
+    from pipelines.briefing.content import current_month, monthly, write_files
+    from pipelines.settings import paths
+    from pipelines.warehouse import connect
+
+    catalog, moment = _catalog(), _moment(now)
+    try:
+        with connect() as con:
+            briefing = monthly(con, catalog, period or current_month(moment), moment)
+        written = write_files(briefing, out or paths().home / "reports")
+    except (ValueError, FileNotFoundError) as exc:
+        errors.print(f"[red]✗[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"✓ Báo cáo số {briefing.reference}, {briefing.month_words}: "
+                  f"{sum(k.status == 'red' for k in briefing.kpis)} chỉ số không đạt, {len(briefing.reports)} báo cáo "
+                  f"nộp trễ/chưa nộp, {len(briefing.tasks)} nhiệm vụ quá hạn")
+    for path in written.values():
+        console.print(f"  {path}")
 
 
 @kpi_app.command("explain")

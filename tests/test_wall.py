@@ -428,6 +428,32 @@ def test_switching_the_language_on_a_laptop(demo, open_wall):
     wall.no_horizontal_overflow()
 
 
+ENGLISH = re.compile(r"\b(expected|got|Fix|feed|file|rows?|blocked|validation|readable|workbook|could not|"
+                     r"the|must|value|column|batch|check|send|again)\b")
+
+
+def test_the_data_quality_panel_reads_in_vietnamese_then_in_english(demo, open_wall):
+    """The planted defects (a garbage workbook, another department's file, quarantined dossiers and reports)
+    are explained on the wall in Vietnamese with no English word, and in English when switched."""
+    planted = demo.world.planted["dept_monthly_report"]
+    wall = open_wall(demo.url).open()
+    page = wall.page
+    panel = page.locator("#feeds")
+    vi = panel.inner_text()
+    for garbage in planted["garbage_files"]:
+        assert f"tệp {garbage}: không đọc được tệp XLSX" in vi
+    for wrong in planted["unknown_department_files"]:
+        assert f"tệp {wrong['file']}: bị chặn công bố" in vi
+    assert "Cách sửa:" in vi and "nhận được" in vi
+    assert not ENGLISH.findall(vi), f"English in the Vietnamese view: {sorted(set(ENGLISH.findall(vi)))}\n{vi}"
+    page.click(".lang button[data-lang='en']")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    en = panel.inner_text()
+    for garbage in planted["garbage_files"]:
+        assert f"file {garbage}: not a readable XLSX workbook" in en
+    assert "Fix:" in en and "validation blocked publication" in en
+
+
 def test_drilling_down_from_the_province_to_units(demo, open_wall):
     wall = open_wall(demo.url).open()
     page = wall.page
@@ -534,6 +560,79 @@ def test_the_trust_flag_shows_on_a_kpi_whose_feed_has_quarantined_rows(demo, ope
     wall.page.wait_for_function("document.documentElement.lang === 'en'")
     note = tile.locator(".trust").inner_text()
     assert "Data may be incomplete" in note and f"{open_rows} rows in quarantine" in note, note
+
+
+def test_the_monthly_briefing_is_a_vietnamese_administrative_report_in_pdf_and_xlsx(demo, tmp_path):
+    """The wall's download (and `ioc report monthly`): a PDF laid out as an administrative report, whose text
+    (read back by pdftotext) and page images (pdftoppm) carry the heading, number, date and the planted late
+    reports and overdue tasks, in an embedded font with the Vietnamese glyphs; and a workbook, read back, with
+    a sheet per section and its figures as numbers equal to the wall's."""
+    import subprocess
+
+    from openpyxl import load_workbook
+    from PIL import Image
+
+    from pipelines.briefing.xlsx import SHEETS
+    from tests.conftest import ioc
+
+    period = TEST_NOW.strftime("%Y-%m")
+    pdf = httpx.get(f"{demo.url}/api/briefings/monthly?period={period}&format=pdf", timeout=120)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf", pdf.text[:300]
+    path = tmp_path / "briefing.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    for words in ("ỦY BAN NHÂN DÂN THÀNH PHỐ HẢI PHÒNG", "TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH",
+                  "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "BÁO CÁO",
+                  "tháng 11 năm 2026", "Kính gửi: Ủy ban nhân dân thành phố Hải Phòng", "I. CÁC CHỈ SỐ KPI",
+                  "II. BÁO CÁO ĐỊNH KỲ NỘP TRỄ, CHƯA NỘP", "III. NHIỆM VỤ ĐƯỢC GIAO QUÁ HẠN",
+                  "IV. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU", "Nơi nhận:", "GIÁM ĐỐC"):
+        assert words in flat, words
+    number = re.search(r"Số: (\d+)/BC-TTGSĐH", flat)
+    assert number, flat[:400]
+    assert re.search(r"Hải Phòng, ngày \d{2} tháng \d{1,2} năm 2026", flat)
+    units = {u["code"]: u["name"]["vi"] for u in demo.api("/api/units")["units"]}
+    missing = [m for m in demo.world.planted["dept_monthly_report"]["missing"] if m["period"] == period]
+    assert missing and all(units[m["department_code"]] in flat for m in missing)
+    for task in demo.world.planted["directive_tasks"]["overdue"]:
+        assert task in flat, task
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "LiberationSerif" in fonts and all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:]), fonts
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 2
+    first = Image.open(pages[0]).convert("L")
+    width, height = first.size
+    heading = first.crop((0, 0, width, height // 6))
+    left, right = heading.crop((0, 0, width // 2, heading.height)), heading.crop((width // 2, 0, width, heading.height))
+    ink = [sum(1 for p in part.getdata() if p < 128) for part in (left, right)]
+    assert all(n > 200 for n in ink), f"the heading's two sides are printed: {ink}"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copy(pages[0], SCREENSHOTS / "briefing-page-1.png")
+
+    xlsx = httpx.get(f"{demo.url}/api/briefings/monthly?period={period}&format=xlsx", timeout=120)
+    assert xlsx.status_code == 200
+    (tmp_path / "briefing.xlsx").write_bytes(xlsx.content)
+    book = load_workbook(tmp_path / "briefing.xlsx")
+    assert book.sheetnames == list(SHEETS)
+    tiles = {t["id"]: t["current"] for t in demo.api("/api/kpis")["kpis"]}
+    kpis = list(book["Chỉ số KPI"].iter_rows(min_row=2, values_only=True))
+    assert {row[0] for row in kpis} == set(tiles)
+    for kpi_id, _, shown_period, value, target, *_ in kpis:
+        if tiles[kpi_id] and tiles[kpi_id]["period"] == period and tiles[kpi_id]["value"] is not None:
+            assert isinstance(value, (int, float)) and value == pytest.approx(tiles[kpi_id]["value"]), kpi_id
+    reports = list(book["Báo cáo định kỳ"].iter_rows(min_row=2, values_only=True))
+    assert {(m["department_code"], m["period"]) for m in missing} <= {(r[0], r[3]) for r in reports}
+    assert all(isinstance(r[7], int) for r in reports), "working days late are numbers"
+    tasks = list(book["Nhiệm vụ quá hạn"].iter_rows(min_row=2, values_only=True))
+    assert {t[3] for t in tasks} == set(demo.world.planted["directive_tasks"]["overdue"])
+    assert all(isinstance(t[7], int) and t[7] > 0 for t in tasks)
+
+    again = ioc("report", "monthly", "--period", period, "--out", str(tmp_path / "cli"),
+                env={"IOC_HOME": str(demo.home)})
+    assert again.returncode == 0, again.stderr
+    assert f"Báo cáo số {number.group(1)}/BC-TTGSĐH" in again.stdout, "the same month keeps its number"
+    assert (tmp_path / "cli" / f"bao-cao-thang-{period}.pdf").exists()
 
 
 def _unit_name(demo: Demo, code: str) -> str:

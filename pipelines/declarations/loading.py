@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from pipelines.declarations.briefing import Briefing
 from pipelines.declarations.checks import CHECK_NAMES
 from pipelines.declarations.kpis import PLACEHOLDERS, Kpi, KpiFile, RatioOfKpis, TableMeasure, placeholders
 from pipelines.declarations.models import Feed, OrgUnits
@@ -226,6 +227,11 @@ class Catalog:
     org_units: OrgUnits
     feeds: dict[str, Feed]
     kpis: dict[str, Kpi]
+    briefing: Briefing | None = None  # schemas/briefing.yaml; None: Briefing.default(org_units)
+
+    @property
+    def letterhead(self) -> Briefing:
+        return self.briefing or Briefing.default(self.org_units)
 
     def feed(self, feed_id: str) -> Feed:
         try:
@@ -344,9 +350,14 @@ def read_catalog(schemas: Path | None = None) -> Catalog:
         feeds[feed.id] = feed
     kpis, more = read_kpis(kpi_files(schemas), org_units, feeds)
     problems += more
+    briefing = None
+    if (schemas / "briefing.yaml").exists():
+        data, more = _read_yaml(schemas / "briefing.yaml")
+        briefing, more2 = _validate(Briefing, schemas / "briefing.yaml", data) if not more else (None, [])
+        problems += more + more2
     if problems:
         raise DeclarationError(problems)
-    return Catalog(org_units=org_units, feeds=feeds, kpis=kpis)
+    return Catalog(org_units=org_units, feeds=feeds, kpis=kpis, briefing=briefing)
 
 
 @lru_cache(maxsize=4)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -216,6 +217,35 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
         for role, part in e.inputs.items():  # a ratio of two KPIs: what each input is
             answer["inputs"][role]["kpi"] = _definition(view.kpi(part.kpi_id))
         return answer
+
+    @router.get("/briefings/monthly", response_model=None)
+    def briefing_monthly(period: str | None = Query(None, description="the month (2026-11); this month by default"),
+                         format: Literal["pdf", "xlsx"] = Query("pdf")):
+        """The month's briefing for the leaders (as `ioc report monthly` writes it), to download."""
+        import tempfile
+
+        from fastapi.responses import Response
+
+        from pipelines.briefing.content import current_month, monthly, write_files
+        from pipelines.declarations.loading import catalog
+        from pipelines.warehouse import WarehouseBusy, connect
+
+        snapshot.get()  # 503 before anything is published, as elsewhere
+        try:
+            with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
+                briefing = monthly(con, catalog(), period or current_month())
+        except WarehouseBusy:
+            raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
+                                headers={"Retry-After": "30"}) from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        with tempfile.TemporaryDirectory() as folder:
+            written = write_files(briefing, Path(folder))[format]
+            body = written.read_bytes()
+        media = "application/pdf" if format == "pdf" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(body, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{written.name}"'})
 
     @router.get("/kpis/{kpi_id}/as-of")
     def kpi_as_of(kpi_id: str,

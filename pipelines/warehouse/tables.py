@@ -50,6 +50,7 @@ ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS partition_key VARCHAR;
 ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS unit_code VARCHAR;
 ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
 ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS rows_repeated BIGINT DEFAULT 0;
+ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS error_vi VARCHAR;
 CREATE TABLE IF NOT EXISTS ops.repeated_records (
     feed VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,
@@ -102,6 +103,13 @@ CREATE TABLE IF NOT EXISTS ops.validation_results (
 CREATE TABLE IF NOT EXISTS ops.raw_columns (
     feed VARCHAR NOT NULL,
     name VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops.briefings (
+    kind VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    number INTEGER NOT NULL,
+    issued_on DATE NOT NULL,
+    generated_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ops.runs (
     pipeline VARCHAR NOT NULL,

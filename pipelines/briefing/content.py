@@ -1,0 +1,242 @@
+"""What the month's briefing says, read from the warehouse: the province's KPIs with status and change,
+the reports received late or still missing by department, the overdue directive tasks by unit and assigning
+document, and notes on data quality. Its number is kept in ops.briefings, so generating it again for the same
+month gives the same number and date (and a new month the next number of the year)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from pipelines.calendar.deadlines import TIMEZONE
+from pipelines.calendar.periods import Period, parse_period
+from pipelines.declarations.briefing import Briefing
+from pipelines.declarations.loading import Catalog
+from pipelines.warehouse import committed, table_exists
+
+KIND = "monthly"
+STATUS_VI = {"green": "Đạt", "amber": "Cảnh báo", "red": "Không đạt", "no_data": "Không có dữ liệu"}
+REPORT_STATUS_VI = {"late": "Nộp trễ", "missing": "Chưa nộp"}
+
+
+@dataclass
+class KpiLine:
+    kpi_id: str
+    name: str
+    unit_of_measure: str
+    decimals: int
+    period: str | None
+    value: float | None
+    target: float | None
+    status: str
+    previous_value: float | None
+    degraded: bool
+    why_degraded: str | None
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous_value is None:
+            return None
+        return self.value - self.previous_value
+
+
+@dataclass
+class ReportLine:
+    unit: str
+    unit_name: str
+    feed_name: str
+    period: str
+    status: str
+    due_date: date
+    received_at: datetime | None
+    working_days_late: int
+
+
+@dataclass
+class TaskLine:
+    unit: str
+    unit_name: str
+    source_document: str | None
+    task_id: str
+    title: str
+    assigned_by: str | None
+    due_on: date
+    days_late: int
+
+
+@dataclass
+class QualityLine:
+    feed: str
+    feed_name: str
+    owner: str
+    batches: int
+    failed_batches: int
+    rows_received: int
+    rows_quarantined: int
+    quarantine_open: int
+    stale: bool
+
+
+@dataclass
+class Monthly:
+    """One month's briefing."""
+
+    period: Period
+    number: int
+    issued_on: date
+    as_of: datetime  # the data as of this moment (the KPIs' latest computation, or now)
+    letterhead: Briefing
+    province: str
+    province_name: str
+    kpis: list[KpiLine] = field(default_factory=list)
+    reports: list[ReportLine] = field(default_factory=list)
+    tasks: list[TaskLine] = field(default_factory=list)
+    quality: list[QualityLine] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.number}/{self.letterhead.symbol}"
+
+    @property
+    def month_words(self) -> str:
+        return f"tháng {self.period.start.month} năm {self.period.start.year}"
+
+
+def monthly(con, catalog: Catalog, period: str, now: datetime | None = None) -> Monthly:
+    """The briefing of one month (2026-11). Reads the marts and ops tables; records its number."""
+    try:
+        month = parse_period("monthly", period)
+    except ValueError as exc:
+        raise ValueError(f"--period {period!r}: {exc}") from None
+    now = now or datetime.now(timezone.utc)
+    units = catalog.org_units
+    names = {u.code: u.vi for u in units.units}
+    number, issued_on = _number(con, month, now)
+    b = Monthly(period=month, number=number, issued_on=issued_on, as_of=now, letterhead=catalog.letterhead,
+                province=units.province, province_name=names.get(units.province, units.province))
+    b.kpis, computed = _kpis(con, catalog, month)
+    b.as_of = computed or now
+    b.reports = _reports(con, catalog, month, names)
+    b.tasks = _tasks(con, names)
+    b.quality = _quality(con, catalog, month, now)
+    return b
+
+
+def _number(con, month: Period, now: datetime) -> tuple[int, date]:
+    """The briefing's number in its year and its date: kept from its first issue."""
+    found = con.execute("SELECT number, issued_on FROM ops.briefings WHERE kind = ? AND period = ?",
+                        [KIND, month.key]).fetchall()
+    if found:
+        return found[0][0], found[0][1]
+    issued = now.astimezone(TIMEZONE).date()
+    year = str(month.start.year)
+
+    def record() -> int:
+        (taken,) = con.execute("SELECT coalesce(max(number), 0) FROM ops.briefings WHERE kind = ? "
+                               "AND starts_with(period, ?)", [KIND, year]).fetchone()
+        con.execute("INSERT INTO ops.briefings VALUES (?, ?, ?, ?, ?)", [KIND, month.key, taken + 1, issued, now])
+        return taken + 1
+
+    holder: list[int] = []
+    committed(con, lambda: holder.append(record()))
+    return holder[-1], issued
+
+
+def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime | None]:
+    """The watched unit's value of each KPI for the month (a daily KPI: its last day in the month)."""
+    if not table_exists(con, "marts", "kpi_values"):
+        return [], None
+    from pipelines.warehouse.tables import KPI_DDL
+
+    con.execute(KPI_DDL)
+    rows = {r[0]: r for r in con.execute("""
+        SELECT kpi_id, period, value, target, status, previous_value, coalesce(inputs_degraded, false),
+               stale_feeds, blocked_batches, quarantined_rows, computed_at
+        FROM marts.kpi_values
+        WHERE unit_code = ? AND period_start <= ? AND period_end >= ?
+        QUALIFY row_number() OVER (PARTITION BY kpi_id ORDER BY period_end DESC) = 1""",
+        [catalog.org_units.province, month.end, month.start]).fetchall()}
+    lines, computed = [], None
+    for kpi in catalog.kpis.values():
+        row = rows.get(kpi.id)
+        if row is None:
+            lines.append(KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, None, None, None,
+                                 "no_data", None, False, None))
+            continue
+        _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at = row
+        computed = at if computed is None or at > computed else computed
+        why = [f"{quarantined} dòng đang cách ly" if quarantined else "",
+               f"{blocked} lô bị chặn" if blocked else "",
+               f"nguồn chậm cập nhật: {', '.join(catalog.feeds[f].name.vi for f in stale or [] if f in catalog.feeds)}"
+               if stale else ""]
+        lines.append(KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, period, value, target, status,
+                             previous, bool(degraded), "; ".join(w for w in why if w) or None))
+    return lines, computed
+
+
+def _reports(con, catalog: Catalog, month: Period, names: dict[str, str]) -> list[ReportLine]:
+    """The month's reports received late or missing, and earlier months' still missing, by department."""
+    if not table_exists(con, "marts", "report_status"):
+        return []
+    rows = con.execute("""
+        SELECT unit_code, feed, period, status, due_date, received_at, lateness_working_days
+        FROM marts.report_status
+        WHERE period_type = 'monthly' AND ((period = ? AND status IN ('late', 'missing'))
+                                           OR (period < ? AND status = 'missing'))
+        ORDER BY unit_code, period, feed""", [month.key, month.key]).fetchall()
+    return [ReportLine(unit, names.get(unit, unit), catalog.feeds[feed].name.vi if feed in catalog.feeds else feed,
+                       period, status, due, received, late or 0)
+            for unit, feed, period, status, due, received, late in rows]
+
+
+def _tasks(con, names: dict[str, str]) -> list[TaskLine]:
+    """The directive tasks overdue now, by unit and assigning document, the most overdue first."""
+    if not table_exists(con, "marts", "task_status"):
+        return []
+    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
+                                         "AND table_name = 'task_status'").fetchall()}
+    optional = ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))
+    rows = con.execute(f"""
+        SELECT unit_code, {optional}, task_id, title, due_on, days_late FROM marts.task_status
+        WHERE state = 'overdue' ORDER BY unit_code, source_document NULLS LAST, days_late DESC, task_id""").fetchall()
+    return [TaskLine(unit, names.get(unit, unit), document, task, title, by, due, late or 0)
+            for unit, document, by, task, title, due, late in rows]
+
+
+def _quality(con, catalog: Catalog, month: Period, now: datetime) -> list[QualityLine]:
+    """Per feed: the month's batches (failed ones), rows received and quarantined, rows still in quarantine,
+    and whether it is stale now."""
+    from pipelines.declarations.base import duration_seconds
+
+    start = datetime.combine(month.start, time(0), TIMEZONE)
+    end = datetime.combine(month.end + timedelta(days=1), time(0), TIMEZONE)
+    batches = {r[0]: r[1:] for r in con.execute("""
+        SELECT feed, count(*), count(*) FILTER (WHERE status = 'failed'), coalesce(sum(rows_received), 0),
+               coalesce(sum(rows_quarantined), 0)
+        FROM ops.batches WHERE received_at >= ? AND received_at < ? GROUP BY feed""", [start, end]).fetchall()}
+    held = dict(con.execute("SELECT feed, count(*) FROM ops.quarantine WHERE status = 'open' GROUP BY feed").fetchall())
+    last = dict(con.execute("SELECT feed, max(loaded_at) FROM ops.batches "
+                            "WHERE status IN ('loaded', 'partial', 'duplicate', 'empty') GROUP BY feed").fetchall())
+    lines = []
+    for feed in catalog.feeds.values():
+        n, failed, received, quarantined = batches.get(feed.id, (0, 0, 0, 0))
+        success = last.get(feed.id)
+        stale = bool(feed.stale_after) and (success is None or
+                                            (now - success).total_seconds() > duration_seconds(feed.stale_after))
+        lines.append(QualityLine(feed.id, feed.name.vi, feed.owner, n, failed, received, quarantined,
+                                 held.get(feed.id, 0), stale))
+    return lines
+
+
+def write_files(b: Monthly, folder: Path) -> dict[str, Path]:
+    """The briefing as PDF and XLSX in `folder` (bao-cao-thang-2026-11.pdf, .xlsx), replaced if there."""
+    from pipelines.briefing.pdf import write_pdf
+    from pipelines.briefing.xlsx import write_xlsx
+
+    stem = f"bao-cao-thang-{b.period.key}"
+    return {"pdf": write_pdf(b, folder / f"{stem}.pdf"), "xlsx": write_xlsx(b, folder / f"{stem}.xlsx")}
+
+
+def current_month(now: datetime | None = None) -> str:
+    return (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).strftime("%Y-%m")

@@ -194,9 +194,9 @@ def _tasks(con, names: dict[str, str]) -> list[TaskLine]:
     """The directive tasks overdue now, by unit and assigning document, the most overdue first."""
     if not table_exists(con, "marts", "task_status"):
         return []
-    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
-                                         "AND table_name = 'task_status'").fetchall()}
-    optional = ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))
+    from pipelines.deadlines.task_status import described_columns
+
+    optional = described_columns(con)
     rows = con.execute(f"""
         SELECT unit_code, {optional}, task_id, title, due_on, days_late FROM marts.task_status
         WHERE state = 'overdue' ORDER BY unit_code, source_document NULLS LAST, days_late DESC, task_id""").fetchall()

@@ -87,3 +87,11 @@ TASK_RATES_SQL = """
 def today_in(now: datetime) -> date:
     """The local (Asia/Ho_Chi_Minh) day of an instant."""
     return now.astimezone(TIMEZONE).date()
+
+
+def described_columns(con) -> str:
+    """SELECT list of the words a task carries besides its title (the assigning document, who assigned it),
+    NULL where marts.task_status has no such column (a view written before it had them)."""
+    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
+                                         "AND table_name = 'task_status'").fetchall()}
+    return ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))

@@ -151,9 +151,9 @@ def _tasks(con, catalog: Catalog) -> list[dict]:
     screen can show, whatever the number of tasks; _task_counts has the totals."""
     if not table_exists(con, "marts", "task_status"):
         return []
-    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
-                                         "AND table_name = 'task_status'").fetchall()}
-    optional = ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))
+    from pipelines.deadlines.task_status import described_columns
+
+    optional = described_columns(con)
     rows = con.execute(f"""
         SELECT feed, task_id, title, unit_code, {optional}, due_on, state, days_late, working_days_late,
                days_until_due

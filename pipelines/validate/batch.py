@@ -365,30 +365,32 @@ def _not_all_null(columns: list[str]) -> str:
     return "(" + " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns) + ")"
 
 
+BLOCKING_WORDS = {  # why a blocking check blocked a batch, in each language
+    "en": {"not_run": "{what} could not run: {error}", "values": "{what}: {values}; expected {expected}",
+           "count": "{what}: {observed} rows; expected {expected}",
+           "rows": "{what}: {n} rows fail{share}; expected {expected}", "share": " (fewer than {mostly:.0%} passing)"},
+    "vi": {"not_run": "{what}: phép kiểm tra không chạy được", "values": "{what}: {values}; cần {expected}",
+           "count": "{what}: {observed} dòng; cần {expected}",
+           "rows": "{what}: {n} dòng không đạt{share}; cần {expected}", "share": " (dưới {mostly:.0%} đạt)"},
+}
+
+
 def _blocking_text(result: CheckResult, feed: Feed, lang: str = "en") -> str:
     """Why a blocking check blocked the batch, in English (check id and origin, for the engineer) or in
     Vietnamese (the check's name, for the department)."""
-    check = result.check
+    check, words = result.check, BLOCKING_WORDS[lang]
+    what = (f"{check.id} ({check.origin})" if lang == "en" else
+            CHECK_LABELS.get(check.name, {}).get("vi", check.name) + (f" (cột {check.column})" if check.column else ""))
     expected = expected_text(check, feed, lang)
-    if lang == "vi":
-        what = CHECK_LABELS.get(check.name, {}).get("vi", check.name) + (f" (cột {check.column})" if check.column else "")
-        if result.error:
-            return f"{what}: phép kiểm tra không chạy được"
-        if result.unexpected_values and check.frame == "columns":
-            return f"{what}: {', '.join(map(str, result.unexpected_values))}; cần {expected}"
-        if check.name == "row_count_between":
-            return f"{what}: {result.observed} dòng; cần {expected}"
-        share = f" (dưới {check.mostly:.0%} đạt)" if check.mostly else ""
-        return f"{what}: {result.unexpected_count} dòng không đạt{share}; cần {expected}"
-    what = f"{check.id} ({check.origin})"
     if result.error:
-        return f"{what} could not run: {result.error}"
+        return words["not_run"].format(what=what, error=result.error)
     if result.unexpected_values and check.frame == "columns":
-        return f"{what}: {', '.join(map(str, result.unexpected_values))}; expected {expected}"
+        return words["values"].format(what=what, values=", ".join(map(str, result.unexpected_values)),
+                                      expected=expected)
     if check.name == "row_count_between":
-        return f"{what}: {result.observed} rows; expected {expected}"
-    share = f" (fewer than {check.mostly:.0%} passing)" if check.mostly else ""
-    return f"{what}: {result.unexpected_count} rows fail{share}; expected {expected}"
+        return words["count"].format(what=what, observed=result.observed, expected=expected)
+    share = words["share"].format(mostly=check.mostly) if check.mostly else ""
+    return words["rows"].format(what=what, n=result.unexpected_count, share=share, expected=expected)
 
 
 def _actual(check: SuiteCheck) -> pl.Expr:

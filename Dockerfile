@@ -2,7 +2,9 @@
 # dependencies installed by uv from uv.lock.
 FROM apache/airflow:3.3.2-python3.11
 USER root
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/*
+# fonts-liberation2: Liberation Serif, the monthly briefing PDF's font (every Vietnamese glyph)
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client fonts-liberation2 \
+ && rm -rf /var/lib/apt/lists/*
 USER airflow
 COPY --chown=airflow:root pyproject.toml uv.lock README.md /opt/ioc/
 COPY --chown=airflow:root pipelines /opt/ioc/pipelines

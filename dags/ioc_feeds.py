@@ -5,6 +5,10 @@ previous trigger, so Airflow's backfill (`airflow backfill create --dag-id feed_
 --to-date …`) re-reads exactly those windows. Retries, retry delay, timeout and the failure
 notification come from the feed's `run:` block. Wiring only: the work is in pipelines.ingest,
 imported inside the tasks so that parsing this file reads the YAML declarations and nothing heavier.
+
+A file-drop feed that watches its inbox (source.watch, the default) also runs as soon as a complete file
+arrives: its DAG is scheduled on its inbox asset or its cron, whichever comes first, the cron being the
+safety net.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from pipelines.airflow_env import WRITER_POOL
-from pipelines.assets import clean_asset
+from pipelines.assets import clean_asset, inbox_asset
 from pipelines.callbacks import notify_failure
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.loading import catalog
@@ -32,11 +36,21 @@ def timetable(feed) -> CronTriggerTimetable | None:
     return CronTriggerTimetable(feed.schedule, timezone=feed.timezone, interval=second - first)
 
 
+def schedule(feed):
+    """The feed's cron; for a watched inbox, its inbox asset or the cron (the safety net)."""
+    cron = timetable(feed)
+    if not getattr(feed.source, "watch", False):
+        return cron
+    from airflow.timetables.assets import AssetOrTimeSchedule
+
+    return AssetOrTimeSchedule(timetable=cron, assets=inbox_asset(feed)) if cron else [inbox_asset(feed)]
+
+
 def build_dag(feed) -> DAG:
     with DAG(
         dag_id=f"feed_{feed.id}",
         description=f"{feed.name.vi} / {feed.name.en}",
-        schedule=timetable(feed),
+        schedule=schedule(feed),
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

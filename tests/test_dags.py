@@ -59,6 +59,15 @@ def test_dag_is_wired_from_its_declaration(dagbag, feed_id):
         assert task.execution_timeout.total_seconds() == duration_seconds(feed.run.timeout)
         assert task.on_failure_callback
     timetable = dag.timetable
+    if getattr(feed.source, "watch", False):  # a watched inbox: its asset, or the cron as a safety net
+        assert type(timetable).__name__ == "AssetOrTimeSchedule"
+        inbox = timetable.asset_condition
+        assert inbox.uri == f"ioc://inbox/{feed_id}" and len(inbox.watchers) == 1
+        trigger = inbox.watchers[0].trigger
+        assert trigger["classpath"] == "pipelines.extract.inbox_watch.InboxTrigger"
+        assert trigger["kwargs"]["directory"].endswith(f"/inbox/{feed.source.inbox}")  # under the parser's $IOC_HOME
+        assert trigger["kwargs"]["patterns"] == feed.source.patterns
+        timetable = timetable.timetable
     assert type(timetable).__name__ == "CronTriggerTimetable" and str(timetable._timezone.name) == feed.timezone
     assert timetable._interval.total_seconds() > 0, "a run covers the interval since the previous trigger"
 
@@ -136,46 +145,6 @@ def test_parsing_the_dag_file_imports_no_heavy_library():
     assert result.stdout.strip() == ""
 
 
-def test_ioc_up_runs_the_stack_and_ioc_down_leaves_no_process(home, monkeypatch):
-    """The embedded runtime: simulator, exporter and Airflow standalone (scheduler, dag-processor,
-    triggerer, api-server) start on free loopback ports, the DAGs are unpaused in Airflow, and
-    `ioc down` stops every process of every group it started."""
-    import os
-
-    import httpx
-
-    from pipelines.declarations.loading import catalog as cat
-    from pipelines.runtime import AirflowClient
-    from tests.conftest import ioc
-    from tests.stack import free_port
-
-    ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
-    env = {k: str(v) for k, v in ports.items()}
-    env["IOC_SIM_URL"] = f"http://127.0.0.1:{ports['IOC_SIM_PORT']}"
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    started = ioc("up")
-    groups = {f.stem: int(f.read_text()) for f in (home / "run").glob("*.pid")}
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert set(groups) == {"simulator", "exporter", "airflow"}
-        health = httpx.get(f"http://127.0.0.1:{ports['IOC_AIRFLOW_PORT']}/api/v2/monitor/health", timeout=10).json()
-        assert health["scheduler"]["status"] == "healthy"
-        client = AirflowClient()
-        answer = httpx.get(f"{client.base}/api/v2/dags", params={"limit": 100}, headers=client._headers(),
-                           timeout=10).json()
-        dags = {d["dag_id"]: d["is_paused"] for d in answer["dags"]}
-        assert {f"feed_{f}" for f in cat().feeds} | {"ioc_deadlines", "ioc_kpis"} <= set(dags)
-        assert not any(dags.values()), "every DAG runs on its own schedule"
-    finally:
-        stopped = ioc("down")
-    assert stopped.returncode == 0, stopped.stderr
-    for name, pgid in groups.items():
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)  # no process of the group is left
-    assert not list((home / "run").glob("*.pid"))
-
-
 def test_the_dag_suite_passes_with_metadata_on_postgresql(postgres):
     """The same DAG tests, Airflow's metadata in a PostgreSQL database this test creates and drops."""
     import os
@@ -195,7 +164,7 @@ def test_the_dag_suite_passes_with_metadata_on_postgresql(postgres):
         env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO_ROOT / "tests" / "test_dags.py"),
-             "-k", "not postgresql and not ioc_up"], env=env, capture_output=True, text=True, timeout=900)
+             "-k", "not postgresql"], env=env, capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         assert " passed" in result.stdout and "failed" not in result.stdout
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:

@@ -199,6 +199,10 @@ class FileDropSource(Strict):
     skip_rows: list[SkipRowRule] = []
     file_name_pattern: Regex | None = None  # its named groups are contract columns, e.g. (?P<period>...)
     max_batch_rows: Annotated[int, Field(gt=0)] = 100_000  # a file is read, checked and loaded in chunks this big
+    # load a file as soon as it is complete in the inbox (Airflow's event-driven scheduling); the feed's
+    # schedule stays as a safety net
+    watch: bool = True
+    watch_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
 
     @field_validator("file_name_pattern")
     @classmethod

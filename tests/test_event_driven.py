@@ -1,0 +1,83 @@
+"""The running stack (`ioc up` on free loopback ports: simulator, exporter, Airflow standalone with its
+scheduler, dag-processor, triggerer and api-server) and event-driven file feeds in it: the inbox watcher
+starts a feed's DAG when a file arrives, and the asset chain brings it to the wall's API and the metrics
+within two minutes, where the hourly cron took up to an hour; `ioc down` then stops every process."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+
+from tests.conftest import ioc
+from tests.stack import free_port, wait_until
+
+FEED = "dept_monthly_report"
+ARRIVAL_BOUND_SECONDS = 120  # issue 16: a report dropped shows on the wall and in /metrics within two minutes
+
+
+def test_ioc_up_loads_a_dropped_report_within_two_minutes_and_ioc_down_leaves_no_process(home, monkeypatch):
+    from pipelines.declarations.loading import catalog
+    from pipelines.runtime import AirflowClient
+    from tests.test_deadlines import report
+
+    ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
+    for key, value in ports.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.setenv("IOC_SIM_URL", f"http://127.0.0.1:{ports['IOC_SIM_PORT']}")
+    wall = f"http://127.0.0.1:{ports['IOC_EXPORTER_PORT']}"
+    started = ioc("up")
+    groups = {f.stem: int(f.read_text()) for f in (home / "run").glob("*.pid")}
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert set(groups) == {"simulator", "exporter", "airflow"}
+        health = httpx.get(f"http://127.0.0.1:{ports['IOC_AIRFLOW_PORT']}/api/v2/monitor/health", timeout=10).json()
+        assert health["scheduler"]["status"] == "healthy" and health["triggerer"]["status"] == "healthy"
+        client = AirflowClient()
+
+        def airflow(path: str, **params) -> dict:
+            return httpx.get(f"{client.base}/api/v2/{path}", params=params, headers=client._headers(), timeout=10).json()
+
+        dags = {d["dag_id"]: d["is_paused"] for d in airflow("dags", limit=100)["dags"]}
+        assert {f"feed_{f}" for f in catalog().feeds} | {"ioc_deadlines", "ioc_kpis"} <= set(dags)
+        assert not any(dags.values()), "every DAG runs on its own schedule"
+
+        def grid() -> dict | None:  # the report grid, once the simulator's files are loaded and published
+            answer = httpx.get(f"{wall}/api/reports", timeout=10)
+            feeds = answer.json().get("feeds") if answer.status_code == 200 else None
+            return feeds[0] if feeds and any(c["status"] in ("on_time", "late") for row in feeds[0]["units"]
+                                             for c in row["cells"].values()) else None
+
+        # the simulator dropped its files at start: the watcher has them loaded without waiting for the cron
+        reports = wait_until(grid, timeout=240, interval=2, what="the simulator's reports loaded by the watcher")
+        unit, period = next((row["unit"], p) for row in reports["units"]
+                            for p, cell in sorted(row["cells"].items(), reverse=True) if cell["status"] == "missing")
+        series = f'ioc_report_received{{feed="{FEED}",period="{period}",unit="{unit}"}}'
+        assert f"{series} 0.0" in httpx.get(f"{wall}/metrics", timeout=10).text
+
+        dropped, dropped_at = time.monotonic(), datetime.now(timezone.utc)
+        report(home, unit, period, time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+
+        def arrived() -> bool:
+            cells = {(row["unit"], p): c for row in httpx.get(f"{wall}/api/reports", timeout=10).json()["feeds"][0]["units"]
+                     for p, c in row["cells"].items()}
+            return cells[unit, period]["status"] in ("on_time", "late") and \
+                f"{series} 1.0" in httpx.get(f"{wall}/metrics", timeout=10).text
+
+        wait_until(arrived, timeout=ARRIVAL_BOUND_SECONDS, interval=1,
+                   what=f"{unit}'s {period} report on /api/reports and /metrics")
+        print(f"dropped → wall and /metrics in {time.monotonic() - dropped:.1f} s")
+        runs = airflow(f"dags/feed_{FEED}/dagRuns", order_by="-start_date", limit=5)["dag_runs"]
+        assert any(r["run_type"] == "asset_triggered" and datetime.fromisoformat(r["start_date"]) > dropped_at
+                   for r in runs), [(r["run_type"], r["start_date"]) for r in runs]
+        assert list((home / "archive").rglob(f"*{unit}_{period}.csv")), "loaded and archived, never deleted"
+    finally:
+        stopped = ioc("down")
+    assert stopped.returncode == 0, stopped.stderr
+    for name, pgid in groups.items():
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)  # no process of the group is left
+    assert not list((home / "run").glob("*.pid"))

@@ -19,7 +19,7 @@ FEED = "dept_monthly_report"
 ARRIVAL_BOUND_SECONDS = 120  # issue 16: a report dropped shows on the wall and in /metrics within two minutes
 
 
-def test_ioc_up_loads_a_dropped_report_within_two_minutes_and_ioc_down_leaves_no_process(home, monkeypatch):
+def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_ioc_down_stops_it(home, monkeypatch):
     from pipelines.declarations.loading import catalog
     from pipelines.runtime import AirflowClient
     from tests.test_deadlines import report
@@ -29,6 +29,10 @@ def test_ioc_up_loads_a_dropped_report_within_two_minutes_and_ioc_down_leaves_no
         monkeypatch.setenv(key, str(value))
     monkeypatch.setenv("IOC_SIM_URL", f"http://127.0.0.1:{ports['IOC_SIM_PORT']}")
     wall = f"http://127.0.0.1:{ports['IOC_EXPORTER_PORT']}"
+    tokens = {u.code: f"token-{u.code}-{i:04d}" for i, u in enumerate(catalog().org_units.units)}
+    secrets = home / "submission-tokens.yaml"  # the departments' tokens, as a secrets file the exporter reads
+    secrets.write_text("".join(f"{unit}: {token}\n" for unit, token in tokens.items()), encoding="utf-8")
+    monkeypatch.setenv("IOC_SUBMIT_TOKENS_FILE", str(secrets))
     started = ioc("up")
     groups = {f.stem: int(f.read_text()) for f in (home / "run").glob("*.pid")}
     try:
@@ -61,15 +65,35 @@ def test_ioc_up_loads_a_dropped_report_within_two_minutes_and_ioc_down_leaves_no
         dropped, dropped_at = time.monotonic(), datetime.now(timezone.utc)
         report(home, unit, period, time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
 
-        def arrived() -> bool:
+        def arrived(unit: str, period: str) -> bool:
             cells = {(row["unit"], p): c for row in httpx.get(f"{wall}/api/reports", timeout=10).json()["feeds"][0]["units"]
                      for p, c in row["cells"].items()}
+            series = f'ioc_report_received{{feed="{FEED}",period="{period}",unit="{unit}"}}'
             return cells[unit, period]["status"] in ("on_time", "late") and \
                 f"{series} 1.0" in httpx.get(f"{wall}/metrics", timeout=10).text
 
-        wait_until(arrived, timeout=ARRIVAL_BOUND_SECONDS, interval=1,
+        wait_until(lambda: arrived(unit, period), timeout=ARRIVAL_BOUND_SECONDS, interval=1,
                    what=f"{unit}'s {period} report on /api/reports and /metrics")
         print(f"dropped → wall and /metrics in {time.monotonic() - dropped:.1f} s")
+
+        # another department sends its missing report through the API
+        cells = {(row["unit"], p): c for row in httpx.get(f"{wall}/api/reports", timeout=10).json()["feeds"][0]["units"]
+                 for p, c in row["cells"].items()}
+        other, other_period = next(k for k, c in sorted(cells.items(), key=lambda kc: kc[0][1], reverse=True)
+                                   if c["status"] == "missing" and k[0] != unit)
+        body = (f"Mã đơn vị,Kỳ báo cáo,Mã chỉ tiêu,Tên chỉ tiêu,Giá trị,Đơn vị tính,Ghi chú\r\n"
+                f"{other},{other_period},GP_CAP,Giấy phép,5,,\r\n").encode()
+        sent = time.monotonic()
+        answer = httpx.post(f"{wall}/api/submissions/{FEED}", files={"file": (f"{other}_{other_period}.csv", body)},
+                            headers={"Authorization": f"Bearer {tokens[other]}"}, timeout=60)
+        assert answer.status_code == 202, answer.text
+        wait_until(lambda: arrived(other, other_period), timeout=ARRIVAL_BOUND_SECONDS, interval=1,
+                   what=f"{other}'s {other_period} report, submitted, on /api/reports and /metrics")
+        print(f"submitted → wall and /metrics in {time.monotonic() - sent:.1f} s")
+        outcome = httpx.get(f"{wall}{answer.json()['outcome']}", timeout=60).json()
+        assert outcome["status"] == "loaded" and outcome["unit"] == other, outcome
+        assert f'ioc_submissions_total{{feed="{FEED}",status="accepted",unit="{other}"}} 1.0' in \
+            httpx.get(f"{wall}/metrics", timeout=10).text
         runs = airflow(f"dags/feed_{FEED}/dagRuns", order_by="-start_date", limit=5)["dag_runs"]
         assert any(r["run_type"] == "asset_triggered" and datetime.fromisoformat(r["start_date"]) > dropped_at
                    for r in runs), [(r["run_type"], r["start_date"]) for r in runs]

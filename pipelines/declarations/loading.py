@@ -201,6 +201,11 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
         column = feed.column(rule.column)
         if column is not None and column.type not in ("integer", "number"):
             problem(f"outliers[{i}].column", f"{rule.column!r} is {column.type}; outliers need a number column")
+    if getattr(feed.source, "submissions", None) is not None:
+        groups = set(re.compile(feed.source.file_name_pattern).groupindex) if feed.source.file_name_pattern else set()
+        if feed.reporting is None or feed.reporting.unit_column not in groups:
+            problem("source.submissions", "a department submits its own unit's files: declare reporting.unit_column "
+                                          "and a source.file_name_pattern with a group of that name")
     pattern = getattr(feed.source, "file_name_pattern", None)
     if pattern:
         must_be_columns("source.file_name_pattern", list(re.compile(pattern).groupindex))

@@ -186,6 +186,20 @@ class SkipRowRule(Strict):
     column: str | None = None
 
 
+class Submissions(Strict):
+    """Departments may send the feed's files themselves (POST /api/submissions/<feed> on `ioc serve`).
+
+    Each department authenticates with a token of its own, never stored in the repository: the environment
+    variable `<tokens_env_prefix><UNIT CODE>` (e.g. IOC_SUBMIT_TOKEN_SKHCN), or the YAML file (UNIT: token)
+    that the variable `tokens_file_env` names. A token submits only for its own unit: the unit in the file's
+    name (the reporting unit column, a group of file_name_pattern) and in every row must be it."""
+
+    max_bytes: Annotated[int, Field(gt=0, le=200_000_000)] = 10_000_000
+    file_types: list[Literal["csv", "xlsx"]] = ["csv", "xlsx"]
+    tokens_env_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "IOC_SUBMIT_TOKEN_"
+    tokens_file_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "IOC_SUBMIT_TOKENS_FILE"
+
+
 class FileDropSource(Strict):
     """Files (CSV or XLSX) that departments drop into an inbox folder under $IOC_HOME/inbox."""
 
@@ -203,6 +217,7 @@ class FileDropSource(Strict):
     # schedule stays as a safety net
     watch: bool = True
     watch_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
+    submissions: Submissions | None = None  # departments may upload their files through the API
 
     @field_validator("file_name_pattern")
     @classmethod

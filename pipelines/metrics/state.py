@@ -57,6 +57,7 @@ def collect_state(con, catalog: Catalog) -> dict:
     families += _task_families(con, catalog)
     families += _kpi_families(con, catalog)
     families += _run_families(con, catalog)
+    families += _submission_families(con, catalog)
     return {"generated_at": time.time(), "families": [f.__dict__ for f in families]}
 
 
@@ -257,6 +258,22 @@ def _kpi_families(con, catalog: Catalog) -> list[Family]:
         period_end.add(kpi, unit, float(end))
         degraded.add(kpi, unit, 1.0 if bad else 0.0)
     return families
+
+
+def _submission_families(con, catalog: Catalog) -> list[Family]:
+    """Files departments sent through the API, accepted or refused (ops.submissions)."""
+    submitted = Family("ioc_submissions", "counter", "Files departments submitted through the API, by outcome "
+                       "(accepted into the inbox, or refused).", ["feed", "unit", "status"])
+    last = Family("ioc_submission_last_timestamp_seconds", "gauge", "When the unit last submitted a file.",
+                  ["feed", "unit"])
+    units = catalog.org_units.codes
+    for feed_id, unit, status, n, at in con.execute(
+            "SELECT feed, unit, status, count(*), max(submitted_at) FROM ops.submissions GROUP BY ALL").fetchall():
+        if feed_id in catalog.feeds and unit in units:  # label values only from the declarations
+            submitted.add(feed_id, unit, status, float(n))
+            if status == "accepted":
+                last.add(feed_id, unit, _epoch(at))
+    return [submitted, last]
 
 
 def _run_families(con, catalog: Catalog) -> list[Family]:

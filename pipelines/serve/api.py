@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, UploadFile
 
 from pipelines.kpi.present import STATUS_ORDER
 from pipelines.kpi.tree import upward
@@ -247,6 +247,55 @@ def create_router(snapshot: WallSnapshot | None = None) -> APIRouter:
         return Response(body, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="{written.name}"'})
 
+    @router.post("/submissions/{feed_id}", status_code=202, response_model=None)
+    async def submission(feed_id: str, file: UploadFile | None = None,
+                         authorization: str | None = Header(None, description="Bearer <the department's token>")):
+        """A department sends its report file (multipart field `file`): accepted into the inbox, or refused
+        with why, in Vietnamese and English. Both are recorded in ops.submissions."""
+        from fastapi.concurrency import run_in_threadpool
+        from fastapi.responses import JSONResponse
+
+        from pipelines.declarations.loading import catalog
+        from pipelines.serve.submissions import MAX_READ, Refused, record, refusal, submit, unit_of
+
+        token = authorization.removeprefix("Bearer ").strip() if authorization else None
+        feeds = catalog().feeds
+        limit = MAX_READ if feed_id not in feeds or feeds[feed_id].source.kind != "file_drop" or \
+            feeds[feed_id].source.submissions is None else feeds[feed_id].source.submissions.max_bytes
+        body = await file.read(limit + 1) if file is not None else b""
+        name = file.filename if file is not None else None
+        try:
+            if file is None:
+                raise Refused(400, "thiếu tệp (trường 'file')", "no file was sent (multipart field 'file')")
+            done = await run_in_threadpool(submit, catalog(), feed_id, token, name, body)
+        except Refused as refused:
+            unit = unit_of(feeds[feed_id], token) if feed_id in feeds and getattr(feeds[feed_id].source, "submissions",
+                                                                                   None) else None
+            done = refusal(feed_id, unit, name, body, refused)
+            await run_in_threadpool(_recorded, done, record)
+            return JSONResponse({"submission_id": done.submission_id, "status": "refused",
+                                 "reason": {"vi": refused.vi, "en": refused.en}}, status_code=refused.status)
+        await run_in_threadpool(_recorded, done, record)
+        return {"submission_id": done.submission_id, "status": "accepted", "unit": done.unit, "file": done.file_name,
+                "rows": done.rows, "outcome": f"/api/submissions/{done.submission_id}"}
+
+    @router.get("/submissions/{submission_id}")
+    def submission_outcome(submission_id: str) -> dict:
+        """What became of a submission: refused (why), waiting in the inbox, or its batch's outcome."""
+        from pipelines.declarations.loading import catalog
+        from pipelines.serve.submissions import outcome
+        from pipelines.warehouse import WarehouseBusy, connect
+
+        try:
+            with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
+                found = outcome(con, catalog(), submission_id)
+        except WarehouseBusy:
+            raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
+                                headers={"Retry-After": "30"}) from None
+        if found is None:
+            raise HTTPException(404, f"unknown submission {submission_id!r}")
+        return found
+
     @router.get("/kpis/{kpi_id}/as-of")
     def kpi_as_of(kpi_id: str,
                   at: str = Query(..., description="a date (its end, Vietnam time) or an ISO date and time"),
@@ -307,3 +356,11 @@ def _path(view: WallView, code: str) -> list[dict]:
     above = set(upward(view.data["province"], view.parent)[1:])  # the nation, for a province centre
     return [{"code": u["code"], "name": u["name"], "kind": u["kind"]}
             for u in map(view.unit, upward(code, view.parent)) if u["code"] not in above][::-1]
+
+
+def _recorded(submission, record) -> None:
+    """Record a submission in ops.submissions (under the writer's lock, waiting for a load to finish)."""
+    from pipelines.warehouse import connect
+
+    with connect() as con:
+        record(con, submission)

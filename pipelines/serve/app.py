@@ -1,6 +1,7 @@
 """The HTTP app of `ioc serve`: the operations-centre wall at `/` (static page on the JSON API under
-`/api/`), /metrics for Prometheus, and /healthz for liveness checks. Nothing here opens the
-warehouse on a request: everything is read from the snapshots its writers publish."""
+`/api/`), the departments' upload page at `/submit`, /metrics for Prometheus, and /healthz for liveness
+checks. The wall's views and /metrics never open the warehouse: they are read from the snapshots its
+writers publish. Explaining a value, the monthly briefing and submissions do, waiting for a running load."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def create_app(refresh: bool = True, airflow_health_url: str | None = None, unit
     @app.get("/", include_in_schema=False)
     def wall() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/submit", include_in_schema=False)
+    def submit_page() -> FileResponse:
+        return FileResponse(STATIC / "submit.html", headers={"Cache-Control": "no-cache"})
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:

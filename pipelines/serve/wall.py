@@ -249,6 +249,8 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
         feeds.append({
             "id": feed.id, "name": feed.name.model_dump(), "owner": feed.owner, "source_kind": feed.source.kind,
             "schedule": feed.schedule,
+            "submissions": (lambda rules: rules and {"max_bytes": rules.max_bytes, "file_types": rules.file_types})(
+                getattr(feed.source, "submissions", None)),
             "stale_after_seconds": duration_seconds(feed.stale_after) if feed.stale_after else None,
             "last_success_at": iso(success), "last_received_at": iso(last_received),
             "batches": n, "failed_batch_count": n_failed, "rows_received": received or 0, "rows_loaded": loaded or 0,

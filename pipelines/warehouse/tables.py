@@ -104,6 +104,19 @@ CREATE TABLE IF NOT EXISTS ops.raw_columns (
     feed VARCHAR NOT NULL,
     name VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ops.submissions (
+    submission_id VARCHAR NOT NULL,
+    feed VARCHAR NOT NULL,
+    unit VARCHAR,
+    file_name VARCHAR,
+    bytes BIGINT,
+    checksum VARCHAR,
+    submitted_at TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL,
+    reason_vi VARCHAR,
+    reason_en VARCHAR,
+    rows BIGINT
+);
 CREATE TABLE IF NOT EXISTS ops.briefings (
     kind VARCHAR NOT NULL,
     period VARCHAR NOT NULL,

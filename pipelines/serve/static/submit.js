@@ -1,0 +1,98 @@
+// A department's upload page (/submit): its token kept in this browser after it is entered once, the file sent
+// to POST /api/submissions/<feed>, then its outcome polled from GET /api/submissions/<id> until it is loaded.
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "ioc.submitToken";
+const STATUS = {
+  accepted: "Đã nhận, đang chờ nạp", waiting: "Đã nhận, đang chờ nạp", refused: "Bị từ chối",
+  loaded: "Đã nạp đầy đủ", partial: "Đã nạp, một số dòng bị cách ly", quarantined: "Không nạp được dòng nào",
+  failed: "Không nạp được tệp", duplicate: "Trùng với tệp đã gửi trước đó", empty: "Tệp không có dữ liệu",
+};
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+function showToken() {
+  const saved = Boolean(localStorage.getItem(TOKEN_KEY));
+  $("token-form").hidden = saved;
+  $("token-saved").hidden = !saved;
+}
+
+function show(answer) {
+  const box = $("result");
+  box.replaceChildren();
+  const status = STATUS[answer.status] || answer.status;
+  box.append(el("p", `${answer.file || ""} — ${status}`, `outcome s-${answer.status}`));
+  if (answer.reason && answer.reason.vi) box.append(el("p", answer.reason.vi, "why"));
+  if (answer.error && answer.error.vi) box.append(el("p", answer.error.vi, "why"));
+  if (answer.rows_received !== undefined) {
+    box.append(el("p", `Nhận ${answer.rows_received} dòng, nạp ${answer.rows_loaded} dòng, cách ly ${answer.rows_quarantined} dòng.`));
+  }
+  if (answer.reasons && answer.reasons.length) {
+    const list = el("ul", undefined, "reasons");
+    for (const reason of answer.reasons) list.append(el("li", reason.vi));
+    box.append(list);
+  }
+}
+
+async function follow(url) {
+  for (let i = 0; i < 100; i += 1) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (response.ok) {
+      const answer = await response.json();
+      show(answer);
+      if (answer.status !== "waiting" && answer.status !== "accepted") return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  }
+}
+
+async function start() {
+  const feeds = (await (await fetch("/api/feeds")).json()).feeds.filter((f) => f.submissions);
+  for (const feed of feeds) {
+    const option = el("option", feed.name.vi);
+    option.value = feed.id;
+    $("feed").append(option);
+  }
+  const describe = () => {
+    const feed = feeds.find((f) => f.id === $("feed").value);
+    if (!feed) return;
+    $("types").textContent = feed.submissions.file_types.map((t) => `.${t}`).join(", ");
+    $("max").textContent = `${(feed.submissions.max_bytes / 1e6).toLocaleString("vi-VN")} MB`;
+    $("file").accept = feed.submissions.file_types.map((t) => `.${t}`).join(",");
+  };
+  $("feed").addEventListener("change", describe);
+  describe();
+  showToken();
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem(TOKEN_KEY, $("token").value.trim());
+    $("token").value = "";
+    showToken();
+  });
+  $("token-forget").addEventListener("click", () => { localStorage.removeItem(TOKEN_KEY); showToken(); });
+  $("file-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const token = localStorage.getItem(TOKEN_KEY);
+    if (!token) { show({ status: "refused", reason: { vi: "Hãy nhập mã xác thực của đơn vị trước." } }); return; }
+    const form = new FormData();
+    form.append("file", $("file").files[0]);
+    $("send").disabled = true;
+    try {
+      const response = await fetch(`/api/submissions/${encodeURIComponent($("feed").value)}`, {
+        method: "POST", body: form, headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+      });
+      const answer = await response.json();
+      show({ ...answer, file: $("file").files[0].name });
+      if (response.ok) await follow(answer.outcome);
+    } finally {
+      $("send").disabled = false;
+    }
+  });
+  document.body.dataset.ready = "1";
+}
+
+start();

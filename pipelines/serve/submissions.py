@@ -1,0 +1,197 @@
+"""A department sends its report file itself (POST /api/submissions/<feed>), and later asks what became of it
+(GET /api/submissions/<id>).
+
+A submission is accepted only when every rule holds, each refusal saying why in Vietnamese and English:
+the feed accepts submissions; the token is a department's (tokens come from the environment or a secrets
+file the declarations name, compared in constant time); the file's name is a plain name (no path, no
+traversal, not hidden) of a declared type that follows the feed's file-name pattern with the token's own
+unit; the body is within the declared size; the file reads as the feed's table (a corrupt workbook is
+refused here, not in the inbox) and every row's unit is the token's. An accepted file lands in the inbox
+atomically (written beside it under a hidden name, then renamed), where the inbox watcher takes it. Both
+outcomes are recorded in ops.submissions; nothing else is left behind by a refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from pipelines.declarations.loading import Catalog
+from pipelines.declarations.models import Feed
+from pipelines.settings import paths
+
+SAFE_NAME = re.compile(r"^[\w][\w.\-() ]*$", re.UNICODE)
+MAX_READ = 10_000_000  # what is read of a body sent to a feed that takes no submissions (then refused)
+
+
+class Refused(Exception):
+    """A submission refused: the HTTP status and why, in Vietnamese and English."""
+
+    def __init__(self, status: int, vi: str, en: str):
+        super().__init__(en)
+        self.status, self.vi, self.en = status, vi, en
+
+
+@dataclass
+class Submission:
+    submission_id: str
+    feed: str
+    unit: str | None
+    file_name: str | None
+    size: int
+    checksum: str | None
+    submitted_at: datetime
+    status: str  # accepted | refused
+    reason_vi: str | None = None
+    reason_en: str | None = None
+    rows: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def tokens(feed: Feed) -> dict[str, str]:
+    """unit code → token, from $<prefix><UNIT> variables and the YAML file $<tokens_file_env> names."""
+    rules = feed.source.submissions
+    found: dict[str, str] = {}
+    file = os.environ.get(rules.tokens_file_env)
+    if file:
+        data = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
+        found.update({str(unit): str(token) for unit, token in data.items() if token})
+    for name, value in os.environ.items():
+        if name.startswith(rules.tokens_env_prefix) and value:
+            found[name.removeprefix(rules.tokens_env_prefix)] = value
+    return found
+
+
+def unit_of(feed: Feed, token: str | None) -> str | None:
+    """The unit whose token this is (every token compared, in constant time)."""
+    match = None
+    for unit, known in tokens(feed).items():
+        if token and hmac.compare_digest(known.encode(), token.encode()):
+            match = unit
+    return match
+
+
+def submit(catalog: Catalog, feed_id: str, token: str | None, file_name: str | None, body: bytes) -> Submission:
+    """Check one submitted file and land it in the feed's inbox; Refused says why not."""
+    now = datetime.now(timezone.utc)
+    feed = catalog.feeds.get(feed_id)
+    if feed is None or getattr(feed.source, "submissions", None) is None:
+        raise Refused(404, f"nguồn {feed_id!r} không nhận báo cáo gửi qua mạng",
+                      f"feed {feed_id!r} does not accept submissions")
+    rules = feed.source.submissions
+    unit = unit_of(feed, token)
+    if unit is None:
+        raise Refused(401, "mã xác thực không đúng: dùng mã được cấp cho đơn vị",
+                      "the token is not a department's: use the token issued to your unit")
+    name = (file_name or "").strip()
+    if not name or "/" in name or "\\" in name or ".." in name or not SAFE_NAME.match(name):
+        raise Refused(400, f"tên tệp không hợp lệ ({name!r}): chỉ dùng tên tệp, không có đường dẫn",
+                      f"the file name {name!r} is not a plain name: send the file's name only, without a path")
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in rules.file_types:
+        raise Refused(415, f"không nhận tệp loại .{suffix}; hãy gửi tệp {', '.join('.' + t for t in rules.file_types)}",
+                      f"files of type .{suffix} are not accepted; send {', '.join('.' + t for t in rules.file_types)}")
+    if len(body) > rules.max_bytes:
+        raise Refused(413, f"tệp quá lớn ({len(body):,} byte; tối đa {rules.max_bytes:,} byte)".replace(",", "."),
+                      f"the file is too large ({len(body):,} bytes; at most {rules.max_bytes:,})")
+    match = re.match(feed.source.file_name_pattern, name)
+    named = match.groupdict().get(feed.reporting.unit_column) if match else None
+    if named != unit:
+        raise Refused(403, f"tên tệp phải bắt đầu bằng mã đơn vị {unit} và kỳ báo cáo, ví dụ {unit}_2026-11.{suffix}",
+                      f"the file's name must carry your unit {unit} and the period, e.g. {unit}_2026-11.{suffix}")
+    rows = _rows_for(feed, name, body, unit)
+    submission_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    _land(feed, name, body, submission_id)
+    return Submission(submission_id, feed.id, unit, name, len(body), hashlib.sha256(body).hexdigest(), now,
+                      "accepted", rows=rows)
+
+
+def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
+    """Read the file as the feed reads it; every row must be the unit's. The number of rows."""
+    from pipelines.extract.file_drop import _label_index, table_frame
+    from pipelines.extract.tabular import UnreadableFile, read_grid
+    from pipelines.text import label_key
+
+    try:
+        grid = read_grid(Path(name), body, feed.source.encodings, feed.source.sheet)
+        frame, _ = table_frame(feed, grid)
+    except UnreadableFile as exc:
+        raise Refused(422, f"không đọc được tệp: {exc.vi}", f"the file cannot be read: {exc}") from None
+    labels = _label_index(feed)
+    column = next((h for h in frame.columns if labels.get(label_key(h)) == feed.reporting.unit_column), None)
+    others = sorted({str(v).strip() for v in (frame[column].to_list() if column else []) if v is not None} - {unit})
+    if others:
+        raise Refused(403, f"tệp có dòng của đơn vị khác ({', '.join(others)}): chỉ gửi số liệu của {unit}",
+                      f"the file has rows of other units ({', '.join(others)}): send {unit}'s figures only")
+    return frame.height
+
+
+def _land(feed: Feed, name: str, body: bytes, submission_id: str) -> Path:
+    """Write the file into the inbox under a hidden name, then rename it: the watcher never sees it half-written."""
+    inbox = paths().inbox(feed.source.inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    partial = inbox / f".{submission_id}.{name}.part"
+    partial.write_bytes(body)
+    target = inbox / name
+    os.replace(partial, target)
+    return target
+
+
+def record(con, submission: Submission) -> None:
+    """The submission (accepted or refused) in ops.submissions."""
+    from pipelines.warehouse import committed
+
+    committed(con, lambda: con.execute(
+        "INSERT INTO ops.submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [submission.submission_id, submission.feed, submission.unit, submission.file_name, submission.size,
+         submission.checksum, submission.submitted_at, submission.status, submission.reason_vi,
+         submission.reason_en, submission.rows]))
+
+
+def refusal(feed_id: str, unit: str | None, file_name: str | None, body: bytes, refused: Refused) -> Submission:
+    now = datetime.now(timezone.utc)
+    return Submission(f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}", feed_id, unit, file_name, len(body), None, now,
+                      "refused", refused.vi, refused.en)
+
+
+def outcome(con, catalog: Catalog, submission_id: str) -> dict | None:
+    """What became of a submission: refused (why), waiting in the inbox, or loaded (its batch's status and the
+    reasons of its quarantined rows, in Vietnamese and English)."""
+    from pipelines.serve.messages import batch_text, reason_text, vietnamese_expected
+
+    row = con.execute("SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "
+                      "rows FROM ops.submissions WHERE submission_id = ?", [submission_id]).fetchone()
+    if row is None:
+        return None
+    keys = ("submission_id", "feed", "unit", "file", "bytes", "submitted_at", "status", "reason_vi", "reason_en",
+            "rows")
+    answer = dict(zip(keys, row))
+    answer["submitted_at"] = answer["submitted_at"].astimezone(timezone.utc).isoformat()
+    answer["reason"] = {"vi": answer.pop("reason_vi"), "en": answer.pop("reason_en")}
+    if answer["status"] == "refused":
+        return answer
+    batch = con.execute(
+        "SELECT batch_id, status, rows_received, rows_loaded, rows_quarantined, error, error_vi FROM ops.batches "
+        "WHERE feed = ? AND file_name = ? AND received_at >= ? - INTERVAL 2 SECOND ORDER BY received_at LIMIT 1",
+        [row[1], row[3], row[5]]).fetchone()
+    if batch is None:
+        answer["status"] = "waiting"
+        return answer
+    batch_id, status, received, loaded, quarantined, error, error_vi = batch
+    words = vietnamese_expected(catalog)
+    reasons = [reason_text(row[1], r["check_name"], r["column_name"], r["expected"], r["actual"], uri, source_row,
+                           words)
+               for uri, source_row, reasons in con.execute(
+                   "SELECT source_uri, source_row, reasons FROM ops.quarantine WHERE batch_id = ? ORDER BY source_row",
+                   [batch_id]).fetchall() for r in reasons]
+    answer.update(status=status, batch_id=batch_id, rows_received=received, rows_loaded=loaded,
+                  rows_quarantined=quarantined, error=batch_text(error, error_vi), reasons=reasons[:100])
+    return answer

@@ -45,16 +45,16 @@ demo: install
 stop:
 	@if [ -x $(VENV)/bin/ioc ]; then $(VENV)/bin/ioc down; fi
 
-# Two pytest workers, one test file at a time each (files share fixtures): on 2 cores the suite took 20 min
-# in one process, since most tests wait on servers, schedulers and subprocesses.
+# Three pytest workers, one test file at a time each (files share fixtures): most tests wait on servers,
+# schedulers and subprocesses, so three keep 2 cores busier than two did (the suite took 20 min in one process).
 # The warehouse tests then run again on DuckLake (IOC_WAREHOUSE=ducklake, its catalog on the local PostgreSQL);
 # the Celery test (scale-out) runs on DuckLake only, and a property test's extra seeds on the file only.
 LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changing_sources.py \
 	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py
 test: install
 	$(VENV)/bin/ioc feeds check
-	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=12 --ignore=tests/test_celery.py
-	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=12 --warehouse ducklake $(LAKE_TESTS)
+	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=12 --ignore=tests/test_celery.py
+	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=12 --warehouse ducklake $(LAKE_TESTS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

@@ -62,6 +62,7 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
         series = f'ioc_report_received{{feed="{FEED}",period="{period}",unit="{unit}"}}'
         assert f"{series} 0.0" in httpx.get(f"{wall}/metrics", timeout=10).text
 
+        missing_before = httpx.get(f"{wall}/api/summary", timeout=10).json()["reports"]["missing"]
         dropped, dropped_at = time.monotonic(), datetime.now(timezone.utc)
         report(home, unit, period, time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
 
@@ -75,6 +76,8 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
         wait_until(lambda: arrived(unit, period), timeout=ARRIVAL_BOUND_SECONDS, interval=1,
                    what=f"{unit}'s {period} report on /api/reports and /metrics")
         print(f"dropped → wall and /metrics in {time.monotonic() - dropped:.1f} s")
+        summary = httpx.get(f"{wall}/api/summary", timeout=10).json()
+        assert summary["reports"]["missing"] == missing_before - 1, (missing_before, summary["reports"])
 
         # another department sends its missing report through the API
         cells = {(row["unit"], p): c for row in httpx.get(f"{wall}/api/reports", timeout=10).json()["feeds"][0]["units"]
@@ -94,6 +97,20 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
         assert outcome["status"] == "loaded" and outcome["unit"] == other, outcome
         assert f'ioc_submissions_total{{feed="{FEED}",status="accepted",unit="{other}"}} 1.0' in \
             httpx.get(f"{wall}/metrics", timeout=10).text
+
+        # refusals, from the running exporter: each says why and leaves nothing but its record
+        name = f"{other}_{other_period}"
+        refusals = [((f"{name}.csv", body), tokens[unit], 403), ((f"{name}.exe", b"MZ"), tokens[other], 415),
+                    ((f"{name}.csv", body + b"x" * 5_000_001), tokens[other], 413),
+                    ((f"../{name}.csv", body), tokens[other], 400),
+                    ((f"{name}.xlsx", b"PK\x03\x04 broken"), tokens[other], 422)]
+        for sent_file, token, status in refusals:
+            refused = httpx.post(f"{wall}/api/submissions/{FEED}", files={"file": sent_file},
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            assert refused.status_code == status and refused.json()["reason"]["vi"], (sent_file[0], refused.text)
+            record = httpx.get(f"{wall}/api/submissions/{refused.json()['submission_id']}", timeout=60).json()
+            assert record["status"] == "refused" and record["reason"] == refused.json()["reason"]
+        assert not [p for p in (home / "inbox" / FEED).iterdir()], "nothing of a refusal is left in the inbox"
         runs = airflow(f"dags/feed_{FEED}/dagRuns", order_by="-start_date", limit=5)["dag_runs"]
         assert any(r["run_type"] == "asset_triggered" and datetime.fromisoformat(r["start_date"]) > dropped_at
                    for r in runs), [(r["run_type"], r["start_date"]) for r in runs]

@@ -212,11 +212,12 @@ def test_without_a_lookback_a_late_commit_is_missed_so_the_lookback_is_what_catc
     assert late["dossier_id"] not in clean_versions(query)
 
 
-# One seed per pagination runs on both backends; the others on the DuckDB file only (the merges are the same
-# statements on DuckLake, and three seeds on both made `make test` pass 20 minutes on a 2-core machine).
-@pytest.mark.parametrize("seed", [11, pytest.param(12, marks=pytest.mark.duckdb_only),
-                                  pytest.param(13, marks=pytest.mark.duckdb_only)])
-@pytest.mark.parametrize("kind,keyset", [("page_number", True), ("next_link", False), ("cursor", True)])
+# Three seeds per pagination run on the DuckDB file; on DuckLake, one seed with the cursor pagination (the
+# paginations are the extractor's, the same on both backends; the merges are the same statements on DuckLake;
+# every combination on both made `make test` pass 20 minutes on a 2-core machine).
+@pytest.mark.parametrize("kind,keyset,seed", [
+    pytest.param(kind, keyset, seed, marks=[] if (kind, seed) == ("cursor", 11) else [pytest.mark.duckdb_only])
+    for kind, keyset in (("page_number", True), ("next_link", False), ("cursor", True)) for seed in (11, 12, 13)])
 def test_random_changes_interleaved_with_pulls_end_with_clean_equal_to_the_source(simulator, world, query,
                                                                                 monkeypatch, seed, kind, keyset):
     """Fixed seeds: updates (some tied), inserts, deletions and late commits land at random page requests and

@@ -11,6 +11,7 @@ from tests.kpi_harness import cases, run_case
 CASES = cases()
 
 
+@pytest.mark.duckdb_only  # an in-memory DuckDB of its own: the same on either warehouse backend
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_kpi_fixture(case):
     _, problems = run_case(case, catalog())

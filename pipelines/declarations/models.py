@@ -186,6 +186,20 @@ class SkipRowRule(Strict):
     column: str | None = None
 
 
+class ReadLimits(Strict):
+    """What a file may hold before it is refused unread (a zip bomb, a runaway export): every workbook's archive
+    is checked against these before it is parsed, and a CSV file's records as they stream. The defaults take
+    any genuine department report; a feed with larger files raises them in its declaration."""
+
+    max_rows: Annotated[int, Field(gt=0)] = 20_000_000  # records of a CSV file, rows of a sheet
+    max_cells: Annotated[int, Field(gt=0)] = 5_000_000  # cells of a sheet (what a workbook read holds in memory)
+    # one CSV record (its cells' text, all columns); at most the CSV parser's block (4 MiB)
+    max_line_bytes: Annotated[int, Field(gt=0, le=4 << 20)] = 1 << 20
+    max_unpacked_bytes: Annotated[int, Field(gt=0)] = 256 << 20  # any one member of a workbook's archive
+    max_compression_ratio: Annotated[float, Field(gt=1)] = 200  # unpacked / packed, for a member over 1 MiB
+    max_members: Annotated[int, Field(gt=0)] = 1_000  # files inside a workbook's archive
+
+
 class Submissions(Strict):
     """Departments may send the feed's files themselves (POST /api/submissions/<feed> on `ioc serve`).
 
@@ -218,6 +232,7 @@ class FileDropSource(Strict):
     watch: bool = True
     watch_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
     submissions: Submissions | None = None  # departments may upload their files through the API
+    limits: ReadLimits = ReadLimits()  # what a file may hold before it is refused unread
 
     @field_validator("file_name_pattern")
     @classmethod

@@ -21,7 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW
-from pipelines.extract.tabular import UnreadableFile, binary_not_csv, decode, empty_file, sniff_delimiter, undecodable
+from pipelines.declarations.models import ReadLimits
+from pipelines.extract.tabular import (
+    binary_not_csv,
+    decode,
+    empty_file,
+    line_too_long,
+    sniff_delimiter,
+    too_many_rows,
+    undecodable,
+)
+from pipelines.extract.unreadable import UnreadableFile
 
 SAMPLE_BYTES = 1 << 20  # what is read to find the encoding's first failure, the delimiter and the header
 BLOCK_BYTES = 4 << 20  # Arrow's parse block
@@ -154,7 +164,8 @@ def _decoded_nfc(path: Path, encoding: str, skip: int = 0, stop: threading.Event
     return nfc and unicodedata.is_normalized("NFC", tail)
 
 
-def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int) -> Iterator:
+def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk_rows: int,
+            limits: ReadLimits | None = None) -> Iterator:
     """The records after the header row (1-based), as polars frames of at most chunk_rows rows: a
     text column per name (empty cells null), the record's row number in _source_row, and, for a line
     that is not a well-formed record, _malformed (why) and _line (its text). Unless the layout holds for
@@ -165,6 +176,7 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    limits = limits or ReadLimits()
     check = None if fmt.whole else WholeFileCheck(path, fmt.encoding, fmt.skip)
     handler = _Handler()
     first = header_row + 1  # record number of the first body record
@@ -200,6 +212,7 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
                 taken = len(handler.lines)
                 if fresh:
                     frame = pl.concat([frame, _malformed_rows(fresh, names, fmt.delimiter)], how="diagonal_relaxed")
+                _within(frame, names, emitted + len(handler.lines), limits)
                 pending.append(frame)
                 pending_rows += frame.height
                 while pending_rows >= chunk_rows:
@@ -222,6 +235,20 @@ def records(path: Path, fmt: CsvLayout, names: list[str], header_row: int, chunk
     finally:
         if check is not None:
             check.cancel()  # the file was not read to its end: the answer no longer matters
+
+
+def _within(frame, names: list[str], read: int, limits: ReadLimits) -> None:
+    """Raise UnreadableFile if the records read so far are over the row limit, or one of this block's records
+    is over the line limit (its cells' bytes, all columns)."""
+    import polars as pl
+
+    if read > limits.max_rows:
+        raise too_many_rows(limits)
+    if not frame.height:
+        return
+    size = pl.sum_horizontal([pl.col(n).str.len_bytes().fill_null(0) for n in names])
+    if frame.select(size.max()).item() > limits.max_line_bytes:
+        raise line_too_long(limits, frame.filter(size > limits.max_line_bytes)[SOURCE_ROW][0])
 
 
 def _finish(frame, names: list[str], nfc: bool):

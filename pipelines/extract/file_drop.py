@@ -8,6 +8,7 @@ to $IOC_HOME/archive/<feed>/, an unreadable one to $IOC_HOME/rejected/<feed>/ wi
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 import re
 import shutil
@@ -27,7 +28,8 @@ from pipelines.extract.landing import (
     new_batch_id,
 )
 from pipelines.extract.records import as_text, rows_frame
-from pipelines.extract.tabular import Grid, UnreadableFile, read_grid
+from pipelines.extract.tabular import Grid, read_grid
+from pipelines.extract.unreadable import UnreadableFile, over_limit
 from pipelines.failpoints import failpoint
 from pipelines.settings import paths
 from pipelines.text import column_letter, label_key
@@ -90,8 +92,8 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             except Reread:  # the whole file is not what its first MiB said (rare): read it again, decoded first
                 _land_file(feed, batch, *csv_chunks(feed, path, whole=True))
         else:
-            data = path.read_bytes()
-            grid = read_grid(path, data, source.encodings, source.sheet)
+            data = _workbook_bytes(feed, path)
+            grid = read_grid(path, data, source.encodings, source.sheet, source.limits)
             frame, header_row = table_frame(feed, grid)
             # The checksum of what the workbook says (header and cells), not of its bytes: a workbook saved
             # again with the same figures carries new timestamps inside, yet is the same report.
@@ -153,6 +155,16 @@ class ArchiveCopy:
         self.partial.unlink(missing_ok=True)
 
 
+def _workbook_bytes(feed: Feed, path: Path) -> bytes:
+    """The workbook's bytes, unless the file alone is over what any one part of it may unpack to."""
+    limit = feed.source.limits.max_unpacked_bytes
+    size = path.stat().st_size
+    if size > limit:
+        raise over_limit("max_unpacked_bytes", limit, f"the workbook is {size:,} bytes",
+                         f"tệp XLSX có {size:,} byte".replace(",", "."))
+    return path.read_bytes()
+
+
 def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int) -> None:
     """Land a file's chunks (without the rows the skip rules match) as the batch, saying how it was read."""
     batch.header_row, batch.warnings = header_row, [f"read as {how}"]
@@ -166,7 +178,7 @@ def _kept(feed: Feed, batch: LandedBatch, chunks):
 
     skipped: list[int] = []
     for chunk in chunks:
-        yield _without_skipped(feed, chunk, skipped).with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI))
+        yield without_skipped(feed, chunk, skipped).with_columns(pl.lit(batch.source_uri).alias(SOURCE_URI))
     if skipped:
         more = len(skipped) - MAX_ROWS_NAMED
         shown = ", ".join(map(str, skipped[:MAX_ROWS_NAMED])) + (f" and {more} more" if more > 0 else "")
@@ -180,7 +192,8 @@ def csv_chunks(feed: Feed, path: Path, whole: bool = False):
     fmt = layout(path, source.encodings, source.header_search_rows, whole=whole)
     header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
     header = _header(fmt.head[header_index], fmt.head[header_index + 1:])
-    return records(path, fmt, header, header_index + 1, feed.source.max_batch_rows), fmt.how, header_index + 1
+    return (records(path, fmt, header, header_index + 1, feed.source.max_batch_rows, source.limits), fmt.how,
+            header_index + 1)
 
 
 def _move(path: Path, destination: Path, keep_original: bool) -> None:
@@ -191,14 +204,14 @@ def _move(path: Path, destination: Path, keep_original: bool) -> None:
         shutil.move(path, destination)
 
 
-def _label_index(feed: Feed) -> dict[str, str]:
+def label_index(feed: Feed) -> dict[str, str]:
     return {label_key(label): col.name for col in feed.columns for label in (col.name, *col.labels)}
 
 
 def find_header(feed: Feed, grid: Grid) -> int:
     """0-based index of the header row: the row among the first rows matching most contract labels."""
     source: FileDropSource = feed.source
-    labels = _label_index(feed)
+    labels = label_index(feed)
     needed = min(2, len(feed.columns))
     best_row, best_count = -1, 0
     for i, row in enumerate(grid.rows[: source.header_search_rows]):
@@ -219,16 +232,29 @@ def find_header(feed: Feed, grid: Grid) -> int:
     return best_row
 
 
-def table_frame(feed: Feed, grid: Grid):
+def table_frame(feed: Feed, grid: Grid, chunk_rows: int = 50_000):
     """A workbook's data rows as a landing frame keyed by the file's own header labels (blank rows
-    left out; _source_uri still empty), and the 1-based header row."""
+    left out; _source_uri still empty), and the 1-based header row. The rows are taken from the grid as
+    they come and turned into text columns a chunk at a time: only one chunk is ever held as Python objects."""
+    import polars as pl
+
     header_row = find_header(feed, grid)
-    body = [(i + 1, row) for i, row in enumerate(grid.rows[header_row + 1:], start=header_row + 1) if _has_content(row)]
-    header = _header(grid.rows[header_row], [row for _, row in body])
-    return rows_frame(header, [row for _, row in body], [n for n, _ in body]), header_row + 1
+    labels = grid.rows[header_row]
+    rows = enumerate(itertools.chain(grid.rows[header_row + 1:], grid.rest), start=header_row + 2)
+    chunks, names = [], _header(labels, [])
+    while taken := list(itertools.islice(rows, chunk_rows)):
+        chunk = [(n, row) for n, row in taken if _has_content(row)]
+        if not chunk:
+            continue
+        header = _header(labels, [row for _, row in chunk])
+        names = max(names, header, key=len)
+        chunks.append(rows_frame(header, [row for _, row in chunk], [n for n, _ in chunk]))
+    if not chunks:
+        return rows_frame(names, [], []), header_row + 1
+    return pl.concat(chunks, how="diagonal").select(*names, SOURCE_ROW), header_row + 1
 
 
-def _without_skipped(feed: Feed, frame, skipped: list[int]):
+def without_skipped(feed: Feed, frame, skipped: list[int]):
     """The frame without the rows the feed's skip rules match (totals...); their row numbers go to skipped."""
     if not feed.source.skip_rows or not frame.height:
         return frame
@@ -247,7 +273,7 @@ def _skip_mask(feed: Feed, header: list[str]):
     spacing collapsed (one column's cell, or any cell)."""
     import polars as pl
 
-    labels = _label_index(feed)
+    labels = label_index(feed)
     column_of = {labels[label_key(h)]: h for h in header if label_key(h) in labels}
     conditions = []
     for rule in feed.source.skip_rows:

@@ -91,7 +91,7 @@ def land(batch: LandedBatch, records=None, require_rows: tuple[str, str] | None 
         if records is not None:
             batch.rows = _write_records(tmp / "records.parquet", [records] if hasattr(records, "height") else records)
             if require_rows and not batch.rows:
-                from pipelines.extract.tabular import UnreadableFile
+                from pipelines.extract.unreadable import UnreadableFile
 
                 raise UnreadableFile(*require_rows)
     except BaseException:

@@ -1,61 +1,59 @@
-"""Read a CSV or XLSX file into a grid of cells, detecting encoding and delimiter."""
+"""Read a CSV or XLSX file into a grid of cells, detecting encoding and delimiter, within the feed's limits."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.declarations.models import ReadLimits
+from pipelines.extract.archive import check_workbook
+from pipelines.extract.unreadable import (
+    UnreadableFile,
+    binary_not_csv,
+    corrupt_workbook,
+    empty_file,
+    over_limit,
+    undecodable,
+)
 from pipelines.text import nfc
 
+__all__ = ["Grid", "UnreadableFile", "binary_not_csv", "decode", "empty_file", "read_grid", "sniff_delimiter",
+           "undecodable"]
+
 DELIMITERS = (",", ";", "\t", "|")
-
-
-class UnreadableFile(Exception):
-    """The file cannot be read as a table; the message says why and how to fix it, and `vi` says the same in
-    Vietnamese (what the wall shows a department)."""
-
-    def __init__(self, message: str, vi: str):
-        super().__init__(message)
-        self.vi = vi
-
-
-def empty_file() -> UnreadableFile:
-    return UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again",
-                          "tệp rỗng (0 byte hoặc chỉ có khoảng trắng); đề nghị đơn vị gửi lại")
-
-
-def undecodable(encodings: list[str]) -> UnreadableFile:
-    shown = ", ".join(encodings)
-    return UnreadableFile(f"the bytes are not valid in any declared encoding ({shown}); "
-                          "save the file as CSV UTF-8 or declare its encoding under source.encodings",
-                          f"nội dung không đúng bảng mã nào đã khai báo ({shown}); lưu tệp dạng CSV UTF-8 "
-                          "hoặc khai báo bảng mã trong source.encodings")
-
-
-def binary_not_csv() -> UnreadableFile:
-    return UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV",
-                          "tệp chứa dữ liệu nhị phân, không phải văn bản CSV; xuất lại bảng dạng CSV")
+# The csv module's own cap on one field (128 KiB) would end a read with csv.Error; records are held to the
+# feed's source.limits.max_line_bytes instead, by the readers, with a reason that names it.
+csv.field_size_limit(1 << 30)
 
 
 @dataclass
 class Grid:
-    """The cells of a file's first (or named) sheet, row by row, with how the file was read."""
+    """The cells of a file's first (or named) sheet, row by row, with how the file was read: `rows` are the
+    rows read so far (at least the first `head` rows asked for, where the header is looked for), `rest` the
+    rows after them, read only as they are asked for (a workbook's rows are never all held as Python objects)."""
 
     rows: list[list[object]]
     how: str  # e.g. "CSV, cp1258, delimiter ';'" or "XLSX, sheet 'Báo cáo'"
+    rest: Iterator[list[object]] = field(default_factory=lambda: iter(()))
 
 
-def read_grid(path: Path, data: bytes, encodings: list[str], sheet: str | None = None) -> Grid:
+def read_grid(path: Path, data: bytes, encodings: list[str], sheet: str | None = None,
+              limits: ReadLimits | None = None, head: int = 200) -> Grid:
+    """The file's cells; a workbook's archive is checked against `limits` before it is parsed, and a CSV
+    file's records as they are read."""
+    limits = limits or ReadLimits()
     suffix = path.suffix.lower()
     if not data.strip():
         raise empty_file()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(data, sheet)
+        check_workbook(data, limits)
+        return _read_xlsx(data, sheet, head)
     if suffix in (".csv", ".txt"):
-        return _read_csv(data, encodings)
+        return _read_csv(data, encodings, limits)
     raise UnreadableFile(f"files of type {suffix or '(none)'} are not read; send .csv or .xlsx",
                          f"không đọc tệp loại {suffix or '(không có đuôi)'}; hãy gửi tệp .csv hoặc .xlsx")
 
@@ -63,7 +61,10 @@ def read_grid(path: Path, data: bytes, encodings: list[str], sheet: str | None =
 def decode(data: bytes, encodings: list[str]) -> tuple[str, str]:
     """Text of the file and the encoding used: a UTF-8 BOM wins, then each declared encoding in order."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return nfc(data[3:].decode("utf-8")), "utf-8 with BOM"
+        try:
+            return nfc(data[3:].decode("utf-8")), "utf-8 with BOM"
+        except UnicodeDecodeError:
+            raise undecodable(["utf-8, as its byte-order mark says"]) from None
     for encoding in encodings:
         try:
             return nfc(data.decode(encoding)), encoding
@@ -87,17 +88,53 @@ def sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _read_csv(data: bytes, encodings: list[str]) -> Grid:
+def line_too_long(limits: ReadLimits, row: int | None = None) -> UnreadableFile:
+    at_en, at_vi = (f"record {row}", f"bản ghi {row}") if row is not None else ("a record", "một bản ghi")
+    return over_limit("max_line_bytes", limits.max_line_bytes, f"{at_en} of the CSV file is longer than "
+                      f"{limits.max_line_bytes:,} bytes", f"{at_vi} của tệp CSV dài hơn "
+                      f"{limits.max_line_bytes:,} byte".replace(",", "."))
+
+
+def too_many_rows(limits: ReadLimits) -> UnreadableFile:
+    return over_limit("max_rows", limits.max_rows, f"the file holds more than {limits.max_rows:,} records",
+                      f"tệp có hơn {limits.max_rows:,} bản ghi".replace(",", "."))
+
+
+def _read_csv(data: bytes, encodings: list[str], limits: ReadLimits) -> Grid:
     text, encoding = decode(data, encodings)
     if "\x00" in text:
         raise binary_not_csv()
-    lines = text.splitlines()
-    delimiter = sniff_delimiter(lines[:50])
-    rows = [list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    delimiter = sniff_delimiter(_first_lines(text, 50, limits))
+    rows: list[list[object]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            if len(rows) >= limits.max_rows:
+                raise too_many_rows(limits)
+            if sum(map(len, row)) > limits.max_line_bytes:
+                raise line_too_long(limits, reader.line_num)
+            rows.append(row)
+    except csv.Error as exc:
+        raise UnreadableFile(f"the CSV cannot be parsed (line {reader.line_num}: {exc}); export the table again "
+                             "as CSV", "không phân tích được tệp CSV; xuất lại bảng dạng CSV") from None
     return Grid(rows=rows, how=f"CSV, {encoding}, delimiter {delimiter!r}")
 
 
-def _read_xlsx(data: bytes, sheet: str | None) -> Grid:
+def _first_lines(text: str, count: int, limits: ReadLimits) -> list[str]:
+    """The first lines of the text (to find its delimiter), each within the line limit."""
+    lines = []
+    for line in io.StringIO(text, newline=""):
+        if len(line) > limits.max_line_bytes:
+            raise line_too_long(limits, len(lines) + 1)
+        lines.append(line.rstrip("\r\n"))
+        if len(lines) >= count:
+            break
+    return lines
+
+
+def _read_xlsx(data: bytes, sheet: str | None, head: int) -> Grid:
+    """The sheet's first `head` rows, and the others as they are asked for: cells from the first column (A)
+    and the first row, as the sheet numbers them."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -106,12 +143,18 @@ def _read_xlsx(data: bytes, sheet: str | None) -> Grid:
         if name not in workbook.sheet_names:
             raise UnreadableFile(f"sheet {name!r} not found; sheets: {', '.join(workbook.sheet_names)}",
                                  f"không có trang tính {name!r}; các trang: {', '.join(workbook.sheet_names)}")
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        cells = workbook.get_sheet_by_name(name)
+        rows = _sheet_rows(cells)
+        first = [row for _, row in zip(range(head), rows)]
     except UnreadableFile:
         raise
     except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise UnreadableFile(
-            f"not a readable XLSX workbook ({type(exc).__name__}: {exc}); "
-            "open it in Excel or LibreOffice and save it again as .xlsx",
-            "không đọc được tệp XLSX; mở bằng Excel hoặc LibreOffice rồi lưu lại dạng .xlsx") from None
-    return Grid(rows=[list(r) for r in rows], how=f"XLSX, sheet {name!r}")
+        raise corrupt_workbook(f"{type(exc).__name__}: {exc}") from None
+    return Grid(rows=first, how=f"XLSX, sheet {name!r}", rest=rows)
+
+
+def _sheet_rows(cells) -> Iterator[list[object]]:
+    """The sheet's rows from row 1, each from column A (calamine's rows start at the first column used)."""
+    pad = [""] * cells.start[1] if cells.start else []
+    for row in cells.iter_rows():
+        yield pad + row if pad else row

@@ -1,0 +1,96 @@
+"""What a workbook (an XLSX file: a zip archive of XML parts) unpacks to, checked before it is parsed.
+
+A workbook of a few MB can inflate to gigabytes (a zip bomb), and the parser holds a sheet's cells in
+memory. So before any parsing, every member of the archive is unpacked as a stream, in blocks, its bytes
+counted and never kept: the archive is refused as soon as a member goes over the feed's limits on
+unpacked size or compression ratio (declared sizes are checked first, and the real ones as they come, so
+a header that lies does not help), or a sheet over its limits on rows and cells (counted from the sheet's
+XML tags as they stream by). What is refused costs one block of memory.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+
+from pipelines.declarations.models import ReadLimits
+from pipelines.extract.unreadable import corrupt_workbook, over_limit
+
+BLOCK = 1 << 20
+RATIO_FLOOR = 1 << 20  # a member under 1 MiB unpacked is never refused for its ratio (small XML packs tightly)
+# Tags of a sheet's rows and cells, with or without a namespace prefix (<row r="1">, <x:c r="A1">, <c>).
+ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+TAG_TAIL = 16  # bytes kept from one block to the next, so that a tag split between blocks is counted once
+
+
+def check_workbook(data: bytes, limits: ReadLimits) -> None:
+    """Raise UnreadableFile if the workbook's archive is corrupt or goes over any of `limits`."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise corrupt_workbook(f"not a zip archive: {exc}") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_members:
+            raise over_limit("max_members", limits.max_members, f"the workbook's archive holds {len(members):,} files",
+                             f"tệp XLSX chứa {len(members):,} tệp con".replace(",", "."))
+        for member in members:  # the declared sizes first: most bombs are refused without unpacking a byte
+            _check_size(member.filename, member.file_size, member.compress_size, limits)
+        for member in members:
+            _check_member(archive, member, limits)
+
+
+def _check_size(name: str, unpacked: int, packed: int, limits: ReadLimits) -> None:
+    if unpacked > limits.max_unpacked_bytes:
+        raise over_limit("max_unpacked_bytes", limits.max_unpacked_bytes,
+                         f"the workbook's part {name} unpacks to more than {limits.max_unpacked_bytes:,} bytes",
+                         f"phần {name} của tệp XLSX giải nén ra hơn {limits.max_unpacked_bytes:,} byte".replace(",", "."))
+    if unpacked > RATIO_FLOOR and unpacked > limits.max_compression_ratio * max(packed, 1):
+        raise over_limit("max_compression_ratio", limits.max_compression_ratio,
+                         f"the workbook's part {name} unpacks to more than {limits.max_compression_ratio:g} times "
+                         f"its packed size ({packed:,} bytes packed)",
+                         f"phần {name} của tệp XLSX giải nén ra hơn {limits.max_compression_ratio:g} lần kích thước "
+                         f"nén ({packed:,} byte)".replace(",", "."))
+
+
+def _check_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """Unpack one member block by block, counting its bytes (and a sheet's rows and cells), keeping none."""
+    sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+    unpacked = rows = cells = 0
+    tail = b""
+    try:
+        with archive.open(member) as stream:
+            while block := stream.read(BLOCK):
+                unpacked += len(block)
+                _check_size(member.filename, unpacked, member.compress_size, limits)
+                if sheet:
+                    text = tail + block
+                    cut = max(len(text) - TAG_TAIL, 0)  # tags starting in the tail are counted with the next block
+                    rows += _count(ROW_TAG, text, cut)
+                    cells += _count(CELL_TAG, text, cut)
+                    tail = text[cut:]
+                    _check_sheet(member.filename, rows, cells, limits)
+        if sheet and tail:
+            rows += _count(ROW_TAG, tail, len(tail))
+            cells += _count(CELL_TAG, tail, len(tail))
+            _check_sheet(member.filename, rows, cells, limits)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+        raise corrupt_workbook(f"its part {member.filename} cannot be unpacked: {exc}") from None
+
+
+def _count(tag: re.Pattern, text: bytes, before: int) -> int:
+    """Occurrences of tag starting before `before` (a tag holds no '<', so matches never straddle `before`
+    differently in the two counts)."""
+    return len(tag.findall(text)) - len(tag.findall(text, before))
+
+
+def _check_sheet(name: str, rows: int, cells: int, limits: ReadLimits) -> None:
+    if rows > limits.max_rows:
+        raise over_limit("max_rows", limits.max_rows, f"the sheet {name} holds more than {limits.max_rows:,} rows",
+                         f"trang tính {name} có hơn {limits.max_rows:,} dòng".replace(",", "."))
+    if cells > limits.max_cells:
+        raise over_limit("max_cells", limits.max_cells, f"the sheet {name} holds more than {limits.max_cells:,} cells",
+                         f"trang tính {name} có hơn {limits.max_cells:,} ô".replace(",", "."))

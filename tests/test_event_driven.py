@@ -93,7 +93,8 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
         wait_until(lambda: arrived(other, other_period), timeout=ARRIVAL_BOUND_SECONDS, interval=1,
                    what=f"{other}'s {other_period} report, submitted, on /api/reports and /metrics")
         print(f"submitted → wall and /metrics in {time.monotonic() - sent:.1f} s")
-        outcome = httpx.get(f"{wall}{answer.json()['outcome']}", timeout=60).json()
+        outcome = httpx.get(f"{wall}{answer.json()['outcome']}", headers={"Authorization": f"Bearer {tokens[other]}"},
+                            timeout=60).json()
         assert outcome["status"] == "loaded" and outcome["unit"] == other, outcome
         assert f'ioc_submissions_total{{feed="{FEED}",status="accepted",unit="{other}"}} 1.0' in \
             httpx.get(f"{wall}/metrics", timeout=10).text
@@ -108,7 +109,8 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
             refused = httpx.post(f"{wall}/api/submissions/{FEED}", files={"file": sent_file},
                                  headers={"Authorization": f"Bearer {token}"}, timeout=60)
             assert refused.status_code == status and refused.json()["reason"]["vi"], (sent_file[0], refused.text)
-            record = httpx.get(f"{wall}/api/submissions/{refused.json()['submission_id']}", timeout=60).json()
+            record = httpx.get(f"{wall}/api/submissions/{refused.json()['submission_id']}",
+                               headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
             assert record["status"] == "refused" and record["reason"] == refused.json()["reason"]
         assert not [p for p in (home / "inbox" / FEED).iterdir()], "nothing of a refusal is left in the inbox"
         runs = airflow(f"dags/feed_{FEED}/dagRuns", order_by="-start_date", limit=5)["dag_runs"]

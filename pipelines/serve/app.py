@@ -17,8 +17,20 @@ from prometheus_client.registry import CollectorRegistry
 
 from pipelines.metrics.exporter import Refresher, StateCollector, subtree
 from pipelines.serve.api import create_router
+from pipelines.serve.body_limit import BodyLimit
+from pipelines.serve.upload import PART_OVERHEAD
 
 STATIC = Path(__file__).with_name("static")
+
+
+def body_limit() -> int:
+    """The largest body any route takes: the largest file a feed accepts as a submission, with its form's parts
+    (1 MiB without any: the other routes take no body)."""
+    from pipelines.declarations.loading import catalog
+
+    sizes = [f.source.submissions.max_bytes for f in catalog().feeds.values()
+             if getattr(f.source, "submissions", None) is not None]
+    return max(sizes, default=0) + max(PART_OVERHEAD, 1 << 20)
 
 
 def create_app(refresh: bool = True, airflow_health_url: str | None = None, units: str | None = None) -> FastAPI:
@@ -36,8 +48,10 @@ def create_app(refresh: bool = True, airflow_health_url: str | None = None, unit
         if refresher is not None:
             refresher.stopping.set()
 
-    app = FastAPI(title="IOC wall and exporter", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.include_router(create_router())
+    app = FastAPI(title="IOC wall and exporter", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  lifespan=lifespan)
+    app.include_router(create_router(registry=registry))
+    app.add_middleware(BodyLimit, max_bytes=body_limit())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

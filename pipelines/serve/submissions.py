@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,10 +27,14 @@ import yaml
 
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
+from pipelines.extract.file_drop import label_index, table_frame, without_skipped
+from pipelines.extract.tabular import read_grid
+from pipelines.extract.unreadable import UnreadableFile
+from pipelines.serve.auth import is_operator
 from pipelines.settings import paths
+from pipelines.text import label_key
 
 SAFE_NAME = re.compile(r"^[\w][\w.\-() ]*$", re.UNICODE)
-MAX_READ = 10_000_000  # what is read of a body sent to a feed that takes no submissions (then refused)
 
 
 class Refused(Exception):
@@ -38,6 +43,15 @@ class Refused(Exception):
     def __init__(self, status: int, vi: str, en: str):
         super().__init__(en)
         self.status, self.vi, self.en = status, vi, en
+
+
+class Throttled(Refused):
+    """Too many failed authentications from the address (or for the unit claimed): wait `retry_after` seconds."""
+
+    def __init__(self, wait: float):
+        self.retry_after = math.ceil(wait)
+        super().__init__(429, f"quá nhiều lần xác thực sai: thử lại sau {self.retry_after} giây",
+                         f"too many failed authentications: try again in {self.retry_after} seconds")
 
 
 @dataclass
@@ -53,7 +67,8 @@ class Submission:
     reason_vi: str | None = None
     reason_en: str | None = None
     rows: int = 0
-    extra: dict = field(default_factory=dict)
+    client: str | None = None  # the client's address
+    http_status: int = 202
 
 
 def tokens(feed: Feed) -> dict[str, str]:
@@ -79,18 +94,41 @@ def unit_of(feed: Feed, token: str | None) -> str | None:
     return match
 
 
-def submit(catalog: Catalog, feed_id: str, token: str | None, file_name: str | None, body: bytes) -> Submission:
-    """Check one submitted file and land it in the feed's inbox; Refused says why not."""
-    now = datetime.now(timezone.utc)
+def submission_feed(catalog: Catalog, feed_id: str) -> Feed:
+    """The feed, if it accepts submissions; Refused (404) otherwise."""
     feed = catalog.feeds.get(feed_id)
     if feed is None or getattr(feed.source, "submissions", None) is None:
         raise Refused(404, f"nguồn {feed_id!r} không nhận báo cáo gửi qua mạng",
                       f"feed {feed_id!r} does not accept submissions")
+    return feed
+
+
+def not_a_department() -> Refused:
+    return Refused(401, "mã xác thực không đúng: gửi kèm tiêu đề 'Authorization: Bearer <mã được cấp cho đơn vị>'",
+                   "the token is not a department's: send the header 'Authorization: Bearer <your unit's token>'")
+
+
+def too_large(max_bytes: int) -> Refused:
+    return Refused(413, f"tệp quá lớn (hơn {max_bytes:,} byte, mức tối đa)".replace(",", "."),
+                   f"the file is too large (over {max_bytes:,} bytes, the most accepted)")
+
+
+def claimed_unit(feed: Feed, file_name: str | None) -> str | None:
+    """The unit a file's name says it is from (who a failed attempt claims to be)."""
+    match = re.match(feed.source.file_name_pattern, file_name) if file_name and feed.source.file_name_pattern else None
+    return match.groupdict().get(feed.reporting.unit_column) if match else None
+
+
+def new_id(now: datetime) -> str:
+    """A submission's id: its time, then 128 random bits (an id cannot be guessed from another)."""
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(16)}"
+
+
+def submit(feed: Feed, unit: str, file_name: str | None, received: Path, size: int,
+           submission_id: str, now: datetime) -> Submission:
+    """Check a file received (on disk, beside the inbox under a hidden name) and land it in the feed's inbox;
+    Refused says why not (the caller then removes it)."""
     rules = feed.source.submissions
-    unit = unit_of(feed, token)
-    if unit is None:
-        raise Refused(401, "mã xác thực không đúng: dùng mã được cấp cho đơn vị",
-                      "the token is not a department's: use the token issued to your unit")
     name = (file_name or "").strip()
     if not name or "/" in name or "\\" in name or ".." in name or not SAFE_NAME.match(name):
         raise Refused(400, f"tên tệp không hợp lệ ({name!r}): chỉ dùng tên tệp, không có đường dẫn",
@@ -99,33 +137,33 @@ def submit(catalog: Catalog, feed_id: str, token: str | None, file_name: str | N
     if suffix not in rules.file_types:
         raise Refused(415, f"không nhận tệp loại .{suffix}; hãy gửi tệp {', '.join('.' + t for t in rules.file_types)}",
                       f"files of type .{suffix} are not accepted; send {', '.join('.' + t for t in rules.file_types)}")
-    if len(body) > rules.max_bytes:
-        raise Refused(413, f"tệp quá lớn ({len(body):,} byte; tối đa {rules.max_bytes:,} byte)".replace(",", "."),
-                      f"the file is too large ({len(body):,} bytes; at most {rules.max_bytes:,})")
-    match = re.match(feed.source.file_name_pattern, name)
-    named = match.groupdict().get(feed.reporting.unit_column) if match else None
-    if named != unit:
+    if claimed_unit(feed, name) != unit:
         raise Refused(403, f"tên tệp phải bắt đầu bằng mã đơn vị {unit} và kỳ báo cáo, ví dụ {unit}_2026-11.{suffix}",
                       f"the file's name must carry your unit {unit} and the period, e.g. {unit}_2026-11.{suffix}")
+    body = received.read_bytes()
     rows = _rows_for(feed, name, body, unit)
-    submission_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-    _land(feed, name, body, submission_id)
-    return Submission(submission_id, feed.id, unit, name, len(body), hashlib.sha256(body).hexdigest(), now,
+    os.replace(received, paths().inbox(feed.source.inbox) / name)  # the watcher never sees it half-written
+    return Submission(submission_id, feed.id, unit, name, size, hashlib.sha256(body).hexdigest(), now,
                       "accepted", rows=rows)
 
 
-def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
-    """Read the file as the feed reads it; every row must be the unit's. The number of rows."""
-    from pipelines.extract.file_drop import _label_index, table_frame
-    from pipelines.extract.tabular import UnreadableFile, read_grid
-    from pipelines.text import label_key
+def receiving(feed: Feed, submission_id: str) -> Path:
+    """Where a submission's body is written as it arrives: in the inbox, under a hidden name the watcher skips."""
+    inbox = paths().inbox(feed.source.inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    return inbox / f".{submission_id}.part"
 
+
+def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
+    """Read the file as the inbox reads it (its limits, its header, its skip rules: a totals row is no unit's);
+    every row must be the unit's. The number of rows."""
     try:
-        grid = read_grid(Path(name), body, feed.source.encodings, feed.source.sheet)
+        grid = read_grid(Path(name), body, feed.source.encodings, feed.source.sheet, feed.source.limits)
         frame, _ = table_frame(feed, grid)
     except UnreadableFile as exc:
         raise Refused(422, f"không đọc được tệp: {exc.vi}", f"the file cannot be read: {exc}") from None
-    labels = _label_index(feed)
+    frame = without_skipped(feed, frame, [])
+    labels = label_index(feed)
     column = next((h for h in frame.columns if labels.get(label_key(h)) == feed.reporting.unit_column), None)
     others = sorted({str(v).strip() for v in (frame[column].to_list() if column else []) if v is not None} - {unit})
     if others:
@@ -134,42 +172,44 @@ def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
     return frame.height
 
 
-def _land(feed: Feed, name: str, body: bytes, submission_id: str) -> Path:
-    """Write the file into the inbox under a hidden name, then rename it: the watcher never sees it half-written."""
-    inbox = paths().inbox(feed.source.inbox)
-    inbox.mkdir(parents=True, exist_ok=True)
-    partial = inbox / f".{submission_id}.{name}.part"
-    partial.write_bytes(body)
-    target = inbox / name
-    os.replace(partial, target)
-    return target
-
-
 def record(con, submission: Submission) -> None:
     """The submission (accepted or refused) in ops.submissions."""
     from pipelines.warehouse import committed
 
+    columns = {"submission_id": submission.submission_id, "feed": submission.feed, "unit": submission.unit,
+               "file_name": submission.file_name, "bytes": submission.size, "checksum": submission.checksum,
+               "submitted_at": submission.submitted_at, "status": submission.status,
+               "reason_vi": submission.reason_vi, "reason_en": submission.reason_en, "rows": submission.rows,
+               "client": submission.client, "http_status": submission.http_status}
     committed(con, lambda: con.execute(
-        "INSERT INTO ops.submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [submission.submission_id, submission.feed, submission.unit, submission.file_name, submission.size,
-         submission.checksum, submission.submitted_at, submission.status, submission.reason_vi,
-         submission.reason_en, submission.rows]))
+        f"INSERT INTO ops.submissions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        list(columns.values())))
 
 
-def refusal(feed_id: str, unit: str | None, file_name: str | None, body: bytes, refused: Refused) -> Submission:
-    now = datetime.now(timezone.utc)
-    return Submission(f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}", feed_id, unit, file_name, len(body), None, now,
-                      "refused", refused.vi, refused.en)
+def refusal(submission_id: str, now: datetime, feed_id: str, unit: str | None, file_name: str | None, size: int,
+            refused: Refused, client: str | None) -> Submission:
+    return Submission(submission_id, feed_id, unit, file_name, size, None, now, "refused", refused.vi, refused.en,
+                      client=client, http_status=refused.status)
 
 
-def outcome(con, catalog: Catalog, submission_id: str) -> dict | None:
-    """What became of a submission: refused (why), waiting in the inbox, or loaded (its batch's status and the
-    reasons of its quarantined rows, in Vietnamese and English)."""
+def may_read(catalog: Catalog, token: str | None) -> tuple[bool, str | None]:
+    """Whether the token is the operator's or a department's, and then whose (None: the operator's)."""
+    if is_operator(token):
+        return True, None
+    for feed in catalog.feeds.values():
+        if getattr(feed.source, "submissions", None) is not None and (unit := unit_of(feed, token)):
+            return True, unit
+    return False, None
+
+
+def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict | None:
+    """What became of a submission of `unit` (any unit's: None, for the operator): refused (why), waiting in the
+    inbox, or loaded (its batch's status and the reasons of its quarantined rows, in Vietnamese and English)."""
     from pipelines.serve.messages import batch_text, reason_text, vietnamese_expected
 
     row = con.execute("SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "
                       "rows FROM ops.submissions WHERE submission_id = ?", [submission_id]).fetchone()
-    if row is None:
+    if row is None or (unit is not None and row[2] != unit):  # another unit's is not found, as an unknown id
         return None
     keys = ("submission_id", "feed", "unit", "file", "bytes", "submitted_at", "status", "reason_vi", "reason_en",
             "rows")

@@ -117,6 +117,8 @@ CREATE TABLE IF NOT EXISTS ops.submissions (
     reason_en VARCHAR,
     rows BIGINT
 );
+ALTER TABLE ops.submissions ADD COLUMN IF NOT EXISTS client VARCHAR;
+ALTER TABLE ops.submissions ADD COLUMN IF NOT EXISTS http_status INTEGER;
 CREATE TABLE IF NOT EXISTS ops.briefings (
     kind VARCHAR NOT NULL,
     period VARCHAR NOT NULL,

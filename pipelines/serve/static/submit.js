@@ -38,9 +38,10 @@ function show(answer) {
   }
 }
 
-async function follow(url) {
+async function follow(url, token) {
+  // An outcome is answered only to the unit that sent it: the same token goes with every question.
   for (let i = 0; i < 100; i += 1) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
     if (response.ok) {
       const answer = await response.json();
       show(answer);
@@ -87,7 +88,7 @@ async function start() {
       });
       const answer = await response.json();
       show({ ...answer, file: $("file").files[0].name });
-      if (response.ok) await follow(answer.outcome);
+      if (response.ok) await follow(answer.outcome, token);
     } finally {
       $("send").disabled = false;
     }

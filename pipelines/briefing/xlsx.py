@@ -1,5 +1,5 @@
 """The briefing as a workbook (openpyxl): one sheet per section, numbers as numbers (with their number
-formats), dates as dates, so the leaders' staff can sort, filter and chart them."""
+formats), dates as dates, so the leaders' staff can sort, filter and chart them; text as text, never a formula."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 
 from pipelines.briefing.content import REPORT_STATUS_VI, STATUS_VI, Monthly
 from pipelines.briefing.words import UNIT_VI, long_date
+from pipelines.spreadsheet_safe import save_workbook
 
 SHEETS = ("Tổng hợp", "Chỉ số KPI", "Báo cáo định kỳ", "Nhiệm vụ quá hạn", "Chất lượng dữ liệu")
 HEAD = Font(bold=True)
@@ -72,7 +73,7 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
         for column in "DEFGH":
             quality[f"{column}{quality.max_row}"].number_format = "#,##0"
     target.parent.mkdir(parents=True, exist_ok=True)
-    book.save(target)
+    save_workbook(book, target)
     return target
 
 

@@ -200,8 +200,11 @@ def _record(row: dict, feed: str | None) -> dict:
 def write_csv(e: Explanation, out) -> int:
     """The records as CSV (one row per record: its unit, whether it keeps the value off target, its impact and
     parts, what the record says, and its lineage), to hand to a department. A ratio of two KPIs writes both
-    inputs' records, each row naming its input. Returns the rows written."""
+    inputs' records, each row naming its input. Its text never opens as a formula (spreadsheet_safe).
+    Returns the rows written."""
     import csv
+
+    from pipelines.spreadsheet_safe import safe_value
 
     listed = [(role, i) for role, i in e.inputs.items()] if e.inputs else [("", e)]
     fields: dict[str, None] = {}
@@ -211,12 +214,12 @@ def write_csv(e: Explanation, out) -> int:
     head = ["kpi_id", "period", "unit_code", "against", "impact", "numerator", "denominator"]
     lineage = ["feed", *LINEAGE]
     writer = csv.writer(out)
-    writer.writerow(head + list(fields) + [f"lineage_{k}" for k in lineage])
+    writer.writerow([safe_value(name) for name in head + list(fields) + [f"lineage_{k}" for k in lineage]])
     written = 0
     for _, part in listed:
         for r in part.records:
-            writer.writerow([part.kpi_id, part.period, r["unit_code"], r["against"], r["impact"], r["numerator"],
-                             r["denominator"]] + [r["fields"].get(f) for f in fields]
-                            + [r["lineage"].get(k) for k in lineage])
+            row = ([part.kpi_id, part.period, r["unit_code"], r["against"], r["impact"], r["numerator"],
+                    r["denominator"]] + [r["fields"].get(f) for f in fields] + [r["lineage"].get(k) for k in lineage])
+            writer.writerow([safe_value(v) for v in row])
             written += 1
     return written

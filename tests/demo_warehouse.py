@@ -20,8 +20,10 @@ from pipelines.runtime import TOKEN_ENVS
 DEMO_SEED, DEMO_MONTHS, DEMO_SCALE = 42, 6, 1.0  # the simulator's defaults, which `make demo` runs
 
 
-def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime):
-    """Fill $IOC_HOME=`home` like the demo does; returns the simulated world (with what it planted)."""
+def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime, months: int = DEMO_MONTHS,
+                         scale: float = DEMO_SCALE):
+    """Fill $IOC_HOME=`home` like the demo does (a smaller world with `months`, `scale`); returns the
+    simulated world (with what it planted)."""
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.declarations.loading import catalog
     from pipelines.ingest import ingest_feed
@@ -32,7 +34,7 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime):
     from simulator.http_api import SimulatorServer
     from simulator.world import World
 
-    world = World(seed=DEMO_SEED, now=now, months=DEMO_MONTHS, scale=DEMO_SCALE)
+    world = World(seed=DEMO_SEED, now=now, months=months, scale=scale)
     dbname = f"ioc_test_finance_{uuid.uuid4().hex[:8]}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("IOC_HOME", str(home))

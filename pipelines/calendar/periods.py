@@ -8,14 +8,16 @@ from datetime import date, timedelta
 
 PERIOD_TYPES = ("daily", "weekly", "monthly", "quarterly", "half_year", "nine_month", "yearly")
 
+# ASCII digits only (a str pattern's \d is any script's digit: ２０２６-１１ is no key), the whole key (fullmatch:
+# no trailing newline either): a key is written back as given, into the warehouse and into file names.
 _KEYS = {
-    "daily": re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"),
-    "weekly": re.compile(r"^(\d{4})-W(\d{2})$"),
-    "monthly": re.compile(r"^(\d{4})-(\d{2})$"),
-    "quarterly": re.compile(r"^(\d{4})-Q([1-4])$"),
-    "half_year": re.compile(r"^(\d{4})-H([12])$"),
-    "nine_month": re.compile(r"^(\d{4})-9M$"),
-    "yearly": re.compile(r"^(\d{4})$"),
+    "daily": re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII),
+    "weekly": re.compile(r"(\d{4})-W(\d{2})", re.ASCII),
+    "monthly": re.compile(r"(\d{4})-(\d{2})", re.ASCII),
+    "quarterly": re.compile(r"(\d{4})-Q([1-4])", re.ASCII),
+    "half_year": re.compile(r"(\d{4})-H([12])", re.ASCII),
+    "nine_month": re.compile(r"(\d{4})-9M", re.ASCII),
+    "yearly": re.compile(r"(\d{4})", re.ASCII),
 }
 
 
@@ -42,7 +44,7 @@ def parse_period(period_type: str, key: str) -> Period:
     """The period of a key such as 2026-10 (monthly) or 2026-Q4 (quarterly); ValueError if it is not one."""
     if period_type not in _KEYS:
         raise ValueError(f"unknown period type {period_type!r}; one of {', '.join(PERIOD_TYPES)}")
-    match = _KEYS[period_type].match(key)
+    match = _KEYS[period_type].fullmatch(key)
     if not match:
         raise ValueError(f"{key!r} is not a {period_type} period key (e.g. {example_key(period_type)})")
     numbers = [int(g) for g in match.groups()]

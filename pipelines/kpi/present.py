@@ -51,7 +51,10 @@ def as_of_moment(text: str) -> datetime:
     except ValueError:
         raise ValueError("expected a date (2026-11-20) or a date and time (2026-11-20T17:00, "
                          "2026-11-20T10:00:00+00:00)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=vietnam)).astimezone(timezone.utc)
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=vietnam)).astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00 in Vietnam is a moment of year 0 in UTC
+        raise ValueError(f"{text} falls outside the years 1 to 9999 once in UTC") from None
 
 
 def latest(con, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import resource
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -157,19 +158,33 @@ def workbooks(draw) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def memory():
-    """The process's peak RSS before the module's examples, and the bound on what they may add to it."""
+def memory(feed, tmp_path_factory):
+    """The process's peak RSS before the module's examples (once the readers' libraries are loaded by a read of
+    each kind), and the bound on what they may add to it."""
+    path = tmp_path_factory.mktemp("warm") / "SKHCN_2026-10.csv"
+    path.write_text("\n".join([",".join(HEADER), "SKHCN,10/2026,A,B,1,c,"]) + "\n", encoding="utf-8")
+    read_csv_file(feed, path)
+    read_table(feed, path.name, path.read_bytes())
+    read_table(feed, "SKHCN_2026-10.xlsx", _workbook([HEADER, ["SKHCN", "10/2026", "A", "B", 1, "c", None]]))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     yield
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(f"\n{__name__}: the fuzzed reads grew the peak RSS by {grown_mib:.0f} MiB", file=sys.stderr)
     assert grown_mib < 200, f"the fuzzed reads grew the peak RSS by {grown_mib:.0f} MiB"
+
+
+def _show(capsys, prefix: str) -> None:
+    """The outcomes' counts, to the terminal (with pytest-xdist too)."""
+    counts = " ".join(f"{k.removeprefix(prefix + ' ')}×{v}" for k, v in sorted(COUNTS.items()) if k.startswith(prefix))
+    with capsys.disabled():
+        print(f"\n{__name__}: {prefix}: {counts}", file=sys.stderr)
 
 
 def _count(key: str, result: str) -> None:
     COUNTS[f"{key} {result}"] = COUNTS.get(f"{key} {result}", 0) + 1
 
 
-def test_generated_csv_files_are_read_or_refused_cleanly_streamed_and_whole(feed, tmp_path, memory, record_property):
+def test_generated_csv_files_are_read_or_refused_cleanly_streamed_and_whole(feed, tmp_path, memory, capsys):
     path = tmp_path / "SKHCN_2026-10.csv"
 
     @FUZZ
@@ -180,18 +195,18 @@ def test_generated_csv_files_are_read_or_refused_cleanly_streamed_and_whole(feed
         _count("csv whole", outcome(lambda: read_table(feed, path.name, data)))
 
     run()
-    record_property("fuzz", {k: v for k, v in COUNTS.items() if k.startswith("csv")})
+    _show(capsys, "csv")
     assert sum(v for k, v in COUNTS.items() if k.startswith("csv streamed")) >= EXAMPLES
     assert COUNTS.get("csv streamed read") and COUNTS.get("csv streamed refused"), COUNTS
 
 
-def test_generated_and_broken_workbooks_are_read_or_refused_cleanly(feed, memory, record_property):
+def test_generated_and_broken_workbooks_are_read_or_refused_cleanly(feed, memory, capsys):
     @FUZZ
     @given(workbooks())
     def run(data: bytes) -> None:
         _count("xlsx", outcome(lambda: read_table(feed, "SKHCN_2026-10.xlsx", data)))
 
     run()
-    record_property("fuzz", {k: v for k, v in COUNTS.items() if k.startswith("xlsx")})
+    _show(capsys, "xlsx")
     assert COUNTS.get("xlsx read", 0) + COUNTS.get("xlsx refused", 0) >= EXAMPLES
     assert COUNTS.get("xlsx read") and COUNTS.get("xlsx refused"), COUNTS

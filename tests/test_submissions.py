@@ -83,6 +83,8 @@ REFUSALS = {
     "a forbidden type": (dict(name="SXD_2026-11.exe", body=b"MZ\x90\x00"), 415, ".exe"),
     "an oversized body": (dict(name="SXD_2026-11.csv", body=csv_bytes("SXD") + b"x" * 5_000_001), 413, "too large"),
     "a name with ../": (dict(name="../SXD_2026-11.csv", body=csv_bytes("SXD")), 400, "not a plain name"),
+    "a name too long to store": (dict(name="SXD_2026-11_" + "ư" * 100 + ".csv", body=csv_bytes("SXD")), 400,
+                                 "not a plain name"),
     "a corrupt workbook": (dict(name="SXD_2026-11.xlsx", body=b"PK\x03\x04 not really a workbook"), 422,
                            "not a readable XLSX workbook"),
     "another unit's rows": (dict(name="SXD_2026-11.csv", body=csv_bytes("SCT")), 403, "rows of other units (SCT)"),

@@ -34,6 +34,7 @@ from pipelines.serve.auth import is_operator
 from pipelines.settings import paths
 from pipelines.text import label_key
 
+MAX_NAME_BYTES = 200  # a file system takes 255 bytes; the archive prefixes 18
 SAFE_NAME = re.compile(r"^[\w][\w.\-() ]*$", re.UNICODE)
 
 
@@ -130,7 +131,8 @@ def submit(feed: Feed, unit: str, file_name: str | None, received: Path, size: i
     Refused says why not (the caller then removes it)."""
     rules = feed.source.submissions
     name = (file_name or "").strip()
-    if not name or "/" in name or "\\" in name or ".." in name or not SAFE_NAME.match(name):
+    if not name or "/" in name or "\\" in name or ".." in name or not SAFE_NAME.match(name) \
+            or len(name.encode()) > MAX_NAME_BYTES:
         raise Refused(400, f"tên tệp không hợp lệ ({name!r}): chỉ dùng tên tệp, không có đường dẫn",
                       f"the file name {name!r} is not a plain name: send the file's name only, without a path")
     suffix = Path(name).suffix.lower().lstrip(".")

@@ -57,3 +57,9 @@ def column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
+
+
+def vi_number(value: float | int, decimals: int = 0) -> str:
+    """1234.5 → 1.234,5 (Vietnamese grouping and decimal comma)."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")

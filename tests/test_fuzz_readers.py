@@ -30,10 +30,10 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=5_000, derandomize=True, databas
                                        HealthCheck.function_scoped_fixture])
 COUNTS: dict[str, int] = {}
 
-CELL_TEXT = st.one_of(st.text(st.sampled_from(list('abcĐđươ ,;|\t"\'\r\n\x00')), max_size=30),
+CELL_TEXT = st.one_of(st.text(st.sampled_from(list('abcĐđươ ,;|\t"\'\r\n')), max_size=30),
                       st.sampled_from(["Tổng cộng", "1.234,5", "=SUM(A1)", '"open quote']))
-CELLS = st.one_of(CELL_TEXT, st.sampled_from(["SKHCN", "10/2026", "GP_CAP"]), st.integers().map(str),
-                  st.integers(15_000, 20_000).map(lambda n: "ư" * n))  # now and then, a cell over the line limit
+CELLS = st.one_of(CELL_TEXT, st.sampled_from(["SKHCN", "10/2026", "GP_CAP"]), st.integers().map(str))
+HUGE_CELL = st.integers(15_000, 20_000).map(lambda n: "ư" * n)  # a cell over the line limit
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +79,17 @@ def read_table(feed, name: str, data: bytes) -> None:
 
 @st.composite
 def csv_files(draw) -> bytes:
-    header = HEADER if draw(st.booleans()) else draw(st.lists(CELL_TEXT, max_size=8))
+    # Each harm now and then (hypothesis leans to small numbers: 0 is no harm), so that most files get past the
+    # header to their rows.
+    header = draw(st.lists(CELL_TEXT, max_size=8)) if draw(st.integers(0, 4)) == 4 else HEADER
     rows = draw(st.lists(st.lists(CELLS, max_size=10), max_size=40))  # ragged: any number of cells
+    if rows and draw(st.integers(0, 9)) == 9:
+        rows[draw(st.integers(0, len(rows) - 1))].append(draw(HUGE_CELL))
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     text = "\r\n".join(delimiter.join(row) for row in [header, *rows])
-    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1258", "utf-16", "latin-1"]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "utf-8-sig", "cp1258", "utf-16", "latin-1"]))
     data = text.encode(encoding, errors="replace")
-    if draw(st.booleans()):  # bytes no encoding takes, here or there
+    if draw(st.integers(0, 3)) == 3:  # bytes no encoding takes (a NUL now and then), here or there
         cut = draw(st.integers(0, len(data)))
         data = data[:cut] + draw(st.binary(min_size=1, max_size=8)) + data[cut:]
     return data
@@ -123,7 +127,7 @@ XLSX_CELLS = st.one_of(st.none(), st.integers(-10**12, 10**12), st.floats(allow_
 @st.composite
 def workbooks(draw) -> bytes:
     rows = draw(st.lists(st.lists(XLSX_CELLS, max_size=9), max_size=30))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 4)) != 4:
         rows = [["BÁO CÁO"], HEADER, *rows]
     data = _workbook(rows)
     harm = draw(st.sampled_from(["none", "truncate", "flip", "drop", "duplicate", "nest", "not xml", "huge"]))

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from pipelines.text import vi_number as number
+
 UNIT_VI = {"percent": "%", "count": "", "days": " ngày", "hours": " giờ", "seconds": " giây", "vnd": " đồng",
            "ratio": ""}
-
-
-def number(value: float | int, decimals: int = 0) -> str:
-    """1234.5 → 1.234,5 (Vietnamese grouping and decimal comma)."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
 def value(amount: float | None, unit_of_measure: str, decimals: int) -> str:

@@ -17,6 +17,7 @@ import zlib
 
 from pipelines.declarations.models import ReadLimits
 from pipelines.extract.unreadable import corrupt_workbook, over_limit
+from pipelines.text import vi_number
 
 BLOCK = 1 << 20
 RATIO_FLOOR = 1 << 20  # a member under 1 MiB unpacked is never refused for its ratio (small XML packs tightly)
@@ -36,7 +37,7 @@ def check_workbook(data: bytes, limits: ReadLimits) -> None:
         members = archive.infolist()
         if len(members) > limits.max_members:
             raise over_limit("max_members", limits.max_members, f"the workbook's archive holds {len(members):,} files",
-                             f"tệp XLSX chứa {len(members):,} tệp con".replace(",", "."))
+                             f"tệp XLSX chứa {vi_number(len(members))} tệp con")
         for member in members:  # the declared sizes first: most bombs are refused without unpacking a byte
             _check_size(member.filename, member.file_size, member.compress_size, limits)
         for member in members:
@@ -47,13 +48,13 @@ def _check_size(name: str, unpacked: int, packed: int, limits: ReadLimits) -> No
     if unpacked > limits.max_unpacked_bytes:
         raise over_limit("max_unpacked_bytes", limits.max_unpacked_bytes,
                          f"the workbook's part {name} unpacks to more than {limits.max_unpacked_bytes:,} bytes",
-                         f"phần {name} của tệp XLSX giải nén ra hơn {limits.max_unpacked_bytes:,} byte".replace(",", "."))
+                         f"phần {name} của tệp XLSX giải nén ra hơn {vi_number(limits.max_unpacked_bytes)} byte")
     if unpacked > RATIO_FLOOR and unpacked > limits.max_compression_ratio * max(packed, 1):
         raise over_limit("max_compression_ratio", limits.max_compression_ratio,
                          f"the workbook's part {name} unpacks to more than {limits.max_compression_ratio:g} times "
                          f"its packed size ({packed:,} bytes packed)",
                          f"phần {name} của tệp XLSX giải nén ra hơn {limits.max_compression_ratio:g} lần kích thước "
-                         f"nén ({packed:,} byte)".replace(",", "."))
+                         f"nén ({vi_number(packed)} byte)")
 
 
 def _check_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: ReadLimits) -> None:
@@ -90,7 +91,7 @@ def _count(tag: re.Pattern, text: bytes, before: int) -> int:
 def _check_sheet(name: str, rows: int, cells: int, limits: ReadLimits) -> None:
     if rows > limits.max_rows:
         raise over_limit("max_rows", limits.max_rows, f"the sheet {name} holds more than {limits.max_rows:,} rows",
-                         f"trang tính {name} có hơn {limits.max_rows:,} dòng".replace(",", "."))
+                         f"trang tính {name} có hơn {vi_number(limits.max_rows)} dòng")
     if cells > limits.max_cells:
         raise over_limit("max_cells", limits.max_cells, f"the sheet {name} holds more than {limits.max_cells:,} cells",
-                         f"trang tính {name} có hơn {limits.max_cells:,} ô".replace(",", "."))
+                         f"trang tính {name} có hơn {vi_number(limits.max_cells)} ô")

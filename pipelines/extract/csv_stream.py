@@ -20,18 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW
 from pipelines.declarations.models import ReadLimits
-from pipelines.extract.tabular import (
+from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW
+from pipelines.extract.tabular import decode, sniff_delimiter
+from pipelines.extract.unreadable import (
+    UnreadableFile,
     binary_not_csv,
-    decode,
     empty_file,
     line_too_long,
-    sniff_delimiter,
     too_many_rows,
     undecodable,
 )
-from pipelines.extract.unreadable import UnreadableFile
 
 SAMPLE_BYTES = 1 << 20  # what is read to find the encoding's first failure, the delimiter and the header
 BLOCK_BYTES = 4 << 20  # Arrow's parse block

@@ -32,7 +32,7 @@ from pipelines.extract.tabular import Grid, read_grid
 from pipelines.extract.unreadable import UnreadableFile, over_limit
 from pipelines.failpoints import failpoint
 from pipelines.settings import paths
-from pipelines.text import column_letter, label_key
+from pipelines.text import column_letter, label_key, vi_number
 
 
 MAX_ROWS_NAMED = 20  # row numbers a warning lists before it says how many more
@@ -161,7 +161,7 @@ def _workbook_bytes(feed: Feed, path: Path) -> bytes:
     size = path.stat().st_size
     if size > limit:
         raise over_limit("max_unpacked_bytes", limit, f"the workbook is {size:,} bytes",
-                         f"tệp XLSX có {size:,} byte".replace(",", "."))
+                         f"tệp XLSX có {vi_number(size)} byte")
     return path.read_bytes()
 
 

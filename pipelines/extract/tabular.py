@@ -16,13 +16,11 @@ from pipelines.extract.unreadable import (
     binary_not_csv,
     corrupt_workbook,
     empty_file,
-    over_limit,
+    line_too_long,
+    too_many_rows,
     undecodable,
 )
 from pipelines.text import nfc
-
-__all__ = ["Grid", "UnreadableFile", "binary_not_csv", "decode", "empty_file", "read_grid", "sniff_delimiter",
-           "undecodable"]
 
 DELIMITERS = (",", ";", "\t", "|")
 # The csv module's own cap on one field (128 KiB) would end a read with csv.Error; records are held to the
@@ -86,18 +84,6 @@ def sniff_delimiter(lines: list[str]) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
-
-
-def line_too_long(limits: ReadLimits, row: int | None = None) -> UnreadableFile:
-    at_en, at_vi = (f"record {row}", f"bản ghi {row}") if row is not None else ("a record", "một bản ghi")
-    return over_limit("max_line_bytes", limits.max_line_bytes, f"{at_en} of the CSV file is longer than "
-                      f"{limits.max_line_bytes:,} bytes", f"{at_vi} của tệp CSV dài hơn "
-                      f"{limits.max_line_bytes:,} byte".replace(",", "."))
-
-
-def too_many_rows(limits: ReadLimits) -> UnreadableFile:
-    return over_limit("max_rows", limits.max_rows, f"the file holds more than {limits.max_rows:,} records",
-                      f"tệp có hơn {limits.max_rows:,} bản ghi".replace(",", "."))
 
 
 def _read_csv(data: bytes, encodings: list[str], limits: ReadLimits) -> Grid:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pipelines.declarations.models import ReadLimits
+from pipelines.text import vi_number
+
 
 class UnreadableFile(Exception):
     """The file cannot be read as a table; the message says why and how to fix it, and `vi` says the same in
@@ -38,11 +41,23 @@ def corrupt_workbook(detail: str) -> UnreadableFile:
 
 def over_limit(cap: str, limit: int | float, what_en: str, what_vi: str) -> UnreadableFile:
     """A file refused unread because it holds more than the feed's `source.limits.<cap>` allows."""
-    shown = f"{limit:,}" if isinstance(limit, int) else f"{limit:g}"
+    shown, shown_vi = (f"{limit:,}", vi_number(limit)) if isinstance(limit, int) else (f"{limit:g}", f"{limit:g}")
     return UnreadableFile(
         f"{what_en}: over the limit source.limits.{cap} = {shown}, so the file was not read (a file this large "
         f"or this compressed is refused to protect the server); send the report in smaller files, or, if such "
         f"files are genuine for this feed, raise source.limits.{cap} in its declaration",
-        f"{what_vi}: vượt giới hạn source.limits.{cap} = {shown.replace(',', '.')}, nên tệp không được đọc "
+        f"{what_vi}: vượt giới hạn source.limits.{cap} = {shown_vi}, nên tệp không được đọc "
         f"(tệp lớn hoặc nén quá mức như vậy bị từ chối để bảo vệ máy chủ); hãy gửi báo cáo thành các tệp nhỏ "
         f"hơn, hoặc nếu tệp như vậy là bình thường với nguồn này thì nâng source.limits.{cap} trong khai báo")
+
+
+def line_too_long(limits: ReadLimits, row: int | None = None) -> UnreadableFile:
+    at_en, at_vi = (f"record {row}", f"bản ghi {row}") if row is not None else ("a record", "một bản ghi")
+    return over_limit("max_line_bytes", limits.max_line_bytes, f"{at_en} of the CSV file is longer than "
+                      f"{limits.max_line_bytes:,} bytes", f"{at_vi} của tệp CSV dài hơn "
+                      f"{vi_number(limits.max_line_bytes)} byte")
+
+
+def too_many_rows(limits: ReadLimits) -> UnreadableFile:
+    return over_limit("max_rows", limits.max_rows, f"the file holds more than {limits.max_rows:,} records",
+                      f"tệp có hơn {vi_number(limits.max_rows)} bản ghi")

@@ -18,18 +18,16 @@ exception, for auditors, reads a DuckLake snapshot of the past (read-only: it ne
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from pipelines.kpi.present import STATUS_ORDER
 from pipelines.kpi.tree import upward
-from pipelines.serve.auth import Throttle, bearer
-from pipelines.serve.upload import PART_OVERHEAD
+from pipelines.serve.auth import bearer
 from pipelines.serve.wall import read_wall, seconds_since, wall_file
 
 NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written after every load, deadline "
@@ -38,18 +36,6 @@ NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written 
 
 EXPLAIN_WAIT_SECONDS = 20  # how long an explain request waits for a load that holds the DuckDB file
 EXPLAIN_MAX_PAGE = 1_000_000  # far beyond any value's records; keeps the page's SQL OFFSET a BIGINT
-LOG = logging.getLogger("ioc.serve")
-
-
-class Guard:
-    """What stands at the submissions' door of one app: the throttle on failed authentications, and the count
-    of refusals by feed and HTTP status (ioc_submission_refusals_total on the app's /metrics)."""
-
-    def __init__(self, registry: CollectorRegistry):
-        self.throttle = Throttle()
-        self.refusals = Counter("ioc_submission_refusals", "Submissions refused, by feed and HTTP status "
-                                "(401: not a department's token, 429: throttled, 413: too large...)",
-                                ["feed", "status"], registry=registry)
 
 
 class WallView:
@@ -139,6 +125,8 @@ def _worst_first(kpi: dict):
 
 
 def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegistry | None = None) -> APIRouter:
+    from pipelines.serve.submissions import Guard
+
     snapshot = snapshot or WallSnapshot()
     guard = Guard(registry or CollectorRegistry(auto_describe=False))
     router = APIRouter(prefix="/api")
@@ -275,7 +263,9 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         with why, in Vietnamese and English. The feed, the token and the declared size are checked from the
         headers before the body is read; the body goes to disk as it arrives, cut at the feed's max_bytes.
         Failed authentications are throttled; both outcomes are recorded in ops.submissions."""
-        return await receive_submission(feed_id, request, authorization, guard)
+        from pipelines.serve.submissions import receive
+
+        return await receive(feed_id, request, authorization, guard)
 
     @router.get("/submissions/{submission_id}")
     def submission_outcome(submission_id: str,
@@ -361,88 +351,3 @@ def _path(view: WallView, code: str) -> list[dict]:
     above = set(upward(view.data["province"], view.parent)[1:])  # the nation, for a province centre
     return [{"code": u["code"], "name": u["name"], "kind": u["kind"]}
             for u in map(view.unit, upward(code, view.parent)) if u["code"] not in above][::-1]
-
-
-def _recorded(submission) -> None:
-    """Record a submission in ops.submissions (under the writer's lock, waiting for a load to finish)."""
-    from pipelines.serve.submissions import record
-    from pipelines.warehouse import connect
-
-    with connect() as con:
-        record(con, submission)
-
-
-async def receive_submission(feed_id: str, request: Request, authorization: str | None, guard: "Guard"):
-    """POST /api/submissions/<feed>: every refusal decided as early as it can be, the body read last."""
-    from datetime import datetime, timezone
-
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse
-
-    from pipelines.declarations.loading import catalog
-    from pipelines.serve.submissions import (
-        Refused,
-        Throttled,
-        claimed_unit,
-        new_id,
-        not_a_department,
-        receiving,
-        refusal,
-        submission_feed,
-        submit,
-        too_large,
-        unit_of,
-    )
-    from pipelines.serve.upload import NotMultipart, TooLarge, peek_file_name, receive
-
-    now = datetime.now(timezone.utc)
-    submission_id, address = new_id(now), request.client.host if request.client else None
-    feed, unit, name, size, throttled = None, None, None, 0, False
-    received = None
-    try:
-        feed = submission_feed(catalog(), feed_id)
-        rules = feed.source.submissions
-        unit = unit_of(feed, bearer(authorization))
-        if unit is None:  # a stranger: throttled, and never read beyond the file's name
-            name = await peek_file_name(request.stream(), request.headers.get("content-type"))
-            claimed = claimed_unit(feed, name)
-            wait = guard.throttle.blocked(address, claimed) or guard.throttle.failed(address, claimed)
-            if wait is not None:
-                throttled = True
-                raise Throttled(wait)
-            raise not_a_department()
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > rules.max_bytes + PART_OVERHEAD:
-            raise too_large(rules.max_bytes)
-        received = receiving(feed, submission_id)
-        try:
-            upload = await receive(request.stream(), request.headers.get("content-type"), received, rules.max_bytes)
-        except TooLarge:
-            raise too_large(rules.max_bytes) from None
-        except NotMultipart as exc:
-            raise Refused(400, "nội dung gửi phải là biểu mẫu multipart có trường 'file'", str(exc)) from None
-        name, size = upload.file_name, upload.size
-        if not upload.found:
-            raise Refused(400, "thiếu tệp (trường 'file')", "no file was sent (multipart field 'file')")
-        done = await run_in_threadpool(submit, feed, unit, name, received, size, submission_id, now)
-    except Refused as refused:
-        if received is not None:
-            received.unlink(missing_ok=True)
-        done = refusal(submission_id, now, feed_id, unit, name, size, refused, address)
-        guard.refusals.labels(feed=feed.id if feed else "(unknown)", status=str(refused.status)).inc()
-        LOG.warning("submission refused: feed %r, unit %s, address %s, file %r: %s %s", feed_id, unit or "-",
-                    address, name, refused.status, refused.en)
-        if unit is not None or guard.throttle.worth_recording(address, throttled):
-            await run_in_threadpool(_recorded, done)
-        headers = {"Retry-After": str(refused.retry_after)} if isinstance(refused, Throttled) else \
-            {"WWW-Authenticate": "Bearer"} if refused.status == 401 else {}
-        return JSONResponse({"submission_id": done.submission_id, "status": "refused",
-                             "reason": {"vi": refused.vi, "en": refused.en}}, status_code=refused.status,
-                            headers=headers)
-    except BaseException:
-        if received is not None:
-            received.unlink(missing_ok=True)
-        raise
-    await run_in_threadpool(_recorded, done)
-    return {"submission_id": done.submission_id, "status": "accepted", "unit": done.unit, "file": done.file_name,
-            "rows": done.rows, "outcome": f"/api/submissions/{done.submission_id}"}

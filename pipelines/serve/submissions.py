@@ -2,19 +2,23 @@
 (GET /api/submissions/<id>).
 
 A submission is accepted only when every rule holds, each refusal saying why in Vietnamese and English:
-the feed accepts submissions; the token is a department's (tokens come from the environment or a secrets
-file the declarations name, compared in constant time); the file's name is a plain name (no path, no
+the feed accepts submissions; the token is a department's (`Authorization: Bearer <token>`; tokens come from
+the environment or a secrets file the declarations name, compared in constant time; failed attempts are
+throttled); the declared size is within the feed's (these three decided from the headers, before the body is
+read; the body then goes to disk as it arrives, cut at the size); the file's name is a plain name (no path, no
 traversal, not hidden) of a declared type that follows the feed's file-name pattern with the token's own
-unit; the body is within the declared size; the file reads as the feed's table (a corrupt workbook is
+unit; the file reads as the feed's table, within the feed's limits (a corrupt workbook is
 refused here, not in the inbox) and every row's unit is the token's. An accepted file lands in the inbox
 atomically (written beside it under a hidden name, then renamed), where the inbox watcher takes it. Both
-outcomes are recorded in ops.submissions; nothing else is left behind by a refusal.
+outcomes are recorded in ops.submissions (a stranger's refusals within bounds); nothing else is left behind
+by a refusal. An outcome is told only to the unit that sent it, or to the centre's operator.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import os
 import re
@@ -24,16 +28,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter
 
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
 from pipelines.extract.file_drop import label_index, table_frame, without_skipped
 from pipelines.extract.tabular import read_grid
 from pipelines.extract.unreadable import UnreadableFile
-from pipelines.serve.auth import is_operator
+from pipelines.serve.auth import Throttle, bearer, is_operator
+from pipelines.serve.upload import PART_OVERHEAD, NotMultipart, TooLarge, peek_file_name, receive_file
 from pipelines.settings import paths
-from pipelines.text import label_key
+from pipelines.text import label_key, vi_number
 
+LOG = logging.getLogger("ioc.serve")
 MAX_NAME_BYTES = 200  # a file system takes 255 bytes; the archive prefixes 18
 SAFE_NAME = re.compile(r"^[\w][\w.\-() ]*$", re.UNICODE)
 
@@ -110,7 +120,7 @@ def not_a_department() -> Refused:
 
 
 def too_large(max_bytes: int) -> Refused:
-    return Refused(413, f"tệp quá lớn (hơn {max_bytes:,} byte, mức tối đa)".replace(",", "."),
+    return Refused(413, f"tệp quá lớn (hơn {vi_number(max_bytes)} byte, mức tối đa)",
                    f"the file is too large (over {max_bytes:,} bytes, the most accepted)")
 
 
@@ -237,3 +247,75 @@ def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict
     answer.update(status=status, batch_id=batch_id, rows_received=received, rows_loaded=loaded,
                   rows_quarantined=quarantined, error=batch_text(error, error_vi), reasons=reasons[:100])
     return answer
+
+
+class Guard:
+    """What stands at the submissions' door of one app: the throttle on failed authentications, and the count
+    of refusals by feed and HTTP status (ioc_submission_refusals_total on the app's /metrics)."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.throttle = Throttle()
+        self.refusals = Counter("ioc_submission_refusals", "Submissions refused, by feed and HTTP status "
+                                "(401: not a department's token, 429: throttled, 413: too large...)",
+                                ["feed", "status"], registry=registry)
+
+
+async def receive(feed_id: str, request: Request, authorization: str | None, guard: Guard):
+    """POST /api/submissions/<feed>: every refusal decided as early as it can be, the body read last; the
+    answer (202, or the refusal's status with why), and the submission recorded."""
+    from pipelines.declarations.loading import catalog
+
+    now = datetime.now(timezone.utc)
+    submission_id, address = new_id(now), request.client.host if request.client else None
+    feed, unit, name, size, throttled, received = None, None, None, 0, False, None
+    try:
+        feed = submission_feed(catalog(), feed_id)
+        rules = feed.source.submissions
+        unit = unit_of(feed, bearer(authorization))
+        if unit is None:  # a stranger: throttled, and never read beyond the file's name
+            name = await peek_file_name(request.stream(), request.headers.get("content-type"))
+            claimed = claimed_unit(feed, name)
+            wait = guard.throttle.blocked(address, claimed) or guard.throttle.failed(address, claimed)
+            throttled = wait is not None
+            raise Throttled(wait) if throttled else not_a_department()
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > rules.max_bytes + PART_OVERHEAD:
+            raise too_large(rules.max_bytes)
+        received = receiving(feed, submission_id)
+        try:
+            upload = await receive_file(request.stream(), request.headers.get("content-type"), received,
+                                        rules.max_bytes)
+        except TooLarge:
+            raise too_large(rules.max_bytes) from None
+        except NotMultipart as exc:
+            raise Refused(400, "nội dung gửi phải là biểu mẫu multipart có trường 'file'", str(exc)) from None
+        name, size = upload.file_name, upload.size
+        if not upload.found:
+            raise Refused(400, "thiếu tệp (trường 'file')", "no file was sent (multipart field 'file')")
+        done = await run_in_threadpool(submit, feed, unit, name, received, size, submission_id, now)
+    except Refused as refused:
+        done = refusal(submission_id, now, feed_id, unit, name, size, refused, address)
+        guard.refusals.labels(feed=feed.id if feed else "(unknown)", status=str(refused.status)).inc()
+        LOG.warning("submission refused: feed %r, unit %s, address %s, file %r: %s %s", feed_id, unit or "-",
+                    address, name, refused.status, refused.en)
+        if unit is not None or guard.throttle.worth_recording(address, throttled):
+            await run_in_threadpool(_recorded, done)
+        headers = {"Retry-After": str(refused.retry_after)} if isinstance(refused, Throttled) else \
+            {"WWW-Authenticate": "Bearer"} if refused.status == 401 else {}
+        return JSONResponse({"submission_id": done.submission_id, "status": "refused",
+                             "reason": {"vi": refused.vi, "en": refused.en}}, status_code=refused.status,
+                            headers=headers)
+    finally:
+        if received is not None:  # an accepted file has been renamed into the inbox by then
+            received.unlink(missing_ok=True)
+    await run_in_threadpool(_recorded, done)
+    return {"submission_id": done.submission_id, "status": "accepted", "unit": done.unit, "file": done.file_name,
+            "rows": done.rows, "outcome": f"/api/submissions/{done.submission_id}"}
+
+
+def _recorded(submission: Submission) -> None:
+    """Record a submission in ops.submissions (under the writer's lock, waiting for a load to finish)."""
+    from pipelines.warehouse import connect
+
+    with connect() as con:
+        record(con, submission)

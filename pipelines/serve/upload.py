@@ -13,6 +13,8 @@ from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from pipelines.serve.body_limit import BodyTooLarge
+
 PART_OVERHEAD = 64 << 10  # what a body may hold beyond its file: boundaries, part headers, small fields
 HEADERS_PEEK = 16 << 10  # what is read of a body to learn the file's name, at most
 
@@ -101,7 +103,7 @@ async def peek_file_name(stream: AsyncIterator[bytes], content_type: str | None,
         return None
 
 
-async def receive(stream: AsyncIterator[bytes], content_type: str | None, destination: Path, max_bytes: int,
+async def receive_file(stream: AsyncIterator[bytes], content_type: str | None, destination: Path, max_bytes: int,
                   field: str = "file") -> Upload:
     """Write the `file` part of a multipart body to `destination` as it arrives; TooLarge the moment the file
     passes max_bytes (or the whole body max_bytes + PART_OVERHEAD); NotMultipart if it is not a form."""
@@ -117,7 +119,7 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, destin
                     raise TooLarge()
                 parser.write(block)
             parser.finalize()
-        except TooLarge:
+        except (TooLarge, BodyTooLarge):
             raise
         except Exception as exc:  # python-multipart's parse errors
             raise NotMultipart(f"the multipart body cannot be read ({exc})") from None

@@ -84,7 +84,7 @@ def test_a_header_that_lies_about_the_sheets_size_does_not_help(tmp_path):
     ("max_members", ReadLimits(max_members=3)),
 ])
 def test_each_cap_on_a_workbook_is_named_when_passed(tmp_path, cap, limits):
-    path = workbook(tmp_path / "SKHCN_2026-10.xlsx", rows=30)  # 32 rows, 212 cells
+    path = workbook(tmp_path / "SKHCN_2026-10.xlsx", rows=30)  # 32 rows, 188 cells
     refused = refusal(path, limits)
     assert f"source.limits.{cap}" in str(refused) and f"source.limits.{cap}" in refused.vi
     assert read_grid(path, path.read_bytes(), ["utf-8"], None, ReadLimits()).rows[1] == HEADER
@@ -134,3 +134,18 @@ def test_a_csv_over_the_row_cap_is_refused_both_read_whole_and_streamed(tmp_path
     with pytest.raises(UnreadableFile, match="source.limits.max_rows"):
         list(records(path, fmt, HEADER, 1, 1000, ReadLimits(max_rows=10)))
     assert sum(f.height for f in records(path, fmt, HEADER, 1, 1000, ReadLimits(max_rows=50))) == 50
+
+
+@pytest.mark.parametrize("block", [7, 33, 1 << 20])
+def test_rows_and_cells_are_counted_exactly_across_block_boundaries(tmp_path, monkeypatch, block):
+    """The sheet's tags counted as it streams in blocks of any size: exactly at each cap it passes, one under
+    it is refused (32 rows, 188 cells: the title, the header of 7 and 30 rows of 6 with a value)."""
+    from pipelines.extract import archive
+
+    monkeypatch.setattr(archive, "BLOCK", block)
+    path = workbook(tmp_path / "SKHCN_2026-10.xlsx", rows=30)
+    data = path.read_bytes()
+    archive.check_workbook(data, ReadLimits(max_rows=32, max_cells=188))
+    for cap, limits in (("max_rows", ReadLimits(max_rows=31)), ("max_cells", ReadLimits(max_cells=187))):
+        with pytest.raises(UnreadableFile, match=f"source.limits.{cap}"):
+            archive.check_workbook(data, limits)

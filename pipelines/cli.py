@@ -268,15 +268,17 @@ def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Data quality per feed and per department: rows quarantined, failed checks and files, outliers."""
     from pipelines.warehouse import connect
     from pipelines.validate.gx import data_docs_index
-    from pipelines.validate.reports import quality_by_feed, quality_by_unit
+    from pipelines.validate.reports import quality_by_feed, quality_by_unit, rules_broken
 
     with connect() as con:
-        feeds, units = quality_by_feed(con), quality_by_unit(con)
+        feeds, units, rules = quality_by_feed(con), quality_by_unit(con), rules_broken(con)
     if as_json:
-        print(json.dumps({"feeds": feeds, "units": units}, ensure_ascii=False, indent=1, default=str))
+        print(json.dumps({"feeds": feeds, "units": units, "rules_broken": rules}, ensure_ascii=False, indent=1,
+                         default=str))
         return
     for title, rows in (("Chất lượng dữ liệu theo nguồn / by feed", feeds),
-                        ("Theo đơn vị / by organisation unit", units)):
+                        ("Theo đơn vị / by organisation unit", units),
+                        ("Quy tắc giữa các ô không đạt / rules across cells broken", rules)):
         if not rows:
             continue
         table = Table(*rows[0].keys(), title=title)
@@ -367,8 +369,10 @@ def kpi_compute(
 ) -> None:
     """Refresh the deadline marts, compute the KPIs into marts.kpi_values, print the province's status."""
     from pipelines.deadlines.refresh import refresh_deadlines
+    from zoneinfo import ZoneInfo
+
     from pipelines.kpi.compute import compute_kpis
-    from pipelines.kpi.present import format_value, status_style, status_text
+    from pipelines.kpi.present import format_value, period_text, status_style, status_text
     from pipelines.warehouse import connect
 
     catalog, moment = _catalog(), _moment(now)
@@ -391,12 +395,16 @@ def kpi_compute(
     for kpi_id, seconds in run.seconds.items():
         k = catalog.kpis[kpi_id]
         rows = values.filter(values["kpi_id"] == kpi_id)
-        last = rows.filter(rows["period"] == rows["period"].max())
+        done = rows.filter(rows["period_state"] == "complete")  # the latest complete period computed, as shown
+        shown = (done if not done.is_empty() else rows)["period"].max()
+        last = rows.filter(rows["period"] == shown)
         mine = last.filter(last["unit_code"] == province).to_dicts()
-        row = mine[0] if mine else {"period": last["period"].max(), "value": None, "target": None, "status": "no_data"}
+        row = mine[0] if mine else {"period": shown, "value": None, "target": None, "status": "no_data"}
         red = last.filter(last["status"] == "red").height
         style = status_style(row["status"])
-        table.add_row(kpi_id, str(row["period"]), format_value(k, row["value"]), format_value(k, row["target"]),
+        if row.get("period_state") == "running":
+            row["to_date"] = row["computed_at"].astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+        table.add_row(kpi_id, period_text(row), format_value(k, row["value"]), format_value(k, row["target"]),
                       f"[{style}]{status_text(row['status'])}[/{style}]", str(red), f"{seconds:.2f}")
     console.print(table)
     for kpi_id, why in run.skipped.items():
@@ -434,7 +442,7 @@ def report_monthly(
 def kpi_explain(
     kpi: Annotated[str, typer.Argument(help="A KPI id.")],
     unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
-    period: Annotated[Optional[str], typer.Option("--period", "-p", help="A period key such as 2026-11 (default: the latest).")] = None,
+    period: Annotated[Optional[str], typer.Option("--period", "-p", help="A period key such as 2026-11 (default: the latest complete one, as shown).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Records to print.")] = 20,
     csv_to: Annotated[Optional[str], typer.Option("--csv", help="Write every record as CSV to this file ('-': standard output).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -491,8 +499,9 @@ def kpi_explain(
         for r in part.records:
             said = ", ".join(f"{name}={value}" for name, value in list(r["fields"].items())[:4])
             lin = r["lineage"]
-            where = " ".join(str(x) for x in (lin["feed"], lin["batch_id"], f"row {lin['source_row']}"
-                                               if lin["source_row"] is not None else None) if x)
+            where = " ".join(str(x) for x in (lin["feed"], lin.get("file") or lin["batch_id"], f"row {lin['source_row']}"
+                                               if lin["source_row"] is not None else None,
+                                               f"cell {lin['cell']}" if lin.get("cell") else None) if x)
             table.add_row(("✖ " if r["against"] else "  ") + r["unit_code"],
                           "" if r["impact"] is None else f"{r['impact']:,.2f}", _number(r["numerator"]),
                           _number(r["denominator"]), said, where)
@@ -507,16 +516,21 @@ def _number(value: float | None) -> str:
 
 @kpi_app.command("show")
 def kpi_show(
-    kpi: Annotated[Optional[str], typer.Argument(help="A KPI id: its units for the latest period (or a unit's trend with --unit).")] = None,
+    kpi: Annotated[Optional[str], typer.Argument(help="A KPI id: its units for the period shown (or a unit's trend with --unit).")] = None,
     unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
+    period: Annotated[Optional[str], typer.Option(
+        "--period", "-p", help="A period key (2026-12): each KPI's period containing it, complete or still running "
+                               "(labelled to date, not judged). Default: each KPI's latest complete period.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="Show the KPIs as they were reported at that moment: a date (its end, Vietnam time) or "
                         "an ISO date and time. Needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake).")] = None,
 ) -> None:
-    """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend."""
-    from pipelines.kpi.present import (STATUS_ORDER, as_of_moment, format_value, history, latest, status_style,
-                                       status_text)
+    """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend. Each KPI
+    shows its latest complete period; a period still running only with --period (or in a trend), labelled
+    "đến ngày DD/MM / to date DD/MM" and not judged unless the KPI declares judge_running."""
+    from pipelines.kpi.present import (STATUS_ORDER, as_of_moment, format_value, history, in_period, latest,
+                                       period_text, running, status_style, status_text)
     from pipelines.warehouse import NoTimeTravel, connect, table_exists
 
     catalog = _catalog()
@@ -531,20 +545,31 @@ def kpi_show(
     except ValueError as exc:
         errors.print(f"[red]✗[/red] --as-of {as_of!r}: {exc}")
         raise typer.Exit(2) from None
+    pending = None  # the periods still running beside those shown: a hint
     try:
         with connect(as_of=moment) as con:
             if not table_exists(con, "marts", "kpi_values"):
                 errors.print("[red]✗[/red] no KPI has been computed yet" + (f" as of {as_of}" if as_of else "")
                              + ": run `ioc kpi compute`")
                 raise typer.Exit(1)
-            if kpi and unit:
+            if kpi and unit and not period:
                 frame, mode = history(con, kpi, unit), "trend"
+            elif period:
+                frame = in_period(con, catalog.kpis, period, kpi, None if kpi else unit or catalog.org_units.province)
+                mode = "units" if kpi else "kpis"
+                if kpi and unit:
+                    frame = frame.filter(frame["unit_code"] == unit)
             elif kpi:
                 frame, mode = latest(con, kpi), "units"
+                pending = running(con, kpi)
             else:
                 frame, mode = latest(con, None, unit or catalog.org_units.province), "kpis"
+                pending = running(con, None, unit or catalog.org_units.province)
     except NoTimeTravel as exc:
         errors.print(f"[red]✗[/red] --as-of {as_of}: {exc}")
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # --period is not a period key
+        errors.print(f"[red]✗[/red] --period {period!r}: {exc}")
         raise typer.Exit(2) from None
     rows = frame.to_dicts()
     if as_json:
@@ -555,7 +580,7 @@ def kpi_show(
     names = {u.code: u.vi for u in catalog.org_units.units}
     first = {"trend": "đơn vị / unit", "units": "đơn vị / unit", "kpis": "KPI"}[mode]
     title = {"trend": f"{kpi} — {unit} {names.get(unit, '')}",
-             "units": f"{kpi} — {catalog.kpis[kpi].name.vi} ({rows[0]['period'] if rows else 'no data'})" if kpi else "",
+             "units": f"{kpi} — {catalog.kpis[kpi].name.vi} ({period_text(rows[0]) if rows else 'no data'})" if kpi else "",
              "kpis": f"{unit or catalog.org_units.province} — {names.get(unit or catalog.org_units.province, '')}"}[mode]
     table = Table(first, "kỳ / period", "giá trị / value", "mục tiêu / target", "trạng thái / status",
                   "kỳ trước / previous", "liên tiếp / in a row", title=title)
@@ -567,11 +592,15 @@ def kpi_show(
                 "kpis": f"{k.id} — {k.name.vi}"}[mode]
         style = status_style(r["status"])
         flag = (" ⚑" if r["escalated"] else "") + (" ⚠" if r.get("inputs_degraded") else "")
-        table.add_row(head, r["period"], format_value(k, r["value"]), format_value(k, r["target"]),
+        table.add_row(head, period_text(r), format_value(k, r["value"]), format_value(k, r["target"]),
                       f"[{style}]{status_text(r['status'])}{flag}[/{style}]",
                       f"{format_value(k, r['previous_value'])} {status_text(r['previous_status']).split()[0] if r['previous_status'] else ''}",
                       str(r["streak"]))
     console.print(table if rows else "no KPI values for that selection")
+    if pending is not None and not pending.is_empty():
+        keys = sorted(set(pending["period"].to_list()))
+        console.print(f"[dim]◌ Kỳ đang diễn ra, chưa đánh giá / periods still running, not judged: {', '.join(keys)} "
+                      f"— `ioc kpi show{' ' + kpi if kpi else ''} --period {keys[-1]}`[/dim]", highlight=False)
 
 
 @alerts_app.command("generate")

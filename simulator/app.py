@@ -12,6 +12,7 @@ from pathlib import Path
 
 from simulator.finance_db import DEFAULT_ADMIN_DSN, fill_finance_db
 from simulator.files import write_report_files, write_task_export
+from simulator.forms import write_form_files
 from simulator.http_api import ENDPOINTS, SimulatorServer
 from simulator.world import World
 
@@ -32,10 +33,12 @@ def run(
     world = World(seed=seed, now=now, months=months, scale=scale)
     inbox = Path(ioc_home) / "inbox"
     reports = write_report_files(world, inbox / "dept_monthly_report")
+    forms = write_form_files(world, inbox / "dept_indicators")
     export = write_task_export(world, inbox / "directive_tasks")
     finance_dsn = fill_finance_db(world, finance_admin_dsn)
     print(
-        f"simulator: {len(reports)} report files, task export {export.name}, finance database {finance_dsn}",
+        f"simulator: {len(reports)} report files, {len(forms)} indicator forms, task export {export.name}, "
+        f"finance database {finance_dsn}",
         flush=True,
     )
     if serve:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from simulator.clock import TZ, local_now
 from simulator.feeds.air_quality import AirStations
 from simulator.feeds.citizen_feedback import HotlineSystem
+from simulator.feeds.dept_indicators import build_form_files
 from simulator.feeds.dept_monthly_report import build_report_files
 from simulator.feeds.directive_tasks import build_tasks
 from simulator.feeds.public_investment import InvestmentLedger, Project
@@ -44,6 +45,7 @@ class World:
         self.report_files, reports_planted = build_report_files(
             self._rng("dept_monthly_report"), self.units, self.now, months
         )
+        self.form_files, forms_planted = build_form_files(self._rng("dept_indicators"), self.units, self.now, months)
         self.tasks, tasks_planted = build_tasks(self._rng("directive_tasks"), self.units, self.now)
         self._ledger = InvestmentLedger(self._rng("public_investment"), self.now)
         self.withdrawn: dict[str, list[dict]] = {}  # per records attribute: {id, deleted_at} of each deleted one
@@ -53,6 +55,7 @@ class World:
             "security_incidents": self._soc.planted,
             "air_quality": self._air.planted,
             "dept_monthly_report": reports_planted,
+            "dept_indicators": forms_planted,
             "directive_tasks": tasks_planted,
             "public_investment": self._ledger.planted,
         }

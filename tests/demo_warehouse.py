@@ -31,6 +31,7 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime, months: int 
     from pipelines.warehouse import connect
     from simulator.finance_db import fill_finance_db
     from simulator.files import write_report_files, write_task_export
+    from simulator.forms import write_form_files
     from simulator.http_api import SimulatorServer
     from simulator.world import World
 
@@ -42,6 +43,7 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime, months: int 
             env.setenv(name, secrets.token_urlsafe(16))
         write_report_files(world, home / "inbox" / "dept_monthly_report")
         write_task_export(world, home / "inbox" / "directive_tasks")
+        write_form_files(world, home / "inbox" / "dept_indicators")
         env.setenv("IOC_FINANCE_DSN", fill_finance_db(world, admin_dsn=admin_dsn, dbname=dbname))
         try:
             with SimulatorServer(world) as server:

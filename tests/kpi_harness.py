@@ -1,7 +1,8 @@
 """Runs a KPI fixture (tests/kpi_fixtures/*.yaml) against a real, in-memory DuckDB.
 
 A fixture file holds cases. Each case: `now` (the instant of computation), optional `period`, the
-`kpis` to compute (with those they build on), input `tables` and the `expect`ed rows of
+`kpis` to compute (with those they build on), optional `declare` (fields of a KPI's declaration changed for the
+case, e.g. {investment_disbursement_rate: {judge_running: true}}), input `tables` and the `expect`ed rows of
 marts.kpi_values. A table is a list of rows — typed by the feed's contract for clean.<feed>, by the
 warehouse's own DDL for ops.* — or {types: {column: DuckDB type}, rows: [...]} for anything else.
 Columns a row leaves out are NULL.
@@ -10,7 +11,7 @@ Columns a row leaves out are NULL.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,13 +20,14 @@ import polars as pl
 import yaml
 
 from pipelines.warehouse.tables import DUCKDB_TYPES
+from pipelines.declarations.kpis import Kpi
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compute import compute_kpis
 from pipelines.warehouse import quote
 from pipelines.warehouse.tables import DDL
 
 FIXTURES = Path(__file__).parent / "kpi_fixtures"
-COMPARED = ("value", "numerator", "denominator", "target", "status", "previous_status", "streak", "escalated",
+COMPARED = ("value", "numerator", "denominator", "target", "status", "period_state", "previous_status", "streak", "escalated",
             "inputs_degraded", "stale_feeds", "blocked_batches", "quarantined_rows")
 
 
@@ -93,6 +95,11 @@ def load_tables(con, catalog: Catalog, tables: dict) -> None:
 def run_case(case: Case, catalog: Catalog) -> tuple[pl.DataFrame, list[str]]:
     """Compute the case's KPIs; return marts.kpi_values and every mismatch with the expectations."""
     spec = case.spec
+    if spec.get("declare"):
+        catalog = replace(catalog, kpis={**catalog.kpis, **{
+            kpi_id: catalog.kpis[kpi_id].model_copy(update=fields) if kpi_id in catalog.kpis
+            else Kpi.model_validate({"id": kpi_id, **fields})  # a KPI declared for the case alone
+            for kpi_id, fields in spec["declare"].items()}})
     con = duckdb.connect()
     con.execute(DDL)
     load_tables(con, catalog, spec.get("tables", {}))

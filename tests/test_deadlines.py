@@ -210,7 +210,8 @@ def test_ioc_late_names_the_planted_late_departments_and_overdue_tasks(world, ho
     assert result.returncode == 0, result.stderr
     late = json.loads(result.stdout)
     first_period = min(f.period for f in world.report_files)  # the months the simulated world covers
-    missing = {(r["unit_code"], r["period"]) for r in late["reports_missing"] if r["period"] >= first_period}
+    missing = {(r["unit_code"], r["period"]) for r in late["reports_missing"]
+               if r["period"] >= first_period and r["feed"] == FEED}
     planted = world.planted[FEED]
     never_sent = {(m["department_code"], m["period"]) for m in planted["missing"]}
     rejected = {tuple(f.split(".")[0].split("_")[:2]) for f in planted["garbage_files"]} | {

@@ -164,17 +164,36 @@ def test_the_api_kpis_match_the_warehouse_and_drill_down_through_the_tree(demo):
     import duckdb
 
     with duckdb.connect(str(demo.home / "warehouse.duckdb"), read_only=True) as con:
+        # each KPI's latest complete period is the one shown (a running one is shown beside it, not judged)
         stored = {(k, u): (v, s) for k, u, v, s in con.execute(
-            "SELECT kpi_id, unit_code, value, status FROM marts.kpi_values "
+            "SELECT kpi_id, unit_code, value, status FROM marts.kpi_values WHERE period_state = 'complete' "
             "QUALIFY period = max(period) OVER (PARTITION BY kpi_id)").fetchall()}
+        running = {(k, u): (p, v, s) for k, u, p, v, s in con.execute(
+            "SELECT kpi_id, unit_code, period, value, status FROM marts.kpi_values WHERE period_state = 'running' "
+            "QUALIFY period = min(period) OVER (PARTITION BY kpi_id)").fetchall()}
     tiles = demo.api("/api/kpis")
     assert tiles["unit"]["code"] == "HP" and [p["code"] for p in tiles["path"]] == ["HP"]
     assert [t["id"] for t in tiles["kpis"]] == list(catalog().kpis)
     for tile in tiles["kpis"]:
         assert (tile["current"]["value"], tile["current"]["status"]) == stored[tile["id"], "HP"], tile["id"]
+        assert tile["current"]["period_state"] == "complete", tile["id"]
         assert tile["history"][-1]["period"] == tile["current"]["period"] and len(tile["history"]) >= 1
         if tile["current"]["previous_value"] is not None and tile["current"]["value"] is not None:
             assert tile["change"] == pytest.approx(tile["current"]["value"] - tile["current"]["previous_value"])
+        if (tile["id"], "HP") in running:
+            pending = tile["running"]
+            assert (pending["period"], pending["value"], pending["status"]) == running[tile["id"], "HP"], tile["id"]
+            assert pending["period"] > tile["current"]["period"] and pending["to_date"] == TEST_NOW.date().isoformat()
+            assert pending["status"] in ("running", "no_data"), "no shipped KPI judges a running period"
+        else:
+            assert tile["running"] is None, tile["id"]
+    # on 20 November: dossiers show October (November runs until its end), reports November (due on the 18th),
+    # a snapshot its November as of now
+    by_id = {t["id"]: t for t in tiles["kpis"]}
+    assert by_id["dossier_on_time_rate"]["current"]["period"] == "2026-10"
+    assert by_id["dossier_on_time_rate"]["running"]["period"] == "2026-11"
+    assert by_id["reporting_rate"]["current"]["period"] == "2026-11" and by_id["reporting_rate"]["running"] is None
+    assert by_id["dossiers_overdue_open"]["current"]["period"] == "2026-11"
 
     units = {u["code"]: u for u in demo.api("/api/units")["units"]}
     drill = demo.api("/api/kpis/dossier_on_time_rate?unit=HP")
@@ -356,6 +375,14 @@ def test_the_wall_shows_the_planted_late_department_and_overdue_task(demo, open_
     for badge in tiles.locator(".badge").all_inner_texts():  # colour is never the only signal
         assert badge[0] in "●▲✖○" and badge[2:] in STATUS_WORDS["vi"], badge
     assert page.locator(".tile .spark").count() == len(catalog().kpis)
+    # a tile shows its latest complete period, and the period still running beside it, to date and not judged
+    dossiers = page.locator(".tile[data-kpi='dossier_on_time_rate']")
+    assert dossiers.locator(".period").get_attribute("data-period") == "2026-10"
+    assert dossiers.locator(".period").inner_text() == "T10/2026"
+    pending = dossiers.locator(".running")
+    assert pending.get_attribute("data-period") == "2026-11" and pending.get_attribute("data-status") == "running"
+    assert pending.inner_text().startswith("◌ T11/2026 đến ngày 20/11: ")
+    assert pending.inner_text().endswith(" · chưa đánh giá")
     # a tile says what its status is judged against, and the target where that is another number
     air = page.locator(".tile[data-kpi='aqi_unhealthy_hours'] .target").inner_text()
     assert air == "Đạt khi ≤ 10 giờ · Mục tiêu ≤ 0 giờ", air
@@ -413,6 +440,8 @@ def test_switching_the_language_on_a_laptop(demo, open_wall):
     assert page.locator(".lang button[data-lang='en']").get_attribute("aria-pressed") == "true"
     for badge in page.locator(".tile .badge").all_inner_texts():
         assert badge[2:] in STATUS_WORDS["en"], badge
+    pending = page.locator(".tile[data-kpi='dossier_on_time_rate'] .running").inner_text()
+    assert pending.startswith("◌ Nov 2026 to date 20/11: ") and pending.endswith(" · not judged yet")
     assert "Overdue" in page.locator("#tasks li.task").first.inner_text()
     assert "working days after" in page.locator(".report-grid caption").inner_text()
     assert page.locator("#kpis-title").inner_text().upper() == "KPIS"

@@ -16,7 +16,8 @@ from pipelines.declarations.loading import Catalog
 from pipelines.warehouse import committed, table_exists
 
 KIND = "monthly"
-STATUS_VI = {"green": "Đạt", "amber": "Cảnh báo", "red": "Không đạt", "no_data": "Không có dữ liệu"}
+STATUS_VI = {"green": "Đạt", "amber": "Cảnh báo", "red": "Không đạt", "no_data": "Không có dữ liệu",
+             "running": "Chưa đánh giá (kỳ chưa kết thúc)"}
 REPORT_STATUS_VI = {"late": "Nộp trễ", "missing": "Chưa nộp"}
 
 
@@ -33,6 +34,13 @@ class KpiLine:
     previous_value: float | None
     degraded: bool
     why_degraded: str | None
+    period_state: str = "complete"  # running: shown only because no period of the KPI is complete yet
+    to_date: date | None = None  # a running period's value goes to this day
+    # the KPI's period covering the month, when it is still running: its value to date, not judged
+    running_period: str | None = None
+    running_value: float | None = None
+    running_to_date: date | None = None
+    running_status: str | None = None  # `running`, or judged when the KPI declares judge_running
 
     @property
     def change(self) -> float | None:
@@ -144,19 +152,30 @@ def _number(con, month: Period, now: datetime) -> tuple[int, date]:
 
 
 def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime | None]:
-    """The watched unit's value of each KPI for the month (a daily KPI: its last day in the month)."""
+    """The watched unit's value of each KPI: its latest complete period up to the month (the month itself once
+    it is complete; a daily KPI: its last complete day in the month), as every surface shows by default; and
+    when the KPI's period covering the month is still running, its value to date beside it, not judged."""
     if not table_exists(con, "marts", "kpi_values"):
         return [], None
     from pipelines.warehouse.tables import KPI_DDL
 
     con.execute(KPI_DDL)
-    rows = {r[0]: r for r in con.execute("""
-        SELECT kpi_id, period, value, target, status, previous_value, coalesce(inputs_degraded, false),
-               stale_feeds, blocked_batches, quarantined_rows, computed_at
-        FROM marts.kpi_values
-        WHERE unit_code = ? AND period_start <= ? AND period_end >= ?
+    columns = """kpi_id, period, value, target, status, previous_value, coalesce(inputs_degraded, false),
+                 stale_feeds, blocked_batches, quarantined_rows, computed_at, coalesce(period_state, 'complete'),
+                 CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE)"""
+    province = catalog.org_units.province
+    # complete periods first, then the latest: a KPI with no complete period up to the month shows its running one
+    rows = {r[0]: r for r in con.execute(f"""
+        SELECT {columns} FROM marts.kpi_values
+        WHERE unit_code = ? AND period_start <= ?
+        QUALIFY row_number() OVER (PARTITION BY kpi_id ORDER BY coalesce(period_state, 'complete') = 'complete' DESC,
+                                                                 period_end DESC) = 1""",
+        [province, month.end]).fetchall()}
+    covering = {r[0]: r for r in con.execute(f"""
+        SELECT {columns} FROM marts.kpi_values
+        WHERE unit_code = ? AND period_start <= ? AND period_end >= ? AND period_state = 'running'
         QUALIFY row_number() OVER (PARTITION BY kpi_id ORDER BY period_end DESC) = 1""",
-        [catalog.org_units.province, month.end, month.start]).fetchall()}
+        [province, month.end, month.start]).fetchall()}
     lines, computed = [], None
     for kpi in catalog.kpis.values():
         row = rows.get(kpi.id)
@@ -164,14 +183,20 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
             lines.append(KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, None, None, None,
                                  "no_data", None, False, None))
             continue
-        _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at = row
+        _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at, state, day = row
         computed = at if computed is None or at > computed else computed
         why = [f"{quarantined} dòng đang cách ly" if quarantined else "",
                f"{blocked} lô bị chặn" if blocked else "",
                f"nguồn chậm cập nhật: {', '.join(catalog.feeds[f].name.vi for f in stale or [] if f in catalog.feeds)}"
                if stale else ""]
-        lines.append(KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, period, value, target, status,
-                             previous, bool(degraded), "; ".join(w for w in why if w) or None))
+        line = KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, period, value, target, status,
+                       previous, bool(degraded), "; ".join(w for w in why if w) or None, state,
+                       day if state == "running" else None)
+        pending = covering.get(kpi.id)
+        if pending is not None and pending[1] != period and pending[2] is not None:
+            line.running_period, line.running_value, line.running_status = pending[1], pending[2], pending[4]
+            line.running_to_date = pending[12]
+        lines.append(line)
     return lines, computed
 
 
@@ -240,3 +265,10 @@ def write_files(b: Monthly, folder: Path) -> dict[str, Path]:
 
 def current_month(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).strftime("%Y-%m")
+
+
+def latest_complete_month(now: datetime | None = None) -> str:
+    """The latest month that has ended (on 3 December: November), the briefing's month by default: the month
+    whose KPIs mean something, not the one three days old."""
+    first = (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).date().replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")

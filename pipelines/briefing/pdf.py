@@ -15,7 +15,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from pipelines.briefing.content import REPORT_STATUS_VI, STATUS_VI, Monthly
-from pipelines.briefing.words import change, long_date, number, short_date, value
+from pipelines.briefing.words import change, long_date, number, period_words, short_date, to_date, value
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/liberation2"), Path("/usr/share/fonts/truetype/liberation"))
 FONT_FILES = {"": "LiberationSerif-Regular.ttf", "B": "LiberationSerif-Bold.ttf",
@@ -160,10 +160,21 @@ def _table(pdf: FPDF, header: list[str], rows: list[list[str]], widths: tuple, a
     pdf.ln(2)
 
 
+def _kpi_value(k, month: str) -> str:
+    """A KPI's value, with its period when it is not the month's (the latest complete one before it) and "to
+    date" when its period is still running."""
+    text = value(k.value, k.unit_of_measure, k.decimals)
+    if k.period and k.period != month:
+        text += f"\n({period_words(k.period)}" + (f", {to_date(k.to_date)})" if k.period_state == "running" else ")")
+    elif k.period_state == "running":
+        text += f"\n({to_date(k.to_date)})"
+    return text
+
+
 def _kpis(pdf: FPDF, b: Monthly) -> None:
     _section(pdf, "I. CÁC CHỈ SỐ KPI")
-    rows = [[str(i), k.name + (" (*)" if k.degraded else ""), value(k.value, k.unit_of_measure, k.decimals),
-             value(k.target, k.unit_of_measure, k.decimals), STATUS_VI[k.status],
+    rows = [[str(i), k.name + (" (*)" if k.degraded else "") + (" (**)" if k.running_period else ""),
+             _kpi_value(k, b.period.key), value(k.target, k.unit_of_measure, k.decimals), STATUS_VI[k.status],
              change(k.change, k.unit_of_measure, k.decimals)] for i, k in enumerate(b.kpis, start=1)]
     _table(pdf, ["TT", "Chỉ số", "Giá trị", "Mục tiêu", "Trạng thái", "So với kỳ trước"], rows,
            (7, 53, 24, 24, 20, 27), ("CENTER", "LEFT", "RIGHT", "RIGHT", "CENTER", "RIGHT"))
@@ -173,6 +184,14 @@ def _kpis(pdf: FPDF, b: Monthly) -> None:
         pdf.multi_cell(0, 5.5, "(*) Số liệu chưa đủ tin cậy: " + "; ".join(f"{k.name}: {k.why_degraded}"
                                                                            for k in degraded) + ".",
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    running = [k for k in b.kpis if k.running_period]
+    if running:  # a period still running is shown to date and, unless the KPI may be, not judged
+        pdf.set_font(FONT, "I", 11)
+        pdf.multi_cell(0, 5.5, "(**) Kỳ chưa kết thúc, số liệu tạm tính: " + "; ".join(
+            f"{k.name}: {period_words(k.running_period)} {to_date(k.running_to_date)}: "
+            f"{value(k.running_value, k.unit_of_measure, k.decimals)}"
+            + (" (chưa đánh giá)" if k.running_status == "running" else f" ({STATUS_VI[k.running_status].lower()})")
+            for k in running) + ".", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _reports(pdf: FPDF, b: Monthly) -> None:

@@ -37,3 +37,31 @@ def long_date(day: date) -> str:
 
 def short_date(day: date) -> str:
     return f"{day.day:02d}/{day.month:02d}/{day.year}"
+
+
+def period_words(key: str | None) -> str:
+    """A period key as the briefing writes it: tháng 11/2026, quý 4/2026, năm 2026, 03/12/2026…"""
+    import re
+
+    if key is None:
+        return ""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", key):
+        return f"tháng {int(m[2])}/{m[1]}"
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", key):
+        return f"{m[3]}/{m[2]}/{m[1]}"
+    if m := re.fullmatch(r"(\d{4})-Q(\d)", key):
+        return f"quý {m[2]}/{m[1]}"
+    if m := re.fullmatch(r"(\d{4})-W(\d{2})", key):
+        return f"tuần {int(m[2])}/{m[1]}"
+    if m := re.fullmatch(r"(\d{4})-H(\d)", key):
+        return f"6 tháng {'đầu' if m[2] == '1' else 'cuối'} năm {m[1]}"
+    if m := re.fullmatch(r"(\d{4})-9M", key):
+        return f"9 tháng năm {m[1]}"
+    if re.fullmatch(r"\d{4}", key):
+        return f"năm {key}"
+    return key
+
+
+def to_date(day: date | None) -> str:
+    """đến ngày 03/12: how far a running period's value goes."""
+    return f"đến ngày {day.day:02d}/{day.month:02d}" if day else ""

@@ -16,7 +16,7 @@ from pipelines.spreadsheet_safe import save_workbook
 SHEETS = ("Tổng hợp", "Chỉ số KPI", "Báo cáo định kỳ", "Nhiệm vụ quá hạn", "Chất lượng dữ liệu")
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="DDE4F0")
-STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data": "E7E6E6"}
+STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data": "E7E6E6", "running": "DDEBF7"}
 
 
 def write_xlsx(b: Monthly, target: Path) -> Path:
@@ -41,13 +41,20 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
     cover.column_dimensions["B"].width = 28
 
     kpis = _sheet(book, SHEETS[1], ["Mã chỉ số", "Chỉ số", "Kỳ", "Giá trị", "Mục tiêu", "Đơn vị tính", "Trạng thái",
-                                   "Kỳ trước", "Thay đổi", "Số liệu chưa đủ tin cậy"])
+                                   "Kỳ trước", "Thay đổi", "Số liệu chưa đủ tin cậy", "Tình trạng kỳ",
+                                   "Số liệu đến ngày", "Kỳ chưa kết thúc", "Giá trị tạm tính", "Tạm tính đến ngày",
+                                   "Trạng thái tạm tính"])
     for k in b.kpis:
         kpis.append([k.kpi_id, k.name, k.period, k.value, k.target, UNIT_VI[k.unit_of_measure].strip() or "số",
-                     STATUS_VI[k.status], k.previous_value, k.change, k.why_degraded or ""])
+                     STATUS_VI[k.status], k.previous_value, k.change, k.why_degraded or "",
+                     "Chưa kết thúc" if k.period_state == "running" else "Đã kết thúc", k.to_date,
+                     k.running_period, k.running_value, k.running_to_date,
+                     STATUS_VI[k.running_status] if k.running_status else None])
         fmt = "#,##0" if k.decimals == 0 else "#,##0." + "0" * k.decimals
-        for column in ("D", "E", "H", "I"):
+        for column in ("D", "E", "H", "I", "N"):
             kpis[f"{column}{kpis.max_row}"].number_format = fmt
+        for column in ("L", "O"):
+            kpis[f"{column}{kpis.max_row}"].number_format = "dd/mm/yyyy"
         kpis[f"G{kpis.max_row}"].fill = PatternFill("solid", fgColor=STATUS_FILL[k.status])
 
     reports = _sheet(book, SHEETS[2], ["Mã đơn vị", "Đơn vị", "Báo cáo", "Kỳ", "Tình trạng", "Hạn nộp", "Ngày nhận",

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from pipelines.conform import indicators
+from pipelines.conform.indicators import catalogue_of
 from pipelines.conform.parse import parse, parse_in_turn, text
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason
-from pipelines.declarations.checks import TYPE_CHECK
+from pipelines.declarations.checks import INDICATOR_CHECK, TYPE_CHECK
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LINEAGE_COLUMNS, SOURCE_ROW, SOURCE_URI
 from pipelines.text import column_letter, label_key
@@ -68,6 +70,15 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     labels = {col.name: mapping.get(col.name, col.name) for col in feed.columns}
     failures: dict[str, tuple[pl.Expr, pl.Expr]] = {}  # flag column -> (its reason, the failure test)
     values: list[pl.Expr] = []
+    looked_up = catalogue_of(feed) is not None and indicators.CODE not in mapping and indicators.NAME in mapping
+    if looked_up:  # a form's rows name their indicator; its code comes from the catalogue
+        unit_column = feed.reporting.unit_column if feed.reporting else None
+        records = indicators.with_codes(feed, records, mapping, unit_column)
+        expected, _ = indicators.reason_parts(feed)
+        values.append(pl.col(f"__code__{indicators.CODE}").alias(indicators.CODE))
+        failures[f"__failed__{indicators.CODE}"] = (
+            reason(feed.id, INDICATOR_CHECK, indicators.CODE, indicators.NAME, expected, pl.col(indicators.WHY)),
+            pl.col(indicators.WHY).is_not_null())
     mapped = [col for col in feed.columns if col.name in mapping]
     parsers = {col.name: parse(col, pl.col(_text(col.name)), number_format, feed.timezone) for col in mapped}
     # Every value is computed once, into a column of its own, each step for all columns in one select (which
@@ -82,6 +93,8 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     records = records.with_columns(
         parsers[name].finish(pl.col(_parsed(name))).alias(_parsed(name)) for name in in_turn)
     for col in feed.columns:
+        if looked_up and col.name == indicators.CODE:
+            continue
         if col.name not in mapping:
             values.append(pl.lit(None, dtype=polars_type(col.type)).alias(col.name))
             if col.nullable:
@@ -109,7 +122,7 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     typed = typed.join(row_reasons, on=ROW_ID, how="left", maintain_order="left") if failures else typed.with_columns(
         pl.lit(None).alias(REASONS))
     typed = typed.with_columns(pl.col(REASONS).fill_null([]).cast(pl.List(REASON_TYPE)))
-    present = [c for c in feed.column_names if c in mapping]
+    present = [c for c in feed.column_names if c in mapping or (looked_up and c == indicators.CODE)]
     return Conformed(typed=typed, warnings=warnings, labels=labels, source_columns=present + unknown)
 
 

@@ -36,7 +36,7 @@ def expected_reports(feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame
     for period in recent_periods(reporting.period_type, today, reporting.history_periods):
         due, deadline = due_date(period, reporting.deadline), deadline_at(period, reporting.deadline)
         for unit in units.units:
-            if unit.kind in reporting.expected_units.kinds and unit.active_on(period.end):
+            if reporting.expected_units.expects(unit, period.end):
                 rows.append({"feed": feed.id, "unit_code": unit.code, "period_type": period.type, "period": period.key,
                              "period_start": period.start, "period_end": period.end, "due_date": due,
                              "deadline_at": deadline.astimezone(timezone.utc)})

@@ -396,12 +396,113 @@ class NoUnknownColumns(Check):
                                                   meta=meta)]
 
 
+class FormRule(RowCheck):
+    """A validation rule across a form's cells and periods (DHIS2's validation rules), for a feed whose source
+    is a form: it reads the figures' indicator, measure and value, and the indicator catalogue's aggregation
+    and parents. The rows that break it are found over the batch (and the published earlier periods) into a
+    derived column holding, for each failing figure, the cells involved and their values."""
+
+    measures_read: ClassVar[tuple[str, ...]] = ()
+
+    def columns(self) -> list[str]:
+        return ["indicator_code", "measure", "value", "source_cell"]
+
+    def expectations(self, feed: Feed, meta: dict) -> list:
+        return [_gx().ExpectColumnValuesToBeNull(column=rule_column(self), meta=meta, **self._mostly())]
+
+    def failing(self, feed: Feed, parameters: dict):
+        return _pl().col(rule_column(self)).is_not_null()
+
+
+def rule_column(check: FormRule) -> str:
+    """The derived column holding why a figure breaks a form rule (null when it does not)."""
+    parts = [check.check] + [str(v) for k in ("measure", "numerator", "denominator") if (v := getattr(check, k, None))]
+    return "_rule__" + "__".join(parts)
+
+
+class YtdNotBelowMonth(FormRule):
+    """For a flow (a monthly amount), the year-to-date figure is at least this month's."""
+
+    check: Literal["ytd_not_below_month"]
+    month: str = "month"
+    ytd: str = "ytd"
+    labels: ClassVar = {"vi": "Lũy kế nhỏ hơn số tháng", "en": "Year-to-date below the month"}
+    fix: ClassVar = {"vi": "kiểm tra số tháng và số lũy kế của chỉ tiêu (lũy kế gồm cả tháng này) rồi gửi lại biểu",
+                     "en": "check the indicator's month and year-to-date figures (the year to date includes this "
+                           "month) and send the form again"}
+
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return ("số lũy kế từ đầu năm không nhỏ hơn số của tháng (chỉ tiêu cộng dồn)" if lang == "vi"
+                else "a year-to-date figure not below the month's (for a flow indicator)")
+
+
+class PartNotAboveWhole(FormRule):
+    """A part ("Trong đó: …", the catalogue's parent) is not more than its whole, measure by measure."""
+
+    check: Literal["part_not_above_whole"]
+    measures: list[str] = ["plan_year", "month", "ytd"]
+    labels: ClassVar = {"vi": "Phần lớn hơn tổng", "en": "Part larger than its whole"}
+    fix: ClassVar = {"vi": "số của dòng 'Trong đó' không thể lớn hơn số của chỉ tiêu chứa nó: sửa một trong hai rồi "
+                           "gửi lại biểu",
+                     "en": "a 'Trong đó' (of which) row cannot exceed the indicator it is part of: correct one of "
+                           "them and send the form again"}
+
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        return ("số của phần (Trong đó) không lớn hơn số của tổng" if lang == "vi"
+                else "a part's figure (Trong đó) not above its whole's")
+
+
+class YtdAddsUp(FormRule):
+    """For a flow, this month's year-to-date = last month's year-to-date (as published) + this month, within
+    `tolerance_pct` percent (rounding); January's year-to-date is January's figure."""
+
+    check: Literal["ytd_adds_up"]
+    tolerance_pct: Annotated[float, Field(ge=0, le=100)] = 0.5
+    month: str = "month"
+    ytd: str = "ytd"
+    labels: ClassVar = {"vi": "Lũy kế không khớp kỳ trước", "en": "Year-to-date does not add up"}
+    fix: ClassVar = {"vi": "lũy kế tháng này phải bằng lũy kế tháng trước cộng số tháng này: sửa biểu tháng này, "
+                           "hoặc gửi lại biểu tháng trước nếu số đó đã được điều chỉnh",
+                     "en": "this month's year to date must be last month's plus this month: correct this form, or "
+                           "send last month's form again if its figure was revised"}
+
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        if lang == "vi":
+            return f"lũy kế = lũy kế tháng trước + số tháng này (sai lệch tối đa {self.tolerance_pct:g} %)"
+        return f"year to date = last month's year to date + this month (within {self.tolerance_pct:g} %)"
+
+
+class RatioMatches(FormRule):
+    """A ratio column equals its recomputation: measure = factor × numerator ÷ denominator, within `tolerance`
+    (in the ratio's own unit), for the indicators of the given aggregations (all by default)."""
+
+    check: Literal["ratio_matches"]
+    measure: str
+    numerator: str
+    denominator: str
+    factor: float = 100
+    tolerance: Annotated[float, Field(ge=0)] = 0.15
+    aggregation: list[Literal["flow", "stock", "rate"]] | None = None
+    labels: ClassVar = {"vi": "Tỷ lệ không khớp số liệu", "en": "Ratio does not match its figures"}
+    fix: ClassVar = {"vi": "tính lại cột tỷ lệ từ các cột số liệu của nó (hoặc sửa các cột đó) rồi gửi lại biểu",
+                     "en": "recompute the ratio column from the columns it is made of (or correct them) and send "
+                           "the form again"}
+
+    def expected(self, feed: Feed, lang: str = "en") -> str:
+        if lang == "vi":
+            return (f"{self.measure} = {self.factor:g} × {self.numerator} ÷ {self.denominator} "
+                    f"(sai lệch tối đa {self.tolerance:g})")
+        return f"{self.measure} = {self.factor:g} × {self.numerator} ÷ {self.denominator} (within {self.tolerance:g})"
+
+
 CHECK_CLASSES = (ValuesNotNull, ValuesInSet, ValuesBetween, ValuesMatchRegex, UnitCodeIsActive, ColumnPairInOrder,
-                 KeyIsUnique, RowsMatchFileName, RowCountBetween, RequiredColumnsPresent, NoUnknownColumns)
+                 KeyIsUnique, RowsMatchFileName, RowCountBetween, RequiredColumnsPresent, NoUnknownColumns,
+                 YtdNotBelowMonth, PartNotAboveWhole, YtdAddsUp, RatioMatches)
 
 DeclaredCheck = Annotated[
     ValuesNotNull | ValuesInSet | ValuesBetween | ValuesMatchRegex | UnitCodeIsActive | ColumnPairInOrder
-    | KeyIsUnique | RowsMatchFileName | RowCountBetween | RequiredColumnsPresent | NoUnknownColumns,
+    | KeyIsUnique | RowsMatchFileName | RowCountBetween | RequiredColumnsPresent | NoUnknownColumns
+    | YtdNotBelowMonth | PartNotAboveWhole | YtdAddsUp | RatioMatches,
     Field(discriminator="check"),
 ]
 
@@ -414,6 +515,15 @@ OUTLIER_CHECK = "value_is_not_outlier"
 WELL_FORMED_CHECK = "row_is_well_formed"
 WELL_FORMED_EXPECTED = {"en": "one field per header column", "vi": "mỗi cột tiêu đề một trường"}
 TYPED_EXPECTED = {"en": "a value of the column's type", "vi": "giá trị đúng kiểu của cột"}
+# A form's row names an indicator of the feed's catalogue (the conform stage looks it up).
+INDICATOR_CHECK = "indicator_in_catalogue"
+
+
+def indicator_expected(catalogue: str, lang: str = "en") -> str:
+    if lang == "vi":
+        return (f"một chỉ tiêu của danh mục {catalogue}, theo tên hoặc tên khác (aliases); sau '→' là các tên "
+                f"gần nhất trong danh mục")
+    return f"an indicator of catalogue {catalogue}, by its name or an alias; after '→', the closest catalogue names"
 
 
 class OutlierRule(Strict):
@@ -474,6 +584,12 @@ PLATFORM_CHECKS = {
                             "en": "correct the line in the source (one field per header column, quotes closed) "
                                   "and send the file again"}),
     "batch_is_publishable": ({"vi": "Lô dữ liệu bị chặn công bố", "en": "Batch blocked from publication"}, None),
+    INDICATOR_CHECK: ({"vi": "Chỉ tiêu không có trong danh mục", "en": "Indicator not in the catalogue"},
+                      {"vi": "ghi tên chỉ tiêu đúng như danh mục, hoặc thêm tên đơn vị dùng vào aliases: của chỉ tiêu "
+                             "trong schemas/indicators/ (chỉ tiêu mới: thêm vào danh mục)",
+                       "en": "write the indicator's name as the catalogue does, or add the name the department uses to "
+                             "the indicator's aliases: in schemas/indicators/ (a new indicator: add it to the "
+                             "catalogue)"}),
 }
 
 # What each check means, for people (the wall's data-quality panel); a test keeps it complete.

@@ -4,7 +4,7 @@ when it is green, amber or red. Compiled to SQL by pipelines.kpi.compile."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
@@ -14,6 +14,12 @@ from pipelines.declarations.models import IDENTIFIER, Names, UnitKind
 PeriodType = Literal["daily", "weekly", "monthly", "quarterly", "half_year", "nine_month", "yearly"]
 UNIT_KINDS: tuple[str, ...] = ("nation", "province", "department", "centre", "district", "commune")
 PLACEHOLDERS = ("now", "today")  # {now}: the instant of computation, {today}: its local date
+# When a period of a KPI is complete, so shown and judged by default (pipelines/kpi/completeness.py):
+#   deadline    its reports' deadline has passed (the `reporting.deadline` of every source feed that declares one)
+#   period_end  the period has ended (local time, Asia/Ho_Chi_Minh): a KPI over dated records
+#   reported    it has data, or a later period has (the latest period reported and every one before it)
+#   now         the current period is the value: a snapshot, a state as of now, complete as soon as computed
+PeriodComplete = Literal["deadline", "period_end", "reported", "now"]
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -44,6 +50,9 @@ class TableMeasure(Strict):
     """
 
     kind: Literal["table"] = "table"
+    # when a period of a KPI over this kind of measure is complete, if the KPI does not say (None: inferred from
+    # the measure and its sources, pipelines/kpi/completeness.py); a new measure kind may set its own
+    default_period_complete: ClassVar[str | None] = None
     from_: Annotated[str, Field(alias="from", pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")]
     unit: str | None = None
     time: str | None = None
@@ -70,6 +79,7 @@ class QueryMeasure(Strict):
     snapshot."""
 
     kind: Literal["query"]
+    default_period_complete: ClassVar[str | None] = None
     sql: str
     returns: Literal["time", "period", "snapshot"] = "time"
     has_denominator: bool = False
@@ -83,6 +93,7 @@ class RatioOfKpis(Strict):
     matched by unit and period. Both roll up first, so the ratio of a parent is a ratio of sums."""
 
     kind: Literal["ratio_of_kpis"]
+    default_period_complete: ClassVar[str | None] = None
     numerator: Annotated[str, Field(pattern=IDENTIFIER)]
     denominator: Annotated[str, Field(pattern=IDENTIFIER)]
 
@@ -133,6 +144,55 @@ class Explain(Strict):
         return [t for t in (self.impact, self.records) if t]
 
 
+IndicatorValue = Literal["month", "ytd", "plan_year", "ytd_vs_plan", "month_vs_plan", "vs_last_year"]
+
+
+class IndicatorRef(Strict):
+    """A KPI on an indicator that departments report on their forms (a feed with a source.form): which feed,
+    which indicator of its catalogue, and which value of it —
+    month, ytd, plan_year: the figure as reported (this month, year to date, the year's plan);
+    ytd_vs_plan, month_vs_plan: the year to date (or, for a level or rate, this month) ÷ the department's own
+    plan for the year, in percent; vs_last_year: the year to date ÷ the year to date of the same month a year
+    before, in percent (both as published).
+    The KPI's measure is compiled from it; its records are the forms' figures, each with its file and cell."""
+
+    feed: Annotated[str, Field(pattern=IDENTIFIER)]
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    value: IndicatorValue
+
+    def measure(self) -> dict:
+        """The table (or query) measure this value is, as a declaration."""
+        code, feed = self.code, self.feed
+        kept = f"indicator_code = '{code}'"
+        if self.value in ("month", "ytd", "plan_year"):
+            return {"from": feed, "unit": "department_code", "period": "period",
+                    "where": f"{kept} AND measure = '{self.value}'", "numerator": "sum(value)"}
+        if self.value in ("ytd_vs_plan", "month_vs_plan"):
+            part = self.value.removesuffix("_vs_plan")
+            return {"from": feed, "unit": "department_code", "period": "period",
+                    "where": f"{kept} AND measure IN ('{part}', 'plan_year')",
+                    "numerator": f"sum(value) FILTER (WHERE measure = '{part}')",
+                    "denominator": f"sum(value) FILTER (WHERE measure = 'plan_year')"}
+        return {"kind": "query", "returns": "period", "has_denominator": True, "sql": self._vs_last_year("sum")}
+
+    def records_sql(self) -> str | None:
+        """A query measure's records (vs_last_year): this year's figure beside last year's."""
+        return self._vs_last_year(None) if self.value == "vs_last_year" else None
+
+    def _vs_last_year(self, aggregate: str | None) -> str:
+        table = f"clean.{self.feed}"
+        select = ("t.department_code AS unit_code, t.period, sum(t.value) AS numerator, sum(l.value) AS denominator"
+                  if aggregate else
+                  "t.*, t.department_code AS unit_code, t.value AS numerator, l.value AS denominator, "
+                  "l.source_cell AS last_year_cell, l._batch_id AS last_year_batch")
+        return (f"SELECT {select} FROM {table} AS t JOIN {table} AS l ON l.department_code = t.department_code "
+                f"AND l.indicator_code = t.indicator_code AND l.measure = t.measure "
+                f"AND l.period = strftime(strptime(t.period || '-01', '%Y-%m-%d') - INTERVAL 1 YEAR, '%Y-%m') "
+                f"AND l._withdrawn_at IS NULL "
+                f"WHERE t.indicator_code = '{self.code}' AND t.measure = 'ytd' AND t._withdrawn_at IS NULL"
+                + (" GROUP BY ALL" if aggregate else ""))
+
+
 class Escalation(Strict):
     """Escalate when a unit stays red (or amber) this many periods in a row."""
 
@@ -150,6 +210,7 @@ class Kpi(Strict):
     sources: list[str] = []
     reference: str | None = None
     grain: Grain
+    indicator: IndicatorRef | None = None  # a KPI on a form's indicator: its measure is compiled from this
     measure: Measure
     unit_of_measure: Literal["percent", "count", "days", "hours", "seconds", "vnd", "ratio"]
     direction: Literal["higher_is_better", "lower_is_better"]
@@ -160,6 +221,28 @@ class Kpi(Strict):
     rollup: Literal["add", "max", "none"] = "add"
     decimals: Annotated[int, Field(ge=0, le=6)] = 1
     explain: Explain = Explain()
+    # When a period is complete — shown and judged by default (see PeriodComplete). Omitted: inferred — `now` for
+    # a snapshot, `deadline` when a source feed declares `reporting:`, else `period_end`.
+    period_complete: PeriodComplete | None = None
+    # A period still running is shown only labelled "to date" and is not judged against the target (its status is
+    # `running`) unless this says it may be: e.g. a target that grows with the days elapsed.
+    judge_running: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _indicator_measure(cls, data: object) -> object:
+        """A KPI on an indicator declares the indicator, not SQL: its measure (and records) come from it."""
+        if not isinstance(data, dict) or not isinstance(data.get("indicator"), dict):
+            return data
+        if "measure" in data:
+            raise ValueError("declare 'indicator' or 'measure', not both: an indicator's measure is compiled from it")
+        ref = IndicatorRef.model_validate(data["indicator"])
+        data = {**data, "measure": ref.measure()}
+        data.setdefault("sources", [ref.feed])
+        data.setdefault("period_complete", "reported")
+        if ref.records_sql():
+            data["explain"] = {**data.get("explain", {}), "records": ref.records_sql()}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Kpi:
@@ -174,11 +257,21 @@ class Kpi(Strict):
             raise ValueError("explain.records is for a query measure: a table measure's records are its rows")
         if self.explain.impact and isinstance(self.measure, RatioOfKpis):
             raise ValueError("a ratio_of_kpis KPI explains through its two inputs: declare explain on them")
+        if self.period_complete == "now" and not isinstance(self.measure, RatioOfKpis) and not self.is_snapshot:
+            raise ValueError("period_complete 'now' is for a snapshot (a state as of now): a KPI over dated records "
+                             "is complete when its period ends ('period_end'); to judge its running period, declare "
+                             "judge_running: true")
         if self.direction == "higher_is_better" and t.green < t.amber:
             raise ValueError(f"higher is better, so thresholds.green ({t.green}) must be ≥ amber ({t.amber})")
         if self.direction == "lower_is_better" and t.green > t.amber:
             raise ValueError(f"lower is better, so thresholds.green ({t.green}) must be ≤ amber ({t.amber})")
         return self
+
+    @property
+    def is_snapshot(self) -> bool:
+        """Its value is a state as of now (stored for the current period), not an aggregate of dated records."""
+        m = self.measure
+        return (isinstance(m, TableMeasure) and m.snapshot) or (isinstance(m, QueryMeasure) and m.returns == "snapshot")
 
     @property
     def scale(self) -> float:

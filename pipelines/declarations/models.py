@@ -214,6 +214,66 @@ class Submissions(Strict):
     tokens_file_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "IOC_SUBMIT_TOKENS_FILE"
 
 
+MEASURE_PLACEHOLDERS = {"month": r"(?P<month>\d{1,2})", "year": r"(?P<year>\d{4})", "n": r"(?P<n>\d{1,2})",
+                        "last_year": r"(?P<last_year>\d{4})"}
+
+
+class FormMeasure(Strict):
+    """A measure column of a form: its code (e.g. month, ytd, plan_year) and the header labels it goes by.
+    A label may hold {month}, {year}, {last_year} and {n} (numbers the reader checks against the form's period:
+    "Tháng {month}/{year}", "Lũy kế {n} tháng", "Cùng kỳ năm {last_year}"); under a merged group ("Thực hiện", "So sánh %") it matches
+    with or without the group's words before it."""
+
+    measure: Annotated[str, Field(pattern=IDENTIFIER)]
+    labels: list[str]
+    unit_of_measure: str | None = None  # the measure's own unit (e.g. % of a comparison), else the row's unit
+
+    @field_validator("labels")
+    @classmethod
+    def _known_placeholders(cls, labels: list[str]) -> list[str]:
+        for label in labels:
+            unknown = set(re.findall(r"\{([^}]*)\}", label)) - set(MEASURE_PLACEHOLDERS)
+            if unknown:
+                raise ValueError(f"label {label!r}: unknown placeholder(s) {sorted(unknown)}; known: "
+                                 + ", ".join("{" + p + "}" for p in MEASURE_PLACEHOLDERS))
+        return labels
+
+
+class FormLayout(Strict):
+    """A report form as departments write it ("biểu số liệu"): a title block, a header of one to three merged
+    rows, indicators as rows (group rows, "Trong đó:" parts), one column per measure, signatures below. Each
+    figure becomes one row of the feed's contract: unit, period, indicator, measure, value, unit of measure and
+    its cell. Rows are told apart by rule, never by position: the header by its labels, a numbering row
+    ("(1) (2) … (7)=(6)/(4)") by its cells, a group row by having no figures, the end of the table by
+    `end_of_table` (the signature block)."""
+
+    catalogue: Annotated[str, Field(pattern=IDENTIFIER)]  # schemas/indicators/<catalogue>.yaml
+    indicator: list[str]  # labels of the indicator-name column
+    numbering: list[str] = ["STT", "TT"]
+    unit_of_measure: list[str] = ["Đơn vị tính", "ĐVT"]
+    note: list[str] = ["Ghi chú"]
+    measures: list[FormMeasure]
+    header_rows_max: Annotated[int, Field(ge=1, le=3)] = 3
+    # the period in the title block, when the file's name does not say it ("… tháng 10 năm 2026")
+    period_in_title: Regex | None = r"tháng\s+(?P<month>\d{1,2})\s+năm\s+(?P<year>\d{4})"
+    numbering_row: Regex = r"^\(?[0-9]{1,2}\)?(\s*=.*)?$|^\(?[A-Z]\)?$"
+    part_prefix: Regex = r"^trong\s+đó\s*[:,.-]?\s*"
+    end_of_table: list[Regex] = [r"^nơi\s+nhận", r"^người\s+lập", r"^(kt\.?\s*)?(phó\s+)?giám\s+đốc",
+                                 r"^thủ\s+trưởng", r"^\((đã\s+)?ký"]
+
+    @model_validator(mode="after")
+    def _distinct_measures(self) -> FormLayout:
+        codes = [m.measure for m in self.measures]
+        if not codes:
+            raise ValueError("declare at least one measure column")
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"measures declared twice: {twice}")
+        if self.period_in_title and not {"month", "year"} <= set(re.compile(self.period_in_title).groupindex):
+            raise ValueError("period_in_title needs the groups (?P<month>…) and (?P<year>…)")
+        return self
+
+
 class FileDropSource(Strict):
     """Files (CSV or XLSX) that departments drop into an inbox folder under $IOC_HOME/inbox."""
 
@@ -233,6 +293,7 @@ class FileDropSource(Strict):
     watch_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
     submissions: Submissions | None = None  # departments may upload their files through the API
     limits: ReadLimits = ReadLimits()  # what a file may hold before it is refused unread
+    form: FormLayout | None = None  # a report form (indicators as rows, measures as columns), not a table
 
     @field_validator("file_name_pattern")
     @classmethod
@@ -326,9 +387,15 @@ class DeadlineRule(Strict):
 
 
 class ExpectedUnits(Strict):
-    """Which organisation units must send a report each period (active units of these kinds)."""
+    """Which organisation units must send a report each period: the active units of these kinds, or only the
+    units named in `codes` (a form only some departments report), while they are active."""
 
     kinds: list[UnitKind]
+    codes: list[str] | None = None
+
+    def expects(self, unit: OrgUnit, day: date) -> bool:
+        return (unit.kind in self.kinds and (self.codes is None or unit.code in self.codes)
+                and unit.active_on(day))
 
 
 class Reporting(Strict):

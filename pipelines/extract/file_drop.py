@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipelines.declarations.models import Feed, FileDropSource
 from pipelines.extract.csv_stream import Reread, layout, records
+from pipelines.extract.form import read_form
 from pipelines.extract.landing import (
     SOURCE_ROW,
     SOURCE_URI,
@@ -86,7 +87,13 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     # (measured, 1.6 GB: 2.8 s that no longer come after the read).
     copy = ArchiveCopy(path, destination) if keep_original else None
     try:
-        if path.suffix.lower() in (".csv", ".txt"):
+        if source.form is not None:  # a report form: read whole (a form is small; the limits hold it so)
+            data = _workbook_bytes(feed, path)
+            grid = read_grid(path, data, source.encodings, source.sheet, source.limits)
+            read = read_form(feed, grid, batch.file_fields, _sheet_of(grid))
+            batch.checksum = checksum_bytes(read.frame.write_csv().encode())
+            _land_file(feed, batch, [read.frame], grid.how, read.header_row, read.warnings)
+        elif path.suffix.lower() in (".csv", ".txt"):
             try:
                 _land_file(feed, batch, *csv_chunks(feed, path))
             except Reread:  # the whole file is not what its first MiB said (rare): read it again, decoded first
@@ -155,6 +162,20 @@ class ArchiveCopy:
         self.partial.unlink(missing_ok=True)
 
 
+def _sheet_of(grid: Grid) -> str:
+    """The sheet's name in how a workbook was read ("XLSX, sheet 'Biểu số liệu'"); empty for a CSV file."""
+    found = re.search(r"sheet '(.*)'$", grid.how)
+    return found[1] if found else ""
+
+
+def file_frame(feed: Feed, grid: Grid, file_fields: dict[str, str]):
+    """A file's rows as the feed lands them (a table's rows, or a form's figures), and its header row."""
+    if feed.source.form is not None:
+        read = read_form(feed, grid, file_fields, _sheet_of(grid))
+        return read.frame, read.header_row
+    return table_frame(feed, grid)
+
+
 def _workbook_bytes(feed: Feed, path: Path) -> bytes:
     """The workbook's bytes, unless the file alone is over what any one part of it may unpack to."""
     limit = feed.source.limits.max_unpacked_bytes
@@ -165,9 +186,10 @@ def _workbook_bytes(feed: Feed, path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int) -> None:
+def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int,
+               warnings: list[str] | None = None) -> None:
     """Land a file's chunks (without the rows the skip rules match) as the batch, saying how it was read."""
-    batch.header_row, batch.warnings = header_row, [f"read as {how}"]
+    batch.header_row, batch.warnings = header_row, [f"read as {how}", *(warnings or [])]
     land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
 
 

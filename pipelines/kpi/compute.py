@@ -19,6 +19,7 @@ from pipelines.calendar.periods import PERIOD_TYPES, Period, parse_period, perio
 from pipelines.declarations.kpis import Kpi, QueryMeasure, RatioOfKpis, TableMeasure
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
+from pipelines.kpi.completeness import check_rule, judged
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, shown_units, spine, unit_kinds
 from pipelines.kpi.trust import input_health
@@ -27,7 +28,7 @@ from pipelines.warehouse.tables import KPI_DDL, ensure_clean_table
 
 VALUE_COLUMNS = ["kpi_id", "unit_code", "period", "period_start", "period_end", "value", "numerator",
                  "denominator", "target", "status", "previous_value", "previous_status", "streak", "escalated",
-                 "computed_at", "stale_feeds", "blocked_batches", "quarantined_rows", "inputs_degraded"]
+                 "computed_at", "stale_feeds", "blocked_batches", "quarantined_rows", "inputs_degraded", "period_state"]
 
 
 @dataclass
@@ -84,8 +85,7 @@ def periods_for(kpi: Kpi, today, asked: Period | None) -> list[Period]:
 
 
 def is_snapshot(kpi: Kpi) -> bool:
-    m = kpi.measure
-    return (isinstance(m, TableMeasure) and m.snapshot) or (isinstance(m, QueryMeasure) and m.returns == "snapshot")
+    return kpi.is_snapshot
 
 
 def _has_inputs(con, kpi: Kpi, catalog: Catalog) -> bool:
@@ -191,6 +191,8 @@ def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: 
     today = now.astimezone(TIMEZONE).date()
     run = KpiRun(values=pl.DataFrame())
     done: dict[str, pl.DataFrame] = {}
+    for kpi in in_order(catalog.kpis, kpi_ids):  # a rule that cannot apply stops the run before anything is written
+        check_rule(kpi, catalog)
     for feed in catalog.feeds.values():  # clean tables from before a lineage column was added get it now
         if has_clean_table(con, feed.id):
             ensure_clean_table(con, feed)
@@ -218,12 +220,17 @@ def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: 
 
 
 def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> pl.DataFrame:
-    """Replace the computed periods of each KPI in marts.kpi_values; log changes in marts.kpi_history."""
+    """Replace the computed periods of each KPI in marts.kpi_values; log changes in marts.kpi_history.
+
+    Each computed period gets its period_state as of `now` (complete, or running: then its value is not judged
+    unless the KPI says it may be); a stored period not computed again keeps the state it was computed in (one
+    stored before the column existed gets it now)."""
     con.execute(KPI_DDL)
     if fresh is None or fresh.is_empty():
         return pl.DataFrame()
     computed_at = now.astimezone(timezone.utc)
-    fresh = fresh.with_columns(computed_at=pl.lit(computed_at).cast(pl.Datetime("us", "UTC")))
+    fresh = fresh.with_columns(computed_at=pl.lit(computed_at).cast(pl.Datetime("us", "UTC")),
+                               period_state=pl.lit(None, pl.String))
     kpi_ids = fresh["kpi_id"].unique().to_list()
     con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
     stored = con.sql("SELECT * FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)").pl()
@@ -235,7 +242,9 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
         previous_value=pl.lit(None, pl.Float64), previous_status=pl.lit(None, pl.String),
         streak=pl.lit(None, pl.Int32), escalated=pl.lit(None, pl.Boolean)).select(VALUE_COLUMNS)],
         how="vertical_relaxed")
-    merged = pl.concat([with_streaks(merged.filter(pl.col("kpi_id") == k), catalog.kpis[k]) for k in kpi_ids])
+    merged = pl.concat([with_streaks(judged(catalog.kpis[k], catalog, merged.filter(pl.col("kpi_id") == k), now),
+                                     catalog.kpis[k]) for k in kpi_ids])
+    fresh = merged.join(replaced, on=["kpi_id", "period"], how="semi")
     before = stored.select("kpi_id", "unit_code", "period", pl.col("value").alias("_old_value"),
                            pl.col("status").alias("_old_status"))
     changes = (fresh.join(before, on=["kpi_id", "unit_code", "period"], how="left")
@@ -255,4 +264,4 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     finally:
         for name in ("_kpi_values", "_kpi_changes", "_kpi_ids"):
             con.unregister(name)
-    return merged.join(replaced, on=["kpi_id", "period"], how="semi").sort("kpi_id", "unit_code", "period")
+    return fresh.sort("kpi_id", "unit_code", "period")

@@ -9,6 +9,8 @@ denominator. A ratio_of_kpis KPI explains through its two inputs.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -16,6 +18,7 @@ import polars as pl
 
 from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.periods import Period, period_of
+from pipelines.conform.reasons import FILE_NAME_IN_URI
 from pipelines.declarations.kpis import Kpi, RatioOfKpis, TableMeasure
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import NoRecords, records_sql, substitute
@@ -69,7 +72,8 @@ class Explanation:
 
 def explain(con, catalog: Catalog, kpi_id: str, unit: str, period: str | None = None, page: int = 1,
             page_size: int = PAGE_SIZE, now: datetime | None = None) -> Explanation:
-    """The records behind one stored KPI value (the latest period by default), one page of them, sorted by how
+    """The records behind one stored KPI value (by default of the period every surface shows: the latest complete
+    one), one page of them, sorted by how
     much each counts against the KPI. The records are judged as of the moment the value was computed."""
     if kpi_id not in catalog.kpis:
         raise KeyError(f"unknown KPI {kpi_id!r}; declared KPIs: {', '.join(sorted(catalog.kpis))}")
@@ -130,10 +134,13 @@ def all_records(con, catalog: Catalog, kpi_id: str, unit: str, period: str | Non
 def _stored_value(con, kpi_id: str, unit: str, period: str | None) -> dict | None:
     if not table_exists(con, "marts", "kpi_values"):
         return None
-    where, params = "kpi_id = ? AND unit_code = ?", [kpi_id, unit]
-    if period:
-        where, params = where + " AND period = ?", params + [period]
-    rows = con.sql(f"SELECT * FROM marts.kpi_values WHERE {where} ORDER BY period DESC LIMIT 1", params=params).pl()
+    from pipelines.kpi.present import latest, stored_values
+
+    if period:  # the period asked for, complete or running
+        rows = con.sql(f"SELECT * FROM {stored_values(con)} WHERE kpi_id = ? AND unit_code = ? AND period = ?",
+                       params=[kpi_id, unit, period]).pl()
+    else:  # the period shown by default: the latest complete one
+        rows = latest(con, kpi_id, unit)
     if rows.is_empty():
         return None
     row = rows.with_columns(pl.col("computed_at").dt.convert_time_zone("UTC")).row(0, named=True)
@@ -191,6 +198,9 @@ def _record(row: dict, feed: str | None) -> dict:
         lineage[name] = row.get(column)
     if lineage["received_at"] is None and "received_at" in row and feed is None:
         lineage["received_at"] = row["received_at"]  # a mart row's receipt (a report received)
+    found = re.search(FILE_NAME_IN_URI, lineage["source_uri"] or "")
+    lineage["file"] = found.group(1) if found else None  # the department's file, as it was named
+    lineage["cell"] = row.get("source_cell")  # a form's figure: its cell on the sheet (F12)
     fields = {k: v for k, v in row.items()
               if k not in PART_COLUMNS and k not in HIDDEN and k not in LINEAGE.values()}
     return {"unit_code": row["_kpi_unit"], "numerator": row["_kpi_numerator"], "denominator": row["_kpi_denominator"],
@@ -212,7 +222,7 @@ def write_csv(e: Explanation, out) -> int:
         for record in part.records:
             fields.update(dict.fromkeys(record["fields"]))
     head = ["kpi_id", "period", "unit_code", "against", "impact", "numerator", "denominator"]
-    lineage = ["feed", *LINEAGE]
+    lineage = ["feed", *LINEAGE, "file", "cell"]
     writer = csv.writer(out)
     writer.writerow([safe_value(name) for name in head + list(fields) + [f"lineage_{k}" for k in lineage]])
     written = 0

@@ -239,10 +239,14 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
         # a chunk of rows by source row (the raw file's row groups outside a slice are skipped): the join's
         # table and what it inserts then fit the load's memory (10M rows with 450k quarantined: 21 s in one
         # join, spilling; 6 s in slices). The record's JSON is built after the join, for them only.
+        # a form's sheet row holds several figures: its record is the figure of the same cell
+        form = getattr(feed.source, "form", None) is not None
+        cell = ", source_cell AS _cell" if form else ""
+        same_cell = " AND r.source_cell IS NOT DISTINCT FROM q._cell" if form else ""
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _quarantined AS SELECT {quote(SOURCE_URI)} AS _uri, {quote(SOURCE_ROW)} "
             f"AS _row, reasons, {keys['record_key']} AS _record_key, {keys['partition_key']} AS _partition_key, "
-            f"{keys['unit_code']} AS _unit_code FROM {STAGED} WHERE len(reasons) > 0")
+            f"{keys['unit_code']} AS _unit_code{cell} FROM {STAGED} WHERE len(reasons) > 0")
         record = record_sql(parquet_columns(con, kept), "r")
         for within in _slices(con, "_quarantined", "_row", feed.source.max_batch_rows):
             con.execute(
@@ -251,7 +255,7 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
                 f"SELECT ?, ?, q._uri, q._row, q.reasons, {record}, ?, 'open', q._record_key, q._partition_key, "
                 f"q._unit_code FROM (SELECT * FROM _quarantined WHERE _row {within}) AS q "
                 f"LEFT JOIN (SELECT * FROM read_parquet({literal(str(kept))}) WHERE {quote(SOURCE_ROW)} {within}) AS r "
-                f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row",
+                f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row{same_cell}",
                 [feed.id, batch.batch_id, loaded_at])
         con.execute("DROP TABLE _quarantined")
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)

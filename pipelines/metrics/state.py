@@ -218,16 +218,17 @@ def _task_families(con, catalog: Catalog) -> list[Family]:
 
 def _kpi_families(con, catalog: Catalog) -> list[Family]:
     labels = ["kpi", "unit"]
-    value = Family("ioc_kpi_value", "gauge", "The KPI's value for its latest period, in its unit of measure "
-                   "(see ioc_kpi_info); absent when there is no data.", labels)
-    target = Family("ioc_kpi_target", "gauge", "The KPI's target for its latest period.", labels)
-    status = Family("ioc_kpi_status", "gauge", "1 for the KPI's status in its latest period (green, amber, red, "
-                    "no_data), 0 for the others.", ["kpi", "unit", "status"])
+    value = Family("ioc_kpi_value", "gauge", "The KPI's value for its latest complete period, in its unit of "
+                   "measure (see ioc_kpi_info); absent when there is no data.", labels)
+    target = Family("ioc_kpi_target", "gauge", "The KPI's target for its latest complete period.", labels)
+    status = Family("ioc_kpi_status", "gauge", "1 for the KPI's status in its latest complete period (green, amber, "
+                    "red, no_data), 0 for the others.", ["kpi", "unit", "status"])
     streak = Family("ioc_kpi_status_periods", "gauge", "Periods in a row the KPI has held its current status.",
                     labels)
     escalated = Family("ioc_kpi_escalated", "gauge", "1 if the KPI has been red (or amber) for its declared "
                        "escalation periods in a row.", labels)
-    period_end = Family("ioc_kpi_period_end_timestamp_seconds", "gauge", "End of the KPI's latest period.", labels)
+    period_end = Family("ioc_kpi_period_end_timestamp_seconds", "gauge", "End of the KPI's latest complete period.",
+                        labels)
     degraded = Family("ioc_kpi_inputs_degraded", "gauge", "1 if the KPI's latest value was computed while a feed it "
                       "reads was stale, had a blocked batch or had rows in quarantine for that unit and period.", labels)
     info = Family("ioc_kpi_info", "gauge", "A declared KPI: its owner, period type, direction, unit of measure and "
@@ -240,10 +241,13 @@ def _kpi_families(con, catalog: Catalog) -> list[Family]:
         return families
     con.execute(KPI_DDL)  # a warehouse from before a column was added gets it
     units = catalog.org_units.codes
+    # only complete periods (pipelines/kpi/completeness.py): a period still running is not judged, so no alert
+    # rule ever sees it — a KPI whose every period is still running exports nothing yet
     for kpi, unit, v, t, s, n, esc, end, bad in con.execute("""
             SELECT kpi_id, unit_code, value, target, status, streak, escalated,
                    epoch(timezone('Asia/Ho_Chi_Minh', CAST(period_end + 1 AS TIMESTAMP))),
                    coalesce(inputs_degraded, false) FROM marts.kpi_values
+            WHERE coalesce(period_state, 'complete') = 'complete'
             QUALIFY period = max(period) OVER (PARTITION BY kpi_id) ORDER BY ALL""").fetchall():
         if kpi not in catalog.kpis or unit not in units:
             continue

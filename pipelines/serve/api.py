@@ -4,7 +4,8 @@ exception, for auditors, reads a DuckLake snapshot of the past (read-only: it ne
 
     GET /api/summary                  counts for the header: KPI statuses, late reports, overdue tasks, stale feeds
     GET /api/units                    the organisation units (code, kind, parent, vi/en name, active)
-    GET /api/kpis?unit=HP             one tile per KPI for a unit: latest period, target, status, change, sparkline
+    GET /api/kpis?unit=HP             one tile per KPI for a unit: its latest complete period (value, target, status,
+                                      change, sparkline) and the period still running, to date and not judged
     GET /api/kpis/{kpi}?unit=HP       drill-down: the KPI for a unit and for each unit under it, worst first
     GET /api/reports                  expected reports, unit × period: on time, late (working days), missing…
     GET /api/tasks?state=&unit=       open directive tasks overdue (most late first) or due soon: the first 200
@@ -101,16 +102,26 @@ def _definition(kpi: dict) -> dict:
     return {k: v for k, v in kpi.items() if k != "units"}
 
 
-def _reading(series: list[dict] | None) -> dict:
-    """A unit's latest period of a KPI, with what changed since the previous one and the sparkline."""
+def _reading(kpi: dict, series: list[dict] | None) -> dict:
+    """A unit's reading of a KPI: `current`, the period shown by default (the KPI's latest complete one), with
+    what changed since the previous period and its sparkline (`history`, up to the period shown); and `running`,
+    the period still running after it, if any — its value to date (`to_date`), not judged unless the KPI may be
+    (status `running`)."""
     if not series:
-        return {"current": None, "change": None, "history": []}
-    current = series[-1]
+        return {"current": None, "running": None, "change": None, "history": []}
+    shown, pending = kpi.get("latest_period"), kpi.get("running_period")
+    current = next((p for p in series if p["period"] == shown), None) if shown else series[-1]
+    running = next((p for p in series if p["period"] == pending), None) if pending else None
     change = None
-    if current["value"] is not None and current["previous_value"] is not None:
+    if current and current["value"] is not None and current["previous_value"] is not None:
         change = current["value"] - current["previous_value"]
-    return {"current": current, "change": change,
-            "history": [{"period": p["period"], "value": p["value"], "status": p["status"]} for p in series]}
+    return {"current": current, "running": running, "change": change,
+            "history": [{"period": p["period"], "value": p["value"], "status": p["status"]}
+                        for p in series if current is None or p["period"] <= current["period"]]}
+
+
+def _status(reading: dict) -> str:
+    return (reading["current"] or {}).get("status") or "no_data"
 
 
 def _worst_first(kpi: dict):
@@ -136,9 +147,8 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         view = snapshot.get()
         wall, province = view.data, view.data["province"]
         statuses = {s: 0 for s in STATUS_ORDER}
-        for kpi in wall["kpis"]:
-            series = kpi["units"].get(province)
-            statuses[series[-1]["status"] if series else "no_data"] += 1
+        for kpi in wall["kpis"]:  # each in the period shown: its latest complete one
+            statuses[_status(_reading(kpi, kpi["units"].get(province)))] += 1
         cells = [(u["unit"], c["status"]) for r in wall["reports"] for u in r["units"] for c in u["cells"].values()]
         feeds = _feeds_now(wall)
         return {**_stamp(wall), "province": view.unit(province),
@@ -166,8 +176,8 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
             children = [u for u in kpi["units"] if view.parent(u) == code]
             counts = {s: 0 for s in STATUS_ORDER}
             for child in children:
-                counts[kpi["units"][child][-1]["status"]] += 1
-            tiles.append({**_definition(kpi), **_reading(kpi["units"].get(code)),
+                counts[_status(_reading(kpi, kpi["units"][child]))] += 1
+            tiles.append({**_definition(kpi), **_reading(kpi, kpi["units"].get(code)),
                           "children": len(children), "children_status": counts})
         return {**_stamp(view.data), "unit": scope, "path": _path(view, code), "kpis": tiles}
 
@@ -179,11 +189,11 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         scope = view.unit(code)
         parents = {view.parent(u) for u in kpi["units"]}
         children = [{"unit": child, "name": view.units[child]["name"], "kind": view.units[child]["kind"],
-                     "has_children": child in parents, **_reading(series)}
+                     "has_children": child in parents, **_reading(kpi, series)}
                     for child, series in kpi["units"].items() if view.parent(child) == code]
         children.sort(key=_worst_first(kpi))
         return {**_stamp(view.data), "kpi": _definition(kpi), "unit": scope, "path": _path(view, code),
-                **_reading(kpi["units"].get(code)), "children": children}
+                **_reading(kpi, kpi["units"].get(code)), "children": children}
 
     @router.get("/kpis/{kpi_id}/explain", response_model=None)
     def kpi_explain(kpi_id: str,
@@ -225,21 +235,22 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         return answer
 
     @router.get("/briefings/monthly", response_model=None)
-    def briefing_monthly(period: str | None = Query(None, description="the month (2026-11); this month by default"),
+    def briefing_monthly(period: str | None = Query(None, description="the month (2026-11); by default the latest "
+                                                                      "month that has ended"),
                          format: Literal["pdf", "xlsx"] = Query("pdf")):
         """The month's briefing for the leaders (as `ioc report monthly` writes it), to download."""
         import tempfile
 
         from fastapi.responses import Response
 
-        from pipelines.briefing.content import current_month, monthly, write_files
+        from pipelines.briefing.content import latest_complete_month, monthly, write_files
         from pipelines.declarations.loading import catalog
         from pipelines.warehouse import WarehouseBusy, connect
 
         snapshot.get()  # 503 before anything is published, as elsewhere
         try:
             with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
-                briefing = monthly(con, catalog(), period or current_month())
+                briefing = monthly(con, catalog(), period or latest_complete_month())
         except WarehouseBusy:
             raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
                                 headers={"Retry-After": "30"}) from None

@@ -13,7 +13,7 @@ import re
 
 from pipelines.conform.parse import expected_words
 from pipelines.conform.reasons import FILE_NAME_IN_URI
-from pipelines.declarations.checks import CHECK_FIXES, TYPED_EXPECTED, WELL_FORMED_EXPECTED
+from pipelines.declarations.checks import CHECK_FIXES, TYPED_EXPECTED, WELL_FORMED_EXPECTED, indicator_expected
 from pipelines.declarations.loading import Catalog
 
 PUBLISHABLE = "batch_is_publishable"
@@ -36,6 +36,9 @@ def vietnamese_expected(catalog: Catalog) -> dict[tuple[str, str], str]:
             words[feed.id, expected_text(check, feed)] = expected_text(check, feed, "vi")
         for text in (TYPED_EXPECTED, WELL_FORMED_EXPECTED):
             words[feed.id, text["en"]] = text["vi"]
+        form = getattr(feed.source, "form", None)
+        if form is not None:
+            words[feed.id, indicator_expected(form.catalogue)] = indicator_expected(form.catalogue, "vi")
     return words
 
 

@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
-from pipelines.extract.file_drop import label_index, table_frame, without_skipped
+from pipelines.extract.file_drop import file_frame, file_name_fields, label_index, without_skipped
 from pipelines.extract.tabular import read_grid
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.serve.auth import Throttle, bearer, is_operator
@@ -171,7 +171,7 @@ def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
     every row must be the unit's. The number of rows."""
     try:
         grid = read_grid(Path(name), body, feed.source.encodings, feed.source.sheet, feed.source.limits)
-        frame, _ = table_frame(feed, grid)
+        frame, _ = file_frame(feed, grid, file_name_fields(feed, name))
     except UnreadableFile as exc:
         raise Refused(422, f"không đọc được tệp: {exc.vi}", f"the file cannot be read: {exc}") from None
     frame = without_skipped(feed, frame, [])

@@ -16,6 +16,7 @@ from pipelines.calendar.deadlines import TIMEZONE, describe
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
+from pipelines.kpi.completeness import completion_rule
 from pipelines.warehouse import table_exists
 from pipelines.serve.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
 from pipelines.warehouse.tables import KPI_DDL
@@ -82,22 +83,29 @@ def _units(catalog: Catalog, now: datetime) -> list[dict]:
 
 
 def _kpis(con, catalog: Catalog) -> list[dict]:
+    """Each KPI with its recent periods per unit. `latest_period` is the period shown by default — the latest
+    complete one (pipelines/kpi/completeness.py; a KPI with none yet: its latest, running) — and
+    `running_period` the period still running after it (the next to complete), shown beside it labelled "to
+    date" (`to_date`: the day its value was computed) and not judged unless the KPI says it may be."""
     values: dict[str, dict[str, list]] = {}
     if table_exists(con, "marts", "kpi_values"):
         con.execute(KPI_DDL)  # a warehouse from before a column was added gets it
         rows = con.execute(f"""
             SELECT kpi_id, unit_code, period, period_start, period_end, value, target, status, previous_value,
                    previous_status, streak, escalated, computed_at, inputs_degraded, stale_feeds, blocked_batches,
-                   quarantined_rows
+                   quarantined_rows, coalesce(period_state, 'complete'),
+                   CAST(timezone('{TIMEZONE}', computed_at) AS DATE)
             FROM marts.kpi_values
             QUALIFY row_number() OVER (PARTITION BY kpi_id, unit_code ORDER BY period DESC) <= {SPARKLINE_PERIODS}
             ORDER BY kpi_id, unit_code, period""").fetchall()
         for kpi_id, unit, period, start, end, value, target, status, prev_value, prev_status, streak, escalated, \
-                computed, degraded, stale, blocked, quarantined in rows:
+                computed, degraded, stale, blocked, quarantined, state, local_day in rows:
             values.setdefault(kpi_id, {}).setdefault(unit, []).append({
                 "period": period, "start": iso(start), "end": iso(end), "value": value, "target": target,
                 "status": status, "previous_value": prev_value, "previous_status": prev_status,
                 "streak": streak, "escalated": bool(escalated), "computed_at": iso(computed),
+                # complete, or running: its value goes to the day it was computed ("đến ngày 03/12")
+                "period_state": state, "to_date": iso(local_day) if state == "running" else None,
                 # can the value be trusted: what its feeds had when it was computed (null: not known)
                 "inputs": None if degraded is None else {
                     "degraded": bool(degraded), "stale_feeds": list(stale or []),
@@ -105,18 +113,39 @@ def _kpis(con, catalog: Catalog) -> list[dict]:
     kpis = []
     for kpi in catalog.kpis.values():
         by_unit = values.get(kpi.id, {})
-        latest_period = max((series[-1]["period"] for series in by_unit.values()), default=None)
+        periods = {p["period"]: p["period_state"] for series in by_unit.values() for p in series}
+        complete = [p for p, state in periods.items() if state == "complete"]
+        latest_period = max(complete or periods, default=None)
+        running_period = min((p for p, state in periods.items() if state == "running" and p > latest_period),
+                             default=None) if latest_period else None
         kpis.append({
             "id": kpi.id, "name": kpi.name.model_dump(), "description": kpi.description.model_dump(),
             "owner": kpi.owner, "sources": kpi.sources, "reference": kpi.reference,
             "period_type": kpi.grain.period, "unit_kinds": kpi.grain.units,
             "unit_of_measure": kpi.unit_of_measure, "direction": kpi.direction, "decimals": kpi.decimals,
             "target": kpi.target, "thresholds": kpi.thresholds.model_dump(),
-            "escalation": kpi.escalation.model_dump(), "latest_period": latest_period,
-            # a unit's series counts if it has the latest period (units closed before it are history)
-            "units": {unit: series for unit, series in by_unit.items() if series[-1]["period"] == latest_period},
+            "escalation": kpi.escalation.model_dump(), "period_complete": completion_rule(kpi, catalog),
+            "judge_running": kpi.judge_running, "latest_period": latest_period, "running_period": running_period,
+            # a socio-economic indicator from the departments' forms (its own panel on the wall), or None
+            "indicator": _indicator(kpi, catalog),
+            # a unit's series counts if it has the period shown (units closed before it are history)
+            "units": {unit: series for unit, series in by_unit.items()
+                      if any(p["period"] == latest_period for p in series)},
         })
     return kpis
+
+
+def _indicator(kpi, catalog: Catalog) -> dict | None:
+    """What a KPI on a form's indicator reads: the feed, the indicator (its names and unit) and the value."""
+    from pipelines.declarations.indicators import indicator_catalogue
+
+    ref = kpi.indicator
+    if ref is None:
+        return None
+    form = catalog.feed(ref.feed).source.form
+    indicator = indicator_catalogue(form.catalogue).get(ref.code)
+    return {"feed": ref.feed, "code": ref.code, "value": ref.value, "catalogue": form.catalogue,
+            "name": {"vi": indicator.vi, "en": indicator.en}, "unit": indicator.unit}
 
 
 def _reports(con, catalog: Catalog) -> list[dict]:

@@ -24,22 +24,26 @@ import polars as pl
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason, reason_sql
 from pipelines.conform.rows import ROW_ID, Conformed, map_headers, polars_type
 from pipelines.declarations.checks import (
+    INDICATOR_CHECK,
     TYPE_CHECK,
     CHECK_LABELS,
     WELL_FORMED_CHECK,
     WELL_FORMED_EXPECTED,
+    FormRule,
     OutlierRule,
     UnitCodeIsActive,
     active_column,
     file_name_fields,
     file_parameter,
     outlier_column,
+    rule_column,
 )
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
 from pipelines.load.publish import record_key_sql
 from pipelines.warehouse import has_clean_table, literal, quote
 from pipelines.settings import paths
+from pipelines.validate import form_rules
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
 
@@ -122,6 +126,9 @@ def _derive(con, feed: Feed, typed: pl.DataFrame, units: OrgUnits) -> tuple[pl.D
                         .alias(active_column(check)))
             )
             derived.append(active)
+    for check in feed.checks:
+        if isinstance(check, FormRule):
+            derived.append(form_rules.broken(con, feed, check, typed, published=True))
     flags = []
     for i, rule in enumerate(feed.outliers):
         scored = outlier_methods.score(rule, typed, _history(con, feed, rule, typed))
@@ -164,6 +171,10 @@ class BatchValidator:
         self.checks = suite_checks(feed)
         self.results = {c.id: CheckResult(c) for c in self.checks}
         self.typing = CheckResult(type_check())
+        # a form's rows name an indicator of the feed's catalogue (looked up while conforming)
+        self.indicators = CheckResult(SuiteCheck(INDICATOR_CHECK, INDICATOR_CHECK, "source.form", "blocking", "row",
+                                                 "rows", ("indicator_code",), None)) \
+            if getattr(feed.source, "form", None) is not None else None
         self.well_formed = CheckResult(SuiteCheck(WELL_FORMED_CHECK, WELL_FORMED_CHECK, "contract", "blocking", "row",
                                                   "rows", (), None))
         self.parameters = {"unit_codes": sorted(units.codes)}
@@ -212,7 +223,7 @@ class BatchValidator:
                     key_text(self.feed)).to_series().to_list()
             if result.quarantines_rows:
                 pieces.append(rows.select(ROW_ID, self._reason(check).alias("_reason")))
-        self.derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__"))]
+        self.derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__", "_rule__"))]
         staged = typed.select(*self.feed.column_names, *self.derived, ROW_ID, SOURCE_ROW, SOURCE_URI, REASONS)
         if pieces:
             # Only the rows a check failed get new reasons: lists are combined for those rows alone (doing it
@@ -267,12 +278,19 @@ class BatchValidator:
                 result.observed = ", ".join(map(str, shown)) if isinstance(shown, (list, set, tuple)) else str(shown)
 
     def _add_typing(self, typed: pl.DataFrame) -> None:
-        failed = typed.filter(pl.col(REASONS).list.len() > 0)
-        self.typing.unexpected_count += failed.height
-        self.typing.success = self.typing.success and failed.height == 0
-        if len(self.typing.failing_keys) < MAX_FAILING_KEYS:
-            self.typing.failing_keys += failed.head(MAX_FAILING_KEYS - len(self.typing.failing_keys)).select(
-                key_text(self.feed)).to_series().to_list()
+        """Count the rows the conform stage gave a reason: a value not of its type, an unknown indicator."""
+        for result, check in ((self.typing, TYPE_CHECK), (self.indicators, INDICATOR_CHECK)):
+            if result is None:
+                continue
+            failed = typed.filter(pl.col(REASONS).list.eval(
+                pl.element().struct.field("check_name") == check).list.any())
+            result.unexpected_count += failed.height
+            result.success = result.success and failed.height == 0
+            if len(result.failing_keys) < MAX_FAILING_KEYS:
+                shown = (pl.format("row {} {}", pl.col(SOURCE_ROW), pl.col("indicator_name"))
+                         if check == INDICATOR_CHECK else key_text(self.feed))
+                result.failing_keys += failed.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(
+                    shown).to_series().to_list()
 
     def _reason(self, check: SuiteCheck) -> pl.Expr:
         return reason(self.feed.id, check.name, check.column, self.labels.get(check.column),
@@ -298,7 +316,8 @@ class BatchValidator:
         unique = next((self.results[c.id] for c in self.checks if c.name == "key_is_unique"), None)
         if unique is not None and not unique.success:
             self._mark_duplicates(unique)
-        results = [*([self.well_formed] if self.batch.file_name else []), self.typing, *self.results.values()]
+        results = [*([self.well_formed] if self.batch.file_name else []), self.typing,
+                   *([self.indicators] if self.indicators is not None else []), *self.results.values()]
         blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
         blocked_vi = [_blocking_text(r, feed, "vi") for r in results if r.blocks_batch]
         batch_reasons = ""
@@ -402,6 +421,8 @@ def _actual(check: SuiteCheck) -> pl.Expr:
         return pl.concat_str([pl.col(c).cast(pl.String) for c in d.key], separator=" / ")
     if check.name == "unit_code_is_active" and d.as_of:
         return pl.format(f"{{}} on {d.as_of} {{}}", pl.col(d.column), pl.col(d.as_of))
+    if isinstance(d, FormRule):
+        return pl.col(rule_column(d))
     if check.column is not None:
         return pl.col(check.column).cast(pl.String)
     return pl.lit(None, pl.String)
@@ -413,7 +434,7 @@ def _without_redundant_not_null(reasons: pl.Expr) -> pl.Expr:
         pl.element().filter(
             ~((pl.element().struct.field("check_name") == "values_not_null")
               & pl.element().struct.field("column_name").is_in(
-                  pl.element().filter(pl.element().struct.field("check_name") == TYPE_CHECK)
+                  pl.element().filter(pl.element().struct.field("check_name").is_in([TYPE_CHECK, INDICATOR_CHECK]))
                   .struct.field("column_name").implode()).fill_null(False))
         )
     )

@@ -55,6 +55,30 @@ def quality_by_feed(con) -> list[dict]:
         FROM b LEFT JOIN q USING (feed) LEFT JOIN v USING (feed) LEFT JOIN o USING (feed) ORDER BY b.feed""")
 
 
+def rules_broken(con, limit: int = 100) -> list[dict]:
+    """The open failures of rules across cells (a form's validation rules, its unknown indicators), each with the
+    cells involved and their values as its reason quotes them, newest first."""
+    from pipelines.declarations.checks import CHECK_LABELS, INDICATOR_CHECK, FormRule
+
+    names = sorted({n for n, cls in _check_classes().items() if issubclass(cls, FormRule)} | {INDICATOR_CHECK})
+    rows = _dicts(con, f"""
+        SELECT q.feed, q.unit_code, regexp_extract(q.source_uri, '__([^/]+)$', 1) AS file, q.source_row AS row,
+               r.check_name AS "check", r.actual AS cells
+        FROM ops.quarantine AS q, unnest(q.reasons) AS u(r)
+        WHERE q.status = 'open' AND r.check_name IN ({', '.join("'" + n + "'" for n in names)})
+        ORDER BY q.quarantined_at DESC, q.feed, q.source_row LIMIT {int(limit)}""")
+    for row in rows:
+        labels = CHECK_LABELS.get(row["check"], {})
+        row["rule"] = f"{labels.get('vi', row['check'])} / {labels.get('en', row['check'])}"
+    return [{k: row[k] for k in ("feed", "unit_code", "file", "row", "rule", "cells")} for row in rows]
+
+
+def _check_classes() -> dict:
+    from pipelines.declarations.checks import CHECK_CLASSES
+
+    return {cls.model_fields["check"].annotation.__args__[0]: cls for cls in CHECK_CLASSES}
+
+
 def quality_by_unit(con) -> list[dict]:
     """Per feed and organisation unit: open and superseded quarantined rows, failed files, outliers."""
     return _dicts(con, """

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.declarations.checks import (
+    INDICATOR_CHECK,
     OUTLIER_CHECK,
     TYPE_CHECK,
     TYPED_EXPECTED,
@@ -17,6 +18,7 @@ from pipelines.declarations.checks import (
     WELL_FORMED_EXPECTED,
     Check,
     ColumnPairInOrder,
+    FormRule,
     KeyIsUnique,
     NoUnknownColumns,
     OutlierRule,
@@ -24,6 +26,8 @@ from pipelines.declarations.checks import (
     UnitCodeIsActive,
     ValuesInSet,
     ValuesNotNull,
+    indicator_expected,
+    rule_column,
 )
 from pipelines.declarations.models import Feed
 
@@ -83,6 +87,8 @@ def suite_checks(feed: Feed) -> list[SuiteCheck]:
 
 
 def _check_id(check: Check) -> str:
+    if isinstance(check, FormRule):  # e.g. ratio_matches:vs_plan_pct:ytd:plan_year
+        return rule_column(check).removeprefix("_rule__").replace("__", ":")
     if isinstance(check, ColumnPairInOrder):
         return f"{check.check}:{check.greater}{'>=' if check.or_equal else '>'}{check.lesser}"
     columns = check.columns()
@@ -96,6 +102,8 @@ def expected_text(check: SuiteCheck, feed: Feed, lang: str = "en") -> str:
         return check.declaration.expected(feed, lang)
     if check.name == WELL_FORMED_CHECK:
         return WELL_FORMED_EXPECTED[lang]
+    if check.name == INDICATOR_CHECK:
+        return indicator_expected(feed.source.form.catalogue, lang)
     return TYPED_EXPECTED[lang]
 
 

@@ -178,6 +178,9 @@ ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS stale_feeds VARCHAR[];
 ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS blocked_batches BIGINT;
 ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS quarantined_rows BIGINT;
 ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS inputs_degraded BOOLEAN;
+-- complete (shown and judged by default) or running (shown labelled "to date"; status 'running' unless the KPI
+-- may judge it): pipelines/kpi/completeness.py. NULL: stored before the column existed
+ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS period_state VARCHAR;
 CREATE TABLE IF NOT EXISTS marts.kpi_history (
     kpi_id VARCHAR NOT NULL,
     unit_code VARCHAR NOT NULL,

@@ -7,9 +7,11 @@ export const LOCALES = { vi: "vi-VN", en: "en-GB" };
 export const STRINGS = {
   vi: {
     title: "Trung tâm giám sát, điều hành thông minh",
-    kpis: "Chỉ số KPI", reports: "Báo cáo định kỳ", tasks: "Nhiệm vụ được giao",
+    kpis: "Chỉ số KPI", indicators: "Chỉ tiêu kinh tế - xã hội chủ yếu", indicatorsHint: "Theo biểu số liệu các sở gửi", reports: "Báo cáo định kỳ", tasks: "Nhiệm vụ được giao",
     feeds: "Chất lượng và độ mới dữ liệu", close: "Đóng",
-    status: { green: "Đạt", amber: "Cảnh báo", red: "Không đạt", no_data: "Không có dữ liệu" },
+    status: { green: "Đạt", amber: "Cảnh báo", red: "Không đạt", no_data: "Không có dữ liệu", running: "Chưa đánh giá" },
+    toDate: "đến ngày {d}", notJudged: "chưa đánh giá",
+    runningTitle: "Kỳ đang diễn ra: số liệu tạm tính đến ngày {d}, chưa so với mục tiêu tháng. Ô chính là kỳ gần nhất đã kết thúc.",
     target: "Mục tiêu", greenWhen: "Đạt khi", noTarget: "Không đặt mục tiêu", period: "Kỳ",
     change: "so với kỳ trước", noChange: "không đổi so với kỳ trước", was: "kỳ trước", firstPeriod: "kỳ đầu tiên",
     escalated: "Cần xử lý: kéo dài {n} kỳ", streak: "{n} kỳ liên tiếp",
@@ -44,15 +46,17 @@ export const STRINGS = {
     trustStale: "nguồn chậm cập nhật: {f}",
     briefing: "Báo cáo tháng (PDF)",
     why: "Vì sao?", back: "Quay lại", downloadCsv: "Tải danh sách (CSV)", record: "Bản ghi", lineage: "Nguồn gốc",
-    sourceRow: "dòng {n}", previousPage: "Trang trước", nextPage: "Trang sau", pageOf: "Trang {p}/{n}",
+    sourceRow: "dòng {n}", sourceCell: "ô {cell}", previousPage: "Trang trước", nextPage: "Trang sau", pageOf: "Trang {p}/{n}",
     whyCount: "{n} trong {total} bản ghi làm chỉ tiêu không đạt", ratioInput: { numerator: "Tử số", denominator: "Mẫu số" },
     whyUnavailable: "Chỉ số này chưa khai báo truy vấn bản ghi nên chưa liệt kê được.",
   },
   en: {
     title: "Smart Operations Centre",
-    kpis: "KPIs", reports: "Periodic reports", tasks: "Directive tasks",
+    kpis: "KPIs", indicators: "Main socio-economic indicators", indicatorsHint: "As the departments report them on their forms", reports: "Periodic reports", tasks: "Directive tasks",
     feeds: "Data quality and freshness", close: "Close",
-    status: { green: "On target", amber: "Warning", red: "Off target", no_data: "No data" },
+    status: { green: "On target", amber: "Warning", red: "Off target", no_data: "No data", running: "Not judged yet" },
+    toDate: "to date {d}", notJudged: "not judged yet",
+    runningTitle: "The period still running: its value so far, to date {d}, not judged against the target. The tile shows the latest period that has ended.",
     target: "Target", greenWhen: "On target when", noTarget: "No target set", period: "Period",
     change: "since last period", noChange: "unchanged since last period", was: "last period", firstPeriod: "first period",
     escalated: ["Escalated: {n} period running", "Escalated: {n} periods running"], streak: "{n} periods in a row",
@@ -88,13 +92,13 @@ export const STRINGS = {
     trustBlocked: ["{n} blocked batch", "{n} blocked batches"], trustStale: "stale feed: {f}",
     briefing: "Monthly briefing (PDF, in Vietnamese)",
     why: "Why?", back: "Back", downloadCsv: "Download the list (CSV)", record: "Record", lineage: "Lineage",
-    sourceRow: "row {n}", previousPage: "Previous", nextPage: "Next", pageOf: "Page {p} of {n}",
+    sourceRow: "row {n}", sourceCell: "cell {cell}", previousPage: "Previous", nextPage: "Next", pageOf: "Page {p} of {n}",
     whyCount: ["{n} of {total} records keeps it off target", "{n} of {total} records keep it off target"], ratioInput: { numerator: "Numerator", denominator: "Denominator" },
     whyUnavailable: "This KPI declares no record query, so its records cannot be listed.",
   },
 };
 
-export const STATUS_SYMBOL = { green: "●", amber: "▲", red: "✖", no_data: "○" };
+export const STATUS_SYMBOL = { green: "●", amber: "▲", red: "✖", no_data: "○", running: "◌" };
 
 const UNIT_SUFFIX = {
   vi: { percent: " %", count: "", days: " ngày", hours: " giờ", seconds: "", vnd: " ₫", ratio: "" },
@@ -165,6 +169,12 @@ export function dateTime(lang, iso, withDate = true) {
     ? { timeZone: TIME_ZONE, day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hour12: false }
     : { timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
   return new Intl.DateTimeFormat(LOCALES[lang], options).format(new Date(iso));
+}
+
+// A calendar day (ISO date) as dd/mm, as "to date 03/12" says it.
+export function dayMonth(isoDay) {
+  const [, m, d] = isoDay.split("-");
+  return `${d}/${m}`;
 }
 
 // A calendar day (ISO date) as dd/mm/yyyy: a day has no time zone to convert.

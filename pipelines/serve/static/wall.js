@@ -1,7 +1,7 @@
 // The operations-centre wall: built only on the JSON API under /api/ (see the README), refreshed on
 // its own. State lives in the address (#unit=…&kpi=…&at=…) so a wall screen can be bookmarked.
 import {
-  STRINGS, STATUS_SYMBOL, fill, kpiValue, kpiChange, periodLabel, dateTime, day, ago, duration, number,
+  STRINGS, STATUS_SYMBOL, fill, kpiValue, kpiChange, periodLabel, dateTime, day, dayMonth, ago, duration, number,
 } from "./i18n.js";
 
 const params = new URLSearchParams(location.search);
@@ -136,7 +136,7 @@ function renderSummary() {
   const { summary } = state.data;
   const item = (cls, value, label, attrs = {}) =>
     h("li", { class: cls, ...attrs }, h("strong", {}, number(state.lang, value)), " ", label);
-  const kpiCounts = ["red", "amber", "green", "no_data"].filter((s) => summary.kpis[s] > 0)
+  const kpiCounts = ["red", "amber", "green", "no_data", "running"].filter((s) => summary.kpis[s] > 0)
     .map((s) => h("span", { class: `count s-${s}` }, `${STATUS_SYMBOL[s]} ${summary.kpis[s]}`));
   $("summary").replaceChildren(
     h("li", { class: "kpi-counts", title: t().summaryKpis }, h("span", { class: "label" }, t().summaryKpis), ...kpiCounts),
@@ -195,6 +195,27 @@ function sparkline(kpi, history, width = 132, height = 34) {
   return svg;
 }
 
+// A period's label, with "đến ngày 03/12" / "to date 03/12" when it is still running.
+function periodText(reading) {
+  if (!reading) return "";
+  const label = periodLabel(state.lang, reading.period);
+  return reading.period_state === "running" && reading.to_date
+    ? `${label} ${fill(t().toDate, { d: dayMonth(reading.to_date) })}` : label;
+}
+
+// The period still running beside the one shown, when it has a value so far: "◌ T12/2026 đến ngày 03/12: 100 %
+// · chưa đánh giá" — judged only when the KPI declares it may be.
+function runningLine(kpi, running) {
+  if (!running || running.value === null || running.value === undefined) return null;
+  const status = running.status || "running";
+  const judged = ["green", "amber", "red"].includes(status);
+  const text = `${STATUS_SYMBOL.running} ${periodText(running)}: ${kpiValue(state.lang, kpi, running.value)}`;
+  const verdict = judged ? `${STATUS_SYMBOL[status]} ${t().status[status]}` : t().notJudged;
+  return h("div", { class: "running", dataset: { period: running.period, status },
+    title: fill(t().runningTitle, { d: running.to_date ? dayMonth(running.to_date) : "" }) },
+  text, " · ", h("span", { class: judged ? `judged s-${status}` : "to-date" }, verdict));
+}
+
 function changeText(kpi, reading) {
   const current = reading.current;
   if (!current) return "";
@@ -223,7 +244,7 @@ function renderTiles() {
   const tiles = kpis.kpis.map((kpi) => {
     const current = kpi.current;
     const status = current ? current.status : "no_data";
-    const childCounts = ["red", "amber", "green", "no_data"].filter((s) => kpi.children_status[s] > 0)
+    const childCounts = ["red", "amber", "green", "no_data", "running"].filter((s) => kpi.children_status[s] > 0)
       .map((s) => h("span", { class: `count s-${s}` }, `${STATUS_SYMBOL[s]}${kpi.children_status[s]}`));
     const open = () => go({ kpi: kpi.id, at: kpis.unit.code });
     return h("article", {
@@ -233,19 +254,25 @@ function renderTiles() {
       onclick: open, onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
     },
     h("header", {}, h("h3", { title: name(kpi.description) }, name(kpi.name)),
-      h("span", { class: "period" }, current ? periodLabel(state.lang, current.period) : "")),
+      h("span", { class: "period", dataset: { period: current?.period || "", state: current?.period_state || "" } },
+        current ? periodText(current) : "")),
     h("div", { class: "reading" },
       h("span", { class: "value" }, current ? kpiValue(state.lang, kpi, current.value) : "—"),
       sparkline(kpi, kpi.history)),
     h("div", { class: "status-line" }, statusBadge(status), h("span", { class: "target" }, targetText(kpi, current))),
     trustNote(current),
     h("div", { class: `change ${changeClass(kpi, kpi)}` }, changeText(kpi, kpi)),
+    runningLine(kpi, kpi.running),
     h("div", { class: "foot" },
       current && current.escalated ? h("span", { class: "escalated" }, `⚑ ${fill(t().escalated, { n: current.streak })}`)
-        : current && current.streak > 1 && status !== "green" ? h("span", { class: "streak" }, fill(t().streak, { n: current.streak })) : null,
+        : current && current.streak > 1 && !["green", "running"].includes(status) ? h("span", { class: "streak" }, fill(t().streak, { n: current.streak })) : null,
       kpi.children ? h("span", { class: "children", title: t().drill }, fill(t().units, { n: kpi.children }), " ", ...childCounts) : null));
   });
-  $("tiles").replaceChildren(...tiles);
+  // the socio-economic indicators the departments report on their forms have a panel of their own
+  const onForms = kpis.kpis.map((kpi) => Boolean(kpi.indicator));
+  $("tiles").replaceChildren(...tiles.filter((_, i) => !onForms[i]));
+  $("indicator-tiles").replaceChildren(...tiles.filter((_, i) => onForms[i]));
+  document.querySelector(".panel.indicators").hidden = !onForms.some(Boolean);
 }
 
 function reportCell(feed, period, cell) {
@@ -397,12 +424,15 @@ async function renderDrill() {
   if (route().why) return renderWhy(dialog, def);
   $("drill-title").textContent = name(def.name);
   $("drill-crumbs").replaceChildren(...crumbs(data.path, (code) => go({ at: code })));
-  $("drill-desc").textContent = `${name(def.description)} · ${targetText(def, data.current)}`;
+  $("drill-desc").textContent = `${name(def.description)} · ${targetText(def, data.current)}`
+    + (data.current ? ` · ${t().period} ${periodText(data.current)}` : "");
   const row = (reading, unit, kind, hasChildren, self = false) => {
     const status = reading.current ? reading.current.status : "no_data";
     return h("tr", { class: self ? "self" : "", dataset: { unit, status } },
       h("th", { scope: "row" }, name(unitIndex()[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().unitsKinds[kind] || kind}`)),
-      h("td", { class: "num" }, reading.current ? kpiValue(state.lang, def, reading.current.value) : "—"),
+      h("td", { class: "num" }, reading.current ? kpiValue(state.lang, def, reading.current.value) : "—",
+        reading.current?.period_state === "running" ? h("small", { class: "to-date" }, ` ${periodText(reading.current)}`) : null,
+        runningLine(def, reading.running)),
       h("td", {}, statusBadge(status), trustNote(reading.current)),
       h("td", { class: `change ${changeClass(def, reading)}` }, changeText(def, reading)),
       h("td", {}, sparkline(def, reading.history, 110, 28)),
@@ -436,7 +466,7 @@ async function renderWhy(dialog, def) {
   $("drill-title").textContent = `${t().why} — ${name(def.name)}`;
   $("drill-crumbs").replaceChildren(...crumbs(data.path, (code) => go({ at: code, why: null, page: null })));
   const value = data.value ? kpiValue(state.lang, def, data.value.value) : "—";
-  $("drill-desc").textContent = `${name(unitIndex()[why]?.name) || why} · ${periodLabel(state.lang, data.period)}: ${value}`
+  $("drill-desc").textContent = `${name(unitIndex()[why]?.name) || why} · ${data.value ? periodText(data.value) : periodLabel(state.lang, data.period)}: ${value}`
     + (data.value ? ` · ${t().status[data.value.status]}` : "");
   const back = h("button", { type: "button", class: "why-back", onclick: () => go({ why: null, page: null }) }, `‹ ${t().back}`);
   const csv = h("a", { class: "why-csv", href: `/api/kpis/${encodeURIComponent(kpi)}/explain?${new URLSearchParams({ unit: why, period: data.period, format: "csv" })}`,
@@ -453,7 +483,8 @@ function whyRecords(data, heading) {
   const current = Number(page || 1);
   const pages = Math.max(1, Math.ceil(data.records_total / data.page_size));
   const impact = name(data.impact_name);
-  const lineage = (l) => [l.feed, l.batch_id, l.source_row !== null && l.source_row !== undefined ? fill(t().sourceRow, { n: l.source_row }) : null,
+  const lineage = (l) => [l.feed, l.file || l.batch_id, l.source_row !== null && l.source_row !== undefined ? fill(t().sourceRow, { n: l.source_row }) : null,
+    l.cell ? fill(t().sourceCell, { cell: l.cell }) : null,
     l.received_at ? `${t().received} ${dateTime(state.lang, l.received_at)}` : null].filter(Boolean).join(" · ");
   // what tells records apart: not a field every record on the page has alike (the period, the feed…)
   const alike = new Set(data.records.length > 1 ? Object.keys(data.records[0].fields).filter(

@@ -413,20 +413,21 @@ def kpi_compute(
 
 @report_app.command("monthly")
 def report_monthly(
-    period: Annotated[Optional[str], typer.Option("--period", "-p", help="The month (2026-11); default: this month.")] = None,
+    period: Annotated[Optional[str], typer.Option(
+        "--period", "-p", help="The month (2026-11); default: the latest month that has ended.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the files (default: $IOC_HOME/reports).")] = None,
     now: Annotated[Optional[str], typer.Option(help="Issue as of this instant (ISO 8601 with offset).")] = None,
 ) -> None:
     """The month's briefing for the leaders, in Vietnamese: a PDF laid out as an administrative report and an
     XLSX workbook (one sheet per section). Its number and date are kept: writing it again gives the same."""
-    from pipelines.briefing.content import current_month, monthly, write_files
+    from pipelines.briefing.content import latest_complete_month, monthly, write_files
     from pipelines.settings import paths
     from pipelines.warehouse import connect
 
     catalog, moment = _catalog(), _moment(now)
     try:
         with connect() as con:
-            briefing = monthly(con, catalog, period or current_month(moment), moment)
+            briefing = monthly(con, catalog, period or latest_complete_month(moment), moment)
         written = write_files(briefing, out or paths().home / "reports")
     except (ValueError, FileNotFoundError) as exc:
         errors.print(f"[red]✗[/red] {exc}", highlight=False)

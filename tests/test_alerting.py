@@ -273,7 +273,8 @@ def test_a_late_report_alert_reaches_the_webhook_and_resolves_when_the_report_is
 
     with connect() as con:
         status = refresh_deadlines(con, catalog())["report_status"]
-    missing = status.filter((status["unit_code"] == "SXD") & (status["status"] == "missing"))
+    missing = status.filter((status["unit_code"] == "SXD") & (status["status"] == "missing")
+                            & (status["feed"] == "dept_monthly_report"))
     period = missing["period"].max()
     assert period, "the planted case: SXD's latest report due is missing"
 
@@ -284,7 +285,7 @@ def test_a_late_report_alert_reaches_the_webhook_and_resolves_when_the_report_is
         def ours(status_: str):
             return [a for a in webhook.alerts("/departments") if a["status"] == status_
                     and a["labels"].get("alertname") == "ReportOverdue" and a["labels"].get("unit") == "SXD"
-                    and a["labels"].get("period") == period]
+                    and a["labels"].get("period") == period and a["labels"].get("feed") == "dept_monthly_report"]
 
         fired = wait_until(lambda: ours("firing"), timeout=90, what=f"ReportOverdue for SXD {period}")[0]
         labels = fired["labels"]

@@ -108,8 +108,16 @@ def open_wall(browser):
     assert errors == [], "the page logged errors"
 
 
+MONTHLY = "table.report-grid[data-feed='dept_monthly_report']"  # the departments' monthly reports' grid
+
+
+def monthly_grid(demo: Demo) -> dict:
+    """The monthly reports' grid of /api/reports (the forms' grid is beside it)."""
+    return next(g for g in demo.api("/api/reports")["feeds"] if g["feed"] == "dept_monthly_report")
+
+
 def latest_due_period(demo: Demo, unit: str) -> str:
-    grid = demo.api("/api/reports")["feeds"][0]
+    grid = monthly_grid(demo)
     row = next(r for r in grid["units"] if r["unit"] == unit)
     return max(p for p, cell in row["cells"].items() if cell["status"] != "pending")
 
@@ -123,9 +131,9 @@ def test_the_api_shows_the_planted_late_reports_and_overdue_tasks(demo):
     assert {m["department_code"] for m in planted_reports["missing"]} <= set(summary["reports"]["units_missing"])
     assert sum(summary["kpis"].values()) == len(catalog().kpis)
 
-    grid = demo.api("/api/reports")["feeds"]
-    assert [g["feed"] for g in grid] == ["dept_monthly_report"]
-    grid = grid[0]
+    grids = demo.api("/api/reports")["feeds"]
+    assert sorted(g["feed"] for g in grids) == ["dept_indicators", "dept_monthly_report"]
+    grid = monthly_grid(demo)
     assert "2 ngày làm việc" in grid["deadline_rule"]["vi"] and "2 working days" in grid["deadline_rule"]["en"]
     cells = {(row["unit"], period): cell for row in grid["units"] for period, cell in row["cells"].items()}
     due = {p["period"]: datetime.fromisoformat(p["due_date"]).date() for p in grid["periods"]}
@@ -387,16 +395,16 @@ def test_the_wall_shows_the_planted_late_department_and_overdue_task(demo, open_
     air = page.locator(".tile[data-kpi='aqi_unhealthy_hours'] .target").inner_text()
     assert air == "Đạt khi ≤ 10 giờ · Mục tiêu ≤ 0 giờ", air
 
-    rule = demo.api("/api/reports")["feeds"][0]["deadline_rule"]["vi"]
+    rule = monthly_grid(demo)["deadline_rule"]["vi"]
     for missing in demo.world.planted["dept_monthly_report"]["missing"]:
-        cell = page.locator(f"tr[data-unit='{missing['department_code']}'] td").nth(
+        cell = page.locator(f"{MONTHLY} tr[data-unit='{missing['department_code']}'] td").nth(
             _column(demo, missing["period"]))
         assert cell.get_attribute("data-status") == "missing"
         assert cell.inner_text().startswith("✖")
         assert rule in cell.get_attribute("title") and "Chưa nộp" in cell.get_attribute("title")
     late = next(p for p in demo.world.planted["dept_monthly_report"]["late"]
-                if p["period"] in {x["period"] for x in demo.api("/api/reports")["feeds"][0]["periods"]})
-    cell = page.locator(f"tr[data-unit='{late['department_code']}'] td").nth(_column(demo, late["period"]))
+                if p["period"] in {x["period"] for x in monthly_grid(demo)["periods"]})
+    cell = page.locator(f"{MONTHLY} tr[data-unit='{late['department_code']}'] td").nth(_column(demo, late["period"]))
     assert cell.get_attribute("data-status") == "late" and cell.inner_text().startswith("+")
     assert "Nộp trễ" in cell.get_attribute("title")
 
@@ -426,7 +434,7 @@ def test_the_wall_shows_the_planted_late_department_and_overdue_task(demo, open_
 
 
 def _column(demo: Demo, period: str) -> int:
-    periods = [p["period"] for p in demo.api("/api/reports")["feeds"][0]["periods"]]
+    periods = [p["period"] for p in monthly_grid(demo)["periods"]]
     return periods.index(period)
 
 
@@ -443,7 +451,7 @@ def test_switching_the_language_on_a_laptop(demo, open_wall):
     pending = page.locator(".tile[data-kpi='dossier_on_time_rate'] .running").inner_text()
     assert pending.startswith("◌ Nov 2026 to date 20/11: ") and pending.endswith(" · not judged yet")
     assert "Overdue" in page.locator("#tasks li.task").first.inner_text()
-    assert "working days after" in page.locator(".report-grid caption").inner_text()
+    assert "working days after" in page.locator(f"{MONTHLY} caption").inner_text()
     assert page.locator("#kpis-title").inner_text().upper() == "KPIS"
     assert not re.search(r"\b1 (batches|rows|units|days|working days|periods)\b", page.inner_text("body"))
     wall.shot("laptop-1366x768-en", full_page=True)
@@ -561,6 +569,40 @@ def test_why_lists_the_planted_overdue_dossiers_behind_a_red_tile(demo, open_wal
     page.wait_for_selector("#drill[open] .drill-table:not(.why-table)")
 
 
+def test_the_socio_economic_indicators_have_their_panel_and_why_names_the_forms_cell(demo, open_wall):
+    """The KPIs on the departments' form indicators show in a panel of their own (in Vietnamese, then in
+    English), and «Vì sao?» on one lists the form's figures with their department, file and cell."""
+    on_forms = {t["id"] for t in demo.api("/api/kpis")["kpis"] if t["indicator"]}
+    assert {"retail_sales_ytd_vs_plan", "dengue_cases_month", "budget_revenue_ytd_vs_plan"} <= on_forms
+    wall = open_wall(demo.url, 1920, 1080).open()
+    page = wall.page
+    panel = page.locator(".panel.indicators")
+    assert panel.is_visible()
+    shown = set(panel.locator(".tile").evaluate_all("tiles => tiles.map((t) => t.dataset.kpi)"))
+    assert shown == on_forms
+    assert not set(page.locator("#tiles .tile").evaluate_all("tiles => tiles.map((t) => t.dataset.kpi)")) & on_forms
+    assert panel.locator("h2").inner_text().lower() == "chỉ tiêu kinh tế - xã hội chủ yếu"
+    retail = panel.locator(".tile[data-kpi='retail_sales_ytd_vs_plan']")
+    assert retail.get_attribute("data-status") in {"green", "amber", "red"}, "a reported month is judged"
+    wall.shot("indicators-vi")
+    page.locator("button[data-lang='en']").click()
+    page.wait_for_function("document.querySelector('#indicators-title').textContent.includes('socio-economic')")
+    assert panel.locator("h2").inner_text().lower() == "main socio-economic indicators"
+    wall.shot("indicators-en")
+
+    retail.click()
+    page.wait_for_selector("#drill[open] .drill-table")
+    page.locator("#drill tr.self button.why").click()
+    page.wait_for_selector("#drill .why-table")
+    lineage = page.locator("#drill .why-table td.lineage").all_inner_texts()
+    assert lineage and all(re.search(r"SCT_\d{4}-\d{2}\.(xlsx|csv) · .*cell [D-H]\d+", text) for text in lineage), lineage
+    wall.shot("indicators-why")
+    explained = demo.api("/api/kpis/retail_sales_ytd_vs_plan/explain?unit=HP")
+    cells = {(r["fields"]["measure"], r["lineage"]["cell"]) for r in explained["records"]}
+    assert {m for m, _ in cells} == {"ytd", "plan_year"} and all(c for _, c in cells)
+    assert {r["fields"]["department_code"] for r in explained["records"]} == {"SCT"}
+
+
 def test_the_trust_flag_shows_on_a_kpi_whose_feed_has_quarantined_rows(demo, open_wall):
     """The demo's dossiers feed has rows in quarantine: the count of open overdue dossiers (a snapshot, which
     all of them touch) is flagged in the API, the metrics and on its tile; the overdue-task count, whose feed
@@ -614,8 +656,8 @@ def test_the_monthly_briefing_is_a_vietnamese_administrative_report_in_pdf_and_x
     for words in ("ỦY BAN NHÂN DÂN THÀNH PHỐ HẢI PHÒNG", "TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH",
                   "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "BÁO CÁO",
                   "tháng 11 năm 2026", "Kính gửi: Ủy ban nhân dân thành phố Hải Phòng", "I. CÁC CHỈ SỐ KPI",
-                  "II. BÁO CÁO ĐỊNH KỲ NỘP TRỄ, CHƯA NỘP", "III. NHIỆM VỤ ĐƯỢC GIAO QUÁ HẠN",
-                  "IV. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU", "Nơi nhận:", "GIÁM ĐỐC"):
+                  "II. CHỈ TIÊU KINH TẾ - XÃ HỘI CHỦ YẾU", "III. BÁO CÁO ĐỊNH KỲ NỘP TRỄ, CHƯA NỘP",
+                  "IV. NHIỆM VỤ ĐƯỢC GIAO QUÁ HẠN", "V. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU", "Nơi nhận:", "GIÁM ĐỐC"):
         assert words in flat, words
     number = re.search(r"Số: (\d+)/BC-TTGSĐH", flat)
     assert number, flat[:400]
@@ -646,7 +688,15 @@ def test_the_monthly_briefing_is_a_vietnamese_administrative_report_in_pdf_and_x
     assert book.sheetnames == list(SHEETS)
     tiles = {t["id"]: t["current"] for t in demo.api("/api/kpis")["kpis"]}
     kpis = list(book["Chỉ số KPI"].iter_rows(min_row=2, values_only=True))
-    assert {row[0] for row in kpis} == set(tiles)
+    indicators = list(book["Chỉ tiêu KT-XH"].iter_rows(min_row=2, values_only=True))
+    on_forms = {t["id"] for t in demo.api("/api/kpis")["kpis"] if t["indicator"]}
+    assert {row[0] for row in kpis} == set(tiles) - on_forms and {row[0] for row in indicators} == on_forms
+    # the section of the socio-economic indicators: each with its department and the figures it reported
+    retail = next(row for row in indicators if row[0] == "retail_sales_ytd_vs_plan")
+    assert retail[2] == "Sở Công Thương" and retail[4] == pytest.approx(tiles["retail_sales_ytd_vs_plan"]["value"])
+    assert re.match(r"lũy kế [\d.,]+ tỷ đồng, kế hoạch năm [\d.,]+ tỷ đồng", retail[8]), retail[8]
+    section = flat.split("II. CHỈ TIÊU KINH TẾ - XÃ HỘI CHỦ YẾU")[1].split("III. BÁO CÁO")[0]
+    assert "Bán lẻ hàng hóa" in section and "Sở Công Thương" in section and "tỷ đồng" in section, section
     for kpi_id, _, shown_period, value, target, *_ in kpis:
         if tiles[kpi_id] and tiles[kpi_id]["period"] == period and tiles[kpi_id]["value"] is not None:
             assert isinstance(value, (int, float)) and value == pytest.approx(tiles[kpi_id]["value"]), kpi_id
@@ -685,7 +735,7 @@ def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, t
         period = next(m["period"] for m in demo.world.planted["dept_monthly_report"]["missing"]
                       if m["department_code"] == "SXD")
         wall = open_wall(f"http://{address}").open("/?refresh=5")
-        cell = f"tr[data-unit='SXD'] td[data-status]:nth-of-type({_column(demo, period) + 1})"
+        cell = f"{MONTHLY} tr[data-unit='SXD'] td[data-status]:nth-of-type({_column(demo, period) + 1})"
         assert wall.page.locator(cell).get_attribute("data-status") == "missing"
 
         monkeypatch.setenv("IOC_HOME", str(home))

@@ -13,6 +13,7 @@ from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.periods import Period, parse_period
 from pipelines.declarations.briefing import Briefing
 from pipelines.declarations.loading import Catalog
+from pipelines.text import vi_number
 from pipelines.warehouse import committed, table_exists
 
 KIND = "monthly"
@@ -41,6 +42,10 @@ class KpiLine:
     running_value: float | None = None
     running_to_date: date | None = None
     running_status: str | None = None  # `running`, or judged when the KPI declares judge_running
+    # a KPI on a form's indicator: the department that reports it, and the figures behind the value as reported
+    # ("lũy kế 80.000 tỷ đồng, kế hoạch năm 100.000 tỷ đồng")
+    reported_by: str | None = None
+    figures: str | None = None
 
     @property
     def change(self) -> float | None:
@@ -98,6 +103,7 @@ class Monthly:
     province: str
     province_name: str
     kpis: list[KpiLine] = field(default_factory=list)
+    indicators: list[KpiLine] = field(default_factory=list)  # the socio-economic indicators from the forms
     reports: list[ReportLine] = field(default_factory=list)
     tasks: list[TaskLine] = field(default_factory=list)
     quality: list[QualityLine] = field(default_factory=list)
@@ -123,7 +129,9 @@ def monthly(con, catalog: Catalog, period: str, now: datetime | None = None) -> 
     number, issued_on = _number(con, month, now)
     b = Monthly(period=month, number=number, issued_on=issued_on, as_of=now, letterhead=catalog.letterhead,
                 province=units.province, province_name=names.get(units.province, units.province))
-    b.kpis, computed = _kpis(con, catalog, month)
+    lines, computed = _kpis(con, catalog, month)
+    b.kpis = [k for k in lines if catalog.kpis[k.kpi_id].indicator is None]
+    b.indicators = [k for k in lines if catalog.kpis[k.kpi_id].indicator is not None]
     b.as_of = computed or now
     b.reports = _reports(con, catalog, month, names)
     b.tasks = _tasks(con, names)
@@ -162,7 +170,7 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
     con.execute(KPI_DDL)
     columns = """kpi_id, period, value, target, status, previous_value, coalesce(inputs_degraded, false),
                  stale_feeds, blocked_batches, quarantined_rows, computed_at, coalesce(period_state, 'complete'),
-                 CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE)"""
+                 CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE), numerator, denominator"""
     province = catalog.org_units.province
     # complete periods first, then the latest: a KPI with no complete period up to the month shows its running one
     rows = {r[0]: r for r in con.execute(f"""
@@ -183,7 +191,7 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
             lines.append(KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, None, None, None,
                                  "no_data", None, False, None))
             continue
-        _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at, state, day = row
+        _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at, state, day = row[:13]
         computed = at if computed is None or at > computed else computed
         why = [f"{quarantined} dòng đang cách ly" if quarantined else "",
                f"{blocked} lô bị chặn" if blocked else "",
@@ -192,12 +200,37 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
         line = KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, period, value, target, status,
                        previous, bool(degraded), "; ".join(w for w in why if w) or None, state,
                        day if state == "running" else None)
+        if kpi.indicator is not None:
+            line.reported_by, line.figures = _figures(catalog, kpi, row[13], row[14])
         pending = covering.get(kpi.id)
         if pending is not None and pending[1] != period and pending[2] is not None:
             line.running_period, line.running_value, line.running_status = pending[1], pending[2], pending[4]
             line.running_to_date = pending[12]
         lines.append(line)
     return lines, computed
+
+
+def _figures(catalog: Catalog, kpi, numerator: float | None, denominator: float | None) -> tuple[str, str | None]:
+    """Who reports a KPI's indicator, and the figures its value is made of, in the indicator's own unit."""
+    from pipelines.declarations.indicators import indicator_catalogue
+
+    ref = kpi.indicator
+    indicator = indicator_catalogue(catalog.feed(ref.feed).source.form.catalogue).get(ref.code)
+    owner = catalog.org_units.get(kpi.owner)
+    by = owner.vi if owner else kpi.owner
+    words = {"month": "tháng", "ytd": "lũy kế", "plan_year": "kế hoạch năm", "ytd_vs_plan": "lũy kế",
+             "month_vs_plan": "thực hiện tháng", "vs_last_year": "lũy kế"}
+    if numerator is None:
+        return by, None
+    def figure(x: float) -> str:
+        return vi_number(x, 0 if float(x).is_integer() else 1)
+
+    text = f"{words[ref.value]} {figure(numerator)} {indicator.unit}"
+    if denominator is not None and ref.value.endswith("_vs_plan"):
+        text += f", kế hoạch năm {figure(denominator)} {indicator.unit}"
+    elif denominator is not None:
+        text += f", cùng kỳ năm trước {figure(denominator)} {indicator.unit}"
+    return by, text
 
 
 def _reports(con, catalog: Catalog, month: Period, names: dict[str, str]) -> list[ReportLine]:
@@ -261,10 +294,6 @@ def write_files(b: Monthly, folder: Path) -> dict[str, Path]:
 
     stem = f"bao-cao-thang-{b.period.key}"
     return {"pdf": write_pdf(b, folder / f"{stem}.pdf"), "xlsx": write_xlsx(b, folder / f"{stem}.xlsx")}
-
-
-def current_month(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).strftime("%Y-%m")
 
 
 def latest_complete_month(now: datetime | None = None) -> str:

@@ -1,6 +1,6 @@
 """The briefing as a printable PDF (fpdf2) laid out as a Vietnamese administrative report (Nghị định
 30/2020/NĐ-CP): the issuing unit and the national heading side by side, the number and the place and date,
-the title and its summary, the addressee, the four sections, then the recipients and the signature.
+the title and its summary, the addressee, the five sections (KPIs, the socio-economic indicators from the forms, reports, tasks, data quality), then the recipients and the signature.
 
 The font is Liberation Serif (metric-compatible with Times New Roman, which the decree names), embedded
 with every Vietnamese glyph; it comes from the Debian package fonts-liberation2 (`make` installs it).
@@ -57,6 +57,7 @@ def write_pdf(b: Monthly, target: Path) -> Path:
     _heading(pdf, b)
     _title(pdf, b)
     _kpis(pdf, b)
+    _indicators(pdf, b)
     _reports(pdf, b)
     _tasks(pdf, b)
     _quality(pdf, b)
@@ -194,8 +195,28 @@ def _kpis(pdf: FPDF, b: Monthly) -> None:
             for k in running) + ".", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+def _indicators(pdf: FPDF, b: Monthly) -> None:
+    """The province's main socio-economic indicators, as the departments reported them on their forms."""
+    _section(pdf, "II. CHỈ TIÊU KINH TẾ - XÃ HỘI CHỦ YẾU")
+    reported = [k for k in b.indicators if k.value is not None]
+    if not reported:
+        _paragraph(pdf, "Chưa có số liệu chỉ tiêu kinh tế - xã hội do các sở báo cáo cho kỳ này.")
+        return
+    rows = [[str(i), k.name + (" (*)" if k.degraded else ""), k.reported_by or "", _kpi_value(k, b.period.key),
+             value(k.target, k.unit_of_measure, k.decimals), STATUS_VI[k.status]]
+            for i, k in enumerate(reported, start=1)]
+    _table(pdf, ["TT", "Chỉ tiêu", "Đơn vị báo cáo", "Giá trị", "Mục tiêu", "Trạng thái"], rows,
+           (7, 58, 32, 24, 24, 20), ("CENTER", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER"))
+    pdf.set_font(FONT, "I", 11)
+    pdf.multi_cell(0, 5.5, "Số liệu theo biểu của các sở: " + "; ".join(
+        f"{k.name}: {k.figures}" for k in reported if k.figures) + ".", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    missing = [k for k in b.indicators if k.value is None]
+    if missing:
+        _paragraph(pdf, "Chưa có số liệu: " + "; ".join(k.name for k in missing) + ".")
+
+
 def _reports(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "II. BÁO CÁO ĐỊNH KỲ NỘP TRỄ, CHƯA NỘP")
+    _section(pdf, "III. BÁO CÁO ĐỊNH KỲ NỘP TRỄ, CHƯA NỘP")
     if not b.reports:
         _paragraph(pdf, "Các đơn vị đã nộp đầy đủ, đúng hạn báo cáo định kỳ trong tháng.")
         return
@@ -206,7 +227,7 @@ def _reports(pdf: FPDF, b: Monthly) -> None:
 
 
 def _tasks(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "III. NHIỆM VỤ ĐƯỢC GIAO QUÁ HẠN")
+    _section(pdf, "IV. NHIỆM VỤ ĐƯỢC GIAO QUÁ HẠN")
     if not b.tasks:
         _paragraph(pdf, "Không có nhiệm vụ quá hạn.")
         return
@@ -217,7 +238,7 @@ def _tasks(pdf: FPDF, b: Monthly) -> None:
 
 
 def _quality(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "IV. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU")
+    _section(pdf, "V. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU")
     notes = []
     for q in b.quality:
         said = ([f"{number(q.failed_batches)} lô dữ liệu không nạp được"] if q.failed_batches else []) + \

@@ -13,7 +13,7 @@ from pipelines.briefing.content import REPORT_STATUS_VI, STATUS_VI, Monthly
 from pipelines.briefing.words import UNIT_VI, long_date
 from pipelines.spreadsheet_safe import save_workbook
 
-SHEETS = ("Tổng hợp", "Chỉ số KPI", "Báo cáo định kỳ", "Nhiệm vụ quá hạn", "Chất lượng dữ liệu")
+SHEETS = ("Tổng hợp", "Chỉ số KPI", "Báo cáo định kỳ", "Nhiệm vụ quá hạn", "Chất lượng dữ liệu", "Chỉ tiêu KT-XH")
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="DDE4F0")
 STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data": "E7E6E6", "running": "DDEBF7"}
@@ -79,6 +79,15 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
                         q.quarantine_open, "Có" if q.stale else "Không"])
         for column in "DEFGH":
             quality[f"{column}{quality.max_row}"].number_format = "#,##0"
+    indicators = _sheet(book, SHEETS[5], ["Mã chỉ số", "Chỉ tiêu", "Đơn vị báo cáo", "Kỳ", "Giá trị", "Mục tiêu",
+                                          "Đơn vị tính", "Trạng thái", "Số liệu"])
+    for k in b.indicators:
+        indicators.append([k.kpi_id, k.name, k.reported_by, k.period, k.value, k.target,
+                           UNIT_VI[k.unit_of_measure].strip() or "số", STATUS_VI[k.status], k.figures])
+        fmt = "#,##0" if k.decimals == 0 else "#,##0." + "0" * k.decimals
+        for column in ("E", "F"):
+            indicators[f"{column}{indicators.max_row}"].number_format = fmt
+        indicators[f"H{indicators.max_row}"].fill = PatternFill("solid", fgColor=STATUS_FILL[k.status])
     target.parent.mkdir(parents=True, exist_ok=True)
     save_workbook(book, target)
     return target

@@ -342,3 +342,14 @@ def test_another_departments_form_sent_with_a_departments_token_is_refused(clien
     reason = answer.json()["reason"]
     assert "names SYT but the file's name says SCT" in reason["en"] and "SYT" in reason["vi"]
     assert not [p for p in (home / "inbox").rglob("*") if p.is_file()]
+
+
+def test_a_form_named_otherwise_is_the_department_and_month_its_title_block_says(home, query):
+    write_form_xlsx(inbox(home) / "bieu so lieu thang muoi.xlsx", spec())
+
+    (summary,), _ = ingest_feed(FEED)
+
+    assert summary.status == "loaded", summary.error
+    assert {(d, p) for d, p, _, _ in figures(query)} == {("SYT", "2026-10")}
+    said = query("SELECT file_fields FROM ops.batches")[0][0]
+    assert json.loads(said) == {"department_code": "SYT", "period": "2026-10"}, "the title block speaks for the file"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.declarations.checks import INDICATOR_CHECK, indicator_expected
+from pipelines.declarations.checks import indicator_expected
 from pipelines.declarations.indicators import IndicatorCatalogue, indicator_catalogue
 from pipelines.declarations.models import Feed
 
@@ -48,10 +48,6 @@ def _why(name: str | None, match) -> str:
     return f"{name or ''} → " + " | ".join(f"{n} ({code})" for n, code in match.closest)
 
 
-def reason_parts(feed: Feed) -> tuple[str, str]:
-    """What an unmatched row's reason says was expected, in English and Vietnamese."""
-    catalogue = catalogue_of(feed)
-    return indicator_expected(catalogue.id, "en"), indicator_expected(catalogue.id, "vi")
-
-
-__all__ = ["CODE", "INDICATOR_CHECK", "WHY", "catalogue_of", "reason_parts", "with_codes"]
+def expected(feed: Feed) -> str:
+    """What an unmatched row's reason says was expected (the wall says it in Vietnamese from the same words)."""
+    return indicator_expected(catalogue_of(feed).id)

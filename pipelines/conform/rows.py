@@ -74,7 +74,7 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     if looked_up:  # a form's rows name their indicator; its code comes from the catalogue
         unit_column = feed.reporting.unit_column if feed.reporting else None
         records = indicators.with_codes(feed, records, mapping, unit_column)
-        expected, _ = indicators.reason_parts(feed)
+        expected = indicators.expected(feed)
         values.append(pl.col(f"__code__{indicators.CODE}").alias(indicators.CODE))
         failures[f"__failed__{indicators.CODE}"] = (
             reason(feed.id, INDICATOR_CHECK, indicators.CODE, indicators.NAME, expected, pl.col(indicators.WHY)),

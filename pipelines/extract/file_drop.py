@@ -91,6 +91,10 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             data = _workbook_bytes(feed, path)
             grid = read_grid(path, data, source.encodings, source.sheet, source.limits)
             read = read_form(feed, grid, batch.file_fields, _sheet_of(grid))
+            # what the file says of itself: its name, else its title block (a form named otherwise)
+            reporting = feed.reporting
+            batch.file_fields = {reporting.unit_column: read.unit, reporting.period_column: read.period,
+                                 **batch.file_fields}
             batch.checksum = checksum_bytes(read.frame.write_csv().encode())
             _land_file(feed, batch, [read.frame], grid.how, read.header_row, read.warnings)
         elif path.suffix.lower() in (".csv", ".txt"):

@@ -51,11 +51,22 @@ class FormRead:
     frame: object  # polars DataFrame of FORM_COLUMNS and _source_row
     header_row: int
     columns: FormColumns
+    unit: str  # the reporting unit and the period, from the file's name or its title block
+    period: str
     warnings: list[str] = field(default_factory=list)
 
 
 def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = "") -> FormRead:
-    """The form's figures as long rows, or UnreadableFile naming the row and column at fault and the fix."""
+    """The form's figures as long rows, or UnreadableFile naming the sheet, row and column at fault and the fix."""
+    try:
+        return _read(feed, grid, file_fields, sheet)
+    except UnreadableFile as exc:
+        if not sheet:  # a CSV file has no sheet
+            raise
+        raise UnreadableFile(f"sheet {sheet!r}: {exc}", f"trang tính {sheet!r}: {exc.vi}") from None
+
+
+def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str) -> FormRead:
     import polars as pl
 
     form: FormLayout = feed.source.form
@@ -64,7 +75,7 @@ def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = 
     columns = _columns(feed, form, rows, top)
     unit, period = _unit_and_period(feed, form, rows[:top], file_fields)
     _labels_agree(feed, columns, period)
-    where = f"sheet {sheet!r}, " if sheet else ""
+    where = f"sheet {sheet!r}, " if sheet else ""  # for the warnings
     records: list[dict] = []
     left_out: dict[str, list[int]] = {"group": [], "numbering": [], "skipped": []}
     whole: str | None = None
@@ -77,24 +88,21 @@ def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = 
         if not any(cells):
             continue
         number = i + 1
+        if _is_numbering(form, cells):  # "(1) (2) … (7)=(6)/(4)", wherever it is
+            left_out["numbering"].append(number)
+            continue
         if not any(_figure_like(_cell(cells, j)) for j in columns.measures):  # a heading, a signature, a header
             if _ends_table(form, cells):
                 end = i
                 break
-            _second_table(feed, form, cells, columns, number, where)
-        if i == columns.last_row and _is_numbering(form, cells):
-            left_out["numbering"].append(number)
-            continue
+            _second_table(form, cells, columns, number)
         label = _cell(cells, columns.indicator)
         if _skipped(feed, cells):
             left_out["skipped"].append(number)
             continue
         figures = {j: _cell(cells, j) for j in columns.measures if _cell(cells, j)}
         if not figures:
-            if _is_numbering(form, cells):
-                left_out["numbering"].append(number)
-            else:
-                left_out["group"].append(number)
+            left_out["group"].append(number)
             continue
         is_part = bool(re.match(form.part_prefix, label or "", re.IGNORECASE)) or (
             whole is not None and bool(label) and label.lstrip()[:1] in "-+•" and not _cell(cells, columns.numbering))
@@ -115,7 +123,7 @@ def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = 
                  f"figures" for j in empty]
     warnings += _missing_indicators(catalogue, records, unit)
     frame = pl.DataFrame(records, schema={**{c: pl.String for c in FORM_COLUMNS}, SOURCE_ROW: pl.Int64})
-    return FormRead(frame=frame, header_row=top + 1, columns=columns, warnings=warnings)
+    return FormRead(frame=frame, header_row=top + 1, columns=columns, unit=unit, period=period, warnings=warnings)
 
 
 def _cell(cells: list[str], j: int | None) -> str:
@@ -302,9 +310,14 @@ def _indicator_has_names(feed: Feed, form: FormLayout, rows: list[list[str | Non
 
 
 def _is_numbering(form: FormLayout, cells: list[str]) -> bool:
-    """A row of column numbers: "(1) (2) … (7)=(6)/(4)", every cell of it."""
+    """A row of column numbers: "(1) (2) … (7)=(6)/(4)" (or A, B, C…; or 1 2 3 … counting up), every cell of it."""
     filled = [c for c in cells if c]
-    return len(filled) >= 2 and all(re.match(form.numbering_row, c) for c in filled)
+    if len(filled) < 3 or not all(re.match(form.numbering_row, c) for c in filled):
+        return False
+    if any("(" in c for c in filled):
+        return True
+    numbers = [int(c) for c in filled if c.isdigit()]  # bare numbers: a numbering row counts the columns
+    return len(numbers) < len(filled) or numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
 def _figure_like(text: str) -> bool:
@@ -321,17 +334,16 @@ def _skipped(feed: Feed, cells: list[str]) -> bool:
                for c in cells if c)
 
 
-def _second_table(feed: Feed, form: FormLayout, cells: list[str], columns: FormColumns, number: int,
-                  where: str) -> None:
+def _second_table(form: FormLayout, cells: list[str], columns: FormColumns, number: int) -> None:
     """A header in the body starts a second table: a sheet holds one form."""
     wanted = {tone_key(label) for label in form.indicator}
     j = next((j for j, c in enumerate(cells) if c and tone_key(c) in wanted), None)
     if j is None:
         return
     raise UnreadableFile(
-        f"{where}row {number}, column {column_letter(j)} reads {cells[j]!r}: a second table starts under the first "
+        f"row {number}, column {column_letter(j)} reads {cells[j]!r}: a second table starts under the first "
         f"(header at row {columns.first_row + 1}). Send one form per sheet (or per file), or remove the second table",
-        f"{where}dòng {number}, cột {column_letter(j)} ghi {cells[j]!r}: có bảng thứ hai bên dưới bảng đầu (tiêu đề ở "
+        f"dòng {number}, cột {column_letter(j)} ghi {cells[j]!r}: có bảng thứ hai bên dưới bảng đầu (tiêu đề ở "
         f"dòng {columns.first_row + 1}). Mỗi trang tính (hoặc mỗi tệp) chỉ một biểu, hoặc xóa bảng thứ hai")
 
 

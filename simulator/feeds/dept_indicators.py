@@ -19,6 +19,7 @@ import yaml
 from simulator.clock import (
     add_months, at, iso, month_start, period_end, period_of, period_start, random_office_moment, report_deadline,
 )
+from simulator.feeds.dept_monthly_report import submission_moment
 from simulator.forms import CSV, CSV_CP1258, XLSX, Figure, FormFile, FormRow, FormSpec, expected_figures, form_grid
 from simulator.org_units import SCHEMAS_DIR, OrgUnits
 
@@ -26,7 +27,6 @@ CATALOGUE_PATH = SCHEMAS_DIR / "indicators" / "kt_xh_thang.yaml"
 DEPARTMENTS = ("SYT", "SCT", "SXD", "STC")
 NOT_SUBMITTED_LATEST = ("SXD",)
 LATE_SUBMISSIONS = 2
-EARLY_SHARE = 0.25
 CP1258_DEPARTMENT = "SCT"  # one past month of it arrives as a Windows-1258 CSV
 UNKNOWN_DEPARTMENT, UNKNOWN_NAME, UNKNOWN_UNIT = "SYT", "Số ca mắc sởi", "ca"
 UNKNOWN_AFTER = "YT_TCM_TUVONG"  # the unknown row follows this indicator's row
@@ -311,11 +311,8 @@ def _submissions(
             if period == latest_passed and code in NOT_SUBMITTED_LATEST:
                 planted["missing"].append({"department_code": code, "period": period})
                 continue
-            if deadline <= now:
-                submitted_at = random_office_moment(rng, at(first.replace(day=10), 8), deadline)
-            elif rng.random() < EARLY_SHARE and now - at(first) > timedelta(days=1):
-                submitted_at = random_office_moment(rng, at(first), now)
-            else:
+            submitted_at = submission_moment(rng, period, now)
+            if submitted_at is None:
                 continue
             submissions.append(_Submission(code, period, submitted_at, DEPARTMENT_LAYOUTS[code].layout))
             if deadline > now:

@@ -72,11 +72,8 @@ def build_report_files(
             if period == latest_passed and code in NOT_SUBMITTED_LATEST:
                 planted["missing"].append({"department_code": code, "period": period})
                 continue
-            if deadline <= now:
-                submitted_at = random_office_moment(rng, at(first.replace(day=10), 8), deadline)
-            elif rng.random() < EARLY_SHARE and now - at(first) > timedelta(days=1):
-                submitted_at = random_office_moment(rng, at(first), now)
-            else:
+            submitted_at = submission_moment(rng, period, now)
+            if submitted_at is None:
                 continue
             layout = layout_of[code]
             rows = _rows(rng, code, period, levels)
@@ -93,6 +90,17 @@ def build_report_files(
     planted["non_numeric_value_files"] = [_plant_non_numeric_value(rng, files, non_numeric)]
     planted["resubmissions"] = [_resubmit_corrected(rng, files, corrected, now)]
     return files, planted
+
+
+def submission_moment(rng: random.Random, period: str, now: datetime) -> datetime | None:
+    """When a department sent its report of `period`, as of `now`: by the deadline once it has passed; before it,
+    a share of departments early (a day into the period at least); None for one that has not sent it yet."""
+    deadline, first = report_deadline(period), period_start(period)
+    if deadline <= now:
+        return random_office_moment(rng, at(first.replace(day=10), 8), deadline)
+    if rng.random() < EARLY_SHARE and now - at(first) > timedelta(days=1):
+        return random_office_moment(rng, at(first), now)
+    return None
 
 
 def _departments_active(units: OrgUnits, first: date, last: date) -> list[str]:

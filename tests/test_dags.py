@@ -7,6 +7,7 @@ import pytest
 
 from pipelines.declarations.loading import catalog
 from simulator.files import write_report_files, write_task_export
+from simulator.forms import write_form_files
 
 
 
@@ -76,6 +77,7 @@ def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, sim
                                                          query):
     write_report_files(world, home / "inbox" / "dept_monthly_report")
     write_task_export(world, home / "inbox" / "directive_tasks")
+    write_form_files(world, home / "inbox" / "dept_indicators")
 
     states = {}
     order = {"ioc_deadlines": 1, "ioc_kpis": 2}  # the feeds, then deadlines, then KPIs

@@ -2,6 +2,7 @@
 // to POST /api/submissions/<feed>, then its outcome polled from GET /api/submissions/<id> until it is loaded.
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "ioc.submitToken";
+const FEED_KEY = "ioc-submit-feed";
 const STATUS = {
   accepted: "Đã nhận, đang chờ nạp", waiting: "Đã nhận, đang chờ nạp", refused: "Bị từ chối",
   loaded: "Đã nạp đầy đủ", partial: "Đã nạp, một số dòng bị cách ly", quarantined: "Không nạp được dòng nào",
@@ -65,7 +66,10 @@ async function start() {
     $("max").textContent = `${(feed.submissions.max_bytes / 1e6).toLocaleString("vi-VN")} MB`;
     $("file").accept = feed.submissions.file_types.map((t) => `.${t}`).join(",");
   };
-  $("feed").addEventListener("change", describe);
+  // the report last sent from this browser stays chosen (a department sends the same report every month)
+  const last = localStorage.getItem(FEED_KEY);
+  if (feeds.some((f) => f.id === last)) $("feed").value = last;
+  $("feed").addEventListener("change", () => { localStorage.setItem(FEED_KEY, $("feed").value); describe(); });
   describe();
   showToken();
   $("token-form").addEventListener("submit", (event) => {

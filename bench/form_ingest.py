@@ -9,7 +9,9 @@ measure columns (the year's plan, this month, the year to date, the same month a
 % of the same period). Writes one form with openpyxl (a title block, a two-row merged header, a numbering row,
 a group row every 20 indicators, figures as Vietnamese number text, a signature block), then times each whole
 `ioc ingest <feed> --file FORM` process — read, conform, the catalogue match, Great Expectations, the form
-rules, the load — `--runs` times, each into a fresh $IOC_HOME. Prints each run and the median.
+rules, the load — `--runs` times, each into a fresh $IOC_HOME, with the validation service running (as `ioc up`
+runs it: the target) and without it (each process imports Great Expectations itself: the cold path). Prints
+each run and the medians.
 """
 
 from __future__ import annotations
@@ -113,8 +115,9 @@ def form(path: Path, count: int) -> int:
     return figures
 
 
-def ingest_seconds(root: Path, home: str, path: Path) -> float:
-    env = {**os.environ, "IOC_HOME": str(root / home), "IOC_SCHEMAS": str(root / "schemas")}
+def ingest_seconds(root: Path, home: str, path: Path, socket: Path) -> float:
+    env = {**os.environ, "IOC_HOME": str(root / home), "IOC_SCHEMAS": str(root / "schemas"),
+           "IOC_VALIDATION_SOCKET": str(socket)}
     started = time.perf_counter()
     done = subprocess.run([str(REPO / ".venv" / "bin" / "ioc"), "ingest", FEED, "--file", str(path), "--json"],
                           env=env, capture_output=True, text=True)
@@ -122,6 +125,16 @@ def ingest_seconds(root: Path, home: str, path: Path) -> float:
     if done.returncode != 0:
         raise SystemExit(f"ioc ingest failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
     return seconds
+
+
+def start_service(socket: Path) -> subprocess.Popen:
+    service = subprocess.Popen([str(REPO / ".venv" / "bin" / "ioc"), "validation-service", "--socket", str(socket)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    while not socket.exists():
+        if service.poll() is not None:
+            raise SystemExit("the validation service did not start")
+        time.sleep(0.1)
+    return service
 
 
 def main() -> None:
@@ -139,14 +152,24 @@ def main() -> None:
         baseline = form(small, 1)
         print(f"form: {args.indicators} indicators × {len(MEASURES)} measures = {figures} figures, "
               f"{large.stat().st_size:,} bytes; baseline: a form of {baseline} figures")
-        timed: dict[str, list[float]] = {"large": [], "baseline": []}
-        for run in range(args.runs):  # run by run, the large form and the one-row form, each into a fresh $IOC_HOME
-            timed["large"].append(ingest_seconds(root, f"large{run}", large))
-            timed["baseline"].append(ingest_seconds(root, f"small{run}", small))
-            print(f"run {run + 1}: {timed['large'][-1]:.2f} s, baseline {timed['baseline'][-1]:.2f} s", flush=True)
-        large_s, base_s = statistics.median(timed["large"]), statistics.median(timed["baseline"])
-        print(f"median {large_s:.2f} s for the {figures}-figure form (target: under 3 s); a {baseline}-figure "
-              f"form {base_s:.2f} s: the figures cost {large_s - base_s:+.2f} s over a process's fixed cost")
+        socket, nobody = root / "validation.sock", root / "nobody-listens.sock"
+        service = start_service(socket)
+        timed: dict[str, list[float]] = {"large": [], "baseline": [], "large cold": [], "baseline cold": []}
+        try:
+            for run in range(args.runs):  # run by run: the large form and the one-row form, with and without
+                timed["large"].append(ingest_seconds(root, f"large{run}", large, socket))
+                timed["baseline"].append(ingest_seconds(root, f"small{run}", small, socket))
+                timed["large cold"].append(ingest_seconds(root, f"large-cold{run}", large, nobody))
+                timed["baseline cold"].append(ingest_seconds(root, f"small-cold{run}", small, nobody))
+                print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in timed.items()), flush=True)
+        finally:
+            service.terminate()
+            service.wait()
+        median = {k: statistics.median(v) for k, v in timed.items()}
+        print(f"median, validation service running: {median['large']:.2f} s for the {figures}-figure form "
+              f"(target: under 3 s); a {baseline}-figure form {median['baseline']:.2f} s")
+        print(f"median, no service (cold): {median['large cold']:.2f} s; a {baseline}-figure form "
+              f"{median['baseline cold']:.2f} s")
 
 
 if __name__ == "__main__":

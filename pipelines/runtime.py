@@ -1,4 +1,4 @@
-"""The embedded runtime: the department simulator, `ioc serve` and a real Airflow (`airflow standalone`:
+"""The embedded runtime: the validation service, the department simulator, `ioc serve` and a real Airflow (`airflow standalone`:
 api-server, scheduler, dag-processor, triggerer; LocalExecutor; SQLite metadata under $IOC_HOME) as
 background services, each in its own process group with a pid file — so `ioc down` (`make stop`)
 stops every process it started, workers included.
@@ -42,7 +42,17 @@ PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 class Service:
     name: str
     args: list[str]
-    health: str
+    health: str  # a URL that answers 200, or the validation service's socket
+
+    def healthy(self) -> bool:
+        if self.name == "validation":
+            from pipelines.validate import service
+
+            return service.running()
+        try:
+            return httpx.get(self.health, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
 
 
 def run_dir() -> Path:
@@ -50,8 +60,12 @@ def run_dir() -> Path:
 
 
 def services() -> list[Service]:
+    from pipelines.validate.service import socket_path
+
     bin_dir = Path(sys.executable).parent
     return [
+        # first: the Airflow workers' loads connect to it as they start
+        Service("validation", [str(bin_dir / "ioc"), "validation-service"], str(socket_path())),
         Service("simulator", [sys.executable, "-m", "simulator", "--home", str(paths().home), "--port",
                               str(port("simulator"))], f"http://127.0.0.1:{port('simulator')}/healthz"),
         Service("exporter", [str(bin_dir / "ioc"), "serve", "--port", str(port("exporter"))],
@@ -99,11 +113,8 @@ def _wait_healthy(service: Service, process: subprocess.Popen, log: Path, timeou
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{service.name} stopped at start (exit {process.returncode}); see {log}")
-        try:
-            if httpx.get(service.health, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if service.healthy():
+            return
         time.sleep(1)
     raise RuntimeError(f"{service.name} did not answer on {service.health} within {timeout:.0f} s; see {log}")
 
@@ -146,12 +157,15 @@ def up(echo=print) -> dict[str, str]:
 
 
 def urls() -> dict[str, str]:
+    from pipelines.validate.service import socket_path
+
     return {"operations wall": f"http://127.0.0.1:{port('exporter')}/",
             "wall API": f"http://127.0.0.1:{port('exporter')}/api/summary",
             "Airflow UI": f"http://127.0.0.1:{port('airflow')}/",
             "metrics": f"http://127.0.0.1:{port('exporter')}/metrics",
             "exporter health": f"http://127.0.0.1:{port('exporter')}/healthz",
-            "department simulator": f"http://127.0.0.1:{port('simulator')}/healthz"}
+            "department simulator": f"http://127.0.0.1:{port('simulator')}/healthz",
+            "validation service": f"unix:{socket_path()}"}
 
 
 def _group_alive(pgid: int) -> bool:

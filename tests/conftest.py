@@ -34,6 +34,48 @@ def pytest_addoption(parser):
                           "of its own on the local PostgreSQL, its data under its $IOC_HOME)")
 
 
+def pytest_configure(config):
+    """One warm validation service for the whole run, as `ioc up` runs one for the stack: every load of the
+    tests (in a test's process, in an `ioc` subprocess, in Airflow's task runner) connects to it instead of
+    importing Great Expectations itself. Started by the run's first process, before pytest-xdist starts its
+    workers (they inherit $IOC_VALIDATION_SOCKET). The cold path, and the service's fallbacks, are tested in
+    test_validation_service.py."""
+    if hasattr(config, "workerinput") or os.environ.get("IOC_VALIDATION_SOCKET"):
+        return
+    from pipelines.validate.service import running_at
+
+    directory = Path(tempfile.mkdtemp(prefix="ioc-v-"))  # mode 0700, and short: a socket's path holds 107 bytes
+    path, log = directory / "v.sock", directory / "service.log"
+    process = subprocess.Popen([str(VENV_BIN / "ioc"), "validation-service", "--socket", str(path)],
+                               stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not running_at(path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise pytest.UsageError(f"the validation service did not start: {log.read_text()}")
+        time.sleep(0.2)
+    config.stash[VALIDATION_SERVICE] = (process, directory)
+    os.environ["IOC_VALIDATION_SOCKET"] = str(path)
+
+
+def pytest_unconfigure(config):
+    import shutil
+    import signal
+
+    process, directory = config.stash.get(VALIDATION_SERVICE, (None, None))
+    if process is None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    os.environ.pop("IOC_VALIDATION_SOCKET", None)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+VALIDATION_SERVICE = pytest.StashKey[tuple]()
+
+
 # The slowest test files first (measured: `make test` prints each pass's slowest tests): pytest-xdist hands a
 # file at a time to the next free worker in collection order, so the long ones start at once and the short
 # ones fill in around them, instead of one long file running alone at the end.

@@ -106,7 +106,7 @@ def test_the_stack_has_every_component():
     services = compose()["services"]
     commands = {name: " ".join(s.get("command", [])) for name, s in services.items()}
     for part in ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker", "ioc serve",
-                 "-m simulator"):
+                 "-m simulator", "ioc validation-service & exec airflow celery worker"):
         assert any(part in c for c in commands.values()), part
     images = " ".join(s["image"] for s in services.values())
     for image in ("postgres:", "redis:", "prom/prometheus:", "prom/alertmanager:", "grafana/grafana:"):

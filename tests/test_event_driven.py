@@ -39,11 +39,12 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
     secrets = home / "submission-tokens.yaml"  # the departments' tokens, as a secrets file the exporter reads
     secrets.write_text("".join(f"{unit}: {token}\n" for unit, token in tokens.items()), encoding="utf-8")
     monkeypatch.setenv("IOC_SUBMIT_TOKENS_FILE", str(secrets))
+    monkeypatch.delenv("IOC_VALIDATION_SOCKET", raising=False)  # `ioc up` starts this home's own service
     started = ioc("up")
     groups = {f.stem: int(f.read_text()) for f in (home / "run").glob("*.pid")}
     try:
         assert started.returncode == 0, started.stdout + started.stderr
-        assert set(groups) == {"simulator", "exporter", "airflow"}
+        assert set(groups) == {"validation", "simulator", "exporter", "airflow"}
         health = httpx.get(f"http://127.0.0.1:{ports['IOC_AIRFLOW_PORT']}/api/v2/monitor/health", timeout=10).json()
         assert health["scheduler"]["status"] == "healthy" and health["triggerer"]["status"] == "healthy"
         client = AirflowClient()
@@ -124,6 +125,8 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
         assert any(r["run_type"] == "asset_triggered" and datetime.fromisoformat(r["start_date"]) > dropped_at
                    for r in runs), [(r["run_type"], r["start_date"]) for r in runs]
         assert list((home / "archive").rglob(f"*{unit}_{period}.csv")), "loaded and archived, never deleted"
+        service_log = (home / "logs" / "validation.log").read_text()
+        assert " requests of pid " in service_log, "the tasks' loads were validated by the warm service"
     finally:
         stopped = ioc("down")
     assert stopped.returncode == 0, stopped.stderr

@@ -175,7 +175,7 @@ def test_a_large_run_lets_the_ge_worker_go_before_its_commit_and_still_gets_data
     summaries, _ = ingest_feed(FEED)
 
     assert [s.data_docs_requested for s in summaries] == [False, True], "asked once, with the last batch"
-    assert worker().process is None, "the worker exited once it had built the docs"
+    assert worker().channel is None, "the worker exited once it had built the docs"
     docs = home / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"
     assert len(list(docs.rglob("*.html"))) == 2 * len(summaries), "each batch's rows and columns results rendered"
     write_csv(inbox(home) / "SKHCN_2026-11.csv", [[ROWS[0][0], "11/2026", *ROWS[0][2:]]])

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from pipelines.declarations.base import Strict
+from pipelines.declarations.base import Strict, read_yaml
 from pipelines.declarations.models import IDENTIFIER, Names
 from pipelines.text import label_key
 
@@ -185,7 +185,4 @@ def indicator_catalogue(catalogue_id: str, schemas: Path | None = None) -> Indic
 
 @lru_cache(maxsize=16)
 def _read(file: Path) -> IndicatorCatalogue:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return IndicatorCatalogue.model_validate(yaml.load(file.read_text(encoding="utf-8"), Loader=loader))
+    return IndicatorCatalogue.model_validate(read_yaml(file))

@@ -10,16 +10,13 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from pipelines.declarations.base import read_yaml
 from pipelines.declarations.briefing import Briefing
 from pipelines.declarations.checks import CHECK_NAMES
 from pipelines.declarations.kpis import PLACEHOLDERS, Kpi, KpiFile, RatioOfKpis, TableMeasure, placeholders
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.settings import paths
 from pipelines.text import label_key
-
-
-# libyaml's safe loader where PyYAML was built with it (40× the pure-Python parser on a 500-indicator catalogue)
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ def _location(loc: tuple) -> str:
 
 def _read_yaml(file: Path) -> tuple[object, list[DeclarationProblem]]:
     try:
-        return yaml.load(file.read_text(encoding="utf-8"), Loader=SAFE_LOADER), []
+        return read_yaml(file), []
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         return None, [DeclarationProblem(file, "", f"is not valid YAML: {exc}")]
 

@@ -427,7 +427,8 @@ def _left_out_warnings(left_out: dict[str, list[int]], rows: list[list[str | Non
 def _missing_indicators(catalogue, records: list[dict], unit: str) -> list[str]:
     """The catalogue's indicators the unit reports that the form does not carry."""
     matcher = catalogue.matcher
-    found = {matcher.match(r["indicator_name"], r["part_of"], unit).code for r in records}
+    rows = {(r["indicator_name"], r["part_of"]) for r in records}  # a row's figures share its name: matched once
+    found = {matcher.match(name, part_of, unit).code for name, part_of in rows}
     missing = [i for i in catalogue.reported_by(unit) if i.code not in found]
     if not missing:
         return []

@@ -188,6 +188,7 @@ class BatchValidator:
         self.seconds = 0.0
         self.chunks = 0
         self.source_columns: list[str] = []
+        self.columns_sent: list[str] | None = None  # the source columns GE's worker was asked to validate
         self.derived: list[str] = []  # columns the suite reads that rows do not carry (unit activity, outliers)
         root = paths().staging(feed.id)
         root.mkdir(parents=True, exist_ok=True)
@@ -206,6 +207,7 @@ class BatchValidator:
         self.source_columns = conformed.source_columns
         if self.chunks == 1:
             self.labels = conformed.labels
+            self._send_columns()  # validated by GE's worker while this process conforms and stages the rows
         typed, flags = _derive(self.con, self.feed, conformed.typed, self.units)
         row_checks = [c for c in self.checks if c.id in self.predicates]
         self._add_typing(typed)
@@ -279,10 +281,11 @@ class BatchValidator:
 
     def _add_typing(self, typed: pl.DataFrame) -> None:
         """Count the rows the conform stage gave a reason: a value not of its type, an unknown indicator."""
+        given = typed.filter(pl.col(REASONS).list.len() > 0)  # few rows, if any: only they are looked into
         for result, check in ((self.typing, TYPE_CHECK), (self.indicators, INDICATOR_CHECK)):
             if result is None:
                 continue
-            failed = typed.filter(pl.col(REASONS).list.eval(
+            failed = given.filter(pl.col(REASONS).list.eval(
                 pl.element().struct.field("check_name") == check).list.any())
             result.unexpected_count += failed.height
             result.success = result.success and failed.height == 0
@@ -291,6 +294,12 @@ class BatchValidator:
                          if check == INDICATOR_CHECK else key_text(self.feed))
                 result.failing_keys += failed.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(
                     shown).to_series().to_list()
+
+    def _send_columns(self) -> None:
+        from pipelines.validate.gx_worker import worker
+
+        self.columns_sent = list(self.source_columns)
+        worker().submit("validate_columns", self.feed, self.parameters, self.columns_sent)
 
     def _reason(self, check: SuiteCheck) -> pl.Expr:
         return reason(self.feed.id, check.name, check.column, self.labels.get(check.column),
@@ -305,11 +314,13 @@ class BatchValidator:
         con, feed = self.con, self.feed
         docs = []
         files = self._staged_files
+        if self.columns_sent != self.source_columns:
+            self._send_columns()
+        outcomes, column_docs = worker().collect()  # (the last answer: the columns', after prepare's)
+        self._add_outcomes(outcomes)
         if self.well_formed_rows:
             outcomes, docs = worker().call("validate_rows", feed, f"{files} WHERE {MALFORMED} IS NULL", self.parameters)
             self._add_outcomes(outcomes)
-        outcomes, column_docs = worker().call("validate_columns", feed, self.parameters, self.source_columns)
-        self._add_outcomes(outcomes)
         self._columns_present()
         con.execute(f"CREATE OR REPLACE TEMP TABLE {self.extra} AS "
                     f"SELECT {ROW_ID}, unnest({REASONS}) AS reason FROM {files} LIMIT 0")

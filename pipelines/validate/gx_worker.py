@@ -1,11 +1,13 @@
-"""Great Expectations in a process of its own, started when a load starts.
+"""Great Expectations in a process of its own: the warm validation service's, or one started by the load.
 
-Importing GE costs seconds of CPU; in its own process that import runs on the other core while the
-load reads, conforms and stages its first chunks, instead of before them. The worker answers one
-request at a time over a pipe (pickled): prepare GE for a feed (while the batch is read), validate a
-batch's staged rows (a view over their Parquet files in the staging database GE reads through its SQL
-path), validate the columns a source sent, build Data Docs. It exits when the process that started it
-closes the pipe (also when that process is killed), and is started again if it dies.
+Importing GE costs seconds of CPU. Where the validation service runs (`ioc up` starts it; see
+validate/service.py), a load connects to it and is answered by a worker it forks, GE already imported;
+where it does not, the load starts a worker of its own, whose import runs on the other core while the load
+reads, conforms and stages its first chunks (the cold path). Either worker answers one request at a time
+(pickled): prepare GE for a feed (while the batch is read), validate a batch's staged rows (a view over
+their Parquet files in the staging database GE reads through its SQL path), validate the columns a source
+sent, build Data Docs. It exits when the process that started it lets it go or closes its end (also when
+that process is killed), and is started again if it dies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import atexit
 import contextlib
 import os
 import pickle
+import socket
 import subprocess
 import sys
 import threading
@@ -26,20 +29,72 @@ class GreatExpectationsFailed(RuntimeError):
     """The worker raised: its traceback is the message."""
 
 
+class OwnWorker:
+    """A worker process of this process's own (the cold path): it imports GE first."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "pipelines.validate.gx_worker"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
+        self.requests, self.answers = self.process.stdin, self.process.stdout
+        self.let_go_sent = False
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def let_go(self) -> None:
+        """No more requests: the worker answers what it has, then exits."""
+        self.let_go_sent = True
+        with contextlib.suppress(OSError):
+            self.requests.close()
+
+    def close(self) -> None:
+        try:
+            self.requests.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+        self.answers.close()
+
+
+class ServiceWorker:
+    """A worker the validation service forked for this process, over its socket."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.requests, self.answers = connection.makefile("wb"), connection.makefile("rb")
+        self.let_go_sent = False
+
+    def alive(self) -> bool:
+        return True  # a worker that died shows at the next request or answer
+
+    def let_go(self) -> None:
+        self.let_go_sent = True
+        with contextlib.suppress(OSError):
+            self.requests.close()
+            self.connection.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        for end in (self.requests, self.answers, self.connection):
+            with contextlib.suppress(OSError):
+                end.close()
+
+
 class GxWorker:
     def __init__(self) -> None:
-        self.process: subprocess.Popen | None = None
+        self.channel: OwnWorker | ServiceWorker | None = None
         self.lock = threading.Lock()
         self.pending = 0  # requests sent whose answers are not read yet
 
     def start(self) -> None:
-        """Start the worker (it imports GE at once) unless it runs already."""
-        if self.process is not None and self.process.stdin.closed:
+        """Connect to the validation service, or start a worker of our own (it imports GE at once), unless
+        one is in use already."""
+        if self.channel is not None and self.channel.let_go_sent:
             self.close()  # let go by submit_last() in a load that then failed: its answer goes with it
-        if self.process is None or self.process.poll() is not None:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "pipelines.validate.gx_worker"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, env=os.environ.copy())
+        if self.channel is None or not self.channel.alive():
+            from pipelines.validate import service
+
+            connection = service.connect()
+            self.channel = ServiceWorker(connection) if connection is not None else OwnWorker()
 
     def submit(self, function: str, *args) -> None:
         """Send a request without waiting for its answer (the worker works while the caller goes on);
@@ -48,8 +103,8 @@ class GxWorker:
             self.start()
             env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
             try:
-                pickle.dump((function, env, args), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                self.process.stdin.flush()
+                pickle.dump((function, env, args), self.channel.requests, protocol=pickle.HIGHEST_PROTOCOL)
+                self.channel.requests.flush()
             except (BrokenPipeError, OSError) as exc:
                 self._stopped(exc)
             self.pending += 1
@@ -60,10 +115,7 @@ class GxWorker:
         new worker."""
         self.submit(function, *args)
         with self.lock:
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass
+            self.channel.let_go()
 
     def call(self, function: str, *args):
         """Send a request and wait for its answer (after those of the requests submitted before it)."""
@@ -76,16 +128,14 @@ class GxWorker:
             failures, value = [], None
             while self.pending:
                 try:
-                    status, value = pickle.load(self.process.stdout)
-                except (EOFError, pickle.UnpicklingError) as exc:
+                    status, value = pickle.load(self.channel.answers)
+                except (EOFError, OSError, pickle.UnpicklingError) as exc:
                     self._stopped(exc)
                 self.pending -= 1
                 if status == "error":
                     failures.append(value)
-            if self.process is not None and self.process.stdin.closed:  # let go by submit_last()
-                self.process.wait()
-                self.process.stdout.close()
-                self.process = None
+            if self.channel is not None and self.channel.let_go_sent:  # let go by submit_last()
+                self.close()
             if failures:
                 raise GreatExpectationsFailed(failures[0])
             return value
@@ -93,18 +143,13 @@ class GxWorker:
     def _stopped(self, exc: BaseException):
         self.close()
         raise GreatExpectationsFailed(f"the Great Expectations worker stopped ({exc!r}); "
-                                      "its error, if any, is in this process's stderr") from None
+                                      "its error, if any, is in this process's stderr "
+                                      "(or the validation service's log)") from None
 
     def close(self) -> None:
-        process, self.process, self.pending = self.process, None, 0
-        if process is None:
-            return
-        try:
-            process.stdin.close()
-            process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-        process.stdout.close()
+        channel, self.channel, self.pending = self.channel, None, 0
+        if channel is not None:
+            channel.close()
 
 
 _worker = GxWorker()
@@ -245,30 +290,43 @@ def _plain(value):
 FUNCTIONS = {f.__name__: f for f in (prepare, validate_rows, validate_columns, build_data_docs)}
 
 
-def main() -> None:
-    answers = os.fdopen(os.dup(1), "wb")  # GE's own prints go to stderr, never into the answers
-    os.dup2(2, 1)
-    requests = sys.stdin.buffer
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations  # noqa: F401  (the slow import, done before the first request arrives)
-
+def answer(requests, answers) -> int:
+    """Answer requests until the caller lets go (or closes its end), each in the caller's environment; the
+    number answered."""
+    answered = 0
     while True:
         try:
             function, env, args = pickle.load(requests)
-        except EOFError:  # the caller is done, every answer written: leave without tearing GE's objects down
-            answers.close()
-            sys.stderr.flush()
-            os._exit(0)  # (an orderly interpreter exit cost 1.3 s, which the caller's exit waited for)
+        except (EOFError, OSError):  # the caller is done (or gone), every answer written
+            return answered
         for name in [k for k in os.environ if k.startswith(ENV_PREFIXES)]:
             if name not in env:
                 del os.environ[name]
         os.environ.update(env)
         try:
-            answer = pickle.dumps(("ok", FUNCTIONS[function](*args)), protocol=pickle.HIGHEST_PROTOCOL)
+            reply = pickle.dumps(("ok", FUNCTIONS[function](*args)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException:  # noqa: BLE001 (the caller raises it)
-            answer = pickle.dumps(("error", traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
-        answers.write(answer)
-        answers.flush()
+            reply = pickle.dumps(("error", traceback.format_exc()), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            answers.write(reply)
+            answers.flush()
+        except OSError:  # the caller is gone
+            return answered
+        answered += 1
+
+
+def main() -> None:
+    answers = os.fdopen(os.dup(1), "wb")  # GE's own prints go to stderr, never into the answers
+    os.dup2(2, 1)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations  # noqa: F401  (the slow import, done before the first request arrives)
+
+    answer(sys.stdin.buffer, answers)
+    with contextlib.suppress(OSError):
+        answers.close()
+    sys.stderr.flush()
+    os._exit(0)  # leave without tearing GE's objects down (an orderly interpreter exit cost 1.3 s, which the
+    # caller's exit waited for)
 
 
 if __name__ == "__main__":

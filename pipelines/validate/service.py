@@ -1,0 +1,176 @@
+"""The validation service: Great Expectations imported once, kept warm for every process of the stack.
+
+A load's own GE worker makes it wait seconds before its first answer (GE's import), which a small report
+pays whole. `ioc validation-service` (started by `ioc up`, before the Airflow workers that load) imports GE
+once and listens on a Unix socket. Each process that loads connects; the service forks a worker for it,
+GE already imported, which answers that process's requests as a worker of its own would
+(gx_worker.answer), then exits: nothing of one load's state or memory reaches the next, and loads that run
+side by side each have a worker. Where the service is not running (or not answering), a load starts its
+own worker: the cold path, slower, the same results.
+
+The socket is private to the user who runs the service (a 0700 directory, a 0600 socket): requests are
+pickled, so whoever may connect may run code as that user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+import socket
+import stat
+import struct
+import sys
+import tempfile
+from pathlib import Path
+
+from pipelines.settings import paths
+
+log = logging.getLogger(__name__)
+
+READY = b"R"  # what a forked worker sends first: the connection is served
+CONNECT_TIMEOUT = 10.0  # seconds a load waits for the service's worker before starting its own
+
+
+def socket_path() -> Path:
+    """$IOC_VALIDATION_SOCKET, or the socket of this $IOC_HOME's service, in a directory of the user's own
+    under the system's temporary one (a Unix socket's path holds at most 107 bytes, which $IOC_HOME may
+    not leave)."""
+    if named := os.environ.get("IOC_VALIDATION_SOCKET", "").strip():
+        return Path(named)
+    digest = hashlib.sha256(str(paths().home).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"ioc-{os.getuid()}" / f"validation-{digest}.sock"
+
+
+def _private(directory: Path) -> bool:
+    """The directory is this user's, and nobody else's (no group or other permissions)."""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def connect(timeout: float = CONNECT_TIMEOUT) -> socket.socket | None:
+    """A connection served by a worker of the service, or None where no service answers (or its socket is
+    not in a directory private to this user)."""
+    path = socket_path()
+    if not _private(path.parent):
+        return None
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.settimeout(timeout)
+        connection.connect(str(path))
+        if connection.recv(1) != READY:
+            raise ConnectionError("the service closed the connection")
+        connection.settimeout(None)
+        return connection
+    except OSError as exc:
+        connection.close()
+        if not isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):  # a service there, not answering
+            log.warning("the validation service at %s did not answer (%s): this load starts its own worker",
+                        path, exc)
+        return None
+
+
+def running() -> bool:
+    """Whether a service answers on this $IOC_HOME's socket."""
+    connection = connect(timeout=2)
+    if connection is None:
+        return False
+    connection.close()
+    return True
+
+
+def serve(path: Path | None = None) -> None:
+    """Import GE, listen on the socket, fork a worker per connection; until SIGTERM or SIGINT."""
+    path = path or socket_path()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    _warm()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _private(path.parent):
+        raise SystemExit(f"{path.parent} must be a directory of this user's only (mode 0700): the service's "
+                         "requests run as this user. Remove it, or set IOC_VALIDATION_SOCKET to a path in one.")
+    if running_at(path):
+        raise SystemExit(f"a validation service is already answering on {path}")
+    path.unlink(missing_ok=True)  # a socket left by a service that was killed
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    umask = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(umask)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped as they exit
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, _stop)
+    print(f"validation service (pid {os.getpid()}) ready on {path}", flush=True)
+    try:
+        while True:
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                listener.close()
+                _worker(connection)
+            connection.close()
+    except SystemExit:
+        pass
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+
+
+def running_at(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2)
+    try:
+        probe.connect(str(path))
+        return probe.recv(1) == READY
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def _stop(number, frame) -> None:
+    raise SystemExit(0)
+
+
+def _warm() -> None:
+    """What every worker needs imported, once: GE, and the parts of it and of our validation a worker uses.
+    Not DuckDB, pyarrow or what imports them (the warehouse): imported here, before the fork, they made each
+    worker 0.7–1.2 s slower on a 3,000-row form (measured, whole `ioc ingest` processes, run by run); a worker
+    imports them itself in less."""
+    import great_expectations  # noqa: F401  (seconds)
+    import great_expectations.expectations  # noqa: F401
+    import pandas  # noqa: F401
+    import sqlalchemy  # noqa: F401
+
+    from pipelines.validate import gx, gx_duckdb, gx_worker, suite  # noqa: F401
+
+
+def _worker(connection: socket.socket) -> None:
+    """One connection's worker (a forked child): answer it, then exit."""
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
+    from pipelines.validate import gx_worker
+
+    try:
+        caller, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                                   struct.calcsize("3i")))
+        if uid != os.getuid():  # the socket's mode keeps others out; this says so if it ever did not
+            print(f"refused a connection of uid {uid} (pid {caller})", flush=True)
+            return
+        connection.sendall(READY)
+        with connection.makefile("rb") as requests, connection.makefile("wb") as answers:
+            answered = gx_worker.answer(requests, answers)
+        print(f"worker {os.getpid()} answered {answered} requests of pid {caller}", flush=True)
+    except Exception:  # noqa: BLE001 (logged; the caller sees its connection close)
+        log.exception("a validation worker failed")
+    finally:
+        with contextlib.suppress(OSError):
+            connection.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

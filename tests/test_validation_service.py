@@ -1,0 +1,147 @@
+"""The validation service (`ioc validation-service`): loads it serves get the cold path's results, side by side
+each from a worker of its own; without it (never started, stopped, killed, or in a directory others can
+read) a load starts its own worker and loads the same."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.validate import service
+from tests.conftest import VENV_BIN, ioc
+from tests.stack import wait_until
+from tests.test_file_drop import ROWS, write_csv
+
+FEED = "dept_monthly_report"
+BAD_ROWS = [ROWS[0], ROWS[1][:4] + ["-3"] + ROWS[1][5:], ROWS[2]]  # a negative count: quarantined
+
+
+@pytest.fixture
+def socket_dir():
+    directory = Path(tempfile.mkdtemp(prefix="ioc-v-"))  # short (a socket's path holds 107 bytes), mode 0700
+    yield directory
+    for path in directory.iterdir():
+        path.unlink()
+    directory.rmdir()
+
+
+def start_service(path: Path, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen([str(VENV_BIN / "ioc"), "validation-service", "--socket", str(path)],
+                               stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    wait_until(lambda: process.poll() is not None or service.running_at(path), timeout=120, interval=0.2,
+               what="the validation service's socket")
+    assert process.poll() is None, log.read_text()
+    return process
+
+
+@pytest.fixture
+def running_service(socket_dir, tmp_path, monkeypatch):
+    path, log = socket_dir / "v.sock", tmp_path / "validation.log"
+    process = start_service(path, log)
+    monkeypatch.setenv("IOC_VALIDATION_SOCKET", str(path))
+    yield process, path, log
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def ingest(home: Path, name: str, rows: list[list[str]], socket: Path) -> subprocess.Popen:
+    """`ioc ingest` of one report file in `home`, against the service at `socket`, started (not waited for)."""
+    inbox = home / "inbox" / FEED
+    inbox.mkdir(parents=True, exist_ok=True)
+    write_csv(inbox / name, rows)
+    return subprocess.Popen([str(VENV_BIN / "ioc"), "ingest", FEED], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "IOC_HOME": str(home), "IOC_VALIDATION_SOCKET": str(socket)})
+
+
+def outcome(home: Path) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return {
+            "batches": con.execute("SELECT status, rows_received, rows_loaded, rows_quarantined FROM ops.batches")
+                .fetchall(),
+            "results": con.execute("SELECT check_id, severity, success, unexpected_count FROM ops.validation_results "
+                                   "ORDER BY check_id").fetchall(),
+            "quarantine": con.execute("SELECT record, reasons, status FROM ops.quarantine "
+                                      "ORDER BY 1").fetchall(),
+            "clean": con.execute("SELECT indicator_code, value FROM clean.dept_monthly_report ORDER BY 1").fetchall(),
+        }
+
+
+def test_loads_served_side_by_side_by_the_service_give_what_the_cold_path_gives(running_service, tmp_path, socket_dir):
+    process, path, log = running_service
+    warm = [tmp_path / "warm-a", tmp_path / "warm-b"]
+    loads = [ingest(warm[0], "SKHCN_2026-10.csv", BAD_ROWS, path), ingest(warm[1], "SKHCN_2026-10.csv", BAD_ROWS, path)]
+    outputs = [load.communicate(timeout=300)[0] for load in loads]
+    cold = ingest(tmp_path / "cold", "SKHCN_2026-10.csv", BAD_ROWS, socket_dir / "nobody-listens.sock")
+    cold_output = cold.communicate(timeout=300)[0]
+
+    assert [load.returncode for load in (*loads, cold)] == [0, 0, 0], [*outputs, cold_output]
+    expected = outcome(tmp_path / "cold")
+    assert expected["batches"] == [("partial", 3, 2, 1)], expected
+    assert any(not success for _, _, success, _ in expected["results"])
+    assert outcome(warm[0]) == expected and outcome(warm[1]) == expected
+    served = re.findall(r"worker (\d+) answered (\d+) requests of pid (\d+)", log.read_text())
+    by_caller = {int(caller): (int(worker), int(count)) for worker, count, caller in served if int(count)}  # not probes
+    assert set(by_caller) == {load.pid for load in loads}, log.read_text()  # the cold load never connected
+    assert len({worker for worker, _ in by_caller.values()}) == 2, "each load its own worker"
+    assert all(count >= 3 for _, count in by_caller.values()), "prepared, then validated rows and columns"
+    assert process.poll() is None, "the service keeps serving"
+
+
+def test_a_stopped_or_killed_service_leaves_loads_to_their_own_worker(running_service, tmp_path, home):
+    process, path, log = running_service
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    assert not path.exists(), "a stopped service removes its socket"
+    load = ingest(home, "SKHCN_2026-10.csv", ROWS, path)
+    assert load.wait(timeout=300) == 0, load.stdout.read()
+    assert outcome(home)["batches"] == [("loaded", 3, 3, 0)]
+
+    again = start_service(path, tmp_path / "again.log")  # then killed outright: its socket stays behind
+    os.killpg(again.pid, signal.SIGKILL)
+    again.wait(timeout=30)
+    assert path.exists() and not service.running_at(path)
+    load = ingest(home, "SKHCN_2026-11.csv", [[r[0], "11/2026", *r[2:]] for r in ROWS], path)
+    assert load.wait(timeout=300) == 0, load.stdout.read()
+    assert [b[0] for b in outcome(home)["batches"]] == ["loaded", "loaded"]
+    third = start_service(path, tmp_path / "third.log")  # a new service takes the stale socket's place
+    try:
+        assert service.running_at(path)
+    finally:
+        os.killpg(third.pid, signal.SIGTERM)
+        third.wait(timeout=30)
+
+
+def test_a_socket_in_a_directory_others_can_enter_is_neither_served_nor_used(tmp_path, monkeypatch):
+    shared = Path(tempfile.mkdtemp(prefix="ioc-v-"))
+    try:
+        shared.chmod(0o755)
+        path = shared / "v.sock"
+        started = ioc("validation-service", "--socket", str(path))
+        assert started.returncode != 0
+        assert f"{shared} must be a directory of this user's only (mode 0700)" in started.stdout + started.stderr
+        assert not path.exists()
+        monkeypatch.setenv("IOC_VALIDATION_SOCKET", str(path))
+        assert service.connect() is None
+    finally:
+        shared.rmdir()
+
+
+def test_the_default_socket_is_short_and_private_whatever_the_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("IOC_VALIDATION_SOCKET", raising=False)
+    monkeypatch.setenv("IOC_HOME", str(tmp_path / ("a-very-long-directory-name-" * 6)))
+    first = service.socket_path()
+    monkeypatch.setenv("IOC_HOME", str(tmp_path / "another"))
+    second = service.socket_path()
+    assert first != second and first.parent == second.parent
+    assert len(str(first).encode()) < 108 and first.parent.name == f"ioc-{os.getuid()}"

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import select
 import signal
 import socket
 import stat
@@ -103,16 +104,25 @@ def serve(path: Path | None = None) -> None:
     finally:
         os.umask(umask)
     listener.listen(64)
+    # A signal may be taken by any of the threads GE's imports started (numpy's), not interrupting accept():
+    # its handler also writes to this pipe, which the loop waits on beside the socket.
+    wakeup, woken = os.pipe()
+    os.set_blocking(woken, False)
+    signal.set_wakeup_fd(woken)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped as they exit
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, _stop)
     print(f"validation service (pid {os.getpid()}) ready on {path}", flush=True)
     try:
         while True:
+            ready, _, _ = select.select([listener, wakeup], [], [])
+            if wakeup in ready:
+                os.read(wakeup, 512)  # (the handler runs as select returns; SIGCHLD's only wake the loop)
+            if listener not in ready:
+                continue
             connection, _ = listener.accept()
             if os.fork() == 0:
-                listener.close()
-                _worker(connection)
+                _worker(connection, listener, (wakeup, woken))
             connection.close()
     except SystemExit:
         pass
@@ -150,13 +160,18 @@ def _warm() -> None:
     from pipelines.validate import gx, gx_duckdb, gx_worker, suite  # noqa: F401
 
 
-def _worker(connection: socket.socket) -> None:
-    """One connection's worker (a forked child): answer it, then exit."""
-    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, signal.SIG_DFL)
-    from pipelines.validate import gx_worker
-
+def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int, int]) -> None:
+    """One connection's worker (a forked child): answer it, then exit, whatever happens (never back into the
+    service's loop)."""
     try:
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        listener.close()
+        for fd in pipe:
+            os.close(fd)
+        from pipelines.validate import gx_worker
+
         caller, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                                    struct.calcsize("3i")))
         if uid != os.getuid():  # the socket's mode keeps others out; this says so if it ever did not
@@ -166,7 +181,7 @@ def _worker(connection: socket.socket) -> None:
         with connection.makefile("rb") as requests, connection.makefile("wb") as answers:
             answered = gx_worker.answer(requests, answers)
         print(f"worker {os.getpid()} answered {answered} requests of pid {caller}", flush=True)
-    except Exception:  # noqa: BLE001 (logged; the caller sees its connection close)
+    except BaseException:  # noqa: BLE001 (logged; the caller sees its connection close)
         log.exception("a validation worker failed")
     finally:
         with contextlib.suppress(OSError):

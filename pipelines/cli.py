@@ -113,6 +113,102 @@ def feeds_check() -> None:
                   f"{len(catalog.feeds)} feeds, {len(catalog.kpis)} KPIs: all declarations are valid")
 
 
+@feeds_app.command("draft")
+def feeds_draft(
+    files: Annotated[list[Path], typer.Argument(help="One or more sample files of the department (CSV or XLSX).")],
+    feed_id: Annotated[str, typer.Option("--id", help="The new feed's id (snake_case): schemas/feeds/ID.yaml.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing declaration.")] = False,
+    kind: Annotated[str, typer.Option("--kind", help="auto, table or form.")] = "auto",
+    owner: Annotated[Optional[str], typer.Option("--owner", help="The unit code that owns the feed.")] = None,
+    encoding: Annotated[Optional[list[str]], typer.Option(
+        "--encoding", help="The samples' encoding, if neither UTF-8 nor Windows-1258.")] = None,
+) -> None:
+    """Draft a feed's declaration from sample files: header, columns and types, key, file names, or a form's layout
+    and its indicator catalogue. Prints what it decided and why; undecided lines are marked # TODO."""
+    import re
+
+    from pipelines.draft.feed import draft_feed
+    from pipelines.draft.samples import DraftError
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", feed_id) or kind not in ("auto", "table", "form"):
+        errors.print("[red]✗[/red] --id must be snake_case (e.g. so_du_lich_thang); --kind auto, table or form")
+        raise typer.Exit(2)
+    try:
+        drafted = draft_feed(files, feed_id, force=force, kind=kind, owner=owner, encodings=encoding)
+    except DraftError as exc:
+        errors.print(f"[red]✗[/red] {exc}; nothing written", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"[green]✓[/green] drafted {drafted.feed_file}" + (
+        f" and {drafted.catalogue_file}" if drafted.catalogue_file else "") + f" ({drafted.kind})", highlight=False)
+    for line in drafted.decisions:
+        console.print(f"  {line}", highlight=False, markup=False)
+    if drafted.todos:
+        console.print(f"[yellow]![/yellow] {len(drafted.todos)} lines to decide (marked # TODO):", highlight=False)
+        for todo in drafted.todos:
+            console.print(f"    {todo}", highlight=False, markup=False)
+    console.print(f"  next: read it, adjust it, then: ioc feeds try {feed_id} --file FILE", highlight=False)
+
+
+@feeds_app.command("try")
+def feeds_try(
+    feed_id: Annotated[str, typer.Argument(help="The feed's id.")],
+    file: Annotated[Path, typer.Option("--file", "-f", exists=True, dir_okay=False, help="A file of the feed.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Read, conform and validate a file as the feed would load it, writing nothing: the header and mapping, each
+    column's values that do not parse, the rows that would be quarantined and why, the checks. Exit 0 when the
+    file would load without quarantine, 1 otherwise, 2 when it cannot be read."""
+    from dataclasses import asdict
+
+    from pipelines.extract.unreadable import UnreadableFile
+    from pipelines.trial import try_file
+
+    feed = _feed(feed_id)
+    if feed.source.kind != "file_drop":
+        errors.print(f"[red]✗[/red] feed {feed_id} reads from {feed.source.kind}, not files")
+        raise typer.Exit(2)
+    try:
+        trial = try_file(feed, file)
+    except UnreadableFile as exc:
+        errors.print(f"[red]✗[/red] feed {feed_id}, file {file.name}: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(asdict(trial), ensure_ascii=False, indent=1, default=str))
+        raise typer.Exit(0 if trial.clean else 1)
+    console.print(f"{file.name}: read as {trial.read_as}; header on row {trial.header_row}", highlight=False)
+    for m in trial.mapping:
+        console.print(f"  {m['at']}: {m['label']!r} → {m['column']}", highlight=False, markup=False)
+    for label in trial.unmapped_labels:
+        console.print(f"  [yellow]![/yellow] {label!r}: no column of the feed (kept in raw history only)",
+                      highlight=False)
+    for name in trial.missing_columns:
+        console.print(f"  [yellow]![/yellow] column {name}: not in the file", highlight=False)
+    table = Table("column", "type", "values", "parsed", "did not parse (examples)")
+    for c in trial.columns:
+        table.add_row(c.column, c.type, str(c.values), str(c.parsed),
+                      f"[red]{c.failed}[/red]: " + ", ".join(map(repr, c.examples)) if c.failed else "")
+    console.print(table)
+    shown = trial.quarantine[:20]
+    for q in shown:
+        where = f"row {q['row']}" + (f", cell {q['cell']}" if q["cell"] else "")
+        console.print(f"  [red]quarantined[/red] {where}: " + " | ".join(q["reasons"]), highlight=False)
+    if len(trial.quarantine) > len(shown):
+        console.print(f"  … and {len(trial.quarantine) - len(shown)} more (--json lists them all)")
+    for check in trial.checks:
+        if not check["success"]:
+            console.print(f"  [yellow]check {check['check']} ({check['severity']}): {check['failing']} failing[/yellow]",
+                          highlight=False)
+    for warning in trial.warnings:
+        console.print(f"  [yellow]![/yellow] {warning}", highlight=False, markup=False)
+    if trial.blocked:
+        console.print("[red]✗ the batch would be blocked[/red] (nothing published): " + "; ".join(trial.blocked_because),
+                      highlight=False)
+    verdict = "[green]✓[/green]" if trial.clean else "[red]✗[/red]"
+    console.print(f"{verdict} {trial.rows} rows: {trial.would_load} would load, {trial.quarantined} would be "
+                  "quarantined; nothing was written", highlight=False)
+    raise typer.Exit(0 if trial.clean else 1)
+
+
 @app.command()
 def ingest(
     feed: Annotated[str, typer.Argument(help="Feed id, e.g. dept_monthly_report.")],

@@ -16,7 +16,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from pipelines.declarations.indicators import indicator_catalogue, tone_key
+from pipelines.declarations.indicators import IndicatorCatalogue, indicator_catalogue, tone_key
 from pipelines.declarations.models import Feed, FormLayout, MEASURE_PLACEHOLDERS
 from pipelines.extract.landing import SOURCE_ROW
 from pipelines.extract.records import as_text
@@ -56,17 +56,20 @@ class FormRead:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = "") -> FormRead:
-    """The form's figures as long rows, or UnreadableFile naming the sheet, row and column at fault and the fix."""
+def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = "",
+              catalogue: IndicatorCatalogue | None = None) -> FormRead:
+    """The form's figures as long rows, or UnreadableFile naming the sheet, row and column at fault and the fix.
+    `catalogue` stands for the form's declared one (a draft reads a form before its catalogue exists)."""
     try:
-        return _read(feed, grid, file_fields, sheet)
+        return _read(feed, grid, file_fields, sheet, catalogue)
     except UnreadableFile as exc:
         if not sheet:  # a CSV file has no sheet
             raise
         raise UnreadableFile(f"sheet {sheet!r}: {exc}", f"trang tính {sheet!r}: {exc.vi}") from None
 
 
-def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str) -> FormRead:
+def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str,
+          catalogue: IndicatorCatalogue | None) -> FormRead:
     import polars as pl
 
     form: FormLayout = feed.source.form
@@ -79,7 +82,7 @@ def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str) -> Fo
     records: list[dict] = []
     left_out: dict[str, list[int]] = {"group": [], "numbering": [], "skipped": []}
     whole: str | None = None
-    catalogue = indicator_catalogue(form.catalogue)
+    catalogue = catalogue if catalogue is not None else indicator_catalogue(form.catalogue)
     units = {m.measure: m.unit_of_measure for m in form.measures}
     end = len(rows)
     for i in range(columns.last_row, len(rows)):
@@ -400,9 +403,9 @@ def _month(text: str | None) -> str | None:
 
 
 def _unit_in_title(texts: list[str]) -> str | None:
-    from pipelines.declarations.loading import catalog
+    from pipelines.declarations.loading import read_org_units
 
-    names = {tone_key(u.vi): u.code for u in catalog().org_units.units if u.kind == "department"}
+    names = {tone_key(u.vi): u.code for u in read_org_units().units if u.kind == "department"}
     return next((names[tone_key(t)] for t in texts if tone_key(t) in names), None)
 
 

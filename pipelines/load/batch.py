@@ -123,7 +123,7 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
     # only the batch's outcome is one transaction. A crash while staging leaves nothing in the warehouse.
     validator = BatchValidator(con, feed, batch, units, STAGED)
     try:
-        validation = _validated(con, feed, batch, validator, summary)
+        validation = validated(con, feed, batch, validator, summary)
         if last_docs is not None and validation is not None:
             from pipelines.validate.gx_worker import worker
 
@@ -171,13 +171,13 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
     return summary
 
 
-def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
-               summary: BatchSummary) -> Validation | None:
-    """The batch's rows conformed, checked and staged chunk by chunk, then its validation (None for a batch
-    with no rows)."""
+def validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary,
+              records=None) -> Validation | None:
+    """The batch's rows (its landed records, or the landing frames `records`) conformed, checked and staged chunk
+    by chunk, then its validation (None for a batch with no rows)."""
     received = 0
     # The next chunk is read and conformed in a thread of its own while this one is checked and staged.
-    for i, (well_formed, malformed, rows) in enumerate(read_ahead(_conformed_chunks(feed, batch))):
+    for i, (well_formed, malformed, rows) in enumerate(read_ahead(_conformed_chunks(feed, batch, records))):
         if i:
             failpoint("load.between_chunks")
         if well_formed is not None:
@@ -210,13 +210,13 @@ def _validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator,
     return validation
 
 
-def _conformed_chunks(feed: Feed, batch: LandedBatch):
-    """The batch's chunks, each as (its well-formed records conformed or None, its malformed lines, its
-    row count)."""
+def _conformed_chunks(feed: Feed, batch: LandedBatch, records=None):
+    """The batch's chunks (or those of `records`), each as (its well-formed records conformed or None, its
+    malformed lines, its row count)."""
     number_format = getattr(feed.source, "number_format", "en")
     where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
     received = 0
-    for chunk in record_chunks(batch, feed.source.max_batch_rows):
+    for chunk in records if records is not None else record_chunks(batch, feed.source.max_batch_rows):
         if chunk.height == 0:
             continue
         malformed = chunk.filter(pl.col(MALFORMED).is_not_null()) if MALFORMED in chunk.columns else chunk.clear()

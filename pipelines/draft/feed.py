@@ -70,8 +70,8 @@ def draft_feed(files: list[Path], feed_id: str, force: bool = False, kind: str =
     drafted = Drafted("form" if form_why else "table", feed_file, None)
     drafted.decisions += [f"left out {why}" for why in left_out]
     if words.problem:
-        drafted.decisions.append(f"the declarations in $IOC_SCHEMAS do not load ({words.problem}): no name or code of "
-                                 "theirs is reused; run `ioc feeds check`")
+        drafted.decisions.append(f"declarations of $IOC_SCHEMAS that do not load ({words.problem}) lend no names; "
+                                 "run `ioc feeds check`")
     out = YamlText()
     names = ", ".join(s.path.name for s in samples[:4]) + (f" and {len(samples) - 4} more" if len(samples) > 4 else "")
     out.comment(f"Drafted by `ioc feeds draft` on {date.today():%Y-%m-%d} from {names}.\nRead every line, above all "
@@ -233,7 +233,7 @@ def _form_feed(out: YamlText, feed_id: str, form: FormDraft, samples: list[Sampl
         out.item(2, {"check": "rows_match_file_name"})
     out.item(2, {"check": "unit_code_is_active", "column": "department_code", "as_of": "period"})
     for rule in form.rules:
-        out.item(2, rule, why="a rule of the declared form with these measures")
+        out.item(2, rule, why="a rule across the form's figures (DHIS2's validation rules)")
     drafted.decisions.append(f"measures: " + "; ".join(f"{m.code} ← {m.labels} ({m.why})" for m in form.measures))
     drafted.decisions.append(f"{len(form.indicators) or 'every'} indicator rows; reporting units {form.units}")
     drafted.decisions += form.notes

@@ -9,10 +9,18 @@ from dataclasses import dataclass, field
 
 from pipelines.declarations.indicators import _NUMBERING, _PART, IndicatorCatalogue, tone_key
 from pipelines.declarations.models import Feed, FormLayout
-from pipelines.draft.names import snake_name, unique, upper_code
+from pipelines.draft.names import ascii_words, snake_name, unique, upper_code
 from pipelines.draft.samples import HEADER_SEARCH_ROWS, DraftError, Sample, _label_like
-from pipelines.draft.table import FILE_NAME
-from pipelines.draft.vocabulary import INDICATOR_LABELS, NOTE_LABELS, NUMBERING_LABELS, UNIT_LABELS, Vocabulary
+from pipelines.draft.table import FILE_NAME, unit_and_period
+from pipelines.draft.vocabulary import (
+    FORM_RULES,
+    INDICATOR_LABELS,
+    MEASURE_ROLES,
+    NOTE_LABELS,
+    NUMBERING_LABELS,
+    UNIT_LABELS,
+    Vocabulary,
+)
 from pipelines.extract.form import _figure_like, _find, _is_numbering, _labels, _measure_of, read_form
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.text import label_key
@@ -115,7 +123,11 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
                 continue
             text = parts[-1] if lasts[tone_key(parts[-1])] == 1 else " ".join(parts)
             pattern = generalise(text, year, month)
-            code, unit_of_measure, why, todo = _measure_code(words, parts, pattern)
+            code, unit_of_measure, why, todo = _measure_code(words, parts, pattern, year, month)
+            same = next((m for m in measures.values() if m.todo and todo and _core(pattern) in map(_core, m.labels)),
+                        None)  # "Thực hiện tháng {month}/{year}" and "Tháng {month}/{year}": one measure
+            if same is not None:
+                code = same.code
             found = measures.setdefault(code, MeasureDraft(code, [], unit_of_measure, why, todo))
             if tone_key(pattern) not in {tone_key(x) for x in found.labels}:
                 found.labels.append(pattern)
@@ -123,10 +135,17 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
         raise DraftError(f"{samples[0].path.name}: the form's header has no measure columns beside its indicator column")
     draft = FormDraft(seen_labels["indicator"], _with(seen_labels["numbering"], ["STT", "TT"]),
                       _with(seen_labels["unit"], ["Đơn vị tính", "ĐVT"]), _with(seen_labels["note"], ["Ghi chú"]),
-                      list(measures.values()), [], feed_id, None, [], all(FILE_NAME.match(s.path.name) for s in samples))
+                      list(measures.values()), [], feed_id, None, [],
+                      all(unit_and_period(s.path.name, words.org_units.codes) for s in samples))
     _indicators(draft, feed_id, samples, words)
-    draft.rules = _rules(words, set(measures))
+    reused = draft.catalogue_reused.indicators if draft.catalogue_reused is not None else []
+    draft.rules = _rules(words, set(measures), any(i.parent for i in [*draft.indicators, *reused]))
     return draft
+
+
+def _core(label: str) -> str:
+    """A measure label without the words forms put before it or not ("Thực hiện", "Ước thực hiện", "Ước")."""
+    return re.sub(r"^(ước\s+)?(thực\s+hiện\s+|tính\s+)?", "", tone_key(label))
 
 
 def _with(seen: list[str], defaults: list[str]) -> list[str]:
@@ -139,7 +158,7 @@ def _period(sample: Sample) -> tuple[int | None, int | None]:
     if found:
         text = found["period"]
         year, month = (text[:4], text[5:]) if re.fullmatch(r"\d{4}-\d{2}", text) else (text[3:], text[:2])
-        return int(year), int(month)
+        return int(year), int(month)  # the period, whoever the name's first part is
     for row in sample.rows[:HEADER_SEARCH_ROWS]:
         for cell in row:
             titled = PERIOD_IN_TITLE.search(cell or "")
@@ -163,13 +182,18 @@ def generalise(text: str, year: int | None, month: int | None) -> str:
     return text
 
 
-def _measure_code(words: Vocabulary, parts: list[str], pattern: str) -> tuple[str, str | None, str, str | None]:
+def _measure_code(words: Vocabulary, parts: list[str], pattern: str, year: int | None,
+                  month: int | None) -> tuple[str, str | None, str, str | None]:
     """The code a declared form gives the column's label, or one made from it (TODO)."""
     for feed, form in words.forms:
         code = _measure_of(form, parts)
         if code is not None:
             declared = next(m for m in form.measures if m.measure == code)
             return code, declared.unit_of_measure, f"the measure feed {feed.id} reads under {' / '.join(parts)!r}", None
+    words_of = ascii_words(" ".join(generalise(p, year, month) for p in parts[:-1]) + " " + pattern).lower()
+    for code, regex, unit in MEASURE_ROLES:
+        if re.search(regex, words_of):
+            return code, unit, f"a figures form's usual measure, by the words of {' / '.join(parts)!r}", None
     code = snake_name(re.sub(r"\{\w+\}", " ", pattern)) or "measure"
     percent = "%" if any("%" in p for p in parts) else None
     return code, percent, f"from the header {' / '.join(parts)!r}", "a code made from the header: name the measure"
@@ -201,8 +225,8 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
                                indicators=[])
     frames = []
     for sample in samples:
-        found = FILE_NAME.match(sample.path.name)
-        fields = {"department_code": found["unit"], "period": found["period"]} if found else {}
+        found = unit_and_period(sample.path.name, words.org_units.codes)
+        fields = {"department_code": found[0], "period": found[1]} if found else {}
         try:
             read = read_form(feed, sample.grid, fields, _sheet_of(sample.grid), catalogue=empty)
         except UnreadableFile as exc:
@@ -221,7 +245,8 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
                        if c.matcher.match(r["indicator_name"], r["part_of"], r["units"][0]).code))
                for c in words.catalogues]
     best = max(matches, key=lambda m: m[1], default=(None, 0))
-    if best[0] is not None and best[1] >= rows.height * KNOWN_SHARE:
+    declared = {m.code for m in draft.measures}
+    if best[0] is not None and best[1] >= rows.height * KNOWN_SHARE and set(best[0].measures) <= declared:
         draft.catalogue, draft.catalogue_reused = best[0].id, best[0]
         unknown = [r["indicator_name"] for r in rows.iter_rows(named=True)
                    if not best[0].matcher.match(r["indicator_name"], r["part_of"], r["units"][0]).code]
@@ -275,15 +300,17 @@ def _clean(name: str) -> str:
     return text.rstrip(" :.;") or name
 
 
-def _rules(words: Vocabulary, measures: set[str]) -> list[dict]:
-    """The form rules of a declared form whose measures these are (the same codes mean the same figures)."""
+def _rules(words: Vocabulary, measures: set[str], parts: bool) -> list[dict]:
+    """The form rules of a declared form whose measures these are (the same codes mean the same figures), else the
+    usual rules of a figures form whose measures are here."""
     from pipelines.declarations.checks import FormRule
 
     for feed, _ in words.forms:
         rules = [c for c in feed.checks if isinstance(c, FormRule)]
         if rules and all(_measures_of(rule) <= measures for rule in rules):
             return [rule.model_dump(exclude_defaults=True) | {"check": rule.check} for rule in rules]
-    return []
+    return [rule for rule, reads in FORM_RULES if reads <= measures
+            and (rule["check"] != "part_not_above_whole" or parts)]
 
 
 def _measures_of(rule) -> set[str]:

@@ -112,7 +112,7 @@ def draft_table(samples: list[Sample], words: Vocabulary) -> TableDraft:
                                  "expect")
         if slot.inferred.todo:
             slot.todo.append(slot.inferred.todo)
-    file_names = _file_names(samples, slots)
+    file_names = _file_names(samples, slots, units)
     key, key_why, key_todo = _key(slots, len(samples), file_names)
     version = _version(slots) if not (file_names and file_names.pattern) else None
     replace = [file_names.unit_column, file_names.period_column] if file_names and file_names.pattern else None
@@ -165,17 +165,25 @@ def _matched(slots: list[Slot], labels: list[str], used: set[int]) -> set[int]:
     return {k for k, s in enumerate(slots) if k not in used and keys & {label_key(x) for x in s.labels}}
 
 
-def _file_names(samples: list[Sample], slots: list[Slot]) -> FileNames | None:
+def unit_and_period(name: str, codes: frozenset[str]) -> tuple[str, str] | None:
+    """The unit code (of org_units.yaml) and the month (YYYY-MM) a file's name starts with: SYT_2026-10.xlsx,
+    STC_10-2026.csv."""
+    found = FILE_NAME.match(name)
+    if not found or found["unit"] not in codes:
+        return None
+    period = found["period"]
+    return found["unit"], period if re.fullmatch(r"\d{4}-\d{2}", period) else f"{period[3:]}-{period[:2]}"
+
+
+def _file_names(samples: list[Sample], slots: list[Slot], codes: frozenset[str]) -> FileNames | None:
     """The unit and period every sample's name carries, and the columns that hold them (every row of a file
     the same as its name)."""
     units, periods = {}, {}
     for i, sample in enumerate(samples):
-        found = FILE_NAME.match(sample.path.name)
-        if not found:
+        found = unit_and_period(sample.path.name, codes)
+        if found is None:
             return None
-        units[i] = found["unit"]
-        year_first = re.fullmatch(r"(\d{4})-(\d{2})", found["period"])
-        periods[i] = found["period"] if year_first else f"{found['period'][3:]}-{found['period'][:2]}"
+        units[i], periods[i] = found
     names = FileNames(units, periods)
     for slot in slots:
         kind = slot.inferred.type
@@ -195,15 +203,15 @@ def _month_key(text: str) -> str | None:
 
 
 def _agrees(slot: Slot, wanted: dict[int, str], key) -> bool:
-    """The samples' rows carry their file name's value, but for a few (errors of the samples: quarantined)."""
+    """Most samples' rows carry their file name's value: a sample whose rows mostly do agrees, and at least three
+    in four agree (a file named for another unit or month is an error of the samples: its rows are quarantined)."""
     if len(slot.per_sample) != len(wanted):
         return False
-    same = total = 0
+    agreeing = 0
     for i, values in slot.per_sample.items():
         seen = values.drop_nulls().str.strip_chars().to_list()
-        total += len(seen)
-        same += sum(1 for v in seen if key(v) == wanted[i])
-    return total > 0 and same >= total * 0.9
+        agreeing += bool(seen) and sum(1 for v in seen if key(v) == wanted[i]) * 2 > len(seen)
+    return agreeing == len(wanted) or (agreeing >= 2 and agreeing * 4 >= len(wanted) * 3)
 
 
 def _key(slots: list[Slot], samples: int, names: FileNames | None) -> tuple[list[str], str, str | None]:

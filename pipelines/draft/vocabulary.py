@@ -15,6 +15,27 @@ INDICATOR_LABELS = ["Chỉ tiêu", "Tên chỉ tiêu", "Chỉ tiêu chủ yếu"
 NUMBERING_LABELS = ["STT", "TT", "Số TT", "Số thứ tự"]
 UNIT_LABELS = ["Đơn vị tính", "ĐVT", "Đơn vị"]
 NOTE_LABELS = ["Ghi chú"]
+# The measures a Vietnamese figures form (Decree 09/2019 report regimes) carries, told by the words of their header
+# (without tones, placeholders for the period's numbers), most specific first: the codes the platform's form rules
+# and its catalogues use. A column none of them fits gets a code made from its header.
+MEASURE_ROLES = (
+    ("vs_plan_pct", r"(so voi|so sanh|%).*\b(ke hoach|kh)\b|\b(ke hoach|kh)\b.*%", "%"),
+    ("vs_last_year_pct", r"(so voi|so sanh|%).*cung ky|cung ky.*%", "%"),
+    ("month_last_year", r"cung ky", None),
+    ("ytd", r"luy ke|\{n\} thang|tu dau nam", None),
+    ("plan_year", r"\b(ke hoach|kh)\b", None),
+    ("month", r"thang \{month\}|\{month\}/\{year\}", None),
+)
+# The usual rules of such a form (pipelines.declarations.checks), each where the measures it reads are there.
+FORM_RULES = (
+    ({"check": "ytd_not_below_month"}, {"month", "ytd"}),
+    ({"check": "part_not_above_whole"}, {"plan_year", "month", "ytd"}),
+    ({"check": "ytd_adds_up"}, {"month", "ytd"}),
+    ({"check": "ratio_matches", "measure": "vs_plan_pct", "numerator": "ytd", "denominator": "plan_year",
+      "aggregation": ["flow"]}, {"vs_plan_pct", "ytd", "plan_year"}),
+    ({"check": "ratio_matches", "measure": "vs_plan_pct", "numerator": "month", "denominator": "plan_year",
+      "aggregation": ["stock", "rate"]}, {"vs_plan_pct", "month", "plan_year"}),
+)
 
 
 @dataclass
@@ -55,25 +76,34 @@ class Vocabulary:
 
 
 def vocabulary(leave_out: str | None = None) -> Vocabulary:
-    """The declarations of $IOC_SCHEMAS as a vocabulary, without the feed `leave_out` (the one a draft replaces);
-    only the organisation units if the declarations do not load (`problem` then says why)."""
-    from pipelines.declarations.loading import DeclarationError, catalog, read_org_units
+    """The declarations of $IOC_SCHEMAS as a vocabulary, without the feed `leave_out` (the one a draft replaces). Each
+    feed and catalogue is read on its own: one that does not load is left out (`problem` says which), the others
+    still lend their names."""
+    from pipelines.declarations.loading import DeclarationError, read_feed, read_org_units
     from pipelines.settings import paths
 
-    try:
-        found = catalog()
-    except DeclarationError as exc:
-        return Vocabulary(read_org_units(), problem=f"{len(exc.problems)} problems, e.g. {exc.problems[0]}")
-    words = Vocabulary(found.org_units, {k: f for k, f in found.feeds.items() if k != leave_out})
-    for feed in words.feeds.values():
+    words = Vocabulary(read_org_units())
+    broken = []
+    for file in sorted((paths().schemas / "feeds").glob("*.yaml")):
+        if file.stem == leave_out:
+            continue
+        try:
+            feed = read_feed(file, words.org_units)
+        except DeclarationError as exc:
+            broken.append(str(exc.problems[0]))
+            continue
+        words.feeds[feed.id] = feed
         for column in feed.columns:
-            for label in {label_key(x) for x in (column.name, *column.labels)}:
+            # a column's name and first label (what it is called), not the other labels it accepts
+            for label in {label_key(x) for x in (column.name, *column.labels[:1])}:
                 words.column_names.setdefault(label, Counter())[column.name] += 1
             for label, code in column.values.items():
                 words.value_codes.setdefault(label_key(label), Counter())[code] += 1
     for file in sorted((paths().schemas / "indicators").glob("*.yaml")):
         try:
             words.catalogues.append(indicator_catalogue(file.stem))
-        except Exception:  # a catalogue that does not load is reported by `ioc feeds check`, not used here
-            continue
+        except Exception as exc:  # a catalogue that does not load is reported by `ioc feeds check`, not used here
+            broken.append(f"{file}: {exc}".splitlines()[0])
+    if broken:
+        words.problem = f"{len(broken)} left out, e.g. {broken[0]}"
     return words

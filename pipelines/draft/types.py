@@ -21,7 +21,7 @@ VI_MARKS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$|^[+-]?\d+,\d+$")  # 1.23
 EN_MARKS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,234.5 · 12,000
 # Header words of text that is free (names, descriptions, units of measure): never a set of labels.
 FREE_TEXT = ("tên", "nội dung", "ghi chú", "mô tả", "tiêu đề", "địa chỉ", "đơn vị tính", "đvt", "người", "họ tên",
-             "văn bản", "trích yếu", "lý do", "kết quả", "name", "title", "note", "description")
+             "văn bản", "trích yếu", "lý do", "name", "title", "note", "description")
 CODE_WORDS = ("mã", "số hiệu", "id", "code", "số hồ sơ", "số văn bản")
 MAX_LABELS = 12
 MIN_VALUES_FOR_STRAYS = 20  # from this many values, a few that are not of the column's type are the samples' errors
@@ -170,7 +170,10 @@ def _date(seen: pl.Series) -> Inferred | None:
         kind, why = "timestamp", "dates and times"
         if seen.str.contains(AWARE.pattern).any():
             why += " (some with their UTC offset, ISO 8601)"
-    found = Inferred(kind, False, f"{why}, written {', '.join(formats) or 'ISO 8601'}", formats=formats)
+    written = ", ".join(formats) or "ISO 8601"
+    if formats == ["%Y-%m-%d"]:
+        written += " (ISO 8601, as Excel date cells are read)"
+    found = Inferred(kind, False, f"{why}, written {written}", formats=formats)
     day_first = [f for f in formats if f.startswith("%d/%m")]
     if day_first and _covering(bare if kind == "date" else seen, [f.replace("%d/%m", "%m/%d") for f in day_first],
                                pl.Date if kind == "date" else pl.Datetime("us")) is not None:

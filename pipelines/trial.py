@@ -112,25 +112,25 @@ def try_file(feed: Feed, path: Path) -> Trial:
 
 def _read(feed: Feed, path: Path, batch):
     """The file's landing frames as the feed's extractor reads them, how, its header row, and a form's layout."""
-    from pipelines.extract.file_drop import _kept, _sheet_of, _workbook_bytes, csv_chunks, table_frame
+    from pipelines.extract.file_drop import kept_rows, sheet_of, workbook_bytes, csv_chunks, table_frame
     from pipelines.extract.form import read_form
     from pipelines.extract.tabular import read_grid
 
     source = feed.source
     if source.form is None and path.suffix.lower() in (".csv", ".txt"):
         chunks, how, header_row = csv_chunks(feed, path, whole=True)  # decoded whole first: no second read
-        return _kept(feed, batch, chunks), how, header_row, None
-    grid = read_grid(path, _workbook_bytes(feed, path) if path.suffix.lower() in (".xlsx", ".xlsm") else
+        return kept_rows(feed, batch, chunks), how, header_row, None
+    grid = read_grid(path, workbook_bytes(feed, path) if path.suffix.lower() in (".xlsx", ".xlsm") else
                      path.read_bytes(), source.encodings, source.sheet, source.limits)
     if source.form is not None:
-        read = read_form(feed, grid, batch.file_fields, _sheet_of(grid))
+        read = read_form(feed, grid, batch.file_fields, sheet_of(grid))
         reporting = feed.reporting
         batch.file_fields = {reporting.unit_column: read.unit, reporting.period_column: read.period,
                              **batch.file_fields}
         batch.warnings = list(read.warnings)
-        return _kept(feed, batch, [read.frame]), grid.how, read.header_row, read.columns
+        return kept_rows(feed, batch, [read.frame]), grid.how, read.header_row, read.columns
     frame, header_row = table_frame(feed, grid)
-    return _kept(feed, batch, [frame]), grid.how, header_row, None
+    return kept_rows(feed, batch, [frame]), grid.how, header_row, None
 
 
 def _first_seen(chunks, trial: Trial, feed: Feed, layout):

@@ -28,9 +28,9 @@ Aggregation = Literal["flow", "stock", "rate"]
 
 # Tone marks, which Vietnamese writes on one vowel or another of a syllable (hoá / hóa, thuỷ / thủy).
 _TONES = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": "5"}
-_NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\.?\s+(?=\D)|(?:[ivxlc]+|\d+(?:\.\d+)*|[a-zđ])\s*[.):/-]\s*|[-+•*–]\s*)",
+NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\.?\s+(?=\D)|(?:[ivxlc]+|\d+(?:\.\d+)*|[a-zđ])\s*[.):/-]\s*|[-+•*–]\s*)",
                         re.IGNORECASE)
-_PART = re.compile(r"^trong\s+đó\s*[:,.-]?\s*", re.IGNORECASE)
+PART_PREFIX = re.compile(r"^trong\s+đó\s*[:,.-]?\s*", re.IGNORECASE)
 
 
 @lru_cache(maxsize=65536)
@@ -53,8 +53,8 @@ def name_key(text: str) -> str:
     text = " ".join(text.split())
     for _ in range(3):
         before = text
-        text = _NUMBERING.sub("", text, count=1)
-        text = _PART.sub("", unicodedata.normalize("NFC", text), count=1)
+        text = NUMBERING.sub("", text, count=1)
+        text = PART_PREFIX.sub("", unicodedata.normalize("NFC", text), count=1)
         if text == before:
             break
     return tone_key(text.rstrip(" :.;"))

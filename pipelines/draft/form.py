@@ -7,10 +7,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipelines.declarations.indicators import _NUMBERING, _PART, IndicatorCatalogue, tone_key
+from pipelines.declarations.indicators import NUMBERING, PART_PREFIX, IndicatorCatalogue, tone_key
 from pipelines.declarations.models import Feed, FormLayout
 from pipelines.draft.names import ascii_words, snake_name, unique, upper_code
-from pipelines.draft.samples import HEADER_SEARCH_ROWS, DraftError, Sample, _label_like
+from pipelines.draft.samples import HEADER_SEARCH_ROWS, DraftError, Sample, label_like
 from pipelines.draft.table import FILE_NAME, unit_and_period
 from pipelines.draft.vocabulary import (
     FORM_RULES,
@@ -21,7 +21,7 @@ from pipelines.draft.vocabulary import (
     UNIT_LABELS,
     Vocabulary,
 )
-from pipelines.extract.form import _figure_like, _find, _is_numbering, _labels, _measure_of, read_form
+from pipelines.extract.form import figure_like, find_column, is_numbering, header_labels, measure_of, read_form
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.text import label_key
 
@@ -79,7 +79,7 @@ def looks_like_form(sample: Sample, words: Vocabulary) -> str | None:
             continue
         header = [row]  # the rows under it that hold only labels (a merged header's lower rows)
         for below_row in sample.rows[i + 1:i + 3]:
-            if not all(_label_like(c.strip()) for c in below_row if c and c.strip()):
+            if not all(label_like(c.strip()) for c in below_row if c and c.strip()):
                 break
             header.append(below_row)
         below = [c.strip() for r in header for c in r if c and c.strip()]
@@ -106,17 +106,17 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
         depth = 1
         while depth < 3 and top + depth < len(sample.rows):
             cells = [(c or "").strip() for c in sample.rows[top + depth]]
-            if _is_numbering(default, cells) or any(_figure_like(c) for c in cells if c):
+            if is_numbering(default, cells) or any(figure_like(c) for c in cells if c):
                 break
             depth += 1
-        labels = _labels(sample.rows[top:top + depth])
+        labels = header_labels(sample.rows[top:top + depth])
         year, month = _period(sample)
         for part, vocab in (("indicator", indicator_vocab), ("numbering", numbering_vocab), ("unit", unit_vocab),
                             ("note", note_vocab)):
-            j = _find(labels, vocab)
+            j = find_column(labels, vocab)
             if j is not None and labels[j][-1] not in seen_labels[part]:
                 seen_labels[part].append(labels[j][-1])
-        taken = {_find(labels, v) for v in (indicator_vocab, numbering_vocab, unit_vocab, note_vocab)}
+        taken = {find_column(labels, v) for v in (indicator_vocab, numbering_vocab, unit_vocab, note_vocab)}
         lasts = Counter(tone_key(parts[-1]) for parts in labels.values())
         for j, parts in labels.items():
             if j in taken:
@@ -186,7 +186,7 @@ def _measure_code(words: Vocabulary, parts: list[str], pattern: str, year: int |
                   month: int | None) -> tuple[str, str | None, str, str | None]:
     """The code a declared form gives the column's label, or one made from it (TODO)."""
     for feed, form in words.forms:
-        code = _measure_of(form, parts)
+        code = measure_of(form, parts)
         if code is not None:
             declared = next(m for m in form.measures if m.measure == code)
             return code, declared.unit_of_measure, f"the measure feed {feed.id} reads under {' / '.join(parts)!r}", None
@@ -218,7 +218,7 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
     """Every indicator row of the samples, matched to a declared catalogue or given a code of its own."""
     import polars as pl
 
-    from pipelines.extract.file_drop import _sheet_of
+    from pipelines.extract.file_drop import sheet_of
 
     feed = _draft_feed(feed_id, draft)
     empty = IndicatorCatalogue(id="draft", name={"vi": "-", "en": "-"}, measures=[m.code for m in draft.measures],
@@ -228,7 +228,7 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
         found = unit_and_period(sample.path.name, words.org_units.codes)
         fields = {"department_code": found[0], "period": found[1]} if found else {}
         try:
-            read = read_form(feed, sample.grid, fields, _sheet_of(sample.grid), catalogue=empty)
+            read = read_form(feed, sample.grid, fields, sheet_of(sample.grid), catalogue=empty)
         except UnreadableFile as exc:
             raise DraftError(f"{sample.path.name}: {exc}") from None
         frames.append(read.frame)
@@ -294,7 +294,7 @@ def _clean(name: str) -> str:
     text = " ".join(name.split())
     for _ in range(3):
         before = text
-        text = _PART.sub("", _NUMBERING.sub("", text, count=1), count=1)
+        text = PART_PREFIX.sub("", NUMBERING.sub("", text, count=1), count=1)
         if text == before:
             break
     return text.rstrip(" :.;") or name

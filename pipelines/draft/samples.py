@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.declarations.models import ReadLimits
-from pipelines.extract.records import as_text, rows_frame
+from pipelines.extract.landing import SOURCE_ROW
+from pipelines.extract.records import as_text
 from pipelines.extract.tabular import Grid, read_grid
 from pipelines.extract.unreadable import UnreadableFile
 
@@ -40,12 +41,16 @@ class Sample:
     def body(self):
         """The data rows under the header as the landing frame (text cells, the file's row numbers), blank rows
         left out."""
-        from pipelines.extract.file_drop import _header
+        from pipelines.extract.file_drop import frame_columns
 
         start = self.header_index + 1
         kept = [(i + 1, row) for i, row in enumerate(self.rows[start:], start=start) if any((c or "").strip() for c in row)]
-        names = _header(self.rows[self.header_index], [r for _, r in kept])
-        return rows_frame(names, [r for _, r in kept], [n for n, _ in kept]), names
+        import polars as pl
+
+        names = frame_columns(self.rows[self.header_index], [r for _, r in kept])
+        columns = {name: [(r[j] or None) if j < len(r) else None for _, r in kept] for j, name in enumerate(names)}
+        return pl.DataFrame({**columns, SOURCE_ROW: [n for n, _ in kept]},
+                            schema={**{n: pl.String for n in names}, SOURCE_ROW: pl.Int64}), names
 
 
 def read_sample(path: Path, encodings: list[str] | None = None, limits: ReadLimits | None = None) -> Sample:
@@ -55,7 +60,10 @@ def read_sample(path: Path, encodings: list[str] | None = None, limits: ReadLimi
     data = path.read_bytes()
     try:
         grid = read_grid(path, data, encodings or ENCODINGS, None, limits or ReadLimits())
-        rows = [[as_text(c) for c in row] for row in itertools.chain(grid.rows, grid.rest)]
+        if grid.how.startswith("CSV"):  # text already, in NFC
+            rows = grid.rows
+        else:
+            rows = [[as_text(c) for c in row] for row in itertools.chain(grid.rows, grid.rest)]
     except UnreadableFile as exc:
         detail = str(exc)
         if "encoding" in detail:
@@ -66,7 +74,7 @@ def read_sample(path: Path, encodings: list[str] | None = None, limits: ReadLimi
     return Sample(path, rows, grid.how, grid)
 
 
-def _label_like(text: str) -> bool:
+def label_like(text: str) -> bool:
     return bool(text) and not _FIGURE.match(text) and not _DATE.match(text) and len(text) <= 120
 
 
@@ -76,7 +84,7 @@ def find_table_header(sample: Sample) -> int:
     best, best_count = -1, 1
     rows = sample.rows
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        labels = [c for c in row if c and _label_like(c.strip())]
+        labels = [c for c in row if c and label_like(c.strip())]
         filled = [c for c in row if c and c.strip()]
         if len(labels) > best_count and len(labels) == len(filled):
             best, best_count = i, len(labels)

@@ -88,9 +88,9 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     copy = ArchiveCopy(path, destination) if keep_original else None
     try:
         if source.form is not None:  # a report form: read whole (a form is small; the limits hold it so)
-            data = _workbook_bytes(feed, path)
+            data = workbook_bytes(feed, path)
             grid = read_grid(path, data, source.encodings, source.sheet, source.limits)
-            read = read_form(feed, grid, batch.file_fields, _sheet_of(grid))
+            read = read_form(feed, grid, batch.file_fields, sheet_of(grid))
             # what the file says of itself: its name, else its title block (a form named otherwise)
             reporting = feed.reporting
             batch.file_fields = {reporting.unit_column: read.unit, reporting.period_column: read.period,
@@ -103,7 +103,7 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             except Reread:  # the whole file is not what its first MiB said (rare): read it again, decoded first
                 _land_file(feed, batch, *csv_chunks(feed, path, whole=True))
         else:
-            data = _workbook_bytes(feed, path)
+            data = workbook_bytes(feed, path)
             grid = read_grid(path, data, source.encodings, source.sheet, source.limits)
             frame, header_row = table_frame(feed, grid)
             # The checksum of what the workbook says (header and cells), not of its bytes: a workbook saved
@@ -166,7 +166,7 @@ class ArchiveCopy:
         self.partial.unlink(missing_ok=True)
 
 
-def _sheet_of(grid: Grid) -> str:
+def sheet_of(grid: Grid) -> str:
     """The sheet's name in how a workbook was read ("XLSX, sheet 'Biểu số liệu'"); empty for a CSV file."""
     found = re.search(r"sheet '(.*)'$", grid.how)
     return found[1] if found else ""
@@ -175,12 +175,12 @@ def _sheet_of(grid: Grid) -> str:
 def file_frame(feed: Feed, grid: Grid, file_fields: dict[str, str]):
     """A file's rows as the feed lands them (a table's rows, or a form's figures), and its header row."""
     if feed.source.form is not None:
-        read = read_form(feed, grid, file_fields, _sheet_of(grid))
+        read = read_form(feed, grid, file_fields, sheet_of(grid))
         return read.frame, read.header_row
     return table_frame(feed, grid)
 
 
-def _workbook_bytes(feed: Feed, path: Path) -> bytes:
+def workbook_bytes(feed: Feed, path: Path) -> bytes:
     """The workbook's bytes, unless the file alone is over what any one part of it may unpack to."""
     limit = feed.source.limits.max_unpacked_bytes
     size = path.stat().st_size
@@ -194,10 +194,10 @@ def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int
                warnings: list[str] | None = None) -> None:
     """Land a file's chunks (without the rows the skip rules match) as the batch, saying how it was read."""
     batch.header_row, batch.warnings = header_row, [f"read as {how}", *(warnings or [])]
-    land(batch, _kept(feed, batch, chunks), require_rows=NO_ROWS)
+    land(batch, kept_rows(feed, batch, chunks), require_rows=NO_ROWS)
 
 
-def _kept(feed: Feed, batch: LandedBatch, chunks):
+def kept_rows(feed: Feed, batch: LandedBatch, chunks):
     """The chunks without the rows the feed's skip rules match, with their lineage; once all are read,
     a warning names the rows skipped."""
     import polars as pl
@@ -217,7 +217,7 @@ def csv_chunks(feed: Feed, path: Path, whole: bool = False):
     source: FileDropSource = feed.source
     fmt = layout(path, source.encodings, source.header_search_rows, whole=whole)
     header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
-    header = _header(fmt.head[header_index], fmt.head[header_index + 1:])
+    header = frame_columns(fmt.head[header_index], fmt.head[header_index + 1:])
     return (records(path, fmt, header, header_index + 1, feed.source.max_batch_rows, source.limits), fmt.how,
             header_index + 1)
 
@@ -267,12 +267,12 @@ def table_frame(feed: Feed, grid: Grid, chunk_rows: int = 50_000):
     header_row = find_header(feed, grid)
     labels = grid.rows[header_row]
     rows = enumerate(itertools.chain(grid.rows[header_row + 1:], grid.rest), start=header_row + 2)
-    chunks, names = [], _header(labels, [])
+    chunks, names = [], frame_columns(labels, [])
     while taken := list(itertools.islice(rows, chunk_rows)):
         chunk = [(n, row) for n, row in taken if _has_content(row)]
         if not chunk:
             continue
-        header = _header(labels, [row for _, row in chunk])
+        header = frame_columns(labels, [row for _, row in chunk])
         names = max(names, header, key=len)
         chunks.append(rows_frame(header, [row for _, row in chunk], [n for n, _ in chunk]))
     if not chunks:
@@ -309,7 +309,7 @@ def _skip_mask(feed: Feed, header: list[str]):
     return pl.any_horizontal(conditions)
 
 
-def _header(row: list[object], body: list[list[object]]) -> list[str]:
+def frame_columns(row: list[object], body: list[list[object]]) -> list[str]:
     """The header's labels, and a name for each column of the body beyond them."""
     header = _header_names(row)
     width = max([len(header), *(len(r) for r in body)])

@@ -91,10 +91,10 @@ def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str,
         if not any(cells):
             continue
         number = i + 1
-        if _is_numbering(form, cells):  # "(1) (2) … (7)=(6)/(4)", wherever it is
+        if is_numbering(form, cells):  # "(1) (2) … (7)=(6)/(4)", wherever it is
             left_out["numbering"].append(number)
             continue
-        if not any(_figure_like(_cell(cells, j)) for j in columns.measures):  # a heading, a signature, a header
+        if not any(figure_like(_cell(cells, j)) for j in columns.measures):  # a heading, a signature, a header
             if _ends_table(form, cells):
                 end = i
                 break
@@ -161,13 +161,13 @@ def _columns(feed: Feed, form: FormLayout, rows: list[list[str | None]], top: in
     for depth in range(1, form.header_rows_max + 1):
         if top + depth > len(rows):
             break
-        if depth > 1 and _is_numbering(form, [c or "" for c in rows[top + depth - 1]]):
+        if depth > 1 and is_numbering(form, [c or "" for c in rows[top + depth - 1]]):
             break
-        found = _columns_of(form, _labels(rows[top:top + depth]), top, depth)
+        found = _columns_of(form, header_labels(rows[top:top + depth]), top, depth)
         if found is not None and (best is None or len(found.measures) > len(best.measures)):
             best = found
     if best is None or not best.measures:
-        labels = _labels(rows[top:top + form.header_rows_max])
+        labels = header_labels(rows[top:top + form.header_rows_max])
         shown = "; ".join(f"{column_letter(j)}: {' / '.join(parts)!r}" for j, parts in sorted(labels.items()))
         expected = "; ".join(f"{m.measure}: {m.labels[0]!r}" for m in form.measures)
         raise UnreadableFile(
@@ -181,7 +181,7 @@ def _columns(feed: Feed, form: FormLayout, rows: list[list[str | None]], top: in
     return best
 
 
-def _labels(header: list[list[str | None]]) -> dict[int, list[str]]:
+def header_labels(header: list[list[str | None]]) -> dict[int, list[str]]:
     """Each column's label parts, top to bottom. A group label merged over several columns is written in its
     first column only: it is carried right over the columns that have a label under it, while the column
     before them did too."""
@@ -207,29 +207,29 @@ def _distinct(parts: list[str]) -> list[str]:
 
 
 def _columns_of(form: FormLayout, labels: dict[int, list[str]], top: int, depth: int) -> FormColumns | None:
-    indicator = _find(labels, form.indicator)
+    indicator = find_column(labels, form.indicator)
     if indicator is None:
         return None
     measures: dict[int, str] = {}
     for j, parts in labels.items():
         if j == indicator:
             continue
-        measure = _measure_of(form, parts)
+        measure = measure_of(form, parts)
         if measure is not None:
             measures[j] = measure
     return FormColumns(
         indicator=indicator, measures=measures, labels={j: " ".join(p) for j, p in labels.items()},
-        numbering=_find(labels, form.numbering), unit=_find(labels, form.unit_of_measure), note=_find(labels, form.note),
+        numbering=find_column(labels, form.numbering), unit=find_column(labels, form.unit_of_measure), note=find_column(labels, form.note),
         first_row=top, last_row=top + depth)
 
 
-def _find(labels: dict[int, list[str]], wanted: list[str]) -> int | None:
+def find_column(labels: dict[int, list[str]], wanted: list[str]) -> int | None:
     keys = {tone_key(w) for w in wanted}
     return next((j for j, parts in labels.items() if tone_key(parts[-1]) in keys or tone_key(" ".join(parts)) in keys),
                 None)
 
 
-def _measure_of(form: FormLayout, parts: list[str]) -> str | None:
+def measure_of(form: FormLayout, parts: list[str]) -> str | None:
     """The measure whose label matches the column's label, whole or without its group words."""
     texts = [tone_key(" ".join(parts[k:])) for k in range(len(parts))]
     for measure in form.measures:
@@ -285,10 +285,10 @@ def _indicator_has_names(feed: Feed, form: FormLayout, rows: list[list[str | Non
     body = []
     for r in rows[columns.last_row:columns.last_row + 60]:
         cells = [(c or "").strip() for c in r]
-        if _ends_table(form, cells) and not any(_figure_like(_cell(cells, j)) for j in columns.measures):
+        if _ends_table(form, cells) and not any(figure_like(_cell(cells, j)) for j in columns.measures):
             break
         body.append(cells)
-    filled = [r for r in body if any(_figure_like(_cell(r, j)) for j in columns.measures)]
+    filled = [r for r in body if any(figure_like(_cell(r, j)) for j in columns.measures)]
     if len(filled) < 2:
         return
     named = sum(1 for r in filled if re.search(r"[^\W\d_]{3,}", _cell(r, columns.indicator)))
@@ -312,7 +312,7 @@ def _indicator_has_names(feed: Feed, form: FormLayout, rows: list[list[str | Non
 # --- rows -------------------------------------------------------------------------------------
 
 
-def _is_numbering(form: FormLayout, cells: list[str]) -> bool:
+def is_numbering(form: FormLayout, cells: list[str]) -> bool:
     """A row of column numbers: "(1) (2) … (7)=(6)/(4)" (or A, B, C…; or 1 2 3 … counting up), every cell of it."""
     filled = [c for c in cells if c]
     if len(filled) < 3 or not all(re.match(form.numbering_row, c) for c in filled):
@@ -323,7 +323,7 @@ def _is_numbering(form: FormLayout, cells: list[str]) -> bool:
     return len(numbers) < len(filled) or numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
-def _figure_like(text: str) -> bool:
+def figure_like(text: str) -> bool:
     """A cell that reads as a figure (1.234,5 · 87.5 · -3 · 12%), as opposed to a signature's words."""
     return bool(re.fullmatch(r"[-+]?[\d.,\s\u00a0]*\d[\d.,\s\u00a0]*%?", text))
 

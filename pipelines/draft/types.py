@@ -74,8 +74,11 @@ def infer(label: str, values: pl.Series, unit_codes: frozenset[str], fmt: str) -
     leading_zero = bool(seen.str.contains(r"^0\d").any())
     for kind, typed in (("number", None if codeish or leading_zero else lambda v: _number(v, fmt)),
                         ("boolean", _boolean), ("month", lambda v: _month(v, key)), ("date", _date)):
-        found = typed(seen) if typed else None
-        if found is None and typed and n >= MIN_VALUES_FOR_STRAYS:
+        if typed is None:
+            continue
+        some = seen.gather_every(max(1, n // 2000))  # a spread sample first: most columns are not of most types
+        found = typed(seen) if typed(some) is not None else None
+        if found is None and n >= MIN_VALUES_FOR_STRAYS and _parses(kind, some, fmt).mean() >= 1 - 2 * STRAYS:
             found = _mostly(kind, typed, seen, fmt)
         if found is not None:
             found.nullable, found.why, found.distinct, found.values = nullable, found.why + blanks, distinct, n

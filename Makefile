@@ -53,6 +53,8 @@ stop:
 LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changing_sources.py \
 	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py
 test: install
+	$(VENV)/bin/ruff check pipelines dags
+	$(VENV)/bin/ruff format --check pipelines dags
 	$(VENV)/bin/ioc feeds check
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --ignore=tests/test_celery.py
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --warehouse ducklake $(LAKE_TESTS)

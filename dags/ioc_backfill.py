@@ -32,8 +32,12 @@ with DAG(
         "end": Param("2026-11-30", type="string", description="End of the window, inclusive (a date: its whole day)."),
         "parts": Param(2, type="integer", minimum=1, maximum=64, description="Parts, run side by side."),
     },
-    default_args={"owner": "IOC", "retries": 2, "retry_delay": timedelta(minutes=1),
-                  "execution_timeout": timedelta(hours=2)},
+    default_args={
+        "owner": "IOC",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(hours=2),
+    },
     doc_md=__doc__,
 ):
 

@@ -22,11 +22,10 @@ with DAG(
     doc_md="Writes marts.report_status, marts.reporting_rates, marts.task_status and marts.task_rates.",
 ):
 
-    @task(task_id="refresh", pool=WRITER_POOL,
-          outlets=[REPORT_STATUS, TASK_STATUS])
+    @task(task_id="refresh", pool=WRITER_POOL, outlets=[REPORT_STATUS, TASK_STATUS])
     def refresh() -> dict:
-        from pipelines.declarations.loading import catalog
         from pipelines.deadlines.refresh import refresh_deadlines
+        from pipelines.declarations.loading import catalog
         from pipelines.warehouse import connect
 
         with connect() as con:

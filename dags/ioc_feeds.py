@@ -55,10 +55,13 @@ def build_dag(feed) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["feed", feed.source.kind, *feed.tags],
-        default_args={"owner": feed.owner, "retries": feed.run.retries,
-                      "retry_delay": timedelta(seconds=duration_seconds(feed.run.retry_delay)),
-                      "execution_timeout": timedelta(seconds=duration_seconds(feed.run.timeout)),
-                      "on_failure_callback": notify_failure(feed.id, feed.run.notify_failure_env)},
+        default_args={
+            "owner": feed.owner,
+            "retries": feed.run.retries,
+            "retry_delay": timedelta(seconds=duration_seconds(feed.run.retry_delay)),
+            "execution_timeout": timedelta(seconds=duration_seconds(feed.run.timeout)),
+            "on_failure_callback": notify_failure(feed.id, feed.run.notify_failure_env),
+        },
         doc_md=f"Feed `{feed.id}` (owner {feed.owner}); declared in `schemas/feeds/{feed.id}.yaml`.",
     ) as dag:
 

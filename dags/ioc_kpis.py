@@ -22,10 +22,14 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["kpi"],
-    default_args={"owner": "IOC", "retries": 2, "retry_delay": timedelta(minutes=1),
-                  "execution_timeout": timedelta(minutes=20)},
+    default_args={
+        "owner": "IOC",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "execution_timeout": timedelta(minutes=20),
+    },
     doc_md="Refreshes the deadline marts, then writes marts.kpi_values and marts.kpi_history "
-           "from the declarations in `schemas/kpis/`.",
+    "from the declarations in `schemas/kpis/`.",
 ):
 
     @task(task_id="compute", pool=WRITER_POOL, outlets=[KPI_VALUES])

@@ -49,4 +49,6 @@ def writer_pool() -> tuple[str, str]:
 def prepare_airflow(env: dict[str, str], log) -> None:
     """Migrate the metadata database and create the warehouse writer pool (one slot on the DuckDB file)."""
     for args in (["db", "migrate"], ["pools", "set", WRITER_POOL, *writer_pool()]):
-        subprocess.run([airflow_bin(), *args], env={**os.environ, **env}, check=True, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.run(
+            [airflow_bin(), *args], env={**os.environ, **env}, check=True, stdout=log, stderr=subprocess.STDOUT
+        )

@@ -23,7 +23,14 @@ def inbox_asset(feed) -> Asset:
     from pipelines.settings import paths
 
     source = feed.source
-    trigger = InboxTrigger(feed=feed.id, directory=str(paths().inbox(source.inbox)), patterns=source.patterns,
-                           poke_interval=source.watch_interval_seconds)
-    return Asset(name=f"inbox.{feed.id}", uri=f"ioc://inbox/{feed.id}",
-                 watchers=[AssetWatcher(name=f"inbox_{feed.id}", trigger=trigger)])
+    trigger = InboxTrigger(
+        feed=feed.id,
+        directory=str(paths().inbox(source.inbox)),
+        patterns=source.patterns,
+        poke_interval=source.watch_interval_seconds,
+    )
+    return Asset(
+        name=f"inbox.{feed.id}",
+        uri=f"ioc://inbox/{feed.id}",
+        watchers=[AssetWatcher(name=f"inbox_{feed.id}", trigger=trigger)],
+    )

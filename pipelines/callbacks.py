@@ -14,9 +14,14 @@ log = logging.getLogger(__name__)
 def failure_message(context: dict, feed_id: str) -> dict:
     ti = context.get("ti") or context.get("task_instance")
     error = context.get("exception")
-    return {"feed": feed_id, "dag_id": getattr(ti, "dag_id", None), "task_id": getattr(ti, "task_id", None),
-            "run_id": getattr(ti, "run_id", None), "try_number": getattr(ti, "try_number", None),
-            "error": f"{type(error).__name__}: {error}" if error else None}
+    return {
+        "feed": feed_id,
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "run_id": getattr(ti, "run_id", None),
+        "try_number": getattr(ti, "try_number", None),
+        "error": f"{type(error).__name__}: {error}" if error else None,
+    }
 
 
 def notify_failure(feed_id: str, env_name: str | None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -25,7 +25,6 @@ app.add_typer(warehouse_app, name="warehouse")
 # Piped output (logs, CI, scripts) is not cut at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 240, soft_wrap=True)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240, soft_wrap=True)
-
 
 
 def main() -> None:
@@ -53,8 +52,15 @@ def main() -> None:
     os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
-STATUS_STYLE = {"loaded": "green", "partial": "yellow", "quarantined": "red", "failed": "bold red",
-                "duplicate": "dim", "empty": "dim", "already_loaded": "dim"}
+STATUS_STYLE = {
+    "loaded": "green",
+    "partial": "yellow",
+    "quarantined": "red",
+    "failed": "bold red",
+    "duplicate": "dim",
+    "empty": "dim",
+    "already_loaded": "dim",
+}
 
 
 @warehouse_app.command("init")
@@ -99,8 +105,11 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
         return
     table = Table("feed", "tên (vi)", "owner", "source", "schedule", "columns", "current data")
     for f in feeds:
-        mode = f"latest by {f.load.version}" if f.load.version else (
-            f"replace by {', '.join(f.load.replace)}" if f.load.replace else "latest batch per key")
+        mode = (
+            f"latest by {f.load.version}"
+            if f.load.version
+            else (f"replace by {', '.join(f.load.replace)}" if f.load.replace else "latest batch per key")
+        )
         table.add_row(f.id, f.name.vi, f.owner, f.source.kind, f.schedule or "manual", str(len(f.columns)), mode)
     console.print(table)
 
@@ -109,8 +118,10 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
 def feeds_check() -> None:
     """Validate every declaration (org units and feeds); exit 1 listing each problem with file and key."""
     catalog = _catalog()
-    console.print(f"[green]✓[/green] {len(catalog.org_units.units)} organisation units, "
-                  f"{len(catalog.feeds)} feeds, {len(catalog.kpis)} KPIs: all declarations are valid")
+    console.print(
+        f"[green]✓[/green] {len(catalog.org_units.units)} organisation units, "
+        f"{len(catalog.feeds)} feeds, {len(catalog.kpis)} KPIs: all declarations are valid"
+    )
 
 
 @feeds_app.command("draft")
@@ -119,9 +130,10 @@ def feeds_draft(
     feed_id: Annotated[str, typer.Option("--id", help="The new feed's id (snake_case): schemas/feeds/ID.yaml.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing declaration.")] = False,
     kind: Annotated[str, typer.Option("--kind", help="auto, table or form.")] = "auto",
-    owner: Annotated[Optional[str], typer.Option("--owner", help="The unit code that owns the feed.")] = None,
-    encoding: Annotated[Optional[list[str]], typer.Option(
-        "--encoding", help="The samples' encoding, if neither UTF-8 nor Windows-1258.")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="The unit code that owns the feed.")] = None,
+    encoding: Annotated[
+        list[str] | None, typer.Option("--encoding", help="The samples' encoding, if neither UTF-8 nor Windows-1258.")
+    ] = None,
 ) -> None:
     """Draft a feed's declaration from sample files: header, columns and types, key, file names, or a form's layout
     and its indicator catalogue. Prints what it decided and why; undecided lines are marked # TODO."""
@@ -138,8 +150,12 @@ def feeds_draft(
     except DraftError as exc:
         errors.print(f"[red]✗[/red] {exc}; nothing written", highlight=False)
         raise typer.Exit(2) from None
-    console.print(f"[green]✓[/green] drafted {drafted.feed_file}" + (
-        f" and {drafted.catalogue_file}" if drafted.catalogue_file else "") + f" ({drafted.kind})", highlight=False)
+    console.print(
+        f"[green]✓[/green] drafted {drafted.feed_file}"
+        + (f" and {drafted.catalogue_file}" if drafted.catalogue_file else "")
+        + f" ({drafted.kind})",
+        highlight=False,
+    )
     for line in drafted.decisions:
         console.print(f"  {line}", highlight=False, markup=False)
     if drafted.todos:
@@ -179,14 +195,20 @@ def feeds_try(
     for m in trial.mapping:
         console.print(f"  {m['at']}: {m['label']!r} → {m['column']}", highlight=False, markup=False)
     for label in trial.unmapped_labels:
-        console.print(f"  [yellow]![/yellow] {label!r}: no column of the feed (kept in raw history only)",
-                      highlight=False)
+        console.print(
+            f"  [yellow]![/yellow] {label!r}: no column of the feed (kept in raw history only)", highlight=False
+        )
     for name in trial.missing_columns:
         console.print(f"  [yellow]![/yellow] column {name}: not in the file", highlight=False)
     table = Table("column", "type", "values", "parsed", "did not parse (examples)")
     for c in trial.columns:
-        table.add_row(c.column, c.type, str(c.values), str(c.parsed),
-                      f"[red]{c.failed}[/red]: " + ", ".join(map(repr, c.examples)) if c.failed else "")
+        table.add_row(
+            c.column,
+            c.type,
+            str(c.values),
+            str(c.parsed),
+            f"[red]{c.failed}[/red]: " + ", ".join(map(repr, c.examples)) if c.failed else "",
+        )
     console.print(table)
     shown = trial.quarantine[:20]
     for q in shown:
@@ -196,24 +218,33 @@ def feeds_try(
         console.print(f"  … and {len(trial.quarantine) - len(shown)} more (--json lists them all)")
     for check in trial.checks:
         if not check["success"]:
-            console.print(f"  [yellow]check {check['check']} ({check['severity']}): {check['failing']} failing[/yellow]",
-                          highlight=False)
+            console.print(
+                f"  [yellow]check {check['check']} ({check['severity']}): {check['failing']} failing[/yellow]",
+                highlight=False,
+            )
     for warning in trial.warnings:
         console.print(f"  [yellow]![/yellow] {warning}", highlight=False, markup=False)
     if trial.blocked:
-        console.print("[red]✗ the batch would be blocked[/red] (nothing published): " + "; ".join(trial.blocked_because),
-                      highlight=False)
+        console.print(
+            "[red]✗ the batch would be blocked[/red] (nothing published): " + "; ".join(trial.blocked_because),
+            highlight=False,
+        )
     verdict = "[green]✓[/green]" if trial.clean else "[red]✗[/red]"
-    console.print(f"{verdict} {trial.rows} rows: {trial.would_load} would load, {trial.quarantined} would be "
-                  "quarantined; nothing was written", highlight=False)
+    console.print(
+        f"{verdict} {trial.rows} rows: {trial.would_load} would load, {trial.quarantined} would be "
+        "quarantined; nothing was written",
+        highlight=False,
+    )
     raise typer.Exit(0 if trial.clean else 1)
 
 
 @app.command()
 def ingest(
     feed: Annotated[str, typer.Argument(help="Feed id, e.g. dept_monthly_report.")],
-    file: Annotated[Optional[list[Path]], typer.Option("--file", "-f", exists=True, dir_okay=False,
-                                                       help="Ingest these files instead of the inbox.")] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", exists=True, dir_okay=False, help="Ingest these files instead of the inbox."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run one feed once (extract, then load), without a scheduler; print rows received/loaded/quarantined."""
@@ -222,8 +253,14 @@ def ingest(
     _feed(feed)
     summaries, source_error = ingest_feed(feed, file)
     if as_json:
-        print(json.dumps([{k: v for k, v in s.__dict__.items() if k != "data_docs"} for s in summaries],
-                         ensure_ascii=False, indent=1, default=str))
+        print(
+            json.dumps(
+                [{k: v for k, v in s.__dict__.items() if k != "data_docs"} for s in summaries],
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            )
+        )
     else:
         _print_summaries(summaries)
         if any(s.rows_received for s in summaries):
@@ -239,10 +276,18 @@ def ingest(
 @app.command()
 def backfill(
     feed: Annotated[str, typer.Argument(help="Feed id with an incremental source, e.g. tthc_dossiers.")],
-    from_: Annotated[str, typer.Option("--from", help="Start of the window (ISO date or instant; local time if no offset).")],
+    from_: Annotated[
+        str, typer.Option("--from", help="Start of the window (ISO date or instant; local time if no offset).")
+    ],
     to: Annotated[str, typer.Option("--to", help="End of the window, inclusive (a date means its whole day).")],
-    part: Annotated[str, typer.Option("--part", help="Run one part of the window split in equal times, e.g. 1/2 "
-                                                     "here and 2/2 on another worker (they load side by side).")] = "1/1",
+    part: Annotated[
+        str,
+        typer.Option(
+            "--part",
+            help="Run one part of the window split in equal times, e.g. 1/2 "
+            "here and 2/2 on another worker (they load side by side).",
+        ),
+    ] = "1/1",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Re-read a past window of an incremental source and load it, leaving the feed's cursor alone.
@@ -270,8 +315,11 @@ def backfill(
         print(json.dumps([s.__dict__ for s in summaries], ensure_ascii=False, default=str, indent=1))
         return
     shown = window.split(int(count))[int(number) - 1]
-    console.print(f"backfill of {feed} from {shown.start.isoformat()} to {shown.end.isoformat()}"
-                  + (f" (part {part})" if count != "1" else ""), highlight=False)
+    console.print(
+        f"backfill of {feed} from {shown.start.isoformat()} to {shown.end.isoformat()}"
+        + (f" (part {part})" if count != "1" else ""),
+        highlight=False,
+    )
     _print_summaries(summaries)
 
 
@@ -282,8 +330,15 @@ def _print_summaries(summaries) -> None:
     table = Table("batch", "source", "status", "received", "loaded", "quarantined", "outliers")
     for s in summaries:
         style = STATUS_STYLE.get(s.status, "")
-        table.add_row(s.batch_id, s.file_name or s.source_uri, f"[{style}]{s.status}[/{style}]",
-                      str(s.rows_received), str(s.rows_loaded), str(s.rows_quarantined), str(s.outliers))
+        table.add_row(
+            s.batch_id,
+            s.file_name or s.source_uri,
+            f"[{style}]{s.status}[/{style}]",
+            str(s.rows_received),
+            str(s.rows_loaded),
+            str(s.rows_quarantined),
+            str(s.outliers),
+        )
     console.print(table)
     for s in summaries:
         if s.error:
@@ -298,7 +353,7 @@ def _print_summaries(summaries) -> None:
 
 @app.command()
 def batches(
-    feed: Annotated[Optional[str], typer.Argument(help="Only this feed.")] = None,
+    feed: Annotated[str | None, typer.Argument(help="Only this feed.")] = None,
     limit: Annotated[int, typer.Option(help="How many of the latest batches.")] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -310,10 +365,11 @@ def batches(
             "SELECT batch_id, feed, coalesce(file_name, source_uri), status, rows_received, rows_loaded, "
             "rows_quarantined, strftime(loaded_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m-%d %H:%M:%S'), error "
             "FROM ops.batches WHERE ? IS NULL OR feed = ? ORDER BY loaded_at DESC, batch_id DESC LIMIT ?",
-            [feed, feed, limit]).fetchall()
+            [feed, feed, limit],
+        ).fetchall()
     keys = ["batch_id", "feed", "source", "status", "received", "loaded", "quarantined", "loaded_at", "error"]
     if as_json:
-        print(json.dumps([dict(zip(keys, r)) for r in rows], ensure_ascii=False, indent=1))
+        print(json.dumps([dict(zip(keys, r, strict=False)) for r in rows], ensure_ascii=False, indent=1))
         return
     table = Table(*keys[:-1])
     for r in rows:
@@ -325,13 +381,13 @@ def batches(
 @app.command()
 def validate(
     feed: Annotated[str, typer.Argument(help="Feed id.")],
-    batch: Annotated[Optional[str], typer.Option(help="Batch id (default: the feed's latest batch with rows).")] = None,
+    batch: Annotated[str | None, typer.Option(help="Batch id (default: the feed's latest batch with rows).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run the feed's current suite again on a loaded batch and record the results (nothing is republished)."""
-    from pipelines.warehouse import connect
     from pipelines.validate.gx import data_docs_index
     from pipelines.validate.reports import results_table, revalidate
+    from pipelines.warehouse import connect
 
     declared = _feed(feed)
     with connect() as con:
@@ -342,18 +398,31 @@ def validate(
             raise typer.Exit(2) from None
     table = results_table(validation)
     if as_json:
-        print(json.dumps({"batch_id": landed.batch_id, "blocked": validation.blocked, "checks": table.to_dicts(),
-                          "published": validation.published, "quarantined": validation.quarantined,
-                          "data_docs": data_docs_index().as_uri()}, ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                {
+                    "batch_id": landed.batch_id,
+                    "blocked": validation.blocked,
+                    "checks": table.to_dicts(),
+                    "published": validation.published,
+                    "quarantined": validation.quarantined,
+                    "data_docs": data_docs_index().as_uri(),
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     out = Table("check", "severity", "passed", "failing rows", "blocks batch", title=f"{feed} batch {landed.batch_id}")
     for row in table.iter_rows():
         passed = "[green]yes[/green]" if row[2] else "[red]no[/red]"
         out.add_row(row[0], row[1], passed, str(row[3]), "[red]yes[/red]" if row[4] else "")
     console.print(out)
-    console.print(f"{validation.published} rows would be published, {validation.quarantined} quarantined"
-                  + ("; the batch would be [red]blocked[/red]: " + "; ".join(validation.blocked) if validation.blocked
-                     else ""), highlight=False)
+    console.print(
+        f"{validation.published} rows would be published, {validation.quarantined} quarantined"
+        + ("; the batch would be [red]blocked[/red]: " + "; ".join(validation.blocked) if validation.blocked else ""),
+        highlight=False,
+    )
     console.print(f"Data Docs: {data_docs_index().as_uri()}", highlight=False)
 
 
@@ -365,8 +434,8 @@ def quarantine(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Quarantined rows of a feed with every reason (open ones; --all adds superseded ones)."""
-    from pipelines.warehouse import connect
     from pipelines.validate.reports import quarantined_rows
+    from pipelines.warehouse import connect
 
     _feed(feed)
     with connect() as con:
@@ -380,8 +449,10 @@ def quarantine(
     table = Table("file / page", "row", "unit", "status", "reasons", show_lines=True)
     for row in rows:
         where = row["source_uri"].rsplit("__", 1)[-1] if "__" in (row["source_uri"] or "") else row["source_uri"]
-        reasons = "\n".join(f"{r['check_name']}: {r['column_name'] or 'batch'} expected {r['expected']}, "
-                             f"got {r['actual']!r}" for r in row["reasons"])
+        reasons = "\n".join(
+            f"{r['check_name']}: {r['column_name'] or 'batch'} expected {r['expected']}, got {r['actual']!r}"
+            for r in row["reasons"]
+        )
         table.add_row(where, str(row["source_row"]), row["unit_code"] or "", row["status"], reasons)
     console.print(table)
 
@@ -389,19 +460,24 @@ def quarantine(
 @app.command()
 def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Data quality per feed and per department: rows quarantined, failed checks and files, outliers."""
-    from pipelines.warehouse import connect
     from pipelines.validate.gx import data_docs_index
     from pipelines.validate.reports import quality_by_feed, quality_by_unit, rules_broken
+    from pipelines.warehouse import connect
 
     with connect() as con:
         feeds, units, rules = quality_by_feed(con), quality_by_unit(con), rules_broken(con)
     if as_json:
-        print(json.dumps({"feeds": feeds, "units": units, "rules_broken": rules}, ensure_ascii=False, indent=1,
-                         default=str))
+        print(
+            json.dumps(
+                {"feeds": feeds, "units": units, "rules_broken": rules}, ensure_ascii=False, indent=1, default=str
+            )
+        )
         return
-    for title, rows in (("Chất lượng dữ liệu theo nguồn / by feed", feeds),
-                        ("Theo đơn vị / by organisation unit", units),
-                        ("Quy tắc giữa các ô không đạt / rules across cells broken", rules)):
+    for title, rows in (
+        ("Chất lượng dữ liệu theo nguồn / by feed", feeds),
+        ("Theo đơn vị / by organisation unit", units),
+        ("Quy tắc giữa các ô không đạt / rules across cells broken", rules),
+    ):
         if not rows:
             continue
         table = Table(*rows[0].keys(), title=title)
@@ -414,7 +490,7 @@ def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command()
 def late(
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    now: Annotated[Optional[str], typer.Option(help="Evaluate as of this instant (ISO 8601 with offset).")] = None,
+    now: Annotated[str | None, typer.Option(help="Evaluate as of this instant (ISO 8601 with offset).")] = None,
 ) -> None:
     """Who is late now: missing reports past their deadline and overdue tasks, most late first."""
     from pipelines.deadlines.refresh import refresh_deadlines
@@ -423,30 +499,73 @@ def late(
     moment = _moment(now)
     with connect() as con:
         marts = refresh_deadlines(con, _catalog(), moment)
-        overdue = [] if not table_exists(con, "marts", "task_status") else [dict(zip(
-            ("task_id", "unit_code", "title", "due_on", "days_late", "working_days_late"), row)) for row in con.execute(
-            "SELECT task_id, unit_code, title, due_on, days_late, working_days_late FROM marts.task_status "
-            "WHERE state = 'overdue' ORDER BY days_late DESC, task_id").fetchall()]
+        overdue = (
+            []
+            if not table_exists(con, "marts", "task_status")
+            else [
+                dict(
+                    zip(
+                        ("task_id", "unit_code", "title", "due_on", "days_late", "working_days_late"), row, strict=False
+                    )
+                )
+                for row in con.execute(
+                    "SELECT task_id, unit_code, title, due_on, days_late, working_days_late FROM marts.task_status "
+                    "WHERE state = 'overdue' ORDER BY days_late DESC, task_id"
+                ).fetchall()
+            ]
+        )
     reports = marts.get("report_status")
-    missing = [] if reports is None else reports.filter(reports["status"] == "missing").sort(
-        ["lateness_working_days", "unit_code"], descending=[True, False]).select(
-        "feed", "unit_code", "period", "due_date", "lateness_working_days").to_dicts()
+    missing = (
+        []
+        if reports is None
+        else reports.filter(reports["status"] == "missing")
+        .sort(["lateness_working_days", "unit_code"], descending=[True, False])
+        .select("feed", "unit_code", "period", "due_date", "lateness_working_days")
+        .to_dicts()
+    )
     if as_json:
-        print(json.dumps({"reports_missing": missing, "tasks_overdue": overdue}, ensure_ascii=False, indent=1,
-                         default=str))
+        print(
+            json.dumps(
+                {"reports_missing": missing, "tasks_overdue": overdue}, ensure_ascii=False, indent=1, default=str
+            )
+        )
         return
     units = {u.code: u.vi for u in _catalog().org_units.units}
-    table = Table("feed", "đơn vị / unit", "kỳ / period", "hạn / due", "trễ (ngày làm việc) / working days late",
-                  title="Báo cáo chưa nộp quá hạn / reports missing past their deadline")
+    table = Table(
+        "feed",
+        "đơn vị / unit",
+        "kỳ / period",
+        "hạn / due",
+        "trễ (ngày làm việc) / working days late",
+        title="Báo cáo chưa nộp quá hạn / reports missing past their deadline",
+    )
     for r in missing:
-        table.add_row(r["feed"], f"{r['unit_code']} — {units.get(r['unit_code'], '')}", r["period"],
-                      str(r["due_date"]), f"[red]{r['lateness_working_days']}[/red]")
+        table.add_row(
+            r["feed"],
+            f"{r['unit_code']} — {units.get(r['unit_code'], '')}",
+            r["period"],
+            str(r["due_date"]),
+            f"[red]{r['lateness_working_days']}[/red]",
+        )
     console.print(table if missing else "no report is missing past its deadline")
-    table = Table("nhiệm vụ / task", "đơn vị / unit", "nội dung / title", "hạn / due", "trễ / days late",
-                  "ngày làm việc / working days", title="Nhiệm vụ quá hạn / overdue tasks")
+    table = Table(
+        "nhiệm vụ / task",
+        "đơn vị / unit",
+        "nội dung / title",
+        "hạn / due",
+        "trễ / days late",
+        "ngày làm việc / working days",
+        title="Nhiệm vụ quá hạn / overdue tasks",
+    )
     for t in overdue:
-        table.add_row(t["task_id"], t["unit_code"], t["title"][:60], str(t["due_on"]), f"[red]{t['days_late']}[/red]",
-                      str(t["working_days_late"]))
+        table.add_row(
+            t["task_id"],
+            t["unit_code"],
+            t["title"][:60],
+            str(t["due_on"]),
+            f"[red]{t['days_late']}[/red]",
+            str(t["working_days_late"]),
+        )
     console.print(table if overdue else "no task is overdue")
 
 
@@ -461,7 +580,9 @@ def _moment(now: str | None):
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        errors.print(f"[red]✗[/red] --now {now!r}: give an ISO 8601 instant with its offset, e.g. 2026-11-20T10:00:00+07:00")
+        errors.print(
+            f"[red]✗[/red] --now {now!r}: give an ISO 8601 instant with its offset, e.g. 2026-11-20T10:00:00+07:00"
+        )
         raise typer.Exit(2)
     return moment
 
@@ -477,23 +598,33 @@ def kpi_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for k in kpis:
         target = f"{k.target:g}" if k.target is not None else ("per period" if k.target_sql else "—")
         rel = "× target" if k.thresholds.relative_to_target else ""
-        table.add_row(k.id, k.name.vi, k.owner, k.grain.period, k.unit_of_measure,
-                      "↑" if k.direction == "higher_is_better" else "↓", target,
-                      f"{k.thresholds.green:g}{rel}", f"{k.thresholds.amber:g}{rel}")
+        table.add_row(
+            k.id,
+            k.name.vi,
+            k.owner,
+            k.grain.period,
+            k.unit_of_measure,
+            "↑" if k.direction == "higher_is_better" else "↓",
+            target,
+            f"{k.thresholds.green:g}{rel}",
+            f"{k.thresholds.amber:g}{rel}",
+        )
     console.print(table)
 
 
 @kpi_app.command("compute")
 def kpi_compute(
-    period: Annotated[Optional[str], typer.Option(help="Only this period (2026-10, 2026-Q4…); default: each KPI's recent history.")] = None,
-    kpi: Annotated[Optional[list[str]], typer.Option("--kpi", help="Only these KPIs (and those they build on).")] = None,
-    now: Annotated[Optional[str], typer.Option(help="Compute as of this instant (ISO 8601 with offset).")] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Only this period (2026-10, 2026-Q4…); default: each KPI's recent history.")
+    ] = None,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only these KPIs (and those they build on).")] = None,
+    now: Annotated[str | None, typer.Option(help="Compute as of this instant (ISO 8601 with offset).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Refresh the deadline marts, compute the KPIs into marts.kpi_values, print the province's status."""
-    from pipelines.deadlines.refresh import refresh_deadlines
     from zoneinfo import ZoneInfo
 
+    from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.kpi.compute import compute_kpis
     from pipelines.kpi.present import format_value, period_text, status_style, status_text
     from pipelines.warehouse import connect
@@ -508,13 +639,30 @@ def kpi_compute(
         raise typer.Exit(2) from None
     values = run.values
     if as_json:
-        print(json.dumps({"rows": values.height, "skipped": run.skipped,
-                          "values": values.to_dicts() if not values.is_empty() else []},
-                         ensure_ascii=False, indent=1, default=str))
+        print(
+            json.dumps(
+                {
+                    "rows": values.height,
+                    "skipped": run.skipped,
+                    "values": values.to_dicts() if not values.is_empty() else [],
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            )
+        )
         return
     province = catalog.org_units.province
-    table = Table("KPI", "kỳ / period", "giá trị / value", "mục tiêu / target", "trạng thái / status",
-                  "đơn vị đỏ / units red", "s", title=f"KPI — {province} (marts.kpi_values: {values.height} rows)")
+    table = Table(
+        "KPI",
+        "kỳ / period",
+        "giá trị / value",
+        "mục tiêu / target",
+        "trạng thái / status",
+        "đơn vị đỏ / units red",
+        "s",
+        title=f"KPI — {province} (marts.kpi_values: {values.height} rows)",
+    )
     for kpi_id, seconds in run.seconds.items():
         k = catalog.kpis[kpi_id]
         rows = values.filter(values["kpi_id"] == kpi_id)
@@ -527,8 +675,15 @@ def kpi_compute(
         style = status_style(row["status"])
         if row.get("period_state") == "running":
             row["to_date"] = row["computed_at"].astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
-        table.add_row(kpi_id, period_text(row), format_value(k, row["value"]), format_value(k, row["target"]),
-                      f"[{style}]{status_text(row['status'])}[/{style}]", str(red), f"{seconds:.2f}")
+        table.add_row(
+            kpi_id,
+            period_text(row),
+            format_value(k, row["value"]),
+            format_value(k, row["target"]),
+            f"[{style}]{status_text(row['status'])}[/{style}]",
+            str(red),
+            f"{seconds:.2f}",
+        )
     console.print(table)
     for kpi_id, why in run.skipped.items():
         console.print(f"[dim]· {kpi_id} not computed: {why}[/dim]")
@@ -536,10 +691,14 @@ def kpi_compute(
 
 @report_app.command("monthly")
 def report_monthly(
-    period: Annotated[Optional[str], typer.Option(
-        "--period", "-p", help="The month (2026-11); default: the latest month that has ended.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the files (default: $IOC_HOME/reports).")] = None,
-    now: Annotated[Optional[str], typer.Option(help="Issue as of this instant (ISO 8601 with offset).")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", "-p", help="The month (2026-11); default: the latest month that has ended."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the files (default: $IOC_HOME/reports).")
+    ] = None,
+    now: Annotated[str | None, typer.Option(help="Issue as of this instant (ISO 8601 with offset).")] = None,
 ) -> None:
     """The month's briefing for the leaders, in Vietnamese: a PDF laid out as an administrative report and an
     XLSX workbook (one sheet per section). Its number and date are kept: writing it again gives the same."""
@@ -555,9 +714,11 @@ def report_monthly(
     except (ValueError, FileNotFoundError) as exc:
         errors.print(f"[red]✗[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    console.print(f"✓ Báo cáo số {briefing.reference}, {briefing.month_words}: "
-                  f"{sum(k.status == 'red' for k in briefing.kpis)} chỉ số không đạt, {len(briefing.reports)} báo cáo "
-                  f"nộp trễ/chưa nộp, {len(briefing.tasks)} nhiệm vụ quá hạn")
+    console.print(
+        f"✓ Báo cáo số {briefing.reference}, {briefing.month_words}: "
+        f"{sum(k.status == 'red' for k in briefing.kpis)} chỉ số không đạt, {len(briefing.reports)} báo cáo "
+        f"nộp trễ/chưa nộp, {len(briefing.tasks)} nhiệm vụ quá hạn"
+    )
     for path in written.values():
         console.print(f"  {path}")
 
@@ -565,10 +726,19 @@ def report_monthly(
 @kpi_app.command("explain")
 def kpi_explain(
     kpi: Annotated[str, typer.Argument(help="A KPI id.")],
-    unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
-    period: Annotated[Optional[str], typer.Option("--period", "-p", help="A period key such as 2026-11 (default: the latest complete one, as shown).")] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", "-u", help="An organisation unit (default: the province).")
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period", "-p", help="A period key such as 2026-11 (default: the latest complete one, as shown)."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Records to print.")] = 20,
-    csv_to: Annotated[Optional[str], typer.Option("--csv", help="Write every record as CSV to this file ('-': standard output).")] = None,
+    csv_to: Annotated[
+        str | None, typer.Option("--csv", help="Write every record as CSV to this file ('-': standard output).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The records behind a KPI value — those that keep it off target first — with their lineage."""
@@ -606,29 +776,53 @@ def kpi_explain(
     k = catalog.kpis[kpi]
     v = e.value or {}
     style = status_style(v.get("status"))
-    console.print(f"[bold]{k.id}[/bold] — {k.name.vi} / {k.name.en} · {unit} · {e.period}: "
-                  f"{format_value(k, v.get('value'))} [{style}]{status_text(v.get('status'))}[/{style}] "
-                  f"(tính lúc / computed at {e.as_of:%Y-%m-%d %H:%M} UTC)")
-    for role, part in ([("", e)] if not e.inputs else list(e.inputs.items())):
+    console.print(
+        f"[bold]{k.id}[/bold] — {k.name.vi} / {k.name.en} · {unit} · {e.period}: "
+        f"{format_value(k, v.get('value'))} [{style}]{status_text(v.get('status'))}[/{style}] "
+        f"(tính lúc / computed at {e.as_of:%Y-%m-%d %H:%M} UTC)"
+    )
+    for role, part in [("", e)] if not e.inputs else list(e.inputs.items()):
         if role:
-            console.print(f"\n[bold]{role}[/bold]: {part.kpi_id} = {format_value(catalog.kpis[part.kpi_id], (part.value or {}).get('value'))}")
+            console.print(
+                f"\n[bold]{role}[/bold]: {part.kpi_id} = {format_value(catalog.kpis[part.kpi_id], (part.value or {}).get('value'))}"
+            )
         if part.unavailable and not part.inputs:
             console.print(f"[yellow]{part.unavailable}[/yellow]")
             continue
-        console.print(f"{part.records_total} bản ghi / records, {part.against_total} làm chỉ tiêu không đạt / "
-                      f"keep it off target; tử số / numerator {part.numerator}, mẫu số / denominator {part.denominator}")
+        console.print(
+            f"{part.records_total} bản ghi / records, {part.against_total} làm chỉ tiêu không đạt / "
+            f"keep it off target; tử số / numerator {part.numerator}, mẫu số / denominator {part.denominator}"
+        )
         impact = part.impact_name or {"vi": "", "en": ""}
-        table = Table("đơn vị / unit", f"{impact['vi']} / {impact['en']}", "tử / num", "mẫu / den", "bản ghi / record",
-                      "nguồn / lineage")
+        table = Table(
+            "đơn vị / unit",
+            f"{impact['vi']} / {impact['en']}",
+            "tử / num",
+            "mẫu / den",
+            "bản ghi / record",
+            "nguồn / lineage",
+        )
         for r in part.records:
             said = ", ".join(f"{name}={value}" for name, value in list(r["fields"].items())[:4])
             lin = r["lineage"]
-            where = " ".join(str(x) for x in (lin["feed"], lin.get("file") or lin["batch_id"], f"row {lin['source_row']}"
-                                               if lin["source_row"] is not None else None,
-                                               f"cell {lin['cell']}" if lin.get("cell") else None) if x)
-            table.add_row(("✖ " if r["against"] else "  ") + r["unit_code"],
-                          "" if r["impact"] is None else f"{r['impact']:,.2f}", _number(r["numerator"]),
-                          _number(r["denominator"]), said, where)
+            where = " ".join(
+                str(x)
+                for x in (
+                    lin["feed"],
+                    lin.get("file") or lin["batch_id"],
+                    f"row {lin['source_row']}" if lin["source_row"] is not None else None,
+                    f"cell {lin['cell']}" if lin.get("cell") else None,
+                )
+                if x
+            )
+            table.add_row(
+                ("✖ " if r["against"] else "  ") + r["unit_code"],
+                "" if r["impact"] is None else f"{r['impact']:,.2f}",
+                _number(r["numerator"]),
+                _number(r["denominator"]),
+                said,
+                where,
+            )
         console.print(table)
         if part.records_total > len(part.records):
             console.print(f"[dim]… {part.records_total - len(part.records)} more: --limit, or --csv FILE for all[/dim]")
@@ -640,21 +834,46 @@ def _number(value: float | None) -> str:
 
 @kpi_app.command("show")
 def kpi_show(
-    kpi: Annotated[Optional[str], typer.Argument(help="A KPI id: its units for the period shown (or a unit's trend with --unit).")] = None,
-    unit: Annotated[Optional[str], typer.Option("--unit", "-u", help="An organisation unit (default: the province).")] = None,
-    period: Annotated[Optional[str], typer.Option(
-        "--period", "-p", help="A period key (2026-12): each KPI's period containing it, complete or still running "
-                               "(labelled to date, not judged). Default: each KPI's latest complete period.")] = None,
+    kpi: Annotated[
+        str | None, typer.Argument(help="A KPI id: its units for the period shown (or a unit's trend with --unit).")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", "-u", help="An organisation unit (default: the province).")
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            "-p",
+            help="A period key (2026-12): each KPI's period containing it, complete or still running "
+            "(labelled to date, not judged). Default: each KPI's latest complete period.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    as_of: Annotated[Optional[str], typer.Option(
-        "--as-of", help="Show the KPIs as they were reported at that moment: a date (its end, Vietnam time) or "
-                        "an ISO date and time. Needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Show the KPIs as they were reported at that moment: a date (its end, Vietnam time) or "
+            "an ISO date and time. Needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake).",
+        ),
+    ] = None,
 ) -> None:
     """Show KPI values with their status: every KPI for a unit, a KPI across units, or a unit's trend. Each KPI
     shows its latest complete period; a period still running only with --period (or in a trend), labelled
     "đến ngày DD/MM / to date DD/MM" and not judged unless the KPI declares judge_running."""
-    from pipelines.kpi.present import (STATUS_ORDER, as_of_moment, format_value, history, in_period, latest,
-                                       period_text, running, status_style, status_text)
+    from pipelines.kpi.present import (
+        STATUS_ORDER,
+        as_of_moment,
+        format_value,
+        history,
+        in_period,
+        latest,
+        period_text,
+        running,
+        status_style,
+        status_text,
+    )
     from pipelines.warehouse import NoTimeTravel, connect, table_exists
 
     catalog = _catalog()
@@ -673,8 +892,11 @@ def kpi_show(
     try:
         with connect(as_of=moment) as con:
             if not table_exists(con, "marts", "kpi_values"):
-                errors.print("[red]✗[/red] no KPI has been computed yet" + (f" as of {as_of}" if as_of else "")
-                             + ": run `ioc kpi compute`")
+                errors.print(
+                    "[red]✗[/red] no KPI has been computed yet"
+                    + (f" as of {as_of}" if as_of else "")
+                    + ": run `ioc kpi compute`"
+                )
                 raise typer.Exit(1)
             if kpi and unit and not period:
                 frame, mode = history(con, kpi, unit), "trend"
@@ -703,33 +925,56 @@ def kpi_show(
         rows.sort(key=lambda r: (STATUS_ORDER.get(r["status"], 9), r["unit_code"]))
     names = {u.code: u.vi for u in catalog.org_units.units}
     first = {"trend": "đơn vị / unit", "units": "đơn vị / unit", "kpis": "KPI"}[mode]
-    title = {"trend": f"{kpi} — {unit} {names.get(unit, '')}",
-             "units": f"{kpi} — {catalog.kpis[kpi].name.vi} ({period_text(rows[0]) if rows else 'no data'})" if kpi else "",
-             "kpis": f"{unit or catalog.org_units.province} — {names.get(unit or catalog.org_units.province, '')}"}[mode]
-    table = Table(first, "kỳ / period", "giá trị / value", "mục tiêu / target", "trạng thái / status",
-                  "kỳ trước / previous", "liên tiếp / in a row", title=title)
+    title = {
+        "trend": f"{kpi} — {unit} {names.get(unit, '')}",
+        "units": f"{kpi} — {catalog.kpis[kpi].name.vi} ({period_text(rows[0]) if rows else 'no data'})" if kpi else "",
+        "kpis": f"{unit or catalog.org_units.province} — {names.get(unit or catalog.org_units.province, '')}",
+    }[mode]
+    table = Table(
+        first,
+        "kỳ / period",
+        "giá trị / value",
+        "mục tiêu / target",
+        "trạng thái / status",
+        "kỳ trước / previous",
+        "liên tiếp / in a row",
+        title=title,
+    )
     for r in rows:
         k = catalog.kpis.get(r["kpi_id"])
         if k is None:  # a KPI no longer declared
             continue
-        head = {"trend": r["unit_code"], "units": f"{r['unit_code']} — {names.get(r['unit_code'], '')}",
-                "kpis": f"{k.id} — {k.name.vi}"}[mode]
+        head = {
+            "trend": r["unit_code"],
+            "units": f"{r['unit_code']} — {names.get(r['unit_code'], '')}",
+            "kpis": f"{k.id} — {k.name.vi}",
+        }[mode]
         style = status_style(r["status"])
         flag = (" ⚑" if r["escalated"] else "") + (" ⚠" if r.get("inputs_degraded") else "")
-        table.add_row(head, period_text(r), format_value(k, r["value"]), format_value(k, r["target"]),
-                      f"[{style}]{status_text(r['status'])}{flag}[/{style}]",
-                      f"{format_value(k, r['previous_value'])} {status_text(r['previous_status']).split()[0] if r['previous_status'] else ''}",
-                      str(r["streak"]))
+        table.add_row(
+            head,
+            period_text(r),
+            format_value(k, r["value"]),
+            format_value(k, r["target"]),
+            f"[{style}]{status_text(r['status'])}{flag}[/{style}]",
+            f"{format_value(k, r['previous_value'])} {status_text(r['previous_status']).split()[0] if r['previous_status'] else ''}",
+            str(r["streak"]),
+        )
     console.print(table if rows else "no KPI values for that selection")
     if pending is not None and not pending.is_empty():
         keys = sorted(set(pending["period"].to_list()))
-        console.print(f"[dim]◌ Kỳ đang diễn ra, chưa đánh giá / periods still running, not judged: {', '.join(keys)} "
-                      f"— `ioc kpi show{' ' + kpi if kpi else ''} --period {keys[-1]}`[/dim]", highlight=False)
+        console.print(
+            f"[dim]◌ Kỳ đang diễn ra, chưa đánh giá / periods still running, not judged: {', '.join(keys)} "
+            f"— `ioc kpi show{' ' + kpi if kpi else ''} --period {keys[-1]}`[/dim]",
+            highlight=False,
+        )
 
 
 @alerts_app.command("generate")
 def alerts_generate(
-    check: Annotated[bool, typer.Option("--check", help="Only say whether the committed rules are up to date (exit 1 if not).")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say whether the committed rules are up to date (exit 1 if not).")
+    ] = False,
 ) -> None:
     """Write alerts/rules/ioc.rules.yml from the declarations (thresholds are never typed twice)."""
     from pipelines.alerting.rules import render_rules, rules_file
@@ -751,7 +996,7 @@ def alerts_generate(
 @alerts_app.command("config")
 def alerts_config(
     which: Annotated[str, typer.Argument(help="alertmanager or prometheus")],
-    out: Annotated[Optional[Path], typer.Option(help="Write here instead of printing.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
 ) -> None:
     """The Alertmanager or Prometheus configuration, with its placeholders filled from the environment."""
     from pipelines.alerting.config import TEMPLATES, render, write
@@ -774,9 +1019,14 @@ def alerts_config(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9108,
-    units: Annotated[Optional[str], typer.Option(
-        "--units", help="Serve on /metrics only this unit's subtree (e.g. a province's code): one exporter per "
-                        "province at national scale.")] = None,
+    units: Annotated[
+        str | None,
+        typer.Option(
+            "--units",
+            help="Serve on /metrics only this unit's subtree (e.g. a province's code): one exporter per "
+            "province at national scale.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the operations-centre wall (/ and /api/), /metrics (Prometheus) and /healthz; keeps answering
     while pipelines write the warehouse."""
@@ -789,15 +1039,22 @@ def serve(
     except ValueError as exc:
         errors.print(f"[red]✗[/red] --units: {exc}")
         raise typer.Exit(2) from None
-    console.print(f"IOC wall on http://{host}:{port}/ , Prometheus metrics on http://{host}:{port}/metrics"
-                  + (f" (units under {units})" if units else ""), highlight=False)
+    console.print(
+        f"IOC wall on http://{host}:{port}/ , Prometheus metrics on http://{host}:{port}/metrics"
+        + (f" (units under {units})" if units else ""),
+        highlight=False,
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @app.command("validation-service")
 def validation_service(
-    socket_path: Annotated[Optional[Path], typer.Option(
-        "--socket", help="Where to listen (default: $IOC_VALIDATION_SOCKET, else this $IOC_HOME's socket).")] = None,
+    socket_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--socket", help="Where to listen (default: $IOC_VALIDATION_SOCKET, else this $IOC_HOME's socket)."
+        ),
+    ] = None,
 ) -> None:
     """Keep Great Expectations warm for every load of this $IOC_HOME: each `ioc ingest`, DAG task or submission
     connects instead of importing GE itself (seconds). `ioc up` starts it; loads work without it, slower."""
@@ -823,8 +1080,11 @@ def simulate(
 
     unset = [name for name in TOKEN_ENVS if not os.environ.get(name)]
     if serve and unset:
-        errors.print(f"[yellow]![/yellow] {', '.join(unset)} not set: those APIs will refuse every request (401). "
-                     "Export the same values here and where `ioc ingest` runs.", highlight=False)
+        errors.print(
+            f"[yellow]![/yellow] {', '.join(unset)} not set: those APIs will refuse every request (401). "
+            "Export the same values here and where `ioc ingest` runs.",
+            highlight=False,
+        )
 
     run(paths().home, port=port, seed=seed, serve=serve, fault_rate=fault_rate, months=months)
 

@@ -24,8 +24,7 @@ def run_demo() -> int:
     except RuntimeError as exc:  # a service that would not start: its name and its log
         print(f"✗ {exc}; `make stop` stops what did start")
         return 1
-    print("• every DAG is unpaused; waiting for each feed DAG's first scheduled run, then the KPI DAG "
-          "(Airflow assets)")
+    print("• every DAG is unpaused; waiting for each feed DAG's first scheduled run, then the KPI DAG (Airflow assets)")
     feed_dags = [f"feed_{feed_id}" for feed_id in catalog().feeds]
     try:
         wait_for_first_runs(feed_dags, "ioc_kpis", timeout=600)
@@ -56,10 +55,15 @@ def report(home: Path) -> None:
                    count(*) FILTER (WHERE status = 'failed') AS failed,
                    sum(rows_received), sum(rows_loaded), sum(rows_quarantined)
             FROM ops.batches GROUP BY feed ORDER BY feed""").fetchall()
-        print(f"  {'feed':<22}{'batches':>8}{'failed':>8}{'received':>10}{'loaded':>9}{'quarantined':>13}{'clean rows':>12}")
+        print(
+            f"  {'feed':<22}{'batches':>8}{'failed':>8}{'received':>10}{'loaded':>9}{'quarantined':>13}{'clean rows':>12}"
+        )
         for feed, n, failed, received, loaded, quarantined in rows:
-            clean = con.execute(f'SELECT count(*) FROM clean."{feed}"').fetchall()[0][0] \
-                if has_clean_table(con, feed) else 0
+            clean = (
+                con.execute(f'SELECT count(*) FROM clean."{feed}"').fetchall()[0][0]
+                if has_clean_table(con, feed)
+                else 0
+            )
             print(f"  {feed:<22}{n:>8}{failed:>8}{received or 0:>10}{loaded or 0:>9}{quarantined or 0:>13}{clean:>12}")
     print(f"""
 Where to look:
@@ -69,9 +73,9 @@ Where to look:
   .venv/bin/ioc quarantine dept_monthly_report   quarantined rows with every reason
   .venv/bin/ioc kpi show dossier_on_time_rate     one KPI across units (drill-down), worst first
   .venv/bin/ioc kpi show dossier_on_time_rate -u HP   one unit's trend, period by period
-  {home / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}   Great Expectations Data Docs
-  {home / 'rejected'}   files that could not be read, each with a .reason.txt
-  {home / 'archive'}    every file received, as received
-  {home / 'logs'}       simulator and Airflow logs
-  .venv/bin/python -c "import duckdb; print(duckdb.connect('{home / 'warehouse.duckdb'}').sql('SELECT * FROM ops.quarantine LIMIT 5'))"
+  {home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"}   Great Expectations Data Docs
+  {home / "rejected"}   files that could not be read, each with a .reason.txt
+  {home / "archive"}    every file received, as received
+  {home / "logs"}       simulator and Airflow logs
+  .venv/bin/python -c "import duckdb; print(duckdb.connect('{home / "warehouse.duckdb"}').sql('SELECT * FROM ops.quarantine LIMIT 5'))"
 """)

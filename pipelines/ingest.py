@@ -7,7 +7,7 @@ split into parts that workers run side by side (backfill_part).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.declarations.loading import catalog
@@ -16,8 +16,8 @@ from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
-from pipelines.warehouse import claimed, connect
 from pipelines.metrics.runs import recorded_run
+from pipelines.warehouse import claimed, connect
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ def _extractor(feed: Feed):
     return importlib.import_module(f"pipelines.extract.{feed.source.kind}")
 
 
-def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: bool = True,
-                 window: Window | None = None) -> list[LandedBatch]:
+def extract_feed(
+    feed_id: str, files: list[Path] | None = None, record_failure: bool = True, window: Window | None = None
+) -> list[LandedBatch]:
     """Land what the source has for us (or, with a window, what it has in that window: a backfill). A
     broken source raises SourceError, after landing a failed batch so that ops.batches shows it (a
     scheduler passes record_failure only on its last try)."""
@@ -49,17 +50,31 @@ def extract_feed(feed_id: str, files: list[Path] | None = None, record_failure: 
     if files is not None and feed.source.kind != "file_drop":
         raise SourceError(f"feed {feed_id} reads from {feed.source.kind}, not files: --file does not apply")
     if window is not None and getattr(feed.source, "incremental", None) is None:
-        raise SourceError(f"feed {feed_id} has no incremental cursor to backfill by: "
-                          + ("a file drop is backfilled by dropping its files again (each loads once; a "
-                             "resubmitted report replaces the earlier one)" if feed.source.kind == "file_drop"
-                             else "every run reads the whole source already"))
+        raise SourceError(
+            f"feed {feed_id} has no incremental cursor to backfill by: "
+            + (
+                "a file drop is backfilled by dropping its files again (each loads once; a "
+                "resubmitted report replaces the earlier one)"
+                if feed.source.kind == "file_drop"
+                else "every run reads the whole source already"
+            )
+        )
     try:
         batches = extractor.extract(feed, files if feed.source.kind == "file_drop" else window)
     except SourceError as exc:
         if not record_failure:
             raise
-        land(LandedBatch(batch_id=new_batch_id(), feed=feed_id, source_uri=feed.source.kind, checksum="",
-                         received_at=datetime.now(timezone.utc), status="failed", error=str(exc)))
+        land(
+            LandedBatch(
+                batch_id=new_batch_id(),
+                feed=feed_id,
+                source_uri=feed.source.kind,
+                checksum="",
+                received_at=datetime.now(UTC),
+                status="failed",
+                error=str(exc),
+            )
+        )
         raise
     for batch in batches:
         log.info("landed %s batch %s: %s rows from %s", feed_id, batch.batch_id, batch.rows, batch.source_uri)
@@ -109,10 +124,18 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
             let_go = sum(b.rows for b in batches) >= LET_GX_GO_ROWS
             for i, batch in enumerate(batches):
                 last = let_go and i == len(batches) - 1
-                summary = load_batch(con, feed, batch, units,
-                                     last_docs=[d for s in summaries for d in s.data_docs] if last else None)
-                log.info("%s batch %s %s: received %d, loaded %d, quarantined %d", feed.id, summary.batch_id,
-                         summary.status, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
+                summary = load_batch(
+                    con, feed, batch, units, last_docs=[d for s in summaries for d in s.data_docs] if last else None
+                )
+                log.info(
+                    "%s batch %s %s: received %d, loaded %d, quarantined %d",
+                    feed.id,
+                    summary.batch_id,
+                    summary.status,
+                    summary.rows_received,
+                    summary.rows_loaded,
+                    summary.rows_quarantined,
+                )
                 summaries.append(summary)
         docs = [identifier for s in summaries for identifier in s.data_docs]
         requested = any(s.data_docs_requested for s in summaries)

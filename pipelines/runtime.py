@@ -27,14 +27,19 @@ from pipelines.airflow_env import airflow_environ, prepare_airflow
 from pipelines.settings import paths
 
 TOKEN_ENVS = ("IOC_TTHC_TOKEN", "IOC_HOTLINE_TOKEN", "IOC_SOC_TOKEN", "IOC_AIR_TOKEN")
-DEFAULT_PORTS = {"simulator": ("IOC_SIM_PORT", 8765), "exporter": ("IOC_EXPORTER_PORT", 9108),
-                 "airflow": ("IOC_AIRFLOW_PORT", 8080)}
+DEFAULT_PORTS = {
+    "simulator": ("IOC_SIM_PORT", 8765),
+    "exporter": ("IOC_EXPORTER_PORT", 9108),
+    "airflow": ("IOC_AIRFLOW_PORT", 8080),
+}
 
 
 def port(service: str) -> int:
     """The service's loopback port: its IOC_*_PORT variable, or the default."""
     name, default = DEFAULT_PORTS[service]
     return int(os.environ.get(name, default))
+
+
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
 
@@ -66,12 +71,21 @@ def services() -> list[Service]:
     return [
         # first: the Airflow workers' loads connect to it as they start
         Service("validation", [str(bin_dir / "ioc"), "validation-service"], str(socket_path())),
-        Service("simulator", [sys.executable, "-m", "simulator", "--home", str(paths().home), "--port",
-                              str(port("simulator"))], f"http://127.0.0.1:{port('simulator')}/healthz"),
-        Service("exporter", [str(bin_dir / "ioc"), "serve", "--port", str(port("exporter"))],
-                f"http://127.0.0.1:{port('exporter')}/healthz"),
-        Service("airflow", [str(bin_dir / "airflow"), "standalone"],
-                f"http://127.0.0.1:{port('airflow')}/api/v2/monitor/health"),
+        Service(
+            "simulator",
+            [sys.executable, "-m", "simulator", "--home", str(paths().home), "--port", str(port("simulator"))],
+            f"http://127.0.0.1:{port('simulator')}/healthz",
+        ),
+        Service(
+            "exporter",
+            [str(bin_dir / "ioc"), "serve", "--port", str(port("exporter"))],
+            f"http://127.0.0.1:{port('exporter')}/healthz",
+        ),
+        Service(
+            "airflow",
+            [str(bin_dir / "airflow"), "standalone"],
+            f"http://127.0.0.1:{port('airflow')}/api/v2/monitor/health",
+        ),
     ]
 
 
@@ -82,15 +96,17 @@ def runtime_environ() -> dict[str, str]:
     for name in TOKEN_ENVS:
         env.setdefault(name, secrets.token_urlsafe(24))
     bin_dir = str(Path(sys.executable).parent)
-    env.update({
-        "PATH": bin_dir + os.pathsep + env.get("PATH", ""),  # standalone starts `airflow` subcommands
-        "IOC_SIM_URL": env.get("IOC_SIM_URL", f"http://127.0.0.1:{port('simulator')}"),
-        "IOC_AIRFLOW_HEALTH_URL": f"http://127.0.0.1:{port('airflow')}/api/v2/monitor/health",
-        "AIRFLOW__API__PORT": str(port("airflow")),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port('airflow')}/execution/",
-    })
+    env.update(
+        {
+            "PATH": bin_dir + os.pathsep + env.get("PATH", ""),  # standalone starts `airflow` subcommands
+            "IOC_SIM_URL": env.get("IOC_SIM_URL", f"http://127.0.0.1:{port('simulator')}"),
+            "IOC_AIRFLOW_HEALTH_URL": f"http://127.0.0.1:{port('airflow')}/api/v2/monitor/health",
+            "AIRFLOW__API__PORT": str(port("airflow")),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port('airflow')}/execution/",
+        }
+    )
     return env
 
 
@@ -148,8 +164,15 @@ def up(echo=print) -> dict[str, str]:
             echo(f"• {service.name} is already running")
             continue
         log = logs / f"{service.name}.log"
-        process = subprocess.Popen(service.args, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(home))
+        process = subprocess.Popen(
+            service.args,
+            env=env,
+            stdout=log.open("a"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=str(home),
+        )
         _pid_file(service.name).write_text(str(process.pid))
         echo(f"• starting {service.name} (log: {log})")
         _wait_healthy(service, process, log, timeout=180)
@@ -159,13 +182,15 @@ def up(echo=print) -> dict[str, str]:
 def urls() -> dict[str, str]:
     from pipelines.validate.service import socket_path
 
-    return {"operations wall": f"http://127.0.0.1:{port('exporter')}/",
-            "wall API": f"http://127.0.0.1:{port('exporter')}/api/summary",
-            "Airflow UI": f"http://127.0.0.1:{port('airflow')}/",
-            "metrics": f"http://127.0.0.1:{port('exporter')}/metrics",
-            "exporter health": f"http://127.0.0.1:{port('exporter')}/healthz",
-            "department simulator": f"http://127.0.0.1:{port('simulator')}/healthz",
-            "validation service": f"unix:{socket_path()}"}
+    return {
+        "operations wall": f"http://127.0.0.1:{port('exporter')}/",
+        "wall API": f"http://127.0.0.1:{port('exporter')}/api/summary",
+        "Airflow UI": f"http://127.0.0.1:{port('airflow')}/",
+        "metrics": f"http://127.0.0.1:{port('exporter')}/metrics",
+        "exporter health": f"http://127.0.0.1:{port('exporter')}/healthz",
+        "department simulator": f"http://127.0.0.1:{port('simulator')}/healthz",
+        "validation service": f"unix:{socket_path()}",
+    }
 
 
 def _group_alive(pgid: int) -> bool:
@@ -215,8 +240,9 @@ class AirflowClient:
         return {"Authorization": f"Bearer {self._token}"}
 
     def runs(self, dag_id: str) -> list[dict]:
-        answer = httpx.get(f"{self.base}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100},
-                           headers=self._headers(), timeout=10)
+        answer = httpx.get(
+            f"{self.base}/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100}, headers=self._headers(), timeout=10
+        )
         if answer.status_code == 404:
             return []
         answer.raise_for_status()

@@ -22,6 +22,7 @@ def safe_value(value):
 
 def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """A frame to write as CSV: every String column's values as `safe_value` makes them; other columns as is."""
+
     def safe(name: str) -> pl.Expr:
         text = pl.col(name)
         return pl.when(text.str.contains(FORMULA_PATTERN)).then(pl.lit("'") + text).otherwise(text).alias(name)

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.declarations.checks import INDICATOR_CHECK, TYPE_CHECK
@@ -91,9 +91,15 @@ def try_file(feed: Feed, path: Path) -> Trial:
 
     trial = Trial(feed.id, path.name)
     with _nothing_written() as home:
-        batch = LandedBatch(batch_id=new_batch_id(), feed=feed.id, source_uri=str(home / f"try__{path.name}"),
-                            checksum="", received_at=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc),
-                            file_name=path.name, file_fields=file_name_fields(feed, path.name))
+        batch = LandedBatch(
+            batch_id=new_batch_id(),
+            feed=feed.id,
+            source_uri=str(home / f"try__{path.name}"),
+            checksum="",
+            received_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            file_name=path.name,
+            file_fields=file_name_fields(feed, path.name),
+        )
         chunks, trial.read_as, trial.header_row, layout = _read(feed, path, batch)
         con = duckdb.connect()
         summary = BatchSummary(batch.batch_id, feed.id, batch.source_uri, path.name, status="received")
@@ -112,7 +118,7 @@ def try_file(feed: Feed, path: Path) -> Trial:
 
 def _read(feed: Feed, path: Path, batch):
     """The file's landing frames as the feed's extractor reads them, how, its header row, and a form's layout."""
-    from pipelines.extract.file_drop import kept_rows, sheet_of, workbook_bytes, csv_chunks, table_frame
+    from pipelines.extract.file_drop import csv_chunks, kept_rows, sheet_of, table_frame, workbook_bytes
     from pipelines.extract.form import read_form
     from pipelines.extract.tabular import read_grid
 
@@ -120,13 +126,21 @@ def _read(feed: Feed, path: Path, batch):
     if source.form is None and path.suffix.lower() in (".csv", ".txt"):
         chunks, how, header_row = csv_chunks(feed, path, whole=True)  # decoded whole first: no second read
         return kept_rows(feed, batch, chunks), how, header_row, None
-    grid = read_grid(path, workbook_bytes(feed, path) if path.suffix.lower() in (".xlsx", ".xlsm") else
-                     path.read_bytes(), source.encodings, source.sheet, source.limits)
+    grid = read_grid(
+        path,
+        workbook_bytes(feed, path) if path.suffix.lower() in (".xlsx", ".xlsm") else path.read_bytes(),
+        source.encodings,
+        source.sheet,
+        source.limits,
+    )
     if source.form is not None:
         read = read_form(feed, grid, batch.file_fields, sheet_of(grid))
         reporting = feed.reporting
-        batch.file_fields = {reporting.unit_column: read.unit, reporting.period_column: read.period,
-                             **batch.file_fields}
+        batch.file_fields = {
+            reporting.unit_column: read.unit,
+            reporting.period_column: read.period,
+            **batch.file_fields,
+        }
         batch.warnings = list(read.warnings)
         return kept_rows(feed, batch, [read.frame]), grid.how, read.header_row, read.columns
     frame, header_row = table_frame(feed, grid)
@@ -142,8 +156,12 @@ def _first_seen(chunks, trial: Trial, feed: Feed, layout):
     for i, chunk in enumerate(chunks):
         if i == 0:
             if layout is not None:
-                parts = {layout.indicator: "indicator_name", layout.numbering: "stt", layout.unit: "unit_of_measure",
-                         layout.note: "note"}
+                parts = {
+                    layout.indicator: "indicator_name",
+                    layout.numbering: "stt",
+                    layout.unit: "unit_of_measure",
+                    layout.note: "note",
+                }
                 for j, label in sorted(layout.labels.items()):
                     column = parts.get(j) or (f"measure {layout.measures[j]}" if j in layout.measures else None)
                     if column:
@@ -154,8 +172,11 @@ def _first_seen(chunks, trial: Trial, feed: Feed, layout):
                 labels = [c for c in chunk.columns if c not in LINEAGE_COLUMNS]
                 mapping, unknown, _ = map_headers(feed, labels)
                 by_label = {v: k for k, v in mapping.items()}
-                trial.mapping = [{"label": label, "column": by_label[label], "at": column_letter(j)}
-                                 for j, label in enumerate(labels) if label in by_label]
+                trial.mapping = [
+                    {"label": label, "column": by_label[label], "at": column_letter(j)}
+                    for j, label in enumerate(labels)
+                    if label in by_label
+                ]
                 trial.unmapped_labels = [label for label in unknown if not label.startswith("(column ")]
                 trial.missing_columns = [c.name for c in feed.columns if c.name not in mapping]
         yield chunk
@@ -173,7 +194,8 @@ def _outcome(con, feed: Feed, trial: Trial, validation, staged: str) -> None:
     rows = con.execute(
         f"SELECT {quote(SOURCE_ROW)}, {cell}, list_transform(reasons, r -> r.message), "
         f"list_transform(reasons, r -> {{'check': r.check_name, 'column': r.column_name, 'actual': r.actual}}) "
-        f"FROM {staged} WHERE len(reasons) > 0 ORDER BY _row_id").fetchall()
+        f"FROM {staged} WHERE len(reasons) > 0 ORDER BY _row_id"
+    ).fetchall()
     trial.quarantine = [{"row": row, "cell": at, "reasons": messages} for row, at, messages, _ in rows]
     failed: dict[str, list[str | None]] = {}
     for *_, reasons in rows:
@@ -190,5 +212,7 @@ def _outcome(con, feed: Feed, trial: Trial, validation, staged: str) -> None:
         values = present + (0 if enum_kept else len(bad))
         examples = list(dict.fromkeys(str(v) for v in bad if v is not None))[:MAX_EXAMPLES]
         trial.columns.append(ColumnTrial(column.name, column.type, values, values - len(bad), len(bad), examples))
-    trial.checks = [{"check": r.check.id, "severity": r.check.severity, "success": r.success,
-                     "failing": r.unexpected_count} for r in validation.results]
+    trial.checks = [
+        {"check": r.check.id, "severity": r.check.severity, "success": r.success, "failing": r.unexpected_count}
+        for r in validation.results
+    ]

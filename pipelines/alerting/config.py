@@ -9,8 +9,10 @@ from pathlib import Path
 from pipelines.settings import REPO_ROOT
 from pipelines.text import expand_env
 
-TEMPLATES = {"alertmanager": REPO_ROOT / "alerts" / "alertmanager.yml",
-             "prometheus": REPO_ROOT / "alerts" / "prometheus.yml"}
+TEMPLATES = {
+    "alertmanager": REPO_ROOT / "alerts" / "alertmanager.yml",
+    "prometheus": REPO_ROOT / "alerts" / "prometheus.yml",
+}
 
 
 def render(name: str) -> str:

@@ -6,7 +6,7 @@ month gives the same number and date (and a new month the next number of the yea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from pipelines.calendar.deadlines import TIMEZONE
@@ -17,8 +17,13 @@ from pipelines.text import vi_number
 from pipelines.warehouse import committed, table_exists
 
 KIND = "monthly"
-STATUS_VI = {"green": "Đạt", "amber": "Cảnh báo", "red": "Không đạt", "no_data": "Không có dữ liệu",
-             "running": "Chưa đánh giá (kỳ chưa kết thúc)"}
+STATUS_VI = {
+    "green": "Đạt",
+    "amber": "Cảnh báo",
+    "red": "Không đạt",
+    "no_data": "Không có dữ liệu",
+    "running": "Chưa đánh giá (kỳ chưa kết thúc)",
+}
 REPORT_STATUS_VI = {"late": "Nộp trễ", "missing": "Chưa nộp"}
 
 
@@ -123,12 +128,19 @@ def monthly(con, catalog: Catalog, period: str, now: datetime | None = None) -> 
         month = parse_period("monthly", period)
     except ValueError as exc:
         raise ValueError(f"--period {period!r}: {exc}") from None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     units = catalog.org_units
     names = {u.code: u.vi for u in units.units}
     number, issued_on = _number(con, month, now)
-    b = Monthly(period=month, number=number, issued_on=issued_on, as_of=now, letterhead=catalog.letterhead,
-                province=units.province, province_name=names.get(units.province, units.province))
+    b = Monthly(
+        period=month,
+        number=number,
+        issued_on=issued_on,
+        as_of=now,
+        letterhead=catalog.letterhead,
+        province=units.province,
+        province_name=names.get(units.province, units.province),
+    )
     lines, computed = _kpis(con, catalog, month)
     b.kpis = [k for k in lines if catalog.kpis[k.kpi_id].indicator is None]
     b.indicators = [k for k in lines if catalog.kpis[k.kpi_id].indicator is not None]
@@ -141,16 +153,18 @@ def monthly(con, catalog: Catalog, period: str, now: datetime | None = None) -> 
 
 def _number(con, month: Period, now: datetime) -> tuple[int, date]:
     """The briefing's number in its year and its date: kept from its first issue."""
-    found = con.execute("SELECT number, issued_on FROM ops.briefings WHERE kind = ? AND period = ?",
-                        [KIND, month.key]).fetchall()
+    found = con.execute(
+        "SELECT number, issued_on FROM ops.briefings WHERE kind = ? AND period = ?", [KIND, month.key]
+    ).fetchall()
     if found:
         return found[0][0], found[0][1]
     issued = now.astimezone(TIMEZONE).date()
     year = str(month.start.year)
 
     def record() -> int:
-        (taken,) = con.execute("SELECT coalesce(max(number), 0) FROM ops.briefings WHERE kind = ? "
-                               "AND starts_with(period, ?)", [KIND, year]).fetchone()
+        (taken,) = con.execute(
+            "SELECT coalesce(max(number), 0) FROM ops.briefings WHERE kind = ? AND starts_with(period, ?)", [KIND, year]
+        ).fetchone()
         con.execute("INSERT INTO ops.briefings VALUES (?, ?, ?, ?, ?)", [KIND, month.key, taken + 1, issued, now])
         return taken + 1
 
@@ -173,33 +187,71 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
                  CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE), numerator, denominator"""
     province = catalog.org_units.province
     # complete periods first, then the latest: a KPI with no complete period up to the month shows its running one
-    rows = {r[0]: r for r in con.execute(f"""
+    rows = {
+        r[0]: r
+        for r in con.execute(
+            f"""
         SELECT {columns} FROM marts.kpi_values
         WHERE unit_code = ? AND period_start <= ?
         QUALIFY row_number() OVER (PARTITION BY kpi_id ORDER BY coalesce(period_state, 'complete') = 'complete' DESC,
                                                                  period_end DESC) = 1""",
-        [province, month.end]).fetchall()}
-    covering = {r[0]: r for r in con.execute(f"""
+            [province, month.end],
+        ).fetchall()
+    }
+    covering = {
+        r[0]: r
+        for r in con.execute(
+            f"""
         SELECT {columns} FROM marts.kpi_values
         WHERE unit_code = ? AND period_start <= ? AND period_end >= ? AND period_state = 'running'
         QUALIFY row_number() OVER (PARTITION BY kpi_id ORDER BY period_end DESC) = 1""",
-        [province, month.end, month.start]).fetchall()}
+            [province, month.end, month.start],
+        ).fetchall()
+    }
     lines, computed = [], None
     for kpi in catalog.kpis.values():
         row = rows.get(kpi.id)
         if row is None:
-            lines.append(KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, None, None, None,
-                                 "no_data", None, False, None))
+            lines.append(
+                KpiLine(
+                    kpi.id,
+                    kpi.name.vi,
+                    kpi.unit_of_measure,
+                    kpi.decimals,
+                    None,
+                    None,
+                    None,
+                    "no_data",
+                    None,
+                    False,
+                    None,
+                )
+            )
             continue
         _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at, state, day = row[:13]
         computed = at if computed is None or at > computed else computed
-        why = [f"{quarantined} dòng đang cách ly" if quarantined else "",
-               f"{blocked} lô bị chặn" if blocked else "",
-               f"nguồn chậm cập nhật: {', '.join(catalog.feeds[f].name.vi for f in stale or [] if f in catalog.feeds)}"
-               if stale else ""]
-        line = KpiLine(kpi.id, kpi.name.vi, kpi.unit_of_measure, kpi.decimals, period, value, target, status,
-                       previous, bool(degraded), "; ".join(w for w in why if w) or None, state,
-                       day if state == "running" else None)
+        why = [
+            f"{quarantined} dòng đang cách ly" if quarantined else "",
+            f"{blocked} lô bị chặn" if blocked else "",
+            f"nguồn chậm cập nhật: {', '.join(catalog.feeds[f].name.vi for f in stale or [] if f in catalog.feeds)}"
+            if stale
+            else "",
+        ]
+        line = KpiLine(
+            kpi.id,
+            kpi.name.vi,
+            kpi.unit_of_measure,
+            kpi.decimals,
+            period,
+            value,
+            target,
+            status,
+            previous,
+            bool(degraded),
+            "; ".join(w for w in why if w) or None,
+            state,
+            day if state == "running" else None,
+        )
         if kpi.indicator is not None:
             line.reported_by, line.figures = _figures(catalog, kpi, row[13], row[14])
         pending = covering.get(kpi.id)
@@ -218,10 +270,17 @@ def _figures(catalog: Catalog, kpi, numerator: float | None, denominator: float 
     indicator = indicator_catalogue(catalog.feed(ref.feed).source.form.catalogue).get(ref.code)
     owner = catalog.org_units.get(kpi.owner)
     by = owner.vi if owner else kpi.owner
-    words = {"month": "tháng", "ytd": "lũy kế", "plan_year": "kế hoạch năm", "ytd_vs_plan": "lũy kế",
-             "month_vs_plan": "thực hiện tháng", "vs_last_year": "lũy kế"}
+    words = {
+        "month": "tháng",
+        "ytd": "lũy kế",
+        "plan_year": "kế hoạch năm",
+        "ytd_vs_plan": "lũy kế",
+        "month_vs_plan": "thực hiện tháng",
+        "vs_last_year": "lũy kế",
+    }
     if numerator is None:
         return by, None
+
     def figure(x: float) -> str:
         return vi_number(x, 0 if float(x).is_integer() else 1)
 
@@ -237,15 +296,28 @@ def _reports(con, catalog: Catalog, month: Period, names: dict[str, str]) -> lis
     """The month's reports received late or missing, and earlier months' still missing, by department."""
     if not table_exists(con, "marts", "report_status"):
         return []
-    rows = con.execute("""
+    rows = con.execute(
+        """
         SELECT unit_code, feed, period, status, due_date, received_at, lateness_working_days
         FROM marts.report_status
         WHERE period_type = 'monthly' AND ((period = ? AND status IN ('late', 'missing'))
                                            OR (period < ? AND status = 'missing'))
-        ORDER BY unit_code, period, feed""", [month.key, month.key]).fetchall()
-    return [ReportLine(unit, names.get(unit, unit), catalog.feeds[feed].name.vi if feed in catalog.feeds else feed,
-                       period, status, due, received, late or 0)
-            for unit, feed, period, status, due, received, late in rows]
+        ORDER BY unit_code, period, feed""",
+        [month.key, month.key],
+    ).fetchall()
+    return [
+        ReportLine(
+            unit,
+            names.get(unit, unit),
+            catalog.feeds[feed].name.vi if feed in catalog.feeds else feed,
+            period,
+            status,
+            due,
+            received,
+            late or 0,
+        )
+        for unit, feed, period, status, due, received, late in rows
+    ]
 
 
 def _tasks(con, names: dict[str, str]) -> list[TaskLine]:
@@ -258,8 +330,10 @@ def _tasks(con, names: dict[str, str]) -> list[TaskLine]:
     rows = con.execute(f"""
         SELECT unit_code, {optional}, task_id, title, due_on, days_late FROM marts.task_status
         WHERE state = 'overdue' ORDER BY unit_code, source_document NULLS LAST, days_late DESC, task_id""").fetchall()
-    return [TaskLine(unit, names.get(unit, unit), document, task, title, by, due, late or 0)
-            for unit, document, by, task, title, due, late in rows]
+    return [
+        TaskLine(unit, names.get(unit, unit), document, task, title, by, due, late or 0)
+        for unit, document, by, task, title, due, late in rows
+    ]
 
 
 def _quality(con, catalog: Catalog, month: Period, now: datetime) -> list[QualityLine]:
@@ -269,21 +343,35 @@ def _quality(con, catalog: Catalog, month: Period, now: datetime) -> list[Qualit
 
     start = datetime.combine(month.start, time(0), TIMEZONE)
     end = datetime.combine(month.end + timedelta(days=1), time(0), TIMEZONE)
-    batches = {r[0]: r[1:] for r in con.execute("""
+    batches = {
+        r[0]: r[1:]
+        for r in con.execute(
+            """
         SELECT feed, count(*), count(*) FILTER (WHERE status = 'failed'), coalesce(sum(rows_received), 0),
                coalesce(sum(rows_quarantined), 0)
-        FROM ops.batches WHERE received_at >= ? AND received_at < ? GROUP BY feed""", [start, end]).fetchall()}
+        FROM ops.batches WHERE received_at >= ? AND received_at < ? GROUP BY feed""",
+            [start, end],
+        ).fetchall()
+    }
     held = dict(con.execute("SELECT feed, count(*) FROM ops.quarantine WHERE status = 'open' GROUP BY feed").fetchall())
-    last = dict(con.execute("SELECT feed, max(loaded_at) FROM ops.batches "
-                            "WHERE status IN ('loaded', 'partial', 'duplicate', 'empty') GROUP BY feed").fetchall())
+    last = dict(
+        con.execute(
+            "SELECT feed, max(loaded_at) FROM ops.batches "
+            "WHERE status IN ('loaded', 'partial', 'duplicate', 'empty') GROUP BY feed"
+        ).fetchall()
+    )
     lines = []
     for feed in catalog.feeds.values():
         n, failed, received, quarantined = batches.get(feed.id, (0, 0, 0, 0))
         success = last.get(feed.id)
-        stale = bool(feed.stale_after) and (success is None or
-                                            (now - success).total_seconds() > duration_seconds(feed.stale_after))
-        lines.append(QualityLine(feed.id, feed.name.vi, feed.owner, n, failed, received, quarantined,
-                                 held.get(feed.id, 0), stale))
+        stale = bool(feed.stale_after) and (
+            success is None or (now - success).total_seconds() > duration_seconds(feed.stale_after)
+        )
+        lines.append(
+            QualityLine(
+                feed.id, feed.name.vi, feed.owner, n, failed, received, quarantined, held.get(feed.id, 0), stale
+            )
+        )
     return lines
 
 
@@ -299,5 +387,5 @@ def write_files(b: Monthly, folder: Path) -> dict[str, Path]:
 def latest_complete_month(now: datetime | None = None) -> str:
     """The latest month that has ended (on 3 December: November), the briefing's month by default: the month
     whose KPIs mean something, not the one three days old."""
-    first = (now or datetime.now(timezone.utc)).astimezone(TIMEZONE).date().replace(day=1)
+    first = (now or datetime.now(UTC)).astimezone(TIMEZONE).date().replace(day=1)
     return (first - timedelta(days=1)).strftime("%Y-%m")

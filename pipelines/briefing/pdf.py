@@ -18,8 +18,12 @@ from pipelines.briefing.content import REPORT_STATUS_VI, STATUS_VI, Monthly
 from pipelines.briefing.words import change, long_date, number, period_words, short_date, to_date, value
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/liberation2"), Path("/usr/share/fonts/truetype/liberation"))
-FONT_FILES = {"": "LiberationSerif-Regular.ttf", "B": "LiberationSerif-Bold.ttf",
-              "I": "LiberationSerif-Italic.ttf", "BI": "LiberationSerif-BoldItalic.ttf"}
+FONT_FILES = {
+    "": "LiberationSerif-Regular.ttf",
+    "B": "LiberationSerif-Bold.ttf",
+    "I": "LiberationSerif-Italic.ttf",
+    "BI": "LiberationSerif-BoldItalic.ttf",
+}
 FONT = "LiberationSerif"
 BODY = 13  # points: the decree's 13–14
 TABLE = 10.5
@@ -30,8 +34,10 @@ def font_dir() -> Path:
     for folder in FONT_DIRS:
         if all((folder / f).exists() for f in FONT_FILES.values()):
             return folder
-    raise FileNotFoundError("Liberation Serif is not installed (it renders the briefing's Vietnamese): "
-                            "run `make install`, or `apt-get install fonts-liberation2`")
+    raise FileNotFoundError(
+        "Liberation Serif is not installed (it renders the briefing's Vietnamese): "
+        "run `make install`, or `apt-get install fonts-liberation2`"
+    )
 
 
 class Document(FPDF):
@@ -75,8 +81,9 @@ def _heading(pdf: FPDF, b: Monthly) -> None:
     pdf.set_xy(x_left, top)
     for style, text in (("", b.letterhead.issuer_parent), ("B", b.letterhead.issuer)):
         pdf.set_font(FONT, style, 12)
-        pdf.multi_cell(left_w, 5.5, "\n".join(_balanced(pdf, text, left_w - 2)), align="C", new_x=XPos.LEFT,
-                       new_y=YPos.NEXT)
+        pdf.multi_cell(
+            left_w, 5.5, "\n".join(_balanced(pdf, text, left_w - 2)), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT
+        )
     left_bottom = pdf.get_y()
     pdf.line(x_left + left_w / 2 - 15, left_bottom + 0.8, x_left + left_w / 2 + 15, left_bottom + 0.8)
     pdf.set_xy(x_right, top)
@@ -93,8 +100,9 @@ def _heading(pdf: FPDF, b: Monthly) -> None:
     pdf.cell(left_w, 6, f"Số: {b.reference}", align="C")
     pdf.set_xy(x_right, row)
     pdf.set_font(FONT, "I", 13)
-    pdf.cell(right_w, 6, f"{b.letterhead.place}, {long_date(b.issued_on)}", align="C",
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        right_w, 6, f"{b.letterhead.place}, {long_date(b.issued_on)}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     pdf.ln(8)
 
 
@@ -104,8 +112,10 @@ def _balanced(pdf: FPDF, text: str, width: float) -> list[str]:
     words = text.split()
     if pdf.get_string_width(text) <= width or len(words) < 2:
         return [text]
-    best = min(range(1, len(words)), key=lambda i: max(pdf.get_string_width(" ".join(words[:i])),
-                                                        pdf.get_string_width(" ".join(words[i:]))))
+    best = min(
+        range(1, len(words)),
+        key=lambda i: max(pdf.get_string_width(" ".join(words[:i])), pdf.get_string_width(" ".join(words[i:]))),
+    )
     return [" ".join(words[:best]), " ".join(words[best:])]
 
 
@@ -113,21 +123,29 @@ def _title(pdf: FPDF, b: Monthly) -> None:
     pdf.set_font(FONT, "B", 14)
     pdf.cell(0, 7, "BÁO CÁO", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "B", 13)
-    pdf.multi_cell(0, 6.5, f"Tình hình vận hành, chỉ đạo điều hành {b.month_words}", align="C",
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0, 6.5, f"Tình hình vận hành, chỉ đạo điều hành {b.month_words}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     summary_w = 40
-    pdf.line(pdf.l_margin + (pdf.epw - summary_w) / 2, pdf.get_y() + 1, pdf.l_margin + (pdf.epw + summary_w) / 2,
-             pdf.get_y() + 1)
+    pdf.line(
+        pdf.l_margin + (pdf.epw - summary_w) / 2,
+        pdf.get_y() + 1,
+        pdf.l_margin + (pdf.epw + summary_w) / 2,
+        pdf.get_y() + 1,
+    )
     pdf.ln(5)
     pdf.set_font(FONT, "", BODY)
     pdf.cell(0, 7, f"Kính gửi: {b.letterhead.addressee}.", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
     red = sum(k.status == "red" for k in b.kpis)
-    _paragraph(pdf, f"{b.letterhead.issuer.capitalize()} báo cáo tình hình vận hành, chỉ đạo điều hành "
-                    f"{b.month_words} của {b.province_name} (số liệu tính đến {b.as_of.astimezone(_zone()):%H} giờ "
-                    f"{b.as_of.astimezone(_zone()):%M} {long_date(b.as_of.astimezone(_zone()).date())}): "
-                    f"{red} trong {len(b.kpis)} chỉ số không đạt, {len(b.reports)} báo cáo định kỳ nộp trễ hoặc "
-                    f"chưa nộp, {len(b.tasks)} nhiệm vụ quá hạn. Cụ thể như sau:")
+    _paragraph(
+        pdf,
+        f"{b.letterhead.issuer.capitalize()} báo cáo tình hình vận hành, chỉ đạo điều hành "
+        f"{b.month_words} của {b.province_name} (số liệu tính đến {b.as_of.astimezone(_zone()):%H} giờ "
+        f"{b.as_of.astimezone(_zone()):%M} {long_date(b.as_of.astimezone(_zone()).date())}): "
+        f"{red} trong {len(b.kpis)} chỉ số không đạt, {len(b.reports)} báo cáo định kỳ nộp trễ hoặc "
+        f"chưa nộp, {len(b.tasks)} nhiệm vụ quá hạn. Cụ thể như sau:",
+    )
 
 
 def _zone():
@@ -149,8 +167,16 @@ def _paragraph(pdf: FPDF, text: str, style: str = "") -> None:
 
 def _table(pdf: FPDF, header: list[str], rows: list[list[str]], widths: tuple, align: tuple) -> None:
     pdf.set_font(FONT, "", TABLE)
-    with pdf.table(col_widths=widths, text_align=align, line_height=5, headings_style=HEADINGS, width=pdf.epw, align="LEFT",
-                   repeat_headings=1, padding=1) as table:
+    with pdf.table(
+        col_widths=widths,
+        text_align=align,
+        line_height=5,
+        headings_style=HEADINGS,
+        width=pdf.epw,
+        align="LEFT",
+        repeat_headings=1,
+        padding=1,
+    ) as table:
         heading = table.row()
         for text in header:
             heading.cell(text, align="CENTER")
@@ -174,25 +200,51 @@ def _kpi_value(k, month: str) -> str:
 
 def _kpis(pdf: FPDF, b: Monthly) -> None:
     _section(pdf, "I. CÁC CHỈ SỐ KPI")
-    rows = [[str(i), k.name + (" (*)" if k.degraded else "") + (" (**)" if k.running_period else ""),
-             _kpi_value(k, b.period.key), value(k.target, k.unit_of_measure, k.decimals), STATUS_VI[k.status],
-             change(k.change, k.unit_of_measure, k.decimals)] for i, k in enumerate(b.kpis, start=1)]
-    _table(pdf, ["TT", "Chỉ số", "Giá trị", "Mục tiêu", "Trạng thái", "So với kỳ trước"], rows,
-           (7, 53, 24, 24, 20, 27), ("CENTER", "LEFT", "RIGHT", "RIGHT", "CENTER", "RIGHT"))
+    rows = [
+        [
+            str(i),
+            k.name + (" (*)" if k.degraded else "") + (" (**)" if k.running_period else ""),
+            _kpi_value(k, b.period.key),
+            value(k.target, k.unit_of_measure, k.decimals),
+            STATUS_VI[k.status],
+            change(k.change, k.unit_of_measure, k.decimals),
+        ]
+        for i, k in enumerate(b.kpis, start=1)
+    ]
+    _table(
+        pdf,
+        ["TT", "Chỉ số", "Giá trị", "Mục tiêu", "Trạng thái", "So với kỳ trước"],
+        rows,
+        (7, 53, 24, 24, 20, 27),
+        ("CENTER", "LEFT", "RIGHT", "RIGHT", "CENTER", "RIGHT"),
+    )
     degraded = [k for k in b.kpis if k.degraded]
     if degraded:
         pdf.set_font(FONT, "I", 11)
-        pdf.multi_cell(0, 5.5, "(*) Số liệu chưa đủ tin cậy: " + "; ".join(f"{k.name}: {k.why_degraded}"
-                                                                           for k in degraded) + ".",
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            0,
+            5.5,
+            "(*) Số liệu chưa đủ tin cậy: " + "; ".join(f"{k.name}: {k.why_degraded}" for k in degraded) + ".",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
     running = [k for k in b.kpis if k.running_period]
     if running:  # a period still running is shown to date and, unless the KPI may be, not judged
         pdf.set_font(FONT, "I", 11)
-        pdf.multi_cell(0, 5.5, "(**) Kỳ chưa kết thúc, số liệu tạm tính: " + "; ".join(
-            f"{k.name}: {period_words(k.running_period)} {to_date(k.running_to_date)}: "
-            f"{value(k.running_value, k.unit_of_measure, k.decimals)}"
-            + (" (chưa đánh giá)" if k.running_status == "running" else f" ({STATUS_VI[k.running_status].lower()})")
-            for k in running) + ".", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            0,
+            5.5,
+            "(**) Kỳ chưa kết thúc, số liệu tạm tính: "
+            + "; ".join(
+                f"{k.name}: {period_words(k.running_period)} {to_date(k.running_to_date)}: "
+                f"{value(k.running_value, k.unit_of_measure, k.decimals)}"
+                + (" (chưa đánh giá)" if k.running_status == "running" else f" ({STATUS_VI[k.running_status].lower()})")
+                for k in running
+            )
+            + ".",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
 
 
 def _indicators(pdf: FPDF, b: Monthly) -> None:
@@ -202,14 +254,32 @@ def _indicators(pdf: FPDF, b: Monthly) -> None:
     if not reported:
         _paragraph(pdf, "Chưa có số liệu chỉ tiêu kinh tế - xã hội do các sở báo cáo cho kỳ này.")
         return
-    rows = [[str(i), k.name + (" (*)" if k.degraded else ""), k.reported_by or "", _kpi_value(k, b.period.key),
-             value(k.target, k.unit_of_measure, k.decimals), STATUS_VI[k.status]]
-            for i, k in enumerate(reported, start=1)]
-    _table(pdf, ["TT", "Chỉ tiêu", "Đơn vị báo cáo", "Giá trị", "Mục tiêu", "Trạng thái"], rows,
-           (7, 58, 32, 24, 24, 20), ("CENTER", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER"))
+    rows = [
+        [
+            str(i),
+            k.name + (" (*)" if k.degraded else ""),
+            k.reported_by or "",
+            _kpi_value(k, b.period.key),
+            value(k.target, k.unit_of_measure, k.decimals),
+            STATUS_VI[k.status],
+        ]
+        for i, k in enumerate(reported, start=1)
+    ]
+    _table(
+        pdf,
+        ["TT", "Chỉ tiêu", "Đơn vị báo cáo", "Giá trị", "Mục tiêu", "Trạng thái"],
+        rows,
+        (7, 58, 32, 24, 24, 20),
+        ("CENTER", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER"),
+    )
     pdf.set_font(FONT, "I", 11)
-    pdf.multi_cell(0, 5.5, "Số liệu theo biểu của các sở: " + "; ".join(
-        f"{k.name}: {k.figures}" for k in reported if k.figures) + ".", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0,
+        5.5,
+        "Số liệu theo biểu của các sở: " + "; ".join(f"{k.name}: {k.figures}" for k in reported if k.figures) + ".",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     missing = [k for k in b.indicators if k.value is None]
     if missing:
         _paragraph(pdf, "Chưa có số liệu: " + "; ".join(k.name for k in missing) + ".")
@@ -220,10 +290,25 @@ def _reports(pdf: FPDF, b: Monthly) -> None:
     if not b.reports:
         _paragraph(pdf, "Các đơn vị đã nộp đầy đủ, đúng hạn báo cáo định kỳ trong tháng.")
         return
-    rows = [[str(i), r.unit_name, r.feed_name, f"Tháng {r.period[5:]}/{r.period[:4]}", REPORT_STATUS_VI[r.status],
-             short_date(r.due_date), number(r.working_days_late)] for i, r in enumerate(b.reports, start=1)]
-    _table(pdf, ["TT", "Đơn vị", "Báo cáo", "Kỳ", "Tình trạng", "Hạn nộp", "Số ngày làm việc trễ"], rows,
-           (7, 45, 38, 20, 18, 21, 16), ("CENTER", "LEFT", "LEFT", "CENTER", "CENTER", "CENTER", "RIGHT"))
+    rows = [
+        [
+            str(i),
+            r.unit_name,
+            r.feed_name,
+            f"Tháng {r.period[5:]}/{r.period[:4]}",
+            REPORT_STATUS_VI[r.status],
+            short_date(r.due_date),
+            number(r.working_days_late),
+        ]
+        for i, r in enumerate(b.reports, start=1)
+    ]
+    _table(
+        pdf,
+        ["TT", "Đơn vị", "Báo cáo", "Kỳ", "Tình trạng", "Hạn nộp", "Số ngày làm việc trễ"],
+        rows,
+        (7, 45, 38, 20, 18, 21, 16),
+        ("CENTER", "LEFT", "LEFT", "CENTER", "CENTER", "CENTER", "RIGHT"),
+    )
 
 
 def _tasks(pdf: FPDF, b: Monthly) -> None:
@@ -231,20 +316,36 @@ def _tasks(pdf: FPDF, b: Monthly) -> None:
     if not b.tasks:
         _paragraph(pdf, "Không có nhiệm vụ quá hạn.")
         return
-    rows = [[str(i), t.unit_name, t.source_document or "—", f"{t.title} ({t.task_id})", short_date(t.due_on),
-             number(t.days_late)] for i, t in enumerate(b.tasks, start=1)]
-    _table(pdf, ["TT", "Đơn vị chủ trì", "Văn bản giao", "Nhiệm vụ", "Hạn", "Số ngày quá hạn"], rows,
-           (7, 35, 30, 61, 19, 13), ("CENTER", "LEFT", "LEFT", "LEFT", "CENTER", "RIGHT"))
+    rows = [
+        [
+            str(i),
+            t.unit_name,
+            t.source_document or "—",
+            f"{t.title} ({t.task_id})",
+            short_date(t.due_on),
+            number(t.days_late),
+        ]
+        for i, t in enumerate(b.tasks, start=1)
+    ]
+    _table(
+        pdf,
+        ["TT", "Đơn vị chủ trì", "Văn bản giao", "Nhiệm vụ", "Hạn", "Số ngày quá hạn"],
+        rows,
+        (7, 35, 30, 61, 19, 13),
+        ("CENTER", "LEFT", "LEFT", "LEFT", "CENTER", "RIGHT"),
+    )
 
 
 def _quality(pdf: FPDF, b: Monthly) -> None:
     _section(pdf, "V. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU")
     notes = []
     for q in b.quality:
-        said = ([f"{number(q.failed_batches)} lô dữ liệu không nạp được"] if q.failed_batches else []) + \
-               ([f"{number(q.rows_quarantined)} dòng bị cách ly trong tháng"] if q.rows_quarantined else []) + \
-               ([f"{number(q.quarantine_open)} dòng đang chờ đơn vị sửa"] if q.quarantine_open else []) + \
-               (["nguồn đang chậm cập nhật"] if q.stale else [])
+        said = (
+            ([f"{number(q.failed_batches)} lô dữ liệu không nạp được"] if q.failed_batches else [])
+            + ([f"{number(q.rows_quarantined)} dòng bị cách ly trong tháng"] if q.rows_quarantined else [])
+            + ([f"{number(q.quarantine_open)} dòng đang chờ đơn vị sửa"] if q.quarantine_open else [])
+            + (["nguồn đang chậm cập nhật"] if q.stale else [])
+        )
         if said:
             notes.append(f"- {q.feed_name} ({q.owner}): {', '.join(said)}.")
     if not notes:

@@ -7,8 +7,15 @@ from datetime import date
 
 from pipelines.text import vi_number as number
 
-UNIT_VI = {"percent": "%", "count": "", "days": " ngày", "hours": " giờ", "seconds": " giây", "vnd": " đồng",
-           "ratio": ""}
+UNIT_VI = {
+    "percent": "%",
+    "count": "",
+    "days": " ngày",
+    "hours": " giờ",
+    "seconds": " giây",
+    "vnd": " đồng",
+    "ratio": "",
+}
 
 
 def value(amount: float | None, unit_of_measure: str, decimals: int) -> str:

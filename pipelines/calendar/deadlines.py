@@ -34,8 +34,9 @@ def is_on_time(received_at: datetime, period: Period, rule: DeadlineRule) -> boo
     return received_at < deadline_at(period, rule)
 
 
-def lateness_working_days(received_at: datetime, period: Period, rule: DeadlineRule,
-                          timezone: ZoneInfo = TIMEZONE) -> int:
+def lateness_working_days(
+    received_at: datetime, period: Period, rule: DeadlineRule, timezone: ZoneInfo = TIMEZONE
+) -> int:
     """Working days after the due date up to the (local) day of receipt; 0 when on time. A report
     received on the weekend after a Friday deadline is late, and 0 working days late."""
     return working_days_after(due_date(period, rule), received_at.astimezone(timezone).date())
@@ -44,8 +45,10 @@ def lateness_working_days(received_at: datetime, period: Period, rule: DeadlineR
 def describe(rule: DeadlineRule) -> dict[str, str]:
     """The rule in words, in Vietnamese and English (the wall's tooltip, the alerts' text)."""
     if rule.rule == "day_of_next_month":
-        return {"vi": f"Hạn nộp: ngày {rule.day} của tháng sau kỳ báo cáo (ngày cuối tháng nếu tháng không có ngày đó)",
-                "en": f"Due on day {rule.day} of the month after the period (its last day if the month is shorter)"}
+        return {
+            "vi": f"Hạn nộp: ngày {rule.day} của tháng sau kỳ báo cáo (ngày cuối tháng nếu tháng không có ngày đó)",
+            "en": f"Due on day {rule.day} of the month after the period (its last day if the month is shorter)",
+        }
     kind_vi = "ngày làm việc" if rule.day_kind == "working" else "ngày"
     kind_en = "working day" if rule.day_kind == "working" else "calendar day"
     if rule.rule == "after_cutoff":
@@ -56,5 +59,7 @@ def describe(rule: DeadlineRule) -> dict[str, str]:
     if rule.days == 0:
         return {"vi": f"Hạn nộp: {base_vi}", "en": f"Due on {base_en}"}
     plural = "s" if rule.days != 1 else ""
-    return {"vi": f"Hạn nộp: {rule.days} {kind_vi} sau {base_vi}",
-            "en": f"Due {rule.days} {kind_en}{plural} after {base_en}"}
+    return {
+        "vi": f"Hạn nộp: {rule.days} {kind_vi} sau {base_vi}",
+        "en": f"Due {rule.days} {kind_en}{plural} after {base_en}",
+    }

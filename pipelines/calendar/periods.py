@@ -108,12 +108,22 @@ def periods_between(period_type: str, first: date, last: date) -> list[Period]:
 
 
 def example_key(period_type: str) -> str:
-    return {"daily": "2026-10-05", "weekly": "2026-W41", "monthly": "2026-10", "quarterly": "2026-Q4",
-            "half_year": "2026-H2", "nine_month": "2026-9M", "yearly": "2026"}[period_type]
+    return {
+        "daily": "2026-10-05",
+        "weekly": "2026-W41",
+        "monthly": "2026-10",
+        "quarterly": "2026-Q4",
+        "half_year": "2026-H2",
+        "nine_month": "2026-9M",
+        "yearly": "2026",
+    }[period_type]
 
 
 def recent_periods(period_type: str, today: date, count: int) -> list[Period]:
     """The `count` latest periods of the type that have started by today, oldest first."""
-    window_start = date(today.year - count - 1, 1, 1) if period_type not in ("daily", "weekly") else \
-        today - timedelta(days=(count + 1) * 7)
+    window_start = (
+        date(today.year - count - 1, 1, 1)
+        if period_type not in ("daily", "weekly")
+        else today - timedelta(days=(count + 1) * 7)
+    )
     return periods_between(period_type, window_start, today)[-count:]

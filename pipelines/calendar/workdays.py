@@ -69,7 +69,8 @@ def register_working_days(con, first: date | None, last: date | None) -> None:
     start = min(first or _TABLE_START, _TABLE_START).year
     counts = _cumulative(_last_year(last or _TABLE_START), start)
     table = pl.DataFrame({"counted": counts}, schema={"counted": pl.Int64}).with_columns(
-        day=pl.date_range(date(start, 1, 1), date(start, 1, 1) + timedelta(days=len(counts) - 1), eager=True))
+        day=pl.date_range(date(start, 1, 1), date(start, 1, 1) + timedelta(days=len(counts) - 1), eager=True)
+    )
     con.register("_working_days_frame", table)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {TABLE.split('.')[0]}")
     con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT day, counted FROM _working_days_frame")
@@ -79,8 +80,12 @@ def register_working_days(con, first: date | None, last: date | None) -> None:
 def working_days_after_sql(first: str, last: str) -> tuple[str, str]:
     """SQL for working_days_after of two DATE expressions over TABLE: the joins to add to the FROM clause,
     and the count (null where either date is null)."""
-    joins = (f"LEFT JOIN {TABLE} AS _wd_first ON _wd_first.day = {first} "
-             f"LEFT JOIN {TABLE} AS _wd_last ON _wd_last.day = {last}")
-    count = (f"CASE WHEN {first} IS NULL OR {last} IS NULL THEN NULL WHEN {last} <= {first} THEN 0 "
-             f"ELSE _wd_last.counted - _wd_first.counted END")
+    joins = (
+        f"LEFT JOIN {TABLE} AS _wd_first ON _wd_first.day = {first} "
+        f"LEFT JOIN {TABLE} AS _wd_last ON _wd_last.day = {last}"
+    )
+    count = (
+        f"CASE WHEN {first} IS NULL OR {last} IS NULL THEN NULL WHEN {last} <= {first} THEN 0 "
+        f"ELSE _wd_last.counted - _wd_first.counted END"
+    )
     return joins, count

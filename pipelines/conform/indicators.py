@@ -35,8 +35,11 @@ def with_codes(feed: Feed, records: pl.DataFrame, mapping: dict[str, str], unit_
     for name, part_of, unit in keys.unique(maintain_order=True).iter_rows():
         match = matcher.match(name, part_of, unit)
         found.append((name, part_of, unit, match.code, None if match.code else _why(name, match)))
-    lookup = pl.DataFrame(found, schema={"__k0": pl.String, "__k1": pl.String, "__k2": pl.String, CODE: pl.String,
-                                         WHY: pl.String}, orient="row")
+    lookup = pl.DataFrame(
+        found,
+        schema={"__k0": pl.String, "__k1": pl.String, "__k2": pl.String, CODE: pl.String, WHY: pl.String},
+        orient="row",
+    )
     matched = keys.join(lookup, on=["__k0", "__k1", "__k2"], how="left", maintain_order="left", nulls_equal=True)
     return records.with_columns(matched[CODE].alias(f"__code__{CODE}"), matched[WHY])
 

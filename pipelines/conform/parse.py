@@ -19,8 +19,13 @@ FALSE_WORDS = ("false", "0", "no", "n", "f", "không", "sai", "chưa")
 
 AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
 NAIVE_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M",
-    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
 )
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 MIDNIGHT_SUFFIX = r"^(\d{4}-\d{2}-\d{2})[T ]00:00(:00)?$"
@@ -79,8 +84,10 @@ def number(t: pl.Expr, number_format: str) -> pl.Expr:
         else pl.when(t.str.contains(en_grouped)).then(en).when(t.str.contains(vi_grouped)).then(vi)
     )
     normalised = (
-        grouped_first.when(t.str.contains(plain)).then(t)
-        .when(t.str.contains(comma_decimal)).then(t.str.replace(",", ".", literal=True))
+        grouped_first.when(t.str.contains(plain))
+        .then(t)
+        .when(t.str.contains(comma_decimal))
+        .then(t.str.replace(",", ".", literal=True))
         .otherwise(None)
     )
     value = normalised.cast(pl.Float64, strict=False)
@@ -95,6 +102,7 @@ def whole(value: pl.Expr) -> pl.Expr:
 def number_parsers(number_format: str) -> tuple:
     """A plain cast first (most values), then the separator rules for what it leaves: in the
     Vietnamese form a '.' groups thousands, so only values with neither '.' nor ',' are cast."""
+
     def plain(t: pl.Expr) -> pl.Expr:
         cast = t.cast(pl.Float64, strict=False)
         if number_format == "vi":
@@ -108,18 +116,24 @@ def timestamp_parsers(formats: list[str] | None, timezone: str) -> tuple:
     """One parser per accepted format of an instant, in UTC: with an offset as written, without
     one in the feed's time zone. The feed's own formats come first (most values are written in one of
     them: a default format tried before would fail on every value, measured 0.9 s per million)."""
+
     def aware(f: str):
         return lambda t: t.str.to_datetime(f, time_zone="UTC", strict=False, time_unit="us")
 
     def naive(f: str):
-        return lambda t: (t.str.to_datetime(f, strict=False, time_unit="us")
-                          .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-                          .dt.convert_time_zone("UTC"))
+        return lambda t: (
+            t.str.to_datetime(f, strict=False, time_unit="us")
+            .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+        )
 
     declared = list(formats or [])
     defaults = [f for f in (*AWARE_FORMATS, *NAIVE_FORMATS) if f not in declared]
-    return (*(aware(f) if _has_offset(f) else naive(f) for f in declared), iso_with_offset,
-            *(aware(f) if _has_offset(f) else naive(f) for f in defaults))
+    return (
+        *(aware(f) if _has_offset(f) else naive(f) for f in declared),
+        iso_with_offset,
+        *(aware(f) if _has_offset(f) else naive(f) for f in defaults),
+    )
 
 
 def iso_with_offset(t: pl.Expr) -> pl.Expr:
@@ -142,12 +156,14 @@ def _has_offset(fmt: str) -> bool:
 def date_parsers(formats: list[str] | None) -> tuple:
     """One parser per accepted format of a date; a date written with a midnight time (a date cell exported
     as 2026-10-05 00:00:00) is read once the plain formats have had their turn."""
+
     def without_midnight(t: pl.Expr) -> pl.Expr:
         return pl.when(t.str.contains(MIDNIGHT_SUFFIX)).then(t.str.extract(MIDNIGHT_SUFFIX, 1)).otherwise(t)
 
     shown = list(dict.fromkeys([*(formats or []), *DATE_FORMATS]))
-    return (tuple(lambda t, f=f: t.str.strptime(pl.Date, f, strict=False) for f in shown)
-            + tuple(lambda t, f=f: without_midnight(t).str.strptime(pl.Date, f, strict=False) for f in shown))
+    return tuple(lambda t, f=f: t.str.strptime(pl.Date, f, strict=False) for f in shown) + tuple(
+        lambda t, f=f: without_midnight(t).str.strptime(pl.Date, f, strict=False) for f in shown
+    )
 
 
 def month(t: pl.Expr) -> pl.Expr:
@@ -181,8 +197,11 @@ def enum_parsers(column: Column) -> tuple:
         return t.replace_strict(exact, default=None, return_dtype=pl.String)
 
     def normalised(t: pl.Expr) -> pl.Expr:
-        return t.str.replace_all(r"\s+", " ").str.to_lowercase().replace_strict(mapping, default=None,
-                                                                                 return_dtype=pl.String)
+        return (
+            t.str.replace_all(r"\s+", " ")
+            .str.to_lowercase()
+            .replace_strict(mapping, default=None, return_dtype=pl.String)
+        )
 
     return as_written, normalised
 
@@ -199,12 +218,18 @@ def expected_words(column: Column, number_format: str, lang: str = "en") -> str:
         "string": ("chuỗi ký tự", "text"),
         "number": (f"một số (ví dụ {example})", f"a number (e.g. {example})"),
         "integer": ("một số nguyên", "a whole number"),
-        "boolean": (f"có/không ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)",
-                    f"yes/no ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)"),
-        "date": (f"một ngày ({', '.join(column.formats or DATE_FORMATS)})",
-                 f"a date ({', '.join(column.formats or DATE_FORMATS)})"),
-        "timestamp": ("ngày và giờ (ISO 8601, ví dụ 2026-10-05T08:30:00+07:00)",
-                      "a date and time (ISO 8601, e.g. 2026-10-05T08:30:00+07:00)"),
+        "boolean": (
+            f"có/không ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)",
+            f"yes/no ({', '.join(TRUE_WORDS[:3])} / {', '.join(FALSE_WORDS[:3])}, có / không)",
+        ),
+        "date": (
+            f"một ngày ({', '.join(column.formats or DATE_FORMATS)})",
+            f"a date ({', '.join(column.formats or DATE_FORMATS)})",
+        ),
+        "timestamp": (
+            "ngày và giờ (ISO 8601, ví dụ 2026-10-05T08:30:00+07:00)",
+            "a date and time (ISO 8601, e.g. 2026-10-05T08:30:00+07:00)",
+        ),
         "month": ("một tháng (YYYY-MM hoặc MM/YYYY)", "a month (YYYY-MM or MM/YYYY)"),
     }
     if kind not in words:

@@ -9,8 +9,15 @@ from pipelines.declarations.checks import CHECK_FIXES
 from pipelines.extract.landing import SOURCE_ROW, SOURCE_URI
 
 REASONS = "reasons"
-REASON_TYPE = pl.Struct({"check_name": pl.String, "column_name": pl.String, "expected": pl.String,
-                         "actual": pl.String, "message": pl.String})
+REASON_TYPE = pl.Struct(
+    {
+        "check_name": pl.String,
+        "column_name": pl.String,
+        "expected": pl.String,
+        "actual": pl.String,
+        "message": pl.String,
+    }
+)
 
 FILE_NAME_IN_URI = r"[/\\][^/\\]*?__([^/\\]+)$"  # an archived file's name, after its content prefix
 
@@ -22,8 +29,7 @@ def where() -> pl.Expr:
     return pl.when(name.is_not_null()).then(pl.format("file {}", name)).otherwise(uri)
 
 
-def reason(feed_id: str, check: str, column: str | None, label: str | None, expected: str,
-           actual: pl.Expr) -> pl.Expr:
+def reason(feed_id: str, check: str, column: str | None, label: str | None, expected: str, actual: pl.Expr) -> pl.Expr:
     """A reason struct for every row of the frame it is evaluated on."""
     if column is None:
         shown = ""
@@ -33,24 +39,38 @@ def reason(feed_id: str, check: str, column: str | None, label: str | None, expe
         shown = f", column '{column}' (header {label!r})"
     escaped = expected.replace("{", "{{").replace("}", "}}")
     got = pl.when(actual.is_null()).then(pl.lit("nothing")).otherwise(pl.format("'{}'", actual.cast(pl.String)))
-    message = pl.format(f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}. Fix: {CHECK_FIXES[check]['en']}"
-                        if check in CHECK_FIXES else
-                        f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}",
-                        where(), pl.col(SOURCE_ROW), got)
-    return pl.struct(check_name=pl.lit(check), column_name=pl.lit(column, pl.String), expected=pl.lit(expected),
-                     actual=actual.cast(pl.String), message=message)
+    message = pl.format(
+        f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}. Fix: {CHECK_FIXES[check]['en']}"
+        if check in CHECK_FIXES
+        else f"feed {feed_id}: {{}} row {{}}{shown}: expected {escaped}, got {{}}",
+        where(),
+        pl.col(SOURCE_ROW),
+        got,
+    )
+    return pl.struct(
+        check_name=pl.lit(check),
+        column_name=pl.lit(column, pl.String),
+        expected=pl.lit(expected),
+        actual=actual.cast(pl.String),
+        message=message,
+    )
 
 
 def reason_sql(feed_id: str, check: str, expected: str, actual: str) -> str:
     """The same reason as reason(), with no column, as a DuckDB struct over a staged row (_source_uri,
     _source_row): for a reason every row of a large batch gets, without bringing the rows into Python."""
+
     def text(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
     name = f"regexp_extract({SOURCE_URI}, {text(FILE_NAME_IN_URI)}, 1)"
     where_sql = f"CASE WHEN {name} <> '' THEN 'file ' || {name} ELSE {SOURCE_URI} END"
     fix = f". Fix: {CHECK_FIXES[check]['en']}" if check in CHECK_FIXES else ""
-    message = (f"{text(f'feed {feed_id}: ')} || {where_sql} || ' row ' || {SOURCE_ROW} || "
-               f"{text(f': expected {expected}, got ' + chr(39) + actual + chr(39) + fix)}")
-    return (f"{{'check_name': {text(check)}, 'column_name': NULL::VARCHAR, 'expected': {text(expected)}, "
-            f"'actual': {text(actual)}, 'message': {message}}}")
+    message = (
+        f"{text(f'feed {feed_id}: ')} || {where_sql} || ' row ' || {SOURCE_ROW} || "
+        f"{text(f': expected {expected}, got ' + chr(39) + actual + chr(39) + fix)}"
+    )
+    return (
+        f"{{'check_name': {text(check)}, 'column_name': NULL::VARCHAR, 'expected': {text(expected)}, "
+        f"'actual': {text(actual)}, 'message': {message}}}"
+    )

@@ -30,8 +30,9 @@ class Conformed:
     source_columns: list[str] = field(default_factory=list)  # contract names of mapped columns, labels of others
 
 
-def map_headers(feed: Feed, source_columns: list[str], where: str = "",
-                header_row: int | None = None) -> tuple[dict[str, str], list[str], list[str]]:
+def map_headers(
+    feed: Feed, source_columns: list[str], where: str = "", header_row: int | None = None
+) -> tuple[dict[str, str], list[str], list[str]]:
     """Contract column -> source column, the source's unknown columns, and warnings naming them.
 
     where names the file or URL and header_row the file's header row, so that a warning points at
@@ -62,8 +63,14 @@ def map_headers(feed: Feed, source_columns: list[str], where: str = "",
     return mapping, unknown, warnings
 
 
-def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where: str = "",
-            header_row: int | None = None, first_row_id: int = 0) -> Conformed:
+def conform(
+    feed: Feed,
+    records: pl.DataFrame,
+    number_format: str = "en",
+    where: str = "",
+    header_row: int | None = None,
+    first_row_id: int = 0,
+) -> Conformed:
     """Type every contract column; a received value that does not parse becomes a reason. Rows are
     numbered in _row_id from first_row_id (a chunk of a batch continues the numbers of the one before)."""
     mapping, unknown, warnings = map_headers(feed, records.columns, where, header_row)
@@ -78,7 +85,8 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
         values.append(pl.col(f"__code__{indicators.CODE}").alias(indicators.CODE))
         failures[f"__failed__{indicators.CODE}"] = (
             reason(feed.id, INDICATOR_CHECK, indicators.CODE, indicators.NAME, expected, pl.col(indicators.WHY)),
-            pl.col(indicators.WHY).is_not_null())
+            pl.col(indicators.WHY).is_not_null(),
+        )
     mapped = [col for col in feed.columns if col.name in mapping]
     parsers = {col.name: parse(col, pl.col(_text(col.name)), number_format, feed.timezone) for col in mapped}
     # Every value is computed once, into a column of its own, each step for all columns in one select (which
@@ -87,11 +95,13 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     records = records.with_columns(text(mapping[col.name]).alias(_text(col.name)) for col in mapped)
     in_turn = {name: p for name, p in parsers.items() if p.in_turn}
     records = records.with_columns(
-        *(parse_in_turn(records[_text(name)], p.in_turn, p.in_turn_type).alias(_parsed(name))
-          for name, p in in_turn.items()),
-        *(p.value.alias(_parsed(name)) for name, p in parsers.items() if name not in in_turn))
-    records = records.with_columns(
-        parsers[name].finish(pl.col(_parsed(name))).alias(_parsed(name)) for name in in_turn)
+        *(
+            parse_in_turn(records[_text(name)], p.in_turn, p.in_turn_type).alias(_parsed(name))
+            for name, p in in_turn.items()
+        ),
+        *(p.value.alias(_parsed(name)) for name, p in parsers.items() if name not in in_turn),
+    )
+    records = records.with_columns(parsers[name].finish(pl.col(_parsed(name))).alias(_parsed(name)) for name in in_turn)
     for col in feed.columns:
         if looked_up and col.name == indicators.CODE:
             continue
@@ -115,12 +125,22 @@ def conform(feed: Feed, records: pl.DataFrame, number_format: str = "en", where:
     typed = records.select(ROW_ID, *values, pl.col(SOURCE_ROW), pl.col(SOURCE_URI))
     # Reasons are written only for rows that failed (a message for every row would cost more than parsing).
     failed = records.filter(pl.any_horizontal(*failures)) if failures else records.clear()
-    row_reasons = failed.select(ROW_ID, pl.concat_list(
-        [pl.when(pl.col(flag)).then(why) for flag, (why, _) in failures.items()]).list.drop_nulls().alias(REASONS)
-    ) if failures else failed.select(ROW_ID)
+    row_reasons = (
+        failed.select(
+            ROW_ID,
+            pl.concat_list([pl.when(pl.col(flag)).then(why) for flag, (why, _) in failures.items()])
+            .list.drop_nulls()
+            .alias(REASONS),
+        )
+        if failures
+        else failed.select(ROW_ID)
+    )
     # Joined in the rows' order (sorting the chunk again afterwards cost a fifth of conforming it).
-    typed = typed.join(row_reasons, on=ROW_ID, how="left", maintain_order="left") if failures else typed.with_columns(
-        pl.lit(None).alias(REASONS))
+    typed = (
+        typed.join(row_reasons, on=ROW_ID, how="left", maintain_order="left")
+        if failures
+        else typed.with_columns(pl.lit(None).alias(REASONS))
+    )
     typed = typed.with_columns(pl.col(REASONS).fill_null([]).cast(pl.List(REASON_TYPE)))
     present = [c for c in feed.column_names if c in mapping or (looked_up and c == indicators.CODE)]
     return Conformed(typed=typed, warnings=warnings, labels=labels, source_columns=present + unknown)
@@ -136,6 +156,11 @@ def _parsed(name: str) -> str:
 
 def polars_type(kind: str):
     return {
-        "string": pl.String, "integer": pl.Int64, "number": pl.Float64, "boolean": pl.Boolean,
-        "date": pl.Date, "timestamp": pl.Datetime("us", "UTC"), "month": pl.String,
+        "string": pl.String,
+        "integer": pl.Int64,
+        "number": pl.Float64,
+        "boolean": pl.Boolean,
+        "date": pl.Date,
+        "timestamp": pl.Datetime("us", "UTC"),
+        "month": pl.String,
     }[kind]

@@ -11,11 +11,10 @@ the view at once (copying 10M tasks into a table cost 13 s; computing every stat
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
-from pipelines.declarations.loading import Catalog
 from pipelines.deadlines.report_status import report_status, reporting_rates
 from pipelines.deadlines.task_status import (
     TASK_RATES_SQL,
@@ -23,6 +22,7 @@ from pipelines.deadlines.task_status import (
     task_status_view_sql,
     today_in,
 )
+from pipelines.declarations.loading import Catalog
 from pipelines.warehouse import committed, has_clean_table
 
 MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
@@ -34,17 +34,18 @@ def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dic
     from pipelines.metrics.runs import recorded_run
 
     with recorded_run(con, catalog, "deadlines"):
-        return _refresh(con, catalog, now or datetime.now(timezone.utc))
+        return _refresh(con, catalog, now or datetime.now(UTC))
 
 
 def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
     today = today_in(now)
-    computed_at = now.astimezone(timezone.utc)
+    computed_at = now.astimezone(UTC)
     reports = [report_status(con, f, catalog.org_units, now) for f in catalog.feeds.values() if f.reporting]
     status = pl.concat(reports) if reports else None
     task_feeds = [f for f in catalog.feeds.values() if f.tasks and has_clean_table(con, f.id)]
     marts = {"report_status": status, "reporting_rates": reporting_rates(status) if status is not None else None}
     stamp = _stamp(computed_at)
+
     def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         for name, frame in marts.items():
@@ -56,8 +57,9 @@ def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
             register_task_calendar(con, task_feeds, today)
             if _kind(con, "task_status") == "BASE TABLE":  # written as a table before it became a view
                 con.execute("DROP TABLE marts.task_status")
-            con.execute(f"CREATE OR REPLACE VIEW marts.task_status AS "
-                        f"{task_status_view_sql(task_feeds, today, computed_at)}")
+            con.execute(
+                f"CREATE OR REPLACE VIEW marts.task_status AS {task_status_view_sql(task_feeds, today, computed_at)}"
+            )
             con.execute(f"CREATE OR REPLACE TABLE marts.task_rates AS {TASK_RATES_SQL}", [computed_at])
 
     committed(con, write)
@@ -68,9 +70,12 @@ def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
 
 def _kind(con, name: str) -> str | None:
     """The table_type of marts.<name> (BASE TABLE, VIEW), or None."""
-    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
-                        "AND table_schema = 'marts' "
-                        "AND table_name = ?", [name]).fetchall()
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'marts' "
+        "AND table_name = ?",
+        [name],
+    ).fetchall()
     return found[0][0] if found else None
 
 

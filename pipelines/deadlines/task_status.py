@@ -21,12 +21,16 @@ def task_rows_sql(feed: Feed) -> str:
     key = feed.load.key[0]
     title = t.title_column or ("title" if feed.column("title") else key)
     optional = {"source_document": t.source_column, "assigned_by": t.assigned_by_column}
-    described = "".join(f", CAST({quote(c)} AS VARCHAR) AS {alias}" if c else f", CAST(NULL AS VARCHAR) AS {alias}"
-                        for alias, c in optional.items())
-    return (f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
-            f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
-            f"{quote(t.status_column)} AS status{described}, "
-            f"_batch_id, _source_uri, _source_row, _received_at FROM clean.{quote(feed.id)} WHERE _withdrawn_at IS NULL")
+    described = "".join(
+        f", CAST({quote(c)} AS VARCHAR) AS {alias}" if c else f", CAST(NULL AS VARCHAR) AS {alias}"
+        for alias, c in optional.items()
+    )
+    return (
+        f"SELECT {quote(key)} AS task_id, {quote(t.unit_column)} AS unit_code, {quote(title)} AS title, "
+        f"CAST({quote(t.due_column)} AS DATE) AS due_on, CAST({quote(t.done_column)} AS DATE) AS done_on, "
+        f"{quote(t.status_column)} AS status{described}, "
+        f"_batch_id, _source_uri, _source_row, _received_at FROM clean.{quote(feed.id)} WHERE _withdrawn_at IS NULL"
+    )
 
 
 def task_status_sql(feed: Feed, today: date) -> str:
@@ -66,7 +70,8 @@ def register_task_calendar(con, feeds: list[Feed], today: date) -> None:
     dates beyond it is followed by a refresh, which writes it again."""
     first, last = con.execute(
         f"SELECT least(min(due_on), min(done_on)), greatest(max(due_on), max(done_on)) "
-        f"FROM ({' UNION ALL '.join(task_rows_sql(feed) for feed in feeds)})").fetchall()[0]
+        f"FROM ({' UNION ALL '.join(task_rows_sql(feed) for feed in feeds)})"
+    ).fetchall()[0]
     register_working_days(con, first, max(last or today, today))
 
 
@@ -92,6 +97,10 @@ def today_in(now: datetime) -> date:
 def described_columns(con) -> str:
     """SELECT list of the words a task carries besides its title (the assigning document, who assigned it),
     NULL where marts.task_status has no such column (a view written before it had them)."""
-    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
-                                         "AND table_name = 'task_status'").fetchall()}
+    columns = {
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'task_status'"
+        ).fetchall()
+    }
     return ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))

@@ -27,5 +27,8 @@ class Briefing(Strict):
         """Without a schemas/briefing.yaml: the watched unit's centre, addressed to its People's Committee."""
         name = units.get(units.province).vi
         place = name.removeprefix("Thành phố ").removeprefix("Tỉnh ")
-        return cls(issuer_parent=f"ỦY BAN NHÂN DÂN {name.upper()}", place=place,
-                   addressee=f"Ủy ban nhân dân {name.lower()[:1]}{name[1:]}")
+        return cls(
+            issuer_parent=f"ỦY BAN NHÂN DÂN {name.upper()}",
+            place=place,
+            addressee=f"Ủy ban nhân dân {name.lower()[:1]}{name[1:]}",
+        )

@@ -107,8 +107,10 @@ class ValuesNotNull(RowCheck):
     check: Literal["values_not_null"]
     column: str
     labels: ClassVar = {"vi": "Thiếu giá trị bắt buộc", "en": "Required value missing"}
-    fix: ClassVar = {"vi": "điền giá trị vào nguồn rồi gửi lại dữ liệu",
-                      "en": "fill in the value in the source and send the data again"}
+    fix: ClassVar = {
+        "vi": "điền giá trị vào nguồn rồi gửi lại dữ liệu",
+        "en": "fill in the value in the source and send the data again",
+    }
 
     def columns(self) -> list[str]:
         return [self.column]
@@ -130,8 +132,10 @@ class ValuesInSet(RowCheck):
     column: str
     values: list[str | int | float | bool]
     labels: ClassVar = {"vi": "Giá trị ngoài danh mục", "en": "Value not in the allowed list"}
-    fix: ClassVar = {"vi": "dùng một trong các mã, hoặc thêm nhãn của nguồn vào mục values: trong tệp khai báo nguồn",
-                      "en": "use one of the codes, or add the source's label under values: in the feed file"}
+    fix: ClassVar = {
+        "vi": "dùng một trong các mã, hoặc thêm nhãn của nguồn vào mục values: trong tệp khai báo nguồn",
+        "en": "use one of the codes, or add the source's label under values: in the feed file",
+    }
 
     def columns(self) -> list[str]:
         return [self.column]
@@ -143,8 +147,9 @@ class ValuesInSet(RowCheck):
         return f"{words[0]} {', '.join(map(str, self.values))}{labels}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
-        return [_gx().ExpectColumnValuesToBeInSet(column=self.column, value_set=self.values, meta=meta,
-                                                  **self._mostly())]
+        return [
+            _gx().ExpectColumnValuesToBeInSet(column=self.column, value_set=self.values, meta=meta, **self._mostly())
+        ]
 
     def failing(self, feed: Feed, parameters: dict):
         column = _pl().col(self.column)
@@ -159,8 +164,10 @@ class ValuesBetween(RowCheck):
     min: float | None = None
     max: float | None = None
     labels: ClassVar = {"vi": "Giá trị ngoài khoảng cho phép", "en": "Value out of range"}
-    fix: ClassVar = {"vi": "sửa giá trị trong nguồn rồi gửi lại dữ liệu",
-                      "en": "correct the value in the source and send the data again"}
+    fix: ClassVar = {
+        "vi": "sửa giá trị trong nguồn rồi gửi lại dữ liệu",
+        "en": "correct the value in the source and send the data again",
+    }
 
     @model_validator(mode="after")
     def _a_bound(self) -> ValuesBetween:
@@ -176,13 +183,19 @@ class ValuesBetween(RowCheck):
     def expected(self, feed: Feed, lang: str = "en") -> str:
         value = "giá trị" if lang == "vi" else "a value"
         if self.min is not None and self.max is not None:
-            return (f"giá trị từ {self.min:g} đến {self.max:g}" if lang == "vi"
-                    else f"a value between {self.min:g} and {self.max:g}")
+            return (
+                f"giá trị từ {self.min:g} đến {self.max:g}"
+                if lang == "vi"
+                else f"a value between {self.min:g} and {self.max:g}"
+            )
         return f"{value} ≥ {self.min:g}" if self.min is not None else f"{value} ≤ {self.max:g}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
-        return [_gx().ExpectColumnValuesToBeBetween(column=self.column, min_value=self.min, max_value=self.max,
-                                                    meta=meta, **self._mostly())]
+        return [
+            _gx().ExpectColumnValuesToBeBetween(
+                column=self.column, min_value=self.min, max_value=self.max, meta=meta, **self._mostly()
+            )
+        ]
 
     def failing(self, feed: Feed, parameters: dict):
         pl = _pl()
@@ -201,8 +214,10 @@ class ValuesMatchRegex(RowCheck):
     column: str
     regex: Regex
     labels: ClassVar = {"vi": "Sai định dạng", "en": "Wrong format"}
-    fix: ClassVar = {"vi": "sửa định dạng giá trị trong nguồn rồi gửi lại dữ liệu",
-                      "en": "correct the value's format in the source and send the data again"}
+    fix: ClassVar = {
+        "vi": "sửa định dạng giá trị trong nguồn rồi gửi lại dữ liệu",
+        "en": "correct the value's format in the source and send the data again",
+    }
 
     def columns(self) -> list[str]:
         return [self.column]
@@ -211,8 +226,7 @@ class ValuesMatchRegex(RowCheck):
         return f"chuỗi khớp mẫu {self.regex}" if lang == "vi" else f"text matching {self.regex}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
-        return [_gx().ExpectColumnValuesToMatchRegex(column=self.column, regex=self.regex, meta=meta,
-                                                     **self._mostly())]
+        return [_gx().ExpectColumnValuesToMatchRegex(column=self.column, regex=self.regex, meta=meta, **self._mostly())]
 
     def failing(self, feed: Feed, parameters: dict):
         pl = _pl()
@@ -228,26 +242,38 @@ class UnitCodeIsActive(RowCheck):
     column: str
     as_of: str | None = None
     labels: ClassVar = {"vi": "Mã đơn vị không tồn tại hoặc không còn hoạt động", "en": "Unknown or inactive unit code"}
-    fix: ClassVar = {"vi": "dùng mã của đơn vị đang hoạt động vào thời điểm đó (schemas/org_units.yaml), hoặc khai báo đơn vị ở đó",
-                      "en": "use the code of a unit active at that time (schemas/org_units.yaml), or declare the unit there"}
+    fix: ClassVar = {
+        "vi": "dùng mã của đơn vị đang hoạt động vào thời điểm đó (schemas/org_units.yaml), hoặc khai báo đơn vị ở đó",
+        "en": "use the code of a unit active at that time (schemas/org_units.yaml), or declare the unit there",
+    }
 
     def columns(self) -> list[str]:
         return [self.column] + ([self.as_of] if self.as_of else [])
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         if lang == "vi":
-            return (f"mã của đơn vị đang hoạt động tại {self.as_of} của dòng (schemas/org_units.yaml)" if self.as_of
-                    else "một mã trong schemas/org_units.yaml")
-        return (f"the code of a unit active on its {self.as_of} (schemas/org_units.yaml)" if self.as_of
-                else "a code of schemas/org_units.yaml")
+            return (
+                f"mã của đơn vị đang hoạt động tại {self.as_of} của dòng (schemas/org_units.yaml)"
+                if self.as_of
+                else "một mã trong schemas/org_units.yaml"
+            )
+        return (
+            f"the code of a unit active on its {self.as_of} (schemas/org_units.yaml)"
+            if self.as_of
+            else "a code of schemas/org_units.yaml"
+        )
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         E = _gx()
         if self.as_of:
-            return [E.ExpectColumnValuesToBeInSet(column=active_column(self), value_set=[True], meta=meta,
-                                                  **self._mostly())]
-        return [E.ExpectColumnValuesToBeInSet(column=self.column, value_set={"$PARAMETER": "unit_codes"},
-                                              meta=meta, **self._mostly())]
+            return [
+                E.ExpectColumnValuesToBeInSet(column=active_column(self), value_set=[True], meta=meta, **self._mostly())
+            ]
+        return [
+            E.ExpectColumnValuesToBeInSet(
+                column=self.column, value_set={"$PARAMETER": "unit_codes"}, meta=meta, **self._mostly()
+            )
+        ]
 
     def failing(self, feed: Feed, parameters: dict):
         pl = _pl()
@@ -265,8 +291,10 @@ class ColumnPairInOrder(RowCheck):
     lesser: str
     or_equal: bool = True
     labels: ClassVar = {"vi": "Thứ tự ngày/giá trị không hợp lệ", "en": "Columns out of order"}
-    fix: ClassVar = {"vi": "sửa ngày hoặc số tiền trong nguồn cho đúng thứ tự",
-                      "en": "correct the dates or amounts in the source so that they are in order"}
+    fix: ClassVar = {
+        "vi": "sửa ngày hoặc số tiền trong nguồn cho đúng thứ tự",
+        "en": "correct the dates or amounts in the source so that they are in order",
+    }
 
     def columns(self) -> list[str]:
         return [self.greater, self.lesser]
@@ -275,9 +303,16 @@ class ColumnPairInOrder(RowCheck):
         return f"{self.greater} {'≥' if self.or_equal else '>'} {self.lesser}"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
-        return [_gx().ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=self.greater, column_B=self.lesser, or_equal=self.or_equal,
-            ignore_row_if="either_value_is_missing", meta=meta, **self._mostly())]
+        return [
+            _gx().ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=self.greater,
+                column_B=self.lesser,
+                or_equal=self.or_equal,
+                ignore_row_if="either_value_is_missing",
+                meta=meta,
+                **self._mostly(),
+            )
+        ]
 
     def failing(self, feed: Feed, parameters: dict):
         pl = _pl()
@@ -292,15 +327,20 @@ class KeyIsUnique(RowCheck):
     check: Literal["key_is_unique"]
     key: list[str]
     labels: ClassVar = {"vi": "Trùng khóa bản ghi", "en": "Duplicate record key"}
-    fix: ClassVar = {"vi": "mỗi khóa chỉ xuất hiện một lần trong một tệp hoặc một lần trả lời: xóa hoặc gộp các dòng trùng",
-                      "en": "each key must appear once per file or answer: remove or merge the duplicate rows"}
+    fix: ClassVar = {
+        "vi": "mỗi khóa chỉ xuất hiện một lần trong một tệp hoặc một lần trả lời: xóa hoặc gộp các dòng trùng",
+        "en": "each key must appear once per file or answer: remove or merge the duplicate rows",
+    }
 
     def columns(self) -> list[str]:
         return list(self.key)
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
-        return (f"mỗi ({', '.join(self.key)}) một lần trong một lô" if lang == "vi"
-                else f"each ({', '.join(self.key)}) once per batch")
+        return (
+            f"mỗi ({', '.join(self.key)}) một lần trong một lô"
+            if lang == "vi"
+            else f"each ({', '.join(self.key)}) once per batch"
+        )
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         E = _gx()
@@ -315,10 +355,14 @@ class RowsMatchFileName(Check):
 
     check: Literal["rows_match_file_name"]
     scope: ClassVar[str] = "batch"
-    labels: ClassVar = {"vi": "Nội dung không khớp tên tệp (đơn vị/kỳ)",
-                        "en": "Rows do not match the file name (unit/period)"}
-    fix: ClassVar = {"vi": "đặt các dòng của mỗi đơn vị, mỗi kỳ vào tệp mang tên đơn vị và kỳ đó",
-                      "en": "put each department's and period's rows in a file named for them"}
+    labels: ClassVar = {
+        "vi": "Nội dung không khớp tên tệp (đơn vị/kỳ)",
+        "en": "Rows do not match the file name (unit/period)",
+    }
+    fix: ClassVar = {
+        "vi": "đặt các dòng của mỗi đơn vị, mỗi kỳ vào tệp mang tên đơn vị và kỳ đó",
+        "en": "put each department's and period's rows in a file named for them",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         if lang == "vi":
@@ -326,13 +370,17 @@ class RowsMatchFileName(Check):
         return f"the {' and '.join(file_name_fields(feed))} the file is named for"
 
     def expectations(self, feed: Feed, meta: dict) -> list:
-        return [_gx().ExpectColumnValuesToBeInSet(column=c, value_set={"$PARAMETER": file_parameter(c)}, meta=meta)
-                for c in file_name_fields(feed)]
+        return [
+            _gx().ExpectColumnValuesToBeInSet(column=c, value_set={"$PARAMETER": file_parameter(c)}, meta=meta)
+            for c in file_name_fields(feed)
+        ]
 
     def failing(self, feed: Feed, parameters: dict):
         pl = _pl()
-        wrong = [pl.col(c).is_not_null() & ~pl.col(c).cast(pl.String).is_in(parameters[file_parameter(c)])
-                 for c in file_name_fields(feed)]
+        wrong = [
+            pl.col(c).is_not_null() & ~pl.col(c).cast(pl.String).is_in(parameters[file_parameter(c)])
+            for c in file_name_fields(feed)
+        ]
         return pl.any_horizontal(wrong) if wrong else pl.lit(False)
 
 
@@ -344,8 +392,10 @@ class RowCountBetween(Check):
     max: Annotated[int, Field(ge=0)] | None = None
     scope: ClassVar[str] = "batch"
     labels: ClassVar = {"vi": "Số dòng bất thường", "en": "Unexpected row count"}
-    fix: ClassVar = {"vi": "kiểm tra nguồn đã gửi đủ báo cáo, rồi gửi lại",
-                      "en": "check that the source sent the whole report, then send it again"}
+    fix: ClassVar = {
+        "vi": "kiểm tra nguồn đã gửi đủ báo cáo, rồi gửi lại",
+        "en": "check that the source sent the whole report, then send it again",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         if lang == "vi":
@@ -363,17 +413,21 @@ class RequiredColumnsPresent(Check):
     scope: ClassVar[str] = "batch"
     frame: ClassVar[str] = "columns"
     labels: ClassVar = {"vi": "Thiếu cột bắt buộc", "en": "Required column missing"}
-    fix: ClassVar = {"vi": "thêm cột vào nguồn, hoặc thêm nhãn cột đó đang dùng vào mục labels: trong tệp khai báo nguồn",
-                      "en": "add the column to the source, or add the label it uses to labels: in the feed file"}
+    fix: ClassVar = {
+        "vi": "thêm cột vào nguồn, hoặc thêm nhãn cột đó đang dùng vào mục labels: trong tệp khai báo nguồn",
+        "en": "add the column to the source, or add the label it uses to labels: in the feed file",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         return ("đủ các cột bắt buộc: " if lang == "vi" else "every required column: ") + ", ".join(
-            c.name for c in feed.columns if not c.nullable)
+            c.name for c in feed.columns if not c.nullable
+        )
 
     def expectations(self, feed: Feed, meta: dict) -> list:
         required = [c.name for c in feed.columns if not c.nullable]
-        return [_gx().ExpectColumnDistinctValuesToContainSet(column=COLUMNS_FRAME_COLUMN, value_set=required,
-                                                             meta=meta)]
+        return [
+            _gx().ExpectColumnDistinctValuesToContainSet(column=COLUMNS_FRAME_COLUMN, value_set=required, meta=meta)
+        ]
 
 
 class NoUnknownColumns(Check):
@@ -384,16 +438,18 @@ class NoUnknownColumns(Check):
     scope: ClassVar[str] = "batch"
     frame: ClassVar[str] = "columns"
     labels: ClassVar = {"vi": "Có cột không khai báo", "en": "Undeclared column"}
-    fix: ClassVar = {"vi": "thêm nhãn của cột mới vào tệp khai báo nguồn nếu cột có dữ liệu",
-                      "en": "add the new column's label to the feed file if it carries data"}
+    fix: ClassVar = {
+        "vi": "thêm nhãn của cột mới vào tệp khai báo nguồn nếu cột có dữ liệu",
+        "en": "add the new column's label to the feed file if it carries data",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         return ("chỉ các cột đã khai báo: " if lang == "vi" else "only the contract's columns: ") + ", ".join(
-            feed.column_names)
+            feed.column_names
+        )
 
     def expectations(self, feed: Feed, meta: dict) -> list:
-        return [_gx().ExpectColumnValuesToBeInSet(column=COLUMNS_FRAME_COLUMN, value_set=feed.column_names,
-                                                  meta=meta)]
+        return [_gx().ExpectColumnValuesToBeInSet(column=COLUMNS_FRAME_COLUMN, value_set=feed.column_names, meta=meta)]
 
 
 class FormRule(RowCheck):
@@ -427,13 +483,18 @@ class YtdNotBelowMonth(FormRule):
     month: str = "month"
     ytd: str = "ytd"
     labels: ClassVar = {"vi": "Lũy kế nhỏ hơn số tháng", "en": "Year-to-date below the month"}
-    fix: ClassVar = {"vi": "kiểm tra số tháng và số lũy kế của chỉ tiêu (lũy kế gồm cả tháng này) rồi gửi lại biểu",
-                     "en": "check the indicator's month and year-to-date figures (the year to date includes this "
-                           "month) and send the form again"}
+    fix: ClassVar = {
+        "vi": "kiểm tra số tháng và số lũy kế của chỉ tiêu (lũy kế gồm cả tháng này) rồi gửi lại biểu",
+        "en": "check the indicator's month and year-to-date figures (the year to date includes this "
+        "month) and send the form again",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
-        return ("số lũy kế từ đầu năm không nhỏ hơn số của tháng (chỉ tiêu cộng dồn)" if lang == "vi"
-                else "a year-to-date figure not below the month's (for a flow indicator)")
+        return (
+            "số lũy kế từ đầu năm không nhỏ hơn số của tháng (chỉ tiêu cộng dồn)"
+            if lang == "vi"
+            else "a year-to-date figure not below the month's (for a flow indicator)"
+        )
 
 
 class PartNotAboveWhole(FormRule):
@@ -442,14 +503,18 @@ class PartNotAboveWhole(FormRule):
     check: Literal["part_not_above_whole"]
     measures: list[str] = ["plan_year", "month", "ytd"]
     labels: ClassVar = {"vi": "Phần lớn hơn tổng", "en": "Part larger than its whole"}
-    fix: ClassVar = {"vi": "số của dòng 'Trong đó' không thể lớn hơn số của chỉ tiêu chứa nó: sửa một trong hai rồi "
-                           "gửi lại biểu",
-                     "en": "a 'Trong đó' (of which) row cannot exceed the indicator it is part of: correct one of "
-                           "them and send the form again"}
+    fix: ClassVar = {
+        "vi": "số của dòng 'Trong đó' không thể lớn hơn số của chỉ tiêu chứa nó: sửa một trong hai rồi gửi lại biểu",
+        "en": "a 'Trong đó' (of which) row cannot exceed the indicator it is part of: correct one of "
+        "them and send the form again",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
-        return ("số của phần (Trong đó) không lớn hơn số của tổng" if lang == "vi"
-                else "a part's figure (Trong đó) not above its whole's")
+        return (
+            "số của phần (Trong đó) không lớn hơn số của tổng"
+            if lang == "vi"
+            else "a part's figure (Trong đó) not above its whole's"
+        )
 
 
 class YtdAddsUp(FormRule):
@@ -461,10 +526,12 @@ class YtdAddsUp(FormRule):
     month: str = "month"
     ytd: str = "ytd"
     labels: ClassVar = {"vi": "Lũy kế không khớp kỳ trước", "en": "Year-to-date does not add up"}
-    fix: ClassVar = {"vi": "lũy kế tháng này phải bằng lũy kế tháng trước cộng số tháng này: sửa biểu tháng này, "
-                           "hoặc gửi lại biểu tháng trước nếu số đó đã được điều chỉnh",
-                     "en": "this month's year to date must be last month's plus this month: correct this form, or "
-                           "send last month's form again if its figure was revised"}
+    fix: ClassVar = {
+        "vi": "lũy kế tháng này phải bằng lũy kế tháng trước cộng số tháng này: sửa biểu tháng này, "
+        "hoặc gửi lại biểu tháng trước nếu số đó đã được điều chỉnh",
+        "en": "this month's year to date must be last month's plus this month: correct this form, or "
+        "send last month's form again if its figure was revised",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         if lang == "vi":
@@ -484,25 +551,54 @@ class RatioMatches(FormRule):
     tolerance: Annotated[float, Field(ge=0)] = 0.15
     aggregation: list[Literal["flow", "stock", "rate"]] | None = None
     labels: ClassVar = {"vi": "Tỷ lệ không khớp số liệu", "en": "Ratio does not match its figures"}
-    fix: ClassVar = {"vi": "tính lại cột tỷ lệ từ các cột số liệu của nó (hoặc sửa các cột đó) rồi gửi lại biểu",
-                     "en": "recompute the ratio column from the columns it is made of (or correct them) and send "
-                           "the form again"}
+    fix: ClassVar = {
+        "vi": "tính lại cột tỷ lệ từ các cột số liệu của nó (hoặc sửa các cột đó) rồi gửi lại biểu",
+        "en": "recompute the ratio column from the columns it is made of (or correct them) and send the form again",
+    }
 
     def expected(self, feed: Feed, lang: str = "en") -> str:
         if lang == "vi":
-            return (f"{self.measure} = {self.factor:g} × {self.numerator} ÷ {self.denominator} "
-                    f"(sai lệch tối đa {self.tolerance:g})")
+            return (
+                f"{self.measure} = {self.factor:g} × {self.numerator} ÷ {self.denominator} "
+                f"(sai lệch tối đa {self.tolerance:g})"
+            )
         return f"{self.measure} = {self.factor:g} × {self.numerator} ÷ {self.denominator} (within {self.tolerance:g})"
 
 
-CHECK_CLASSES = (ValuesNotNull, ValuesInSet, ValuesBetween, ValuesMatchRegex, UnitCodeIsActive, ColumnPairInOrder,
-                 KeyIsUnique, RowsMatchFileName, RowCountBetween, RequiredColumnsPresent, NoUnknownColumns,
-                 YtdNotBelowMonth, PartNotAboveWhole, YtdAddsUp, RatioMatches)
+CHECK_CLASSES = (
+    ValuesNotNull,
+    ValuesInSet,
+    ValuesBetween,
+    ValuesMatchRegex,
+    UnitCodeIsActive,
+    ColumnPairInOrder,
+    KeyIsUnique,
+    RowsMatchFileName,
+    RowCountBetween,
+    RequiredColumnsPresent,
+    NoUnknownColumns,
+    YtdNotBelowMonth,
+    PartNotAboveWhole,
+    YtdAddsUp,
+    RatioMatches,
+)
 
 DeclaredCheck = Annotated[
-    ValuesNotNull | ValuesInSet | ValuesBetween | ValuesMatchRegex | UnitCodeIsActive | ColumnPairInOrder
-    | KeyIsUnique | RowsMatchFileName | RowCountBetween | RequiredColumnsPresent | NoUnknownColumns
-    | YtdNotBelowMonth | PartNotAboveWhole | YtdAddsUp | RatioMatches,
+    ValuesNotNull
+    | ValuesInSet
+    | ValuesBetween
+    | ValuesMatchRegex
+    | UnitCodeIsActive
+    | ColumnPairInOrder
+    | KeyIsUnique
+    | RowsMatchFileName
+    | RowCountBetween
+    | RequiredColumnsPresent
+    | NoUnknownColumns
+    | YtdNotBelowMonth
+    | PartNotAboveWhole
+    | YtdAddsUp
+    | RatioMatches,
     Field(discriminator="check"),
 ]
 
@@ -521,8 +617,10 @@ INDICATOR_CHECK = "indicator_in_catalogue"
 
 def indicator_expected(catalogue: str, lang: str = "en") -> str:
     if lang == "vi":
-        return (f"một chỉ tiêu của danh mục {catalogue}, theo tên hoặc tên khác (aliases); sau '→' là các tên "
-                f"gần nhất trong danh mục")
+        return (
+            f"một chỉ tiêu của danh mục {catalogue}, theo tên hoặc tên khác (aliases); sau '→' là các tên "
+            f"gần nhất trong danh mục"
+        )
     return f"an indicator of catalogue {catalogue}, by its name or an alias; after '→', the closest catalogue names"
 
 
@@ -561,8 +659,12 @@ class OutlierRule(Strict):
     def expected(self, feed: Feed, lang: str = "en") -> str:
         if lang == "vi":
             method = {"z_score": "điểm z", "modified_z_score": "điểm z hiệu chỉnh", "min_max": "khoảng cho phép"}
-            return f"giá trị trong khoảng thường gặp của chuỗi số liệu ({method[self.method]}, ngưỡng {self.threshold:g})"
-        return f"a value in the usual range of its series ({self.method.replace('_', ' ')}, threshold {self.threshold:g})"
+            return (
+                f"giá trị trong khoảng thường gặp của chuỗi số liệu ({method[self.method]}, ngưỡng {self.threshold:g})"
+            )
+        return (
+            f"a value in the usual range of its series ({self.method.replace('_', ' ')}, threshold {self.threshold:g})"
+        )
 
     def expectations(self, feed: Feed, meta: dict, index: int) -> list:
         return [_gx().ExpectColumnValuesToBeInSet(column=outlier_column(index), value_set=[True], meta=meta)]
@@ -574,28 +676,41 @@ class OutlierRule(Strict):
 
 # Checks the platform applies that no feed declares: their words and fixes, beside the declared ones'.
 PLATFORM_CHECKS = {
-    TYPE_CHECK: ({"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
-                 {"vi": "sửa giá trị trong nguồn rồi gửi lại dữ liệu",
-                  "en": "correct the value in the source and send the data again"}),
-    WELL_FORMED_CHECK: ({"vi": "Dòng sai cấu trúc (thừa hoặc thiếu cột)",
-                            "en": "Malformed line (too many or too few fields)"},
-                           {"vi": "sửa dòng đó trong nguồn (mỗi cột tiêu đề một trường, đóng đủ dấu ngoặc kép) "
-                                  "rồi gửi lại tệp",
-                            "en": "correct the line in the source (one field per header column, quotes closed) "
-                                  "and send the file again"}),
+    TYPE_CHECK: (
+        {"vi": "Sai kiểu dữ liệu", "en": "Wrong data type"},
+        {
+            "vi": "sửa giá trị trong nguồn rồi gửi lại dữ liệu",
+            "en": "correct the value in the source and send the data again",
+        },
+    ),
+    WELL_FORMED_CHECK: (
+        {"vi": "Dòng sai cấu trúc (thừa hoặc thiếu cột)", "en": "Malformed line (too many or too few fields)"},
+        {
+            "vi": "sửa dòng đó trong nguồn (mỗi cột tiêu đề một trường, đóng đủ dấu ngoặc kép) rồi gửi lại tệp",
+            "en": "correct the line in the source (one field per header column, quotes closed) and send the file again",
+        },
+    ),
     "batch_is_publishable": ({"vi": "Lô dữ liệu bị chặn công bố", "en": "Batch blocked from publication"}, None),
-    INDICATOR_CHECK: ({"vi": "Chỉ tiêu không có trong danh mục", "en": "Indicator not in the catalogue"},
-                      {"vi": "ghi tên chỉ tiêu đúng như danh mục, hoặc thêm tên đơn vị dùng vào aliases: của chỉ tiêu "
-                             "trong schemas/indicators/ (chỉ tiêu mới: thêm vào danh mục)",
-                       "en": "write the indicator's name as the catalogue does, or add the name the department uses to "
-                             "the indicator's aliases: in schemas/indicators/ (a new indicator: add it to the "
-                             "catalogue)"}),
+    INDICATOR_CHECK: (
+        {"vi": "Chỉ tiêu không có trong danh mục", "en": "Indicator not in the catalogue"},
+        {
+            "vi": "ghi tên chỉ tiêu đúng như danh mục, hoặc thêm tên đơn vị dùng vào aliases: của chỉ tiêu "
+            "trong schemas/indicators/ (chỉ tiêu mới: thêm vào danh mục)",
+            "en": "write the indicator's name as the catalogue does, or add the name the department uses to "
+            "the indicator's aliases: in schemas/indicators/ (a new indicator: add it to the "
+            "catalogue)",
+        },
+    ),
 }
 
 # What each check means, for people (the wall's data-quality panel); a test keeps it complete.
-CHECK_LABELS = {cls.model_fields["check"].annotation.__args__[0]: cls.labels for cls in CHECK_CLASSES} | {
-    OUTLIER_CHECK: OutlierRule.labels} | {name: labels for name, (labels, _) in PLATFORM_CHECKS.items()}
+CHECK_LABELS = (
+    {cls.model_fields["check"].annotation.__args__[0]: cls.labels for cls in CHECK_CLASSES}
+    | {OUTLIER_CHECK: OutlierRule.labels}
+    | {name: labels for name, (labels, _) in PLATFORM_CHECKS.items()}
+)
 
 # How a department fixes each failure (vi, en), quoted at the end of a quarantine reason.
 CHECK_FIXES = {cls.model_fields["check"].annotation.__args__[0]: cls.fix for cls in CHECK_CLASSES} | {
-    name: fix for name, (_, fix) in PLATFORM_CHECKS.items() if fix}
+    name: fix for name, (_, fix) in PLATFORM_CHECKS.items() if fix
+}

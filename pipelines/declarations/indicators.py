@@ -28,8 +28,9 @@ Aggregation = Literal["flow", "stock", "rate"]
 
 # Tone marks, which Vietnamese writes on one vowel or another of a syllable (hoá / hóa, thuỷ / thủy).
 _TONES = {"\u0300": "2", "\u0301": "1", "\u0303": "4", "\u0309": "3", "\u0323": "5"}
-NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\.?\s+(?=\D)|(?:[ivxlc]+|\d+(?:\.\d+)*|[a-zđ])\s*[.):/-]\s*|[-+•*–]\s*)",
-                        re.IGNORECASE)
+NUMBERING = re.compile(
+    r"^\s*(?:\d+(?:\.\d+)*\.?\s+(?=\D)|(?:[ivxlc]+|\d+(?:\.\d+)*|[a-zđ])\s*[.):/-]\s*|[-+•*–]\s*)", re.IGNORECASE
+)
 PART_PREFIX = re.compile(r"^trong\s+đó\s*[:,.-]?\s*", re.IGNORECASE)
 
 

@@ -109,7 +109,8 @@ def _measure_kind(value: object) -> str:
 
 
 Measure = Annotated[
-    Annotated[TableMeasure, Tag("table")] | Annotated[QueryMeasure, Tag("query")]
+    Annotated[TableMeasure, Tag("table")]
+    | Annotated[QueryMeasure, Tag("query")]
     | Annotated[RatioOfKpis, Tag("ratio_of_kpis")],
     Discriminator(_measure_kind),
 ]
@@ -165,14 +166,23 @@ class IndicatorRef(Strict):
         code, feed = self.code, self.feed
         kept = f"indicator_code = '{code}'"
         if self.value in ("month", "ytd", "plan_year"):
-            return {"from": feed, "unit": "department_code", "period": "period",
-                    "where": f"{kept} AND measure = '{self.value}'", "numerator": "sum(value)"}
+            return {
+                "from": feed,
+                "unit": "department_code",
+                "period": "period",
+                "where": f"{kept} AND measure = '{self.value}'",
+                "numerator": "sum(value)",
+            }
         if self.value in ("ytd_vs_plan", "month_vs_plan"):
             part = self.value.removesuffix("_vs_plan")
-            return {"from": feed, "unit": "department_code", "period": "period",
-                    "where": f"{kept} AND measure IN ('{part}', 'plan_year')",
-                    "numerator": f"sum(value) FILTER (WHERE measure = '{part}')",
-                    "denominator": f"sum(value) FILTER (WHERE measure = 'plan_year')"}
+            return {
+                "from": feed,
+                "unit": "department_code",
+                "period": "period",
+                "where": f"{kept} AND measure IN ('{part}', 'plan_year')",
+                "numerator": f"sum(value) FILTER (WHERE measure = '{part}')",
+                "denominator": "sum(value) FILTER (WHERE measure = 'plan_year')",
+            }
         return {"kind": "query", "returns": "period", "has_denominator": True, "sql": self._vs_last_year("sum")}
 
     def records_sql(self) -> str | None:
@@ -181,16 +191,20 @@ class IndicatorRef(Strict):
 
     def _vs_last_year(self, aggregate: str | None) -> str:
         table = f"clean.{self.feed}"
-        select = ("t.department_code AS unit_code, t.period, sum(t.value) AS numerator, sum(l.value) AS denominator"
-                  if aggregate else
-                  "t.*, t.department_code AS unit_code, t.value AS numerator, l.value AS denominator, "
-                  "l.source_cell AS last_year_cell, l._batch_id AS last_year_batch")
-        return (f"SELECT {select} FROM {table} AS t JOIN {table} AS l ON l.department_code = t.department_code "
-                f"AND l.indicator_code = t.indicator_code AND l.measure = t.measure "
-                f"AND l.period = strftime(strptime(t.period || '-01', '%Y-%m-%d') - INTERVAL 1 YEAR, '%Y-%m') "
-                f"AND l._withdrawn_at IS NULL "
-                f"WHERE t.indicator_code = '{self.code}' AND t.measure = 'ytd' AND t._withdrawn_at IS NULL"
-                + (" GROUP BY ALL" if aggregate else ""))
+        select = (
+            "t.department_code AS unit_code, t.period, sum(t.value) AS numerator, sum(l.value) AS denominator"
+            if aggregate
+            else "t.*, t.department_code AS unit_code, t.value AS numerator, l.value AS denominator, "
+            "l.source_cell AS last_year_cell, l._batch_id AS last_year_batch"
+        )
+        return (
+            f"SELECT {select} FROM {table} AS t JOIN {table} AS l ON l.department_code = t.department_code "
+            f"AND l.indicator_code = t.indicator_code AND l.measure = t.measure "
+            f"AND l.period = strftime(strptime(t.period || '-01', '%Y-%m-%d') - INTERVAL 1 YEAR, '%Y-%m') "
+            f"AND l._withdrawn_at IS NULL "
+            f"WHERE t.indicator_code = '{self.code}' AND t.measure = 'ytd' AND t._withdrawn_at IS NULL"
+            + (" GROUP BY ALL" if aggregate else "")
+        )
 
 
 class Escalation(Strict):
@@ -258,9 +272,11 @@ class Kpi(Strict):
         if self.explain.impact and isinstance(self.measure, RatioOfKpis):
             raise ValueError("a ratio_of_kpis KPI explains through its two inputs: declare explain on them")
         if self.period_complete == "now" and not isinstance(self.measure, RatioOfKpis) and not self.is_snapshot:
-            raise ValueError("period_complete 'now' is for a snapshot (a state as of now): a KPI over dated records "
-                             "is complete when its period ends ('period_end'); to judge its running period, declare "
-                             "judge_running: true")
+            raise ValueError(
+                "period_complete 'now' is for a snapshot (a state as of now): a KPI over dated records "
+                "is complete when its period ends ('period_end'); to judge its running period, declare "
+                "judge_running: true"
+            )
         if self.direction == "higher_is_better" and t.green < t.amber:
             raise ValueError(f"higher is better, so thresholds.green ({t.green}) must be ≥ amber ({t.amber})")
         if self.direction == "lower_is_better" and t.green > t.amber:

@@ -40,8 +40,9 @@ class DeclarationError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-DISCRIMINATOR_TAGS = frozenset({"http_json", "file_drop", "postgres", "page_number", "next_link", *CHECK_NAMES,
-                                "table", "query", "ratio_of_kpis"})
+DISCRIMINATOR_TAGS = frozenset(
+    {"http_json", "file_drop", "postgres", "page_number", "next_link", *CHECK_NAMES, "table", "query", "ratio_of_kpis"}
+)
 
 
 def _location(loc: tuple) -> str:
@@ -171,8 +172,11 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     if withdrawals is not None and withdrawals.kind == "status":
         must_be_columns("withdrawals.column", [withdrawals.column])
     if withdrawals is not None and withdrawals.kind == "snapshot" and feed.source.kind == "file_drop":
-        problem("withdrawals", "a snapshot re-reads a source that is pulled (http_json, postgres); a file drop's "
-                               "withdrawals are declared by status, or by a department's corrected report")
+        problem(
+            "withdrawals",
+            "a snapshot re-reads a source that is pulled (http_json, postgres); a file drop's "
+            "withdrawals are declared by status, or by a department's corrected report",
+        )
     if withdrawals is not None and withdrawals.kind == "tombstones":
         wanted = {"http_json": "url", "postgres": "query"}.get(feed.source.kind)
         if wanted is None:
@@ -205,16 +209,22 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     if getattr(feed.source, "submissions", None) is not None:
         groups = set(re.compile(feed.source.file_name_pattern).groupindex) if feed.source.file_name_pattern else set()
         if feed.reporting is None or feed.reporting.unit_column not in groups:
-            problem("source.submissions", "a department submits its own unit's files: declare reporting.unit_column "
-                                          "and a source.file_name_pattern with a group of that name")
+            problem(
+                "source.submissions",
+                "a department submits its own unit's files: declare reporting.unit_column "
+                "and a source.file_name_pattern with a group of that name",
+            )
     problems += [DeclarationProblem(file, key, message) for key, message in _form_problems(feed)]
     pattern = getattr(feed.source, "file_name_pattern", None)
     if pattern:
         must_be_columns("source.file_name_pattern", list(re.compile(pattern).groupindex))
     if feed.tasks is not None:
         t = feed.tasks
-        must_be_columns("tasks", [t.unit_column, t.due_column, t.done_column, t.status_column]
-                        + [c for c in (t.title_column, t.source_column, t.assigned_by_column) if c])
+        must_be_columns(
+            "tasks",
+            [t.unit_column, t.due_column, t.done_column, t.status_column]
+            + [c for c in (t.title_column, t.source_column, t.assigned_by_column) if c],
+        )
     if feed.reporting is not None:
         must_be_columns("reporting.period_column", [feed.reporting.period_column])
         must_be_columns("reporting.unit_column", [feed.reporting.unit_column])
@@ -228,8 +238,19 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
 
 
 # What a form's figures land as (pipelines.extract.form), and the code the catalogue gives each.
-FORM_CONTRACT = ("department_code", "period", "indicator_code", "indicator_name", "part_of", "stt", "measure", "value",
-                 "unit_of_measure", "note", "source_cell")
+FORM_CONTRACT = (
+    "department_code",
+    "period",
+    "indicator_code",
+    "indicator_name",
+    "part_of",
+    "stt",
+    "measure",
+    "value",
+    "unit_of_measure",
+    "note",
+    "source_cell",
+)
 
 
 def _form_problems(feed: Feed) -> list[tuple[str, str]]:
@@ -240,22 +261,40 @@ def _form_problems(feed: Feed) -> list[tuple[str, str]]:
 
     form = getattr(feed.source, "form", None)
     if form is None:
-        return [(f"checks[{i}]", f"{check.check} is a rule across a form's cells: the feed's source declares no form")
-                for i, check in enumerate(feed.checks) if isinstance(check, FormRule)]
+        return [
+            (f"checks[{i}]", f"{check.check} is a rule across a form's cells: the feed's source declares no form")
+            for i, check in enumerate(feed.checks)
+            if isinstance(check, FormRule)
+        ]
     problems = []
     missing = [c for c in FORM_CONTRACT if feed.column(c) is None]
     if missing:
-        problems.append(("columns", f"a form's figures land in the columns {', '.join(FORM_CONTRACT)}: declare "
-                                    f"{', '.join(missing)}"))
-    if feed.reporting is None or (feed.reporting.unit_column, feed.reporting.period_column) != ("department_code",
-                                                                                               "period"):
-        problems.append(("reporting", "a form is reported by a unit for a period: declare reporting with "
-                                      "unit_column: department_code and period_column: period"))
+        problems.append(
+            (
+                "columns",
+                f"a form's figures land in the columns {', '.join(FORM_CONTRACT)}: declare {', '.join(missing)}",
+            )
+        )
+    if feed.reporting is None or (feed.reporting.unit_column, feed.reporting.period_column) != (
+        "department_code",
+        "period",
+    ):
+        problems.append(
+            (
+                "reporting",
+                "a form is reported by a unit for a period: declare reporting with "
+                "unit_column: department_code and period_column: period",
+            )
+        )
     measure = feed.column("measure")
     codes = [m.measure for m in form.measures]
     if measure is not None and measure.enum and set(codes) - set(measure.enum):
-        problems.append(("source.form.measures", f"measures {sorted(set(codes) - set(measure.enum))} are not in the "
-                                                 f"enum of column 'measure'"))
+        problems.append(
+            (
+                "source.form.measures",
+                f"measures {sorted(set(codes) - set(measure.enum))} are not in the enum of column 'measure'",
+            )
+        )
     file = catalogue_file(form.catalogue)
     if not file.exists():
         problems.append(("source.form.catalogue", f"no indicator catalogue {file}"))
@@ -267,8 +306,12 @@ def _form_problems(feed: Feed) -> list[tuple[str, str]]:
         return problems
     unknown = sorted(set(catalogue.measures) - set(codes))
     if unknown:
-        problems.append(("source.form.measures", f"catalogue {catalogue.id} reports measures {unknown} that the "
-                                                 f"form declares no column for"))
+        problems.append(
+            (
+                "source.form.measures",
+                f"catalogue {catalogue.id} reports measures {unknown} that the form declares no column for",
+            )
+        )
     return problems
 
 
@@ -304,12 +347,23 @@ def kpi_files(schemas: Path | None = None) -> list[Path]:
 
 
 # Warehouse tables a KPI may read besides clean.<feed>: the deadline marts and the batch log.
-KPI_TABLES = frozenset({"marts.report_status", "marts.reporting_rates", "marts.task_status", "marts.task_rates",
-                        "ops.batches", "ops.quarantine", "ops.validation_results", "ops.outliers"})
+KPI_TABLES = frozenset(
+    {
+        "marts.report_status",
+        "marts.reporting_rates",
+        "marts.task_status",
+        "marts.task_rates",
+        "ops.batches",
+        "ops.quarantine",
+        "ops.validation_results",
+        "ops.outliers",
+    }
+)
 
 
-def read_kpis(files: list[Path], org_units: OrgUnits, feeds: dict[str, Feed]) -> tuple[dict[str, Kpi],
-                                                                                     list[DeclarationProblem]]:
+def read_kpis(
+    files: list[Path], org_units: OrgUnits, feeds: dict[str, Feed]
+) -> tuple[dict[str, Kpi], list[DeclarationProblem]]:
     """Every KPI of the files, and the problems found (each naming file and key)."""
     kpis: dict[str, Kpi] = {}
     where: dict[str, tuple[Path, int]] = {}
@@ -322,8 +376,11 @@ def read_kpis(files: list[Path], org_units: OrgUnits, feeds: dict[str, Feed]) ->
             continue
         for i, kpi in enumerate(parsed.kpis):
             if kpi.id in kpis:
-                problems.append(DeclarationProblem(file, f"kpis[{i}].id", f"duplicate KPI id {kpi.id!r} "
-                                                   f"(also in {where[kpi.id][0].name})"))
+                problems.append(
+                    DeclarationProblem(
+                        file, f"kpis[{i}].id", f"duplicate KPI id {kpi.id!r} (also in {where[kpi.id][0].name})"
+                    )
+                )
                 continue
             kpis[kpi.id] = kpi
             where[kpi.id] = (file, i)
@@ -349,29 +406,46 @@ def kpi_problems(kpi: Kpi, kpis: dict[str, Kpi], org_units: OrgUnits, feeds: dic
         table = measure.from_
         if "." not in table:
             if table not in feeds:
-                problems.append(("measure.from", f"{table!r} is not a declared feed; name a feed id or one of "
-                                                 f"{', '.join(sorted(KPI_TABLES))}"))
+                problems.append(
+                    (
+                        "measure.from",
+                        f"{table!r} is not a declared feed; name a feed id or one of {', '.join(sorted(KPI_TABLES))}",
+                    )
+                )
         elif table.startswith("clean."):
             if table.removeprefix("clean.") not in feeds:
                 problems.append(("measure.from", f"{table!r}: no feed {table.removeprefix('clean.')!r} is declared"))
         elif table not in KPI_TABLES:
-            problems.append(("measure.from", f"{table!r} is not a table KPIs can read; name a feed id or one of "
-                                             f"{', '.join(sorted(KPI_TABLES))}"))
+            problems.append(
+                (
+                    "measure.from",
+                    f"{table!r} is not a table KPIs can read; name a feed id or one of {', '.join(sorted(KPI_TABLES))}",
+                )
+            )
     if isinstance(measure, RatioOfKpis):
         for key in ("numerator", "denominator"):
             other = kpis.get(getattr(measure, key))
             if other is None:
                 problems.append((f"measure.{key}", f"unknown KPI {getattr(measure, key)!r}"))
             elif other.grain.period != kpi.grain.period:
-                problems.append((f"measure.{key}", f"KPI {other.id!r} is {other.grain.period}, "
-                                                   f"this KPI is {kpi.grain.period}: they must match"))
+                problems.append(
+                    (
+                        f"measure.{key}",
+                        f"KPI {other.id!r} is {other.grain.period}, this KPI is {kpi.grain.period}: they must match",
+                    )
+                )
         if kpi.id in _inputs(kpi.id, kpis, set()):
             problems.append(("measure", "builds on itself (a cycle of ratio_of_kpis)"))
     for text in kpi.sql_texts():
         unknown = placeholders(text) - set(PLACEHOLDERS)
         if unknown:
-            problems.append(("measure", f"unknown placeholder(s) {sorted(unknown)} in {text!r}; "
-                                        f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"))
+            problems.append(
+                (
+                    "measure",
+                    f"unknown placeholder(s) {sorted(unknown)} in {text!r}; "
+                    f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}",
+                )
+            )
     return problems
 
 
@@ -390,15 +464,30 @@ def _indicator_problems(kpi: Kpi, feeds: dict[str, Feed]) -> list[tuple[str, str
     indicator = catalogue.get(ref.code)
     if indicator is None:
         return [("indicator.code", f"{ref.code!r} is not an indicator of catalogue {catalogue.id}")]
-    needed = {"month": ["month"], "ytd": ["ytd"], "plan_year": ["plan_year"], "ytd_vs_plan": ["ytd", "plan_year"],
-              "month_vs_plan": ["month", "plan_year"], "vs_last_year": ["ytd"]}[ref.value]
+    needed = {
+        "month": ["month"],
+        "ytd": ["ytd"],
+        "plan_year": ["plan_year"],
+        "ytd_vs_plan": ["ytd", "plan_year"],
+        "month_vs_plan": ["month", "plan_year"],
+        "vs_last_year": ["ytd"],
+    }[ref.value]
     missing = sorted(set(needed) - set(catalogue.measures_of(indicator)))
     if missing:
-        return [("indicator.value", f"{ref.value} needs the measures {needed}; {ref.code} is reported with "
-                                    f"{catalogue.measures_of(indicator)}")]
+        return [
+            (
+                "indicator.value",
+                f"{ref.value} needs the measures {needed}; {ref.code} is reported with "
+                f"{catalogue.measures_of(indicator)}",
+            )
+        ]
     if ref.value in ("ytd", "ytd_vs_plan", "vs_last_year") and indicator.aggregation != "flow":
-        return [("indicator.value", f"{ref.code} is a {indicator.aggregation}: its year to date is not a sum; "
-                                    f"use month or month_vs_plan")]
+        return [
+            (
+                "indicator.value",
+                f"{ref.code} is a {indicator.aggregation}: its year to date is not a sum; use month or month_vs_plan",
+            )
+        ]
     return []
 
 

@@ -141,8 +141,9 @@ class CursorPagination(_Paged):
     next_cursor_path: str = "next_cursor"
 
 
-Pagination = Annotated[PageNumberPagination | OffsetPagination | NextLinkPagination | CursorPagination,
-                       Field(discriminator="kind")]
+Pagination = Annotated[
+    PageNumberPagination | OffsetPagination | NextLinkPagination | CursorPagination, Field(discriminator="kind")
+]
 
 
 class HttpIncremental(Strict):
@@ -214,8 +215,12 @@ class Submissions(Strict):
     tokens_file_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "IOC_SUBMIT_TOKENS_FILE"
 
 
-MEASURE_PLACEHOLDERS = {"month": r"(?P<month>\d{1,2})", "year": r"(?P<year>\d{4})", "n": r"(?P<n>\d{1,2})",
-                        "last_year": r"(?P<last_year>\d{4})"}
+MEASURE_PLACEHOLDERS = {
+    "month": r"(?P<month>\d{1,2})",
+    "year": r"(?P<year>\d{4})",
+    "n": r"(?P<n>\d{1,2})",
+    "last_year": r"(?P<last_year>\d{4})",
+}
 
 
 class FormMeasure(Strict):
@@ -234,8 +239,10 @@ class FormMeasure(Strict):
         for label in labels:
             unknown = set(re.findall(r"\{([^}]*)\}", label)) - set(MEASURE_PLACEHOLDERS)
             if unknown:
-                raise ValueError(f"label {label!r}: unknown placeholder(s) {sorted(unknown)}; known: "
-                                 + ", ".join("{" + p + "}" for p in MEASURE_PLACEHOLDERS))
+                raise ValueError(
+                    f"label {label!r}: unknown placeholder(s) {sorted(unknown)}; known: "
+                    + ", ".join("{" + p + "}" for p in MEASURE_PLACEHOLDERS)
+                )
         return labels
 
 
@@ -258,8 +265,13 @@ class FormLayout(Strict):
     period_in_title: Regex | None = r"tháng\s+(?P<month>\d{1,2})\s+năm\s+(?P<year>\d{4})"
     numbering_row: Regex = r"^\(?[0-9]{1,2}\)?(\s*=.*)?$|^\(?[A-Z]\)?$"
     part_prefix: Regex = r"^trong\s+đó\s*[:,.-]?\s*"
-    end_of_table: list[Regex] = [r"^nơi\s+nhận", r"^người\s+lập", r"^(kt\.?\s*)?(phó\s+)?giám\s+đốc",
-                                 r"^thủ\s+trưởng", r"^\((đã\s+)?ký"]
+    end_of_table: list[Regex] = [
+        r"^nơi\s+nhận",
+        r"^người\s+lập",
+        r"^(kt\.?\s*)?(phó\s+)?giám\s+đốc",
+        r"^thủ\s+trưởng",
+        r"^\((đã\s+)?ký",
+    ]
 
     @model_validator(mode="after")
     def _distinct_measures(self) -> FormLayout:
@@ -394,8 +406,7 @@ class ExpectedUnits(Strict):
     codes: list[str] | None = None
 
     def expects(self, unit: OrgUnit, day: date) -> bool:
-        return (unit.kind in self.kinds and (self.codes is None or unit.code in self.codes)
-                and unit.active_on(day))
+        return unit.kind in self.kinds and (self.codes is None or unit.code in self.codes) and unit.active_on(day)
 
 
 class Reporting(Strict):

@@ -42,8 +42,14 @@ class Drafted:
     todos: list[str] = field(default_factory=list)  # "file:line: what"
 
 
-def draft_feed(files: list[Path], feed_id: str, force: bool = False, kind: str = "auto", owner: str | None = None,
-               encodings: list[str] | None = None) -> Drafted:
+def draft_feed(
+    files: list[Path],
+    feed_id: str,
+    force: bool = False,
+    kind: str = "auto",
+    owner: str | None = None,
+    encodings: list[str] | None = None,
+) -> Drafted:
     """Write $IOC_SCHEMAS/feeds/<feed_id>.yaml (and a form's catalogue) from the sample files; DraftError when a
     sample cannot be drafted from or the feed exists (unless `force`). Nothing is written on an error."""
     from pipelines.settings import paths
@@ -65,17 +71,22 @@ def draft_feed(files: list[Path], feed_id: str, force: bool = False, kind: str =
     if not form_why:
         samples, left_out = _with_tables(samples, left_out)
     if kind == "form" and form_why is None:
-        raise DraftError(f"{samples[0].path.name}: no form header found (a column of indicators beside measure "
-                         "columns headed by periods)")
+        raise DraftError(
+            f"{samples[0].path.name}: no form header found (a column of indicators beside measure "
+            "columns headed by periods)"
+        )
     drafted = Drafted("form" if form_why else "table", feed_file, None)
     drafted.decisions += [f"left out {why}" for why in left_out]
     if words.problem:
-        drafted.decisions.append(f"declarations of $IOC_SCHEMAS that do not load ({words.problem}) lend no names; "
-                                 "run `ioc feeds check`")
+        drafted.decisions.append(
+            f"declarations of $IOC_SCHEMAS that do not load ({words.problem}) lend no names; run `ioc feeds check`"
+        )
     out = YamlText()
     names = ", ".join(s.path.name for s in samples[:4]) + (f" and {len(samples) - 4} more" if len(samples) > 4 else "")
-    out.comment(f"Drafted by `ioc feeds draft` on {date.today():%Y-%m-%d} from {names}.\nRead every line, above all "
-                f"those marked TODO, then try it on a file: ioc feeds try {feed_id} --file FILE")
+    out.comment(
+        f"Drafted by `ioc feeds draft` on {date.today():%Y-%m-%d} from {names}.\nRead every line, above all "
+        f"those marked TODO, then try it on a file: ioc feeds try {feed_id} --file FILE"
+    )
     catalogue_text = None
     if form_why:
         drafted.decisions.append(f"a form: {form_why}")
@@ -87,11 +98,14 @@ def draft_feed(files: list[Path], feed_id: str, force: bool = False, kind: str =
             catalogue_text = catalogue
             drafted.catalogue_file = schemas / "indicators" / f"{feed_id}.yaml"
             if drafted.catalogue_file.exists() and not force:
-                raise DraftError(f"{drafted.catalogue_file} exists: draft under another --id, or overwrite it with "
-                                 "--force")
+                raise DraftError(
+                    f"{drafted.catalogue_file} exists: draft under another --id, or overwrite it with --force"
+                )
     else:
-        drafted.decisions.append("a plain table: " + ("no indicator column beside period-headed measures"
-                                                      if kind == "auto" else "as asked (--kind table)"))
+        drafted.decisions.append(
+            "a plain table: "
+            + ("no indicator column beside period-headed measures" if kind == "auto" else "as asked (--kind table)")
+        )
         table = draft_table(samples, words)
         _table_feed(out, feed_id, table, samples, words, owner, drafted)
     _write(drafted, out, catalogue_text, words)
@@ -127,26 +141,46 @@ def _header(out: YamlText, feed_id: str, owner: str | None, units: list[str], wo
     out.key(0, "tags", tags)
 
 
-def _source(out: YamlText, feed_id: str, samples: list[Sample], number_format: str | None = None,
-            number_why: str | None = None, number_todo: str | None = None, pattern: str | None = None,
-            totals: int = 0, header_rows: int = 0) -> None:
+def _source(
+    out: YamlText,
+    feed_id: str,
+    samples: list[Sample],
+    number_format: str | None = None,
+    number_why: str | None = None,
+    number_todo: str | None = None,
+    pattern: str | None = None,
+    totals: int = 0,
+    header_rows: int = 0,
+) -> None:
     out.key(0, "source")
     out.key(2, "kind", "file_drop")
     out.key(2, "inbox", feed_id, why=f"files are dropped into $IOC_HOME/inbox/{feed_id}/")
     out.key(2, "patterns", ["*.csv", "*.xlsx"])
     if any("cp1258" in s.how for s in samples):
-        out.key(2, "encodings", ["utf-8", "cp1258"], why="samples in Windows-1258 (" +
-                ", ".join(s.path.name for s in samples if "cp1258" in s.how)[:120] + ")")
+        out.key(
+            2,
+            "encodings",
+            ["utf-8", "cp1258"],
+            why="samples in Windows-1258 (" + ", ".join(s.path.name for s in samples if "cp1258" in s.how)[:120] + ")",
+        )
     if number_format:
         out.key(2, "number_format", number_format, why=number_why, todo=number_todo)
     if header_rows > 30:
         out.key(2, "header_search_rows", min(header_rows + 10, 200), why=f"the header is on row {header_rows}")
     if totals:
-        out.key(2, "skip_rows", [{"matches": "^(tổng cộng|tổng|cộng|tổng số|total)$"}],
-                why=f"{totals} totals rows in the samples")
+        out.key(
+            2,
+            "skip_rows",
+            [{"matches": "^(tổng cộng|tổng|cộng|tổng số|total)$"}],
+            why=f"{totals} totals rows in the samples",
+        )
     if pattern:
-        out.key(2, "file_name_pattern", pattern, why="the samples' names carry their unit and period ("
-                + ", ".join(s.path.name for s in samples[:2]) + ")")
+        out.key(
+            2,
+            "file_name_pattern",
+            pattern,
+            why="the samples' names carry their unit and period (" + ", ".join(s.path.name for s in samples[:2]) + ")",
+        )
 
 
 def _reporting(out: YamlText, unit_column: str, period_column: str, units: list[str], words: Vocabulary) -> None:
@@ -155,67 +189,114 @@ def _reporting(out: YamlText, unit_column: str, period_column: str, units: list[
     out.key(2, "period_type", "monthly", why="the files' names carry a month")
     out.key(2, "period_column", period_column)
     out.key(2, "unit_column", unit_column)
-    out.key(2, "expected_units", {"kinds": kinds, "codes": sorted(units)},
-            todo="which units must send it each period (here: those of the samples)")
-    out.key(2, "deadline", {"rule": "after_cutoff", "days": 2, "day_kind": "working"},
-            todo="when a period's file is due (here Decree 09/2019's: 2 working days after the cut-off on the 14th)")
+    out.key(
+        2,
+        "expected_units",
+        {"kinds": kinds, "codes": sorted(units)},
+        todo="which units must send it each period (here: those of the samples)",
+    )
+    out.key(
+        2,
+        "deadline",
+        {"rule": "after_cutoff", "days": 2, "day_kind": "working"},
+        todo="when a period's file is due (here Decree 09/2019's: 2 working days after the cut-off on the 14th)",
+    )
 
 
-def _table_feed(out: YamlText, feed_id: str, table: TableDraft, samples: list[Sample], words: Vocabulary,
-                owner: str | None, drafted: Drafted) -> None:
+def _table_feed(
+    out: YamlText,
+    feed_id: str,
+    table: TableDraft,
+    samples: list[Sample],
+    words: Vocabulary,
+    owner: str | None,
+    drafted: Drafted,
+) -> None:
     names = table.file_names
     pattern = names.pattern if names else None
     units = sorted(set(names.units.values())) if names else []
     _header(out, feed_id, owner, units, words, ["file_drop", "report"] if pattern else ["file_drop"])
-    _source(out, feed_id, samples, table.number_format, table.number_why, table.number_todo, pattern, table.totals,
-            max(table.header_rows.values()))
+    _source(
+        out,
+        feed_id,
+        samples,
+        table.number_format,
+        table.number_why,
+        table.number_todo,
+        pattern,
+        table.totals,
+        max(table.header_rows.values()),
+    )
     write_columns(out, table)
     write_load(out, table)
     if pattern:
         _reporting(out, names.unit_column, names.period_column, units, words)
     write_checks(out, table)
     for file, row in table.header_rows.items():
-        drafted.decisions.append(f"header: row {row} of {file}" + (f" ({row - 1} title rows above it)" if row > 1 else ""))
+        drafted.decisions.append(
+            f"header: row {row} of {file}" + (f" ({row - 1} title rows above it)" if row > 1 else "")
+        )
     drafted.decisions.append(f"numbers: {table.number_format} ({table.number_why})")
     for slot in table.slots:
-        drafted.decisions.append(f"  {' / '.join(slot.labels)!s} → {slot.name}: {slot.inferred.type}"
-                                 + (f" {slot.inferred.formats}" if slot.inferred.formats else "")
-                                 + (", references org_unit" if slot.inferred.references else "")
-                                 + (f", enum {dict(slot.codes)}" if slot.codes else "")
-                                 + (", nullable" if slot.inferred.nullable else "")
-                                 + f" ({slot.inferred.why}; {slot.name_why})")
+        drafted.decisions.append(
+            f"  {' / '.join(slot.labels)!s} → {slot.name}: {slot.inferred.type}"
+            + (f" {slot.inferred.formats}" if slot.inferred.formats else "")
+            + (", references org_unit" if slot.inferred.references else "")
+            + (f", enum {dict(slot.codes)}" if slot.codes else "")
+            + (", nullable" if slot.inferred.nullable else "")
+            + f" ({slot.inferred.why}; {slot.name_why})"
+        )
     drafted.decisions.append(f"key: {table.key} ({table.key_why or 'undecided'})")
     if table.version:
         drafted.decisions.append(f"version: {table.version} (the latest version of a row wins)")
     if pattern:
-        drafted.decisions.append(f"file names: {pattern} ({names.unit_column} and {names.period_column} of every row "
-                                 "are those of its file's name); a file replaces its unit's period")
+        drafted.decisions.append(
+            f"file names: {pattern} ({names.unit_column} and {names.period_column} of every row "
+            "are those of its file's name); a file replaces its unit's period"
+        )
     elif names:
-        drafted.decisions.append("file names carry a unit and a period, but no column holds them in every row: no "
-                                 "file_name_pattern")
+        drafted.decisions.append(
+            "file names carry a unit and a period, but no column holds them in every row: no file_name_pattern"
+        )
     if table.totals:
         drafted.decisions.append(f"{table.totals} totals rows skipped (source.skip_rows)")
 
 
-def _form_feed(out: YamlText, feed_id: str, form: FormDraft, samples: list[Sample], words: Vocabulary,
-               owner: str | None, drafted: Drafted) -> None:
-    pattern = (r"^(?P<department_code>[A-Z][A-Z0-9_]*?)_(?P<period>\d{4}-\d{2}|\d{2}-\d{4})"
-               if form.file_names else None)
+def _form_feed(
+    out: YamlText,
+    feed_id: str,
+    form: FormDraft,
+    samples: list[Sample],
+    words: Vocabulary,
+    owner: str | None,
+    drafted: Drafted,
+) -> None:
+    pattern = r"^(?P<department_code>[A-Z][A-Z0-9_]*?)_(?P<period>\d{4}-\d{2}|\d{2}-\d{4})" if form.file_names else None
     _header(out, feed_id, owner, form.units, words, ["file_drop", "report", "form"])
     _source(out, feed_id, samples, "vi", "forms write 1.234,5", None, pattern)
     out.key(2, "form")
-    out.key(4, "catalogue", form.catalogue, why=("a declared catalogue that knows the forms' indicators"
-                                                 if form.catalogue_reused else
-                                                 f"schemas/indicators/{form.catalogue}.yaml, drafted beside this"),
-            todo=form.catalogue_todo)
+    out.key(
+        4,
+        "catalogue",
+        form.catalogue,
+        why=(
+            "a declared catalogue that knows the forms' indicators"
+            if form.catalogue_reused
+            else f"schemas/indicators/{form.catalogue}.yaml, drafted beside this"
+        ),
+        todo=form.catalogue_todo,
+    )
     out.key(4, "indicator", form.indicator_labels)
     out.key(4, "numbering", form.numbering_labels)
     out.key(4, "unit_of_measure", form.unit_labels)
     out.key(4, "note", form.note_labels)
     out.key(4, "measures")
     for m in form.measures:
-        measure = {"measure": m.code, **({"unit_of_measure": m.unit_of_measure} if m.unit_of_measure else {}),
-                   "labels": m.labels}
+        measure = {
+            "measure": m.code,
+            **({"unit_of_measure": m.unit_of_measure} if m.unit_of_measure else {}),
+            "labels": m.labels,
+        }
         out.item(6, measure, why=m.why, todo=m.todo)
     if not form.file_names:
         out.comment("the samples' names do not carry their unit and period: they are read from the title block", 2)
@@ -234,14 +315,16 @@ def _form_feed(out: YamlText, feed_id: str, form: FormDraft, samples: list[Sampl
     out.item(2, {"check": "unit_code_is_active", "column": "department_code", "as_of": "period"})
     for rule in form.rules:
         out.item(2, rule, why="a rule across the form's figures (DHIS2's validation rules)")
-    drafted.decisions.append(f"measures: " + "; ".join(f"{m.code} ← {m.labels} ({m.why})" for m in form.measures))
+    drafted.decisions.append("measures: " + "; ".join(f"{m.code} ← {m.labels} ({m.why})" for m in form.measures))
     drafted.decisions.append(f"{len(form.indicators) or 'every'} indicator rows; reporting units {form.units}")
     drafted.decisions += form.notes
 
 
 def _catalogue(out: YamlText, feed_id: str, form: FormDraft) -> None:
-    out.comment(f"Drafted by `ioc feeds draft` for feed {feed_id}: one indicator per row of the sample forms.\n"
-                "TODO: each indicator's English name (en), and its aggregation where marked.")
+    out.comment(
+        f"Drafted by `ioc feeds draft` for feed {feed_id}: one indicator per row of the sample forms.\n"
+        "TODO: each indicator's English name (en), and its aggregation where marked."
+    )
     out.key(0, "id", feed_id)
     out.key(0, "name", {"vi": feed_id, "en": feed_id}, todo="the data set's name in Vietnamese and in English")
     out.key(0, "measures", [m.code for m in form.measures])

@@ -21,7 +21,7 @@ from pipelines.draft.vocabulary import (
     UNIT_LABELS,
     Vocabulary,
 )
-from pipelines.extract.form import figure_like, find_column, is_numbering, header_labels, measure_of, read_form
+from pipelines.extract.form import figure_like, find_column, header_labels, is_numbering, measure_of, read_form
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.text import label_key
 
@@ -78,15 +78,16 @@ def looks_like_form(sample: Sample, words: Vocabulary) -> str | None:
         if found is None:
             continue
         header = [row]  # the rows under it that hold only labels (a merged header's lower rows)
-        for below_row in sample.rows[i + 1:i + 3]:
+        for below_row in sample.rows[i + 1 : i + 3]:
             if not all(label_like(c.strip()) for c in below_row if c and c.strip()):
                 break
             header.append(below_row)
         below = [c.strip() for r in header for c in r if c and c.strip()]
         dated = [c for c in below if re.search(r"\b(19|20)\d{2}\b|\btháng\b|\blũy kế\b|\bkế hoạch\b", c, re.IGNORECASE)]
         if dated:
-            return (f"row {i + 1} has an indicator column ({found!r}) and measure columns headed by periods "
-                    f"({dated[0]!r})")
+            return (
+                f"row {i + 1} has an indicator column ({found!r}) and measure columns headed by periods ({dated[0]!r})"
+            )
     return None
 
 
@@ -99,8 +100,14 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
     seen_labels: dict[str, list[str]] = {"indicator": [], "numbering": [], "unit": [], "note": []}
     measures: dict[str, MeasureDraft] = {}
     for sample in samples:
-        top = next((i for i, row in enumerate(sample.rows[:HEADER_SEARCH_ROWS])
-                    if any(c and tone_key(c) in {tone_key(x) for x in indicator_vocab} for c in row)), None)
+        top = next(
+            (
+                i
+                for i, row in enumerate(sample.rows[:HEADER_SEARCH_ROWS])
+                if any(c and tone_key(c) in {tone_key(x) for x in indicator_vocab} for c in row)
+            ),
+            None,
+        )
         if top is None:
             raise DraftError(f"{sample.path.name}: no form header: no column labelled {', '.join(indicator_vocab)}")
         depth = 1
@@ -109,10 +116,14 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
             if is_numbering(default, cells) or any(figure_like(c) for c in cells if c):
                 break
             depth += 1
-        labels = header_labels(sample.rows[top:top + depth])
+        labels = header_labels(sample.rows[top : top + depth])
         year, month = _period(sample)
-        for part, vocab in (("indicator", indicator_vocab), ("numbering", numbering_vocab), ("unit", unit_vocab),
-                            ("note", note_vocab)):
+        for part, vocab in (
+            ("indicator", indicator_vocab),
+            ("numbering", numbering_vocab),
+            ("unit", unit_vocab),
+            ("note", note_vocab),
+        ):
             j = find_column(labels, vocab)
             if j is not None and labels[j][-1] not in seen_labels[part]:
                 seen_labels[part].append(labels[j][-1])
@@ -124,19 +135,30 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
             text = parts[-1] if lasts[tone_key(parts[-1])] == 1 else " ".join(parts)
             pattern = generalise(text, year, month)
             code, unit_of_measure, why, todo = _measure_code(words, parts, pattern, year, month)
-            same = next((m for m in measures.values() if m.todo and todo and _core(pattern) in map(_core, m.labels)),
-                        None)  # "Thực hiện tháng {month}/{year}" and "Tháng {month}/{year}": one measure
+            same = next(
+                (m for m in measures.values() if m.todo and todo and _core(pattern) in map(_core, m.labels)), None
+            )  # "Thực hiện tháng {month}/{year}" and "Tháng {month}/{year}": one measure
             if same is not None:
                 code = same.code
             found = measures.setdefault(code, MeasureDraft(code, [], unit_of_measure, why, todo))
             if tone_key(pattern) not in {tone_key(x) for x in found.labels}:
                 found.labels.append(pattern)
     if not measures:
-        raise DraftError(f"{samples[0].path.name}: the form's header has no measure columns beside its indicator column")
-    draft = FormDraft(seen_labels["indicator"], _with(seen_labels["numbering"], ["STT", "TT"]),
-                      _with(seen_labels["unit"], ["Đơn vị tính", "ĐVT"]), _with(seen_labels["note"], ["Ghi chú"]),
-                      list(measures.values()), [], feed_id, None, [],
-                      all(unit_and_period(s.path.name, words.org_units.codes) for s in samples))
+        raise DraftError(
+            f"{samples[0].path.name}: the form's header has no measure columns beside its indicator column"
+        )
+    draft = FormDraft(
+        seen_labels["indicator"],
+        _with(seen_labels["numbering"], ["STT", "TT"]),
+        _with(seen_labels["unit"], ["Đơn vị tính", "ĐVT"]),
+        _with(seen_labels["note"], ["Ghi chú"]),
+        list(measures.values()),
+        [],
+        feed_id,
+        None,
+        [],
+        all(unit_and_period(s.path.name, words.org_units.codes) for s in samples),
+    )
     _indicators(draft, feed_id, samples, words)
     reused = draft.catalogue_reused.indicators if draft.catalogue_reused is not None else []
     draft.rules = _rules(words, set(measures), any(i.parent for i in [*draft.indicators, *reused]))
@@ -182,8 +204,9 @@ def generalise(text: str, year: int | None, month: int | None) -> str:
     return text
 
 
-def _measure_code(words: Vocabulary, parts: list[str], pattern: str, year: int | None,
-                  month: int | None) -> tuple[str, str | None, str, str | None]:
+def _measure_code(
+    words: Vocabulary, parts: list[str], pattern: str, year: int | None, month: int | None
+) -> tuple[str, str | None, str, str | None]:
     """The code a declared form gives the column's label, or one made from it (TODO)."""
     for feed, form in words.forms:
         code = measure_of(form, parts)
@@ -201,17 +224,33 @@ def _measure_code(words: Vocabulary, parts: list[str], pattern: str, year: int |
 
 def _draft_feed(feed_id: str, draft: FormDraft) -> Feed:
     """The form's feed as far as the reader needs it, to read the samples' figures."""
-    layout = {"catalogue": "draft", "indicator": draft.indicator_labels, "numbering": draft.numbering_labels,
-              "unit_of_measure": draft.unit_labels, "note": draft.note_labels,
-              "measures": [{"measure": m.code, "labels": m.labels, "unit_of_measure": m.unit_of_measure}
-                           for m in draft.measures]}
-    return Feed.model_validate({
-        "id": feed_id, "name": {"vi": feed_id, "en": feed_id}, "owner": "draft",
-        "source": {"kind": "file_drop", "inbox": feed_id, "form": layout},
-        "columns": [{"name": "department_code", "type": "string"}, {"name": "period", "type": "month"}],
-        "load": {"key": ["department_code", "period"]},
-        "reporting": {"period_type": "monthly", "period_column": "period", "unit_column": "department_code",
-                      "expected_units": {"kinds": ["department"]}, "deadline": {"rule": "after_cutoff"}}})
+    layout = {
+        "catalogue": "draft",
+        "indicator": draft.indicator_labels,
+        "numbering": draft.numbering_labels,
+        "unit_of_measure": draft.unit_labels,
+        "note": draft.note_labels,
+        "measures": [
+            {"measure": m.code, "labels": m.labels, "unit_of_measure": m.unit_of_measure} for m in draft.measures
+        ],
+    }
+    return Feed.model_validate(
+        {
+            "id": feed_id,
+            "name": {"vi": feed_id, "en": feed_id},
+            "owner": "draft",
+            "source": {"kind": "file_drop", "inbox": feed_id, "form": layout},
+            "columns": [{"name": "department_code", "type": "string"}, {"name": "period", "type": "month"}],
+            "load": {"key": ["department_code", "period"]},
+            "reporting": {
+                "period_type": "monthly",
+                "period_column": "period",
+                "unit_column": "department_code",
+                "expected_units": {"kinds": ["department"]},
+                "deadline": {"rule": "after_cutoff"},
+            },
+        }
+    )
 
 
 def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vocabulary) -> None:
@@ -221,8 +260,9 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
     from pipelines.extract.file_drop import sheet_of
 
     feed = _draft_feed(feed_id, draft)
-    empty = IndicatorCatalogue(id="draft", name={"vi": "-", "en": "-"}, measures=[m.code for m in draft.measures],
-                               indicators=[])
+    empty = IndicatorCatalogue(
+        id="draft", name={"vi": "-", "en": "-"}, measures=[m.code for m in draft.measures], indicators=[]
+    )
     frames = []
     for sample in samples:
         found = unit_and_period(sample.path.name, words.org_units.codes)
@@ -239,22 +279,40 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
     rows = figures.group_by(["indicator_name", "part_of"], maintain_order=True).agg(
         pl.col("department_code").unique(maintain_order=True).alias("units"),
         pl.col("measure").unique(maintain_order=True).alias("measures"),
-        pl.col("unit_of_measure").filter(~pl.col("measure").is_in(
-            [m.code for m in draft.measures if m.unit_of_measure])).drop_nulls().mode().first().alias("unit"))
-    matches = [(c, sum(1 for r in rows.iter_rows(named=True)
-                       if c.matcher.match(r["indicator_name"], r["part_of"], r["units"][0]).code))
-               for c in words.catalogues]
+        pl.col("unit_of_measure")
+        .filter(~pl.col("measure").is_in([m.code for m in draft.measures if m.unit_of_measure]))
+        .drop_nulls()
+        .mode()
+        .first()
+        .alias("unit"),
+    )
+    matches = [
+        (
+            c,
+            sum(
+                1
+                for r in rows.iter_rows(named=True)
+                if c.matcher.match(r["indicator_name"], r["part_of"], r["units"][0]).code
+            ),
+        )
+        for c in words.catalogues
+    ]
     best = max(matches, key=lambda m: m[1], default=(None, 0))
     declared = {m.code for m in draft.measures}
     if best[0] is not None and best[1] >= rows.height * KNOWN_SHARE and set(best[0].measures) <= declared:
         draft.catalogue, draft.catalogue_reused = best[0].id, best[0]
-        unknown = [r["indicator_name"] for r in rows.iter_rows(named=True)
-                   if not best[0].matcher.match(r["indicator_name"], r["part_of"], r["units"][0]).code]
+        unknown = [
+            r["indicator_name"]
+            for r in rows.iter_rows(named=True)
+            if not best[0].matcher.match(r["indicator_name"], r["part_of"], r["units"][0]).code
+        ]
         draft.notes.append(f"catalogue {best[0].id} knows {best[1]} of {rows.height} indicator rows: reused")
         if unknown:
-            draft.catalogue_todo = (f"rows no indicator of {best[0].id} matches: {', '.join(map(repr, unknown[:5]))}; "
-                                    "their figures will be quarantined: add them (or an alias) to the catalogue if "
-                                    "they are indicators of it")
+            draft.catalogue_todo = (
+                f"rows no indicator of {best[0].id} matches: {', '.join(map(repr, unknown[:5]))}; "
+                "their figures will be quarantined: add them (or an alias) to the catalogue if "
+                "they are indicators of it"
+            )
         return
     known = best[0] if best[1] else None
     if known is not None:
@@ -284,9 +342,19 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
             aggregation = "rate" if rate else "flow"
             todo = None if rate else "flow assumed (a monthly amount that adds up): stock if it is a level at a date"
         measures = [m for m in all_measures if m in row["measures"]]
-        draft.indicators.append(IndicatorDraft(code, vi, unit, aggregation, parent, row["units"],
-                                               measures if len(measures) < len(all_measures) else [], todo,
-                                               why=f"code of catalogue {known.id}" if matched else ""))
+        draft.indicators.append(
+            IndicatorDraft(
+                code,
+                vi,
+                unit,
+                aggregation,
+                parent,
+                row["units"],
+                measures if len(measures) < len(all_measures) else [],
+                todo,
+                why=f"code of catalogue {known.id}" if matched else "",
+            )
+        )
 
 
 def _clean(name: str) -> str:
@@ -309,10 +377,13 @@ def _rules(words: Vocabulary, measures: set[str], parts: bool) -> list[dict]:
         rules = [c for c in feed.checks if isinstance(c, FormRule)]
         if rules and all(_measures_of(rule) <= measures for rule in rules):
             return [rule.model_dump(exclude_defaults=True) | {"check": rule.check} for rule in rules]
-    return [rule for rule, reads in FORM_RULES if reads <= measures
-            and (rule["check"] != "part_not_above_whole" or parts)]
+    return [
+        rule for rule, reads in FORM_RULES if reads <= measures and (rule["check"] != "part_not_above_whole" or parts)
+    ]
 
 
 def _measures_of(rule) -> set[str]:
     dumped = rule.model_dump()
-    return {dumped[k] for k in ("month", "ytd", "measure", "numerator", "denominator") if isinstance(dumped.get(k), str)}
+    return {
+        dumped[k] for k in ("month", "ytd", "measure", "numerator", "denominator") if isinstance(dumped.get(k), str)
+    }

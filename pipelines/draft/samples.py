@@ -44,13 +44,17 @@ class Sample:
         from pipelines.extract.file_drop import frame_columns
 
         start = self.header_index + 1
-        kept = [(i + 1, row) for i, row in enumerate(self.rows[start:], start=start) if any((c or "").strip() for c in row)]
+        kept = [
+            (i + 1, row) for i, row in enumerate(self.rows[start:], start=start) if any((c or "").strip() for c in row)
+        ]
         import polars as pl
 
         names = frame_columns(self.rows[self.header_index], [r for _, r in kept])
         columns = {name: [(r[j] or None) if j < len(r) else None for _, r in kept] for j, name in enumerate(names)}
-        return pl.DataFrame({**columns, SOURCE_ROW: [n for n, _ in kept]},
-                            schema={**{n: pl.String for n in names}, SOURCE_ROW: pl.Int64}), names
+        return pl.DataFrame(
+            {**columns, SOURCE_ROW: [n for n, _ in kept]},
+            schema={**{n: pl.String for n in names}, SOURCE_ROW: pl.Int64},
+        ), names
 
 
 def read_sample(path: Path, encodings: list[str] | None = None, limits: ReadLimits | None = None) -> Sample:
@@ -67,8 +71,10 @@ def read_sample(path: Path, encodings: list[str] | None = None, limits: ReadLimi
     except UnreadableFile as exc:
         detail = str(exc)
         if "encoding" in detail:
-            detail = (f"its bytes are neither {' nor '.join(encodings or ENCODINGS)}; save it as CSV UTF-8, or name "
-                      f"its encoding with --encoding (e.g. --encoding utf-16)")
+            detail = (
+                f"its bytes are neither {' nor '.join(encodings or ENCODINGS)}; save it as CSV UTF-8, or name "
+                f"its encoding with --encoding (e.g. --encoding utf-16)"
+            )
         raise DraftError(f"{path.name}: {detail}") from None
     grid.rows, grid.rest = [list(r) for r in rows], iter(())  # read once: a form's reader takes them from here
     return Sample(path, rows, grid.how, grid)
@@ -93,9 +99,13 @@ def find_table_header(sample: Sample) -> int:
         if first is None:
             raise DraftError(f"{sample.path.name}: the file holds no cells ({sample.how}); send a file with a table")
         shown = " | ".join(c or "" for c in first[:6])
-        raise DraftError(f"{sample.path.name}: no table found ({sample.how}): no row of the first {HEADER_SEARCH_ROWS} "
-                         f"holds two or more column labels; the first non-empty row reads {shown!r}")
-    if not any(any((c or "").strip() for c in row) for row in rows[best + 1:]):
-        raise DraftError(f"{sample.path.name}: the header (row {best + 1}) has no data rows under it: a draft infers "
-                         f"each column's type from its values; send a sample with data")
+        raise DraftError(
+            f"{sample.path.name}: no table found ({sample.how}): no row of the first {HEADER_SEARCH_ROWS} "
+            f"holds two or more column labels; the first non-empty row reads {shown!r}"
+        )
+    if not any(any((c or "").strip() for c in row) for row in rows[best + 1 :]):
+        raise DraftError(
+            f"{sample.path.name}: the header (row {best + 1}) has no data rows under it: a draft infers "
+            f"each column's type from its values; send a sample with data"
+        )
     return best

@@ -80,8 +80,9 @@ def draft_table(samples: list[Sample], words: Vocabulary) -> TableDraft:
             sample.header_index = find_table_header(sample)
         header_rows[sample.path.name] = sample.header_index + 1
         frame, names = sample.body()
-        is_total = pl.any_horizontal([pl.col(n).str.strip_chars().str.to_lowercase().is_in(list(TOTALS)).fill_null(False)
-                                      for n in names])
+        is_total = pl.any_horizontal(
+            [pl.col(n).str.strip_chars().str.to_lowercase().is_in(list(TOTALS)).fill_null(False) for n in names]
+        )
         totals += int(frame.select(is_total.sum()).item())
         frames.append((frame.filter(~is_total), names))
     slots = _slots(samples, frames, words)
@@ -108,16 +109,18 @@ def draft_table(samples: list[Sample], words: Vocabulary) -> TableDraft:
                     made.append(label)
                 slot.codes[label] = code
             if made:
-                slot.todo.append(f"codes made from the labels {', '.join(made)}: use the codes your KPIs and alerts "
-                                 "expect")
+                slot.todo.append(
+                    f"codes made from the labels {', '.join(made)}: use the codes your KPIs and alerts expect"
+                )
         if slot.inferred.todo:
             slot.todo.append(slot.inferred.todo)
     file_names = _file_names(samples, slots, units)
     key, key_why, key_todo = _key(slots, len(samples), file_names)
     version = _version(slots) if not (file_names and file_names.pattern) else None
     replace = [file_names.unit_column, file_names.period_column] if file_names and file_names.pattern else None
-    return TableDraft(slots, fmt, number_why, number_todo, key, key_why, key_todo, version, replace, file_names,
-                      totals, header_rows)
+    return TableDraft(
+        slots, fmt, number_why, number_todo, key, key_why, key_todo, version, replace, file_names, totals, header_rows
+    )
 
 
 def _slots(samples: list[Sample], frames, words: Vocabulary) -> list[Slot]:
@@ -133,17 +136,37 @@ def _slots(samples: list[Sample], frames, words: Vocabulary) -> list[Slot]:
             values = frame[label]
             if label.startswith("(column ") and values.null_count() == values.len():
                 continue  # an unlabelled, empty column (a spreadsheet's trailing cells)
-            found = next((k for k, s in enumerate(slots) if k not in used
-                          and label_key(label) in {label_key(x) for x in s.labels}), None)
+            found = next(
+                (
+                    k
+                    for k, s in enumerate(slots)
+                    if k not in used and label_key(label) in {label_key(x) for x in s.labels}
+                ),
+                None,
+            )
             if found is None:
                 name = words.column_name(label)
-                found = next((k for k, s in enumerate(slots) if k not in used and name is not None
-                              and words.column_name(s.label) == name), None)
-            if found is None and i and widths[0] == len(labels) and j < len(slots) and j not in used \
-                    and j not in _matched(slots, labels, used) and len(slots[j].per_sample) == i:
+                found = next(
+                    (
+                        k
+                        for k, s in enumerate(slots)
+                        if k not in used and name is not None and words.column_name(s.label) == name
+                    ),
+                    None,
+                )
+            if (
+                found is None
+                and i
+                and widths[0] == len(labels)
+                and j < len(slots)
+                and j not in used
+                and j not in _matched(slots, labels, used)
+                and len(slots[j].per_sample) == i
+            ):
                 found = j
-                slots[j].todo.append(f"{label!r} ({samples[i].path.name}) taken as the same column as "
-                                     f"{slots[j].label!r} by its position")
+                slots[j].todo.append(
+                    f"{label!r} ({samples[i].path.name}) taken as the same column as {slots[j].label!r} by its position"
+                )
             if found is None:
                 slots.append(Slot([label]))
                 found = len(slots) - 1
@@ -217,8 +240,14 @@ def _agrees(slot: Slot, wanted: dict[int, str], key) -> bool:
 def _key(slots: list[Slot], samples: int, names: FileNames | None) -> tuple[list[str], str, str | None]:
     """The smallest set of columns unique in every sample: identifiers (a code, a number) first."""
     fixed = [names.unit_column, names.period_column] if names and names.pattern else []
-    candidates = [s for s in slots if not s.inferred.nullable and s.name not in fixed
-                  and len(s.per_sample) == samples and s.inferred.type not in ("number", "boolean")]
+    candidates = [
+        s
+        for s in slots
+        if not s.inferred.nullable
+        and s.name not in fixed
+        and len(s.per_sample) == samples
+        and s.inferred.type not in ("number", "boolean")
+    ]
     candidates.sort(key=_key_rank)
     for size in range(1, MAX_KEY_COLUMNS + 1):
         for chosen in itertools.combinations(candidates, size):
@@ -229,8 +258,11 @@ def _key(slots: list[Slot], samples: int, names: FileNames | None) -> tuple[list
                     why += f"; with {' and '.join(fixed)} from the file's name"
                 return fixed + names_, why, None
     shown = [s.name for s in candidates[:MAX_KEY_COLUMNS]] or [slots[0].name]
-    return fixed + shown, "", (f"no set of up to {MAX_KEY_COLUMNS} columns is unique in the samples: name the columns "
-                               "that identify a row")
+    return (
+        fixed + shown,
+        "",
+        (f"no set of up to {MAX_KEY_COLUMNS} columns is unique in the samples: name the columns that identify a row"),
+    )
 
 
 def _key_rank(slot: Slot) -> tuple:
@@ -248,9 +280,10 @@ def _unique(columns: list[pl.Series]) -> bool:
 def _version(slots: list[Slot]) -> str | None:
     """A timestamp (or date) column whose header says it is when the row last changed."""
     for slot in slots:
-        if slot.inferred.type in ("timestamp", "date") and not slot.inferred.nullable \
-                and any(w in label_key(slot.label) for w in UPDATE_WORDS):
+        if (
+            slot.inferred.type in ("timestamp", "date")
+            and not slot.inferred.nullable
+            and any(w in label_key(slot.label) for w in UPDATE_WORDS)
+        ):
             return slot.name
     return None
-
-

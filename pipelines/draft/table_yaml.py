@@ -29,11 +29,14 @@ def write_load(out: YamlText, draft: TableDraft) -> None:
     out.key(0, "load")
     out.key(2, "key", draft.key, why=draft.key_why or None, todo=draft.key_todo)
     if draft.replace:
-        out.key(2, "replace", draft.replace,
-                why="a file replaces the rows its unit and period sent before (a corrected report)")
+        out.key(
+            2,
+            "replace",
+            draft.replace,
+            why="a file replaces the rows its unit and period sent before (a corrected report)",
+        )
     elif draft.version:
-        out.key(2, "version", draft.version, why="the latest version of each row wins (its header says an update "
-                                                 "time)")
+        out.key(2, "version", draft.version, why="the latest version of each row wins (its header says an update time)")
 
 
 def write_checks(out: YamlText, draft: TableDraft) -> None:
@@ -41,8 +44,9 @@ def write_checks(out: YamlText, draft: TableDraft) -> None:
     names = draft.file_names
     if names and names.pattern:
         checks.append(({"check": "rows_match_file_name"}, "every row's unit and period are those of the file's name"))
-    as_of = next((s.name for s in draft.slots if s.inferred.type == "month" and not s.inferred.nullable), None) or \
-        next((s.name for s in draft.slots if s.inferred.type == "date" and not s.inferred.nullable), None)
+    as_of = next((s.name for s in draft.slots if s.inferred.type == "month" and not s.inferred.nullable), None) or next(
+        (s.name for s in draft.slots if s.inferred.type == "date" and not s.inferred.nullable), None
+    )
     for slot in draft.slots:
         if slot.inferred.references:
             check = {"check": "unit_code_is_active", "column": slot.name}
@@ -55,5 +59,7 @@ def write_checks(out: YamlText, draft: TableDraft) -> None:
         out.key(0, "checks", [])
     for check, why in checks:
         out.item(2, check, why=why)
-    out.comment("more checks (values_between, column_pair_in_order, row_count_between…): see the README's check "
-                "reference", indent=2)
+    out.comment(
+        "more checks (values_between, column_pair_in_order, row_count_between…): see the README's check reference",
+        indent=2,
+    )

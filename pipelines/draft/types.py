@@ -12,16 +12,42 @@ from pipelines.conform.parse import FALSE_WORDS, TRUE_WORDS, month, number
 from pipelines.text import label_key
 
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%m/%d/%Y")
-TIMESTAMP_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                     "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M:%S",
-                     "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
+TIMESTAMP_FORMATS = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+)
 AWARE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)$")
 MIDNIGHT = r"^(\d{4}-\d{2}-\d{2})[T ]00:00(:00)?$"  # an Excel date cell, landed as an ISO date and time
 VI_MARKS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$|^[+-]?\d+,\d+$")  # 1.234,5 · 2.159 · 87,5
 EN_MARKS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,234.5 · 12,000
 # Header words of text that is free (names, descriptions, units of measure): never a set of labels.
-FREE_TEXT = ("tên", "nội dung", "ghi chú", "mô tả", "tiêu đề", "địa chỉ", "đơn vị tính", "đvt", "người", "họ tên",
-             "văn bản", "trích yếu", "lý do", "name", "title", "note", "description")
+FREE_TEXT = (
+    "tên",
+    "nội dung",
+    "ghi chú",
+    "mô tả",
+    "tiêu đề",
+    "địa chỉ",
+    "đơn vị tính",
+    "đvt",
+    "người",
+    "họ tên",
+    "văn bản",
+    "trích yếu",
+    "lý do",
+    "name",
+    "title",
+    "note",
+    "description",
+)
 CODE_WORDS = ("mã", "số hiệu", "id", "code", "số hồ sơ", "số văn bản")
 MAX_LABELS = 12
 MIN_VALUES_FOR_STRAYS = 20  # from this many values, a few that are not of the column's type are the samples' errors
@@ -51,8 +77,11 @@ def number_format(columns: list[pl.Series]) -> tuple[str, str, str | None]:
         vi += int(text.str.contains(VI_MARKS.pattern).sum())
         en += int(text.str.contains(EN_MARKS.pattern).sum())
     if en > vi:
-        return "en", f"{en} values written 1,234.5 (against {vi} written 1.234,5)", (
-            f"{vi} values look Vietnamese (1.234,5) too: check" if vi else None)
+        return (
+            "en",
+            f"{en} values written 1,234.5 (against {vi} written 1.234,5)",
+            (f"{vi} values look Vietnamese (1.234,5) too: check" if vi else None),
+        )
     why = f"{vi} values written 1.234,5 or 87,5" if vi else "no value decides it; Vietnamese assumed (1.234,5)"
     return "vi", why, (f"{en} values look English (1,234.5) too: check" if en else None)
 
@@ -68,12 +97,21 @@ def infer(label: str, values: pl.Series, unit_codes: frozenset[str], fmt: str) -
     n, distinct = seen.len(), seen.n_unique()
     blanks = f"; blank in {total - n} of {total} rows" if nullable else ""
     if n == 0:
-        return Inferred("string", True, "no values in the samples", todo="no value in the samples: type unknown, "
-                        "text assumed", values=0)
+        return Inferred(
+            "string",
+            True,
+            "no values in the samples",
+            todo="no value in the samples: type unknown, text assumed",
+            values=0,
+        )
     codeish = any(key.startswith(w) or f" {w}" in f" {key}" for w in CODE_WORDS)
     leading_zero = bool(seen.str.contains(r"^0\d").any())
-    for kind, typed in (("number", None if codeish or leading_zero else lambda v: _number(v, fmt)),
-                        ("boolean", _boolean), ("month", lambda v: _month(v, key)), ("date", _date)):
+    for kind, typed in (
+        ("number", None if codeish or leading_zero else lambda v: _number(v, fmt)),
+        ("boolean", _boolean),
+        ("month", lambda v: _month(v, key)),
+        ("date", _date),
+    ):
         if typed is None:
             continue
         some = seen.gather_every(max(1, n // 2000))  # a spread sample first: most columns are not of most types
@@ -124,8 +162,10 @@ def _mostly(kind: str, typed, seen: pl.Series, fmt: str) -> Inferred | None:
     found = typed(seen.filter(good))
     if found is not None:
         strays = seen.filter(~good).unique(maintain_order=True)
-        found.todo = (f"{int((~good).sum())} of {seen.len()} values are not of this type: "
-                      f"{', '.join(map(repr, strays.head(5).to_list()))}; rows with them will be quarantined")
+        found.todo = (
+            f"{int((~good).sum())} of {seen.len()} values are not of this type: "
+            f"{', '.join(map(repr, strays.head(5).to_list()))}; rows with them will be quarantined"
+        )
     return found
 
 
@@ -159,8 +199,9 @@ def _month(seen: pl.Series, key: str) -> Inferred | None:
 
 def _date(seen: pl.Series) -> Inferred | None:
     """A date column (every value a date in one of the formats, or an Excel date cell), or a timestamp column."""
-    bare = pl.select(pl.when(pl.lit(seen).str.contains(MIDNIGHT)).then(pl.lit(seen).str.extract(MIDNIGHT, 1))
-                     .otherwise(pl.lit(seen))).to_series()
+    bare = pl.select(
+        pl.when(pl.lit(seen).str.contains(MIDNIGHT)).then(pl.lit(seen).str.extract(MIDNIGHT, 1)).otherwise(pl.lit(seen))
+    ).to_series()
     formats = _covering(bare, DATE_FORMATS, pl.Date)
     if formats is not None:
         kind, why = "date", "dates"
@@ -178,8 +219,15 @@ def _date(seen: pl.Series) -> Inferred | None:
         written += " (ISO 8601, as Excel date cells are read)"
     found = Inferred(kind, False, f"{why}, written {written}", formats=formats)
     day_first = [f for f in formats if f.startswith("%d/%m")]
-    if day_first and _covering(bare if kind == "date" else seen, [f.replace("%d/%m", "%m/%d") for f in day_first],
-                               pl.Date if kind == "date" else pl.Datetime("us")) is not None:
+    if (
+        day_first
+        and _covering(
+            bare if kind == "date" else seen,
+            [f.replace("%d/%m", "%m/%d") for f in day_first],
+            pl.Date if kind == "date" else pl.Datetime("us"),
+        )
+        is not None
+    ):
         found.todo = "every value reads day first or month first (no day above 12): day first assumed (d/m/yyyy)"
     return found
 

@@ -31,10 +31,26 @@ FORM_RULES = (
     ({"check": "ytd_not_below_month"}, {"month", "ytd"}),
     ({"check": "part_not_above_whole"}, {"plan_year", "month", "ytd"}),
     ({"check": "ytd_adds_up"}, {"month", "ytd"}),
-    ({"check": "ratio_matches", "measure": "vs_plan_pct", "numerator": "ytd", "denominator": "plan_year",
-      "aggregation": ["flow"]}, {"vs_plan_pct", "ytd", "plan_year"}),
-    ({"check": "ratio_matches", "measure": "vs_plan_pct", "numerator": "month", "denominator": "plan_year",
-      "aggregation": ["stock", "rate"]}, {"vs_plan_pct", "month", "plan_year"}),
+    (
+        {
+            "check": "ratio_matches",
+            "measure": "vs_plan_pct",
+            "numerator": "ytd",
+            "denominator": "plan_year",
+            "aggregation": ["flow"],
+        },
+        {"vs_plan_pct", "ytd", "plan_year"},
+    ),
+    (
+        {
+            "check": "ratio_matches",
+            "measure": "vs_plan_pct",
+            "numerator": "month",
+            "denominator": "plan_year",
+            "aggregation": ["stock", "rate"],
+        },
+        {"vs_plan_pct", "month", "plan_year"},
+    ),
 )
 
 
@@ -55,8 +71,12 @@ class Vocabulary:
         if not names:
             return None
         name = names.most_common(1)[0][0]
-        feed = next(f.id for f in self.feeds.values() for c in f.columns
-                    if c.name == name and label_key(label) in {label_key(x) for x in (c.name, *c.labels)})
+        feed = next(
+            f.id
+            for f in self.feeds.values()
+            for c in f.columns
+            if c.name == name and label_key(label) in {label_key(x) for x in (c.name, *c.labels)}
+        )
         return name, feed
 
     def value_code(self, label: str) -> str | None:

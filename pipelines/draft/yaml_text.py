@@ -25,8 +25,9 @@ class YamlText:
         for part in text.splitlines() or [""]:
             self.lines.append((" " * indent + "#" + (f" {part}" if part else ""), None, False))
 
-    def key(self, indent: int, key: str, value: object = _MISSING, why: str | None = None,
-            todo: str | None = None) -> None:
+    def key(
+        self, indent: int, key: str, value: object = _MISSING, why: str | None = None, todo: str | None = None
+    ) -> None:
         text = " " * indent + f"{key}:" + ("" if value is _MISSING else f" {flow(value)}")
         self._add(text, why, todo)
 

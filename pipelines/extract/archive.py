@@ -37,8 +37,12 @@ def check_workbook(data: bytes, limits: ReadLimits) -> None:
     with archive:
         members = archive.infolist()
         if len(members) > limits.max_members:
-            raise over_limit("max_members", limits.max_members, f"the workbook's archive holds {len(members):,} files",
-                             f"tệp XLSX chứa {vi_number(len(members))} tệp con")
+            raise over_limit(
+                "max_members",
+                limits.max_members,
+                f"the workbook's archive holds {len(members):,} files",
+                f"tệp XLSX chứa {vi_number(len(members))} tệp con",
+            )
         for member in members:  # the declared sizes first: most bombs are refused without unpacking a byte
             _check_size(member.filename, member.file_size, member.compress_size, limits)
         for member in members:
@@ -47,15 +51,21 @@ def check_workbook(data: bytes, limits: ReadLimits) -> None:
 
 def _check_size(name: str, unpacked: int, packed: int, limits: ReadLimits) -> None:
     if unpacked > limits.max_unpacked_bytes:
-        raise over_limit("max_unpacked_bytes", limits.max_unpacked_bytes,
-                         f"the workbook's part {name} unpacks to more than {limits.max_unpacked_bytes:,} bytes",
-                         f"phần {name} của tệp XLSX giải nén ra hơn {vi_number(limits.max_unpacked_bytes)} byte")
+        raise over_limit(
+            "max_unpacked_bytes",
+            limits.max_unpacked_bytes,
+            f"the workbook's part {name} unpacks to more than {limits.max_unpacked_bytes:,} bytes",
+            f"phần {name} của tệp XLSX giải nén ra hơn {vi_number(limits.max_unpacked_bytes)} byte",
+        )
     if unpacked > RATIO_FLOOR and unpacked > limits.max_compression_ratio * max(packed, 1):
-        raise over_limit("max_compression_ratio", limits.max_compression_ratio,
-                         f"the workbook's part {name} unpacks to more than {limits.max_compression_ratio:g} times "
-                         f"its packed size ({packed:,} bytes packed)",
-                         f"phần {name} của tệp XLSX giải nén ra hơn {limits.max_compression_ratio:g} lần kích thước "
-                         f"nén ({vi_number(packed)} byte)")
+        raise over_limit(
+            "max_compression_ratio",
+            limits.max_compression_ratio,
+            f"the workbook's part {name} unpacks to more than {limits.max_compression_ratio:g} times "
+            f"its packed size ({packed:,} bytes packed)",
+            f"phần {name} của tệp XLSX giải nén ra hơn {limits.max_compression_ratio:g} lần kích thước "
+            f"nén ({vi_number(packed)} byte)",
+        )
 
 
 def _check_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: ReadLimits) -> None:
@@ -63,8 +73,9 @@ def _check_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Rea
     sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
     # A cell takes at least 4 bytes of XML (<c/>), a row 6 (<row/>); a sheet too small to pass either cap is not
     # counted (unpacking never goes past the size the archive declares: zipfile stops there).
-    counted = sheet and (member.file_size > MIN_CELL_BYTES * limits.max_cells
-                         or member.file_size > MIN_ROW_BYTES * limits.max_rows)
+    counted = sheet and (
+        member.file_size > MIN_CELL_BYTES * limits.max_cells or member.file_size > MIN_ROW_BYTES * limits.max_rows
+    )
     unpacked = rows = cells = 0
     tail = b""
     try:
@@ -90,8 +101,16 @@ def _check_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Rea
 
 def _check_sheet(name: str, rows: int, cells: int, limits: ReadLimits) -> None:
     if rows > limits.max_rows:
-        raise over_limit("max_rows", limits.max_rows, f"the sheet {name} holds more than {limits.max_rows:,} rows",
-                         f"trang tính {name} có hơn {vi_number(limits.max_rows)} dòng")
+        raise over_limit(
+            "max_rows",
+            limits.max_rows,
+            f"the sheet {name} holds more than {limits.max_rows:,} rows",
+            f"trang tính {name} có hơn {vi_number(limits.max_rows)} dòng",
+        )
     if cells > limits.max_cells:
-        raise over_limit("max_cells", limits.max_cells, f"the sheet {name} holds more than {limits.max_cells:,} cells",
-                         f"trang tính {name} có hơn {vi_number(limits.max_cells)} ô")
+        raise over_limit(
+            "max_cells",
+            limits.max_cells,
+            f"the sheet {name} holds more than {limits.max_cells:,} cells",
+            f"trang tính {name} có hơn {vi_number(limits.max_cells)} ô",
+        )

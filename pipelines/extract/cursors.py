@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pipelines.settings import paths
 
@@ -21,7 +21,7 @@ def save_cursor(feed: str, value: str, batch_id: str) -> None:
     file = paths().cursor(feed)
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp")
-    state = {"value": value, "batch_id": batch_id, "saved_at": datetime.now(timezone.utc).isoformat()}
+    state = {"value": value, "batch_id": batch_id, "saved_at": datetime.now(UTC).isoformat()}
     tmp.write_text(json.dumps(state), encoding="utf-8")
     os.replace(tmp, file)
 
@@ -52,8 +52,8 @@ def cursor_key(value: str):
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # naive values only compare with each other
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)  # naive values only compare with each other
+    return moment.astimezone(UTC)
 
 
 def earlier(value: str, seconds: float) -> str:

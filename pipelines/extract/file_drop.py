@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.declarations.models import Feed, FileDropSource
@@ -35,10 +35,11 @@ from pipelines.failpoints import failpoint
 from pipelines.settings import paths
 from pipelines.text import column_letter, label_key, vi_number
 
-
 MAX_ROWS_NAMED = 20  # row numbers a warning lists before it says how many more
-NO_ROWS = ("the file has a header row but no data rows; ask the department to send the report with its figures",
-           "tệp có dòng tiêu đề nhưng không có dòng số liệu; đề nghị đơn vị gửi báo cáo có số liệu")
+NO_ROWS = (
+    "the file has a header row but no data rows; ask the department to send the report with its figures",
+    "tệp có dòng tiêu đề nhưng không có dòng số liệu; đề nghị đơn vị gửi báo cáo có số liệu",
+)
 
 
 def inbox_files(feed: Feed) -> list[Path]:
@@ -48,8 +49,10 @@ def inbox_files(feed: Feed) -> list[Path]:
     if not inbox.exists():
         return []
     files = [
-        p for p in inbox.iterdir()
-        if p.is_file() and not p.name.startswith(".")
+        p
+        for p in inbox.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
         and any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in source.patterns)
     ]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
@@ -75,11 +78,16 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
     A CSV file streams through in chunks of the feed's max_batch_rows; a workbook is read whole (a
     sheet holds at most 1,048,576 rows)."""
     source: FileDropSource = feed.source
-    received_at = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     file_checksum = checksum_file(path)
     batch = LandedBatch(
-        batch_id=new_batch_id(), feed=feed.id, source_uri="", checksum=file_checksum,
-        received_at=received_at, file_name=path.name, file_fields=file_name_fields(feed, path.name),
+        batch_id=new_batch_id(),
+        feed=feed.id,
+        source_uri="",
+        checksum=file_checksum,
+        received_at=received_at,
+        file_name=path.name,
+        file_fields=file_name_fields(feed, path.name),
     )
     destination = paths().archive(feed.id) / f"{file_checksum[:16]}__{path.name}"
     batch.source_uri = str(destination)
@@ -93,8 +101,11 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             read = read_form(feed, grid, batch.file_fields, sheet_of(grid))
             # what the file says of itself: its name, else its title block (a form named otherwise)
             reporting = feed.reporting
-            batch.file_fields = {reporting.unit_column: read.unit, reporting.period_column: read.period,
-                                 **batch.file_fields}
+            batch.file_fields = {
+                reporting.unit_column: read.unit,
+                reporting.period_column: read.period,
+                **batch.file_fields,
+            }
             batch.checksum = checksum_bytes(read.frame.write_csv().encode())
             _land_file(feed, batch, [read.frame], grid.how, read.header_row, read.warnings)
         elif path.suffix.lower() in (".csv", ".txt"):
@@ -185,13 +196,15 @@ def workbook_bytes(feed: Feed, path: Path) -> bytes:
     limit = feed.source.limits.max_unpacked_bytes
     size = path.stat().st_size
     if size > limit:
-        raise over_limit("max_unpacked_bytes", limit, f"the workbook is {size:,} bytes",
-                         f"tệp XLSX có {vi_number(size)} byte")
+        raise over_limit(
+            "max_unpacked_bytes", limit, f"the workbook is {size:,} bytes", f"tệp XLSX có {vi_number(size)} byte"
+        )
     return path.read_bytes()
 
 
-def _land_file(feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int,
-               warnings: list[str] | None = None) -> None:
+def _land_file(
+    feed: Feed, batch: LandedBatch, chunks, how: str, header_row: int, warnings: list[str] | None = None
+) -> None:
     """Land a file's chunks (without the rows the skip rules match) as the batch, saying how it was read."""
     batch.header_row, batch.warnings = header_row, [f"read as {how}", *(warnings or [])]
     land(batch, kept_rows(feed, batch, chunks), require_rows=NO_ROWS)
@@ -217,9 +230,12 @@ def csv_chunks(feed: Feed, path: Path, whole: bool = False):
     source: FileDropSource = feed.source
     fmt = layout(path, source.encodings, source.header_search_rows, whole=whole)
     header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
-    header = frame_columns(fmt.head[header_index], fmt.head[header_index + 1:])
-    return (records(path, fmt, header, header_index + 1, feed.source.max_batch_rows, source.limits), fmt.how,
-            header_index + 1)
+    header = frame_columns(fmt.head[header_index], fmt.head[header_index + 1 :])
+    return (
+        records(path, fmt, header, header_index + 1, feed.source.max_batch_rows, source.limits),
+        fmt.how,
+        header_index + 1,
+    )
 
 
 def _move(path: Path, destination: Path, keep_original: bool) -> None:
@@ -254,7 +270,8 @@ def find_header(feed: Feed, grid: Grid) -> int:
             f"labels this department uses to schemas/feeds/{feed.id}.yaml",
             f"không tìm thấy dòng tiêu đề trong {source.header_search_rows} dòng đầu; cần các nhãn cột như {examples}; "
             f"dòng đầu tiên có dữ liệu là: {shown!r}. Đặt dòng tiêu đề phía trên số liệu, hoặc thêm các nhãn đơn vị "
-            f"này dùng vào schemas/feeds/{feed.id}.yaml")
+            f"này dùng vào schemas/feeds/{feed.id}.yaml",
+        )
     return best_row
 
 
@@ -266,7 +283,7 @@ def table_frame(feed: Feed, grid: Grid, chunk_rows: int = 50_000):
 
     header_row = find_header(feed, grid)
     labels = grid.rows[header_row]
-    rows = enumerate(itertools.chain(grid.rows[header_row + 1:], grid.rest), start=header_row + 2)
+    rows = enumerate(itertools.chain(grid.rows[header_row + 1 :], grid.rest), start=header_row + 2)
     chunks, names = [], frame_columns(labels, [])
     while taken := list(itertools.islice(rows, chunk_rows)):
         chunk = [(n, row) for n, row in taken if _has_content(row)]

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from pipelines.declarations.indicators import IndicatorCatalogue, indicator_catalogue, tone_key
-from pipelines.declarations.models import Feed, FormLayout, MEASURE_PLACEHOLDERS
+from pipelines.declarations.models import MEASURE_PLACEHOLDERS, Feed, FormLayout
 from pipelines.extract.landing import SOURCE_ROW
 from pipelines.extract.records import as_text
 from pipelines.extract.tabular import Grid
@@ -25,8 +25,18 @@ from pipelines.extract.unreadable import UnreadableFile
 from pipelines.text import column_letter, label_key
 
 # The columns a form's rows land with: the contract's names, so that they map onto the feed's columns as they are.
-FORM_COLUMNS = ("department_code", "period", "indicator_name", "part_of", "stt", "measure", "value",
-                "unit_of_measure", "note", "source_cell")
+FORM_COLUMNS = (
+    "department_code",
+    "period",
+    "indicator_name",
+    "part_of",
+    "stt",
+    "measure",
+    "value",
+    "unit_of_measure",
+    "note",
+    "source_cell",
+)
 MAX_NAMED = 12  # rows a warning names before it says how many more
 
 
@@ -56,8 +66,9 @@ class FormRead:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = "",
-              catalogue: IndicatorCatalogue | None = None) -> FormRead:
+def read_form(
+    feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = "", catalogue: IndicatorCatalogue | None = None
+) -> FormRead:
     """The form's figures as long rows, or UnreadableFile naming the sheet, row and column at fault and the fix.
     `catalogue` stands for the form's declared one (a draft reads a form before its catalogue exists)."""
     try:
@@ -68,8 +79,9 @@ def read_form(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str = 
         raise UnreadableFile(f"sheet {sheet!r}: {exc}", f"trang tính {sheet!r}: {exc.vi}") from None
 
 
-def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str,
-          catalogue: IndicatorCatalogue | None) -> FormRead:
+def _read(
+    feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str, catalogue: IndicatorCatalogue | None
+) -> FormRead:
     import polars as pl
 
     form: FormLayout = feed.source.form
@@ -108,22 +120,32 @@ def _read(feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str,
             left_out["group"].append(number)
             continue
         is_part = bool(re.match(form.part_prefix, label or "", re.IGNORECASE)) or (
-            whole is not None and bool(label) and label.lstrip()[:1] in "-+•" and not _cell(cells, columns.numbering))
+            whole is not None and bool(label) and label.lstrip()[:1] in "-+•" and not _cell(cells, columns.numbering)
+        )
         if not is_part:
             whole = label
         for j, value in figures.items():
-            records.append({
-                "department_code": unit, "period": period, "indicator_name": label or None,
-                "part_of": whole if is_part else None, "stt": _cell(cells, columns.numbering) or None,
-                "measure": columns.measures[j], "value": value,
-                "unit_of_measure": units.get(columns.measures[j]) or _cell(cells, columns.unit) or None,
-                "note": _cell(cells, columns.note) or None, "source_cell": f"{column_letter(j)}{number}",
-                SOURCE_ROW: number,
-            })
+            records.append(
+                {
+                    "department_code": unit,
+                    "period": period,
+                    "indicator_name": label or None,
+                    "part_of": whole if is_part else None,
+                    "stt": _cell(cells, columns.numbering) or None,
+                    "measure": columns.measures[j],
+                    "value": value,
+                    "unit_of_measure": units.get(columns.measures[j]) or _cell(cells, columns.unit) or None,
+                    "note": _cell(cells, columns.note) or None,
+                    "source_cell": f"{column_letter(j)}{number}",
+                    SOURCE_ROW: number,
+                }
+            )
     warnings = _left_out_warnings(left_out, rows, end)
     empty = [j for j, measure in columns.measures.items() if not any(r["measure"] == measure for r in records)]
-    warnings += [f"{where}column {column_letter(j)} ({columns.labels[j]!r}, measure {columns.measures[j]}) has no "
-                 f"figures" for j in empty]
+    warnings += [
+        f"{where}column {column_letter(j)} ({columns.labels[j]!r}, measure {columns.measures[j]}) has no figures"
+        for j in empty
+    ]
     warnings += _missing_indicators(catalogue, records, unit)
     frame = pl.DataFrame(records, schema={**{c: pl.String for c in FORM_COLUMNS}, SOURCE_ROW: pl.Int64})
     return FormRead(frame=frame, header_row=top + 1, columns=columns, unit=unit, period=period, warnings=warnings)
@@ -152,7 +174,8 @@ def _header_top(feed: Feed, form: FormLayout, rows: list[list[str | None]]) -> i
         f"department uses to source.form.indicator in schemas/feeds/{feed.id}.yaml",
         f"không tìm thấy dòng tiêu đề của biểu trong {limit} dòng đầu: cần cột có nhãn {labels} (chỉ tiêu); dòng đầu "
         f"có dữ liệu là {shown!r}. Gửi biểu có dòng tiêu đề, hoặc thêm nhãn đơn vị dùng vào source.form.indicator "
-        f"trong schemas/feeds/{feed.id}.yaml")
+        f"trong schemas/feeds/{feed.id}.yaml",
+    )
 
 
 def _columns(feed: Feed, form: FormLayout, rows: list[list[str | None]], top: int) -> FormColumns:
@@ -163,11 +186,11 @@ def _columns(feed: Feed, form: FormLayout, rows: list[list[str | None]], top: in
             break
         if depth > 1 and is_numbering(form, [c or "" for c in rows[top + depth - 1]]):
             break
-        found = _columns_of(form, header_labels(rows[top:top + depth]), top, depth)
+        found = _columns_of(form, header_labels(rows[top : top + depth]), top, depth)
         if found is not None and (best is None or len(found.measures) > len(best.measures)):
             best = found
     if best is None or not best.measures:
-        labels = header_labels(rows[top:top + form.header_rows_max])
+        labels = header_labels(rows[top : top + form.header_rows_max])
         shown = "; ".join(f"{column_letter(j)}: {' / '.join(parts)!r}" for j, parts in sorted(labels.items()))
         expected = "; ".join(f"{m.measure}: {m.labels[0]!r}" for m in form.measures)
         raise UnreadableFile(
@@ -176,7 +199,8 @@ def _columns(feed: Feed, form: FormLayout, rows: list[list[str | None]], top: in
             f"source.form.measures in schemas/feeds/{feed.id}.yaml",
             f"dòng tiêu đề của biểu (dòng {top + 1}–{top + form.header_rows_max}) không có cột số liệu nào: {shown}; "
             f"cần các nhãn như {expected}. Thêm nhãn đơn vị dùng vào source.form.measures trong "
-            f"schemas/feeds/{feed.id}.yaml")
+            f"schemas/feeds/{feed.id}.yaml",
+        )
     _indicator_has_names(feed, form, rows, best)
     return best
 
@@ -218,15 +242,22 @@ def _columns_of(form: FormLayout, labels: dict[int, list[str]], top: int, depth:
         if measure is not None:
             measures[j] = measure
     return FormColumns(
-        indicator=indicator, measures=measures, labels={j: " ".join(p) for j, p in labels.items()},
-        numbering=find_column(labels, form.numbering), unit=find_column(labels, form.unit_of_measure), note=find_column(labels, form.note),
-        first_row=top, last_row=top + depth)
+        indicator=indicator,
+        measures=measures,
+        labels={j: " ".join(p) for j, p in labels.items()},
+        numbering=find_column(labels, form.numbering),
+        unit=find_column(labels, form.unit_of_measure),
+        note=find_column(labels, form.note),
+        first_row=top,
+        last_row=top + depth,
+    )
 
 
 def find_column(labels: dict[int, list[str]], wanted: list[str]) -> int | None:
     keys = {tone_key(w) for w in wanted}
-    return next((j for j, parts in labels.items() if tone_key(parts[-1]) in keys or tone_key(" ".join(parts)) in keys),
-                None)
+    return next(
+        (j for j, parts in labels.items() if tone_key(parts[-1]) in keys or tone_key(" ".join(parts)) in keys), None
+    )
 
 
 def measure_of(form: FormLayout, parts: list[str]) -> str | None:
@@ -258,15 +289,27 @@ def _labels_agree(feed: Feed, columns: FormColumns, period: str) -> None:
     for j, measure in columns.measures.items():
         text = tone_key(columns.labels[j])
         for label in next(m for m in form.measures if m.measure == measure).labels:
-            found = next((m for k in range(len(text.split(" "))) if (m := _pattern(label).fullmatch(
-                " ".join(text.split(" ")[k:])))), None)
+            found = next(
+                (
+                    m
+                    for k in range(len(text.split(" ")))
+                    if (m := _pattern(label).fullmatch(" ".join(text.split(" ")[k:])))
+                ),
+                None,
+            )
             if found is None:
                 continue
             said = found.groupdict()
-            wrong = [(name, int(value), want) for name, value, want in (
-                ("month", said.get("month"), month), ("n", said.get("n"), month), ("year", said.get("year"), year),
-                ("last_year", said.get("last_year"), year - 1))
-                if value is not None and int(value) != want]
+            wrong = [
+                (name, int(value), want)
+                for name, value, want in (
+                    ("month", said.get("month"), month),
+                    ("n", said.get("n"), month),
+                    ("year", said.get("year"), year),
+                    ("last_year", said.get("last_year"), year - 1),
+                )
+                if value is not None and int(value) != want
+            ]
             if wrong:
                 cell = f"{column_letter(j)}{columns.first_row + 1}–{columns.last_row}"
                 raise UnreadableFile(
@@ -275,7 +318,8 @@ def _labels_agree(feed: Feed, columns: FormColumns, period: str) -> None:
                     f"or name the file for the period it reports",
                     f"tiêu đề cột {column_letter(j)} ({cell}) ghi {columns.labels[j]!r}, không đúng kỳ báo cáo "
                     f"{period} (theo tên tệp hoặc tiêu đề biểu): sửa tháng, năm ở tiêu đề cột, hoặc đặt tên tệp "
-                    f"theo đúng kỳ báo cáo")
+                    f"theo đúng kỳ báo cáo",
+                )
             break
 
 
@@ -283,7 +327,7 @@ def _indicator_has_names(feed: Feed, form: FormLayout, rows: list[list[str | Non
     """The indicator column holds names: a header moved one column over the data puts numbering or figures
     under 'Chỉ tiêu' and the names beside it."""
     body = []
-    for r in rows[columns.last_row:columns.last_row + 60]:
+    for r in rows[columns.last_row : columns.last_row + 60]:
         cells = [(c or "").strip() for c in r]
         if _ends_table(form, cells) and not any(figure_like(_cell(cells, j)) for j in columns.measures):
             break
@@ -295,18 +339,31 @@ def _indicator_has_names(feed: Feed, form: FormLayout, rows: list[list[str | Non
     if named * 2 >= len(filled):
         return
     j = columns.indicator
-    beside = next((k for k in (j + 1, j - 1) if k >= 0 and sum(
-        1 for r in filled if re.search(r"[^\W\d_]{3,}", _cell(r, k))) * 2 >= len(filled)), None)
+    beside = next(
+        (
+            k
+            for k in (j + 1, j - 1)
+            if k >= 0 and sum(1 for r in filled if re.search(r"[^\W\d_]{3,}", _cell(r, k))) * 2 >= len(filled)
+        ),
+        None,
+    )
     example = next((_cell(r, j) for r in filled if _cell(r, j)), "")
-    hint = (f"; the names are in column {column_letter(beside)}: the header seems moved one column"
-            if beside is not None else "")
-    hint_vi = (f"; tên chỉ tiêu nằm ở cột {column_letter(beside)}: dòng tiêu đề có vẻ bị lệch một cột"
-               if beside is not None else "")
+    hint = (
+        f"; the names are in column {column_letter(beside)}: the header seems moved one column"
+        if beside is not None
+        else ""
+    )
+    hint_vi = (
+        f"; tên chỉ tiêu nằm ở cột {column_letter(beside)}: dòng tiêu đề có vẻ bị lệch một cột"
+        if beside is not None
+        else ""
+    )
     raise UnreadableFile(
         f"column {column_letter(j)} is headed {columns.labels[j]!r} (row {columns.first_row + 1}) but its rows hold "
         f"no indicator names (e.g. {example!r}){hint}. Put each label over its own column and send the form again",
         f"cột {column_letter(j)} có tiêu đề {columns.labels[j]!r} (dòng {columns.first_row + 1}) nhưng không chứa tên "
-        f"chỉ tiêu (ví dụ {example!r}){hint_vi}. Đặt mỗi nhãn đúng trên cột của nó rồi gửi lại biểu")
+        f"chỉ tiêu (ví dụ {example!r}){hint_vi}. Đặt mỗi nhãn đúng trên cột của nó rồi gửi lại biểu",
+    )
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -333,8 +390,12 @@ def _ends_table(form: FormLayout, cells: list[str]) -> bool:
 
 
 def _skipped(feed: Feed, cells: list[str]) -> bool:
-    return any(re.search(f"(?i){rule.matches}", " ".join(c.split()).lower()) for rule in feed.source.skip_rows
-               for c in cells if c)
+    return any(
+        re.search(f"(?i){rule.matches}", " ".join(c.split()).lower())
+        for rule in feed.source.skip_rows
+        for c in cells
+        if c
+    )
 
 
 def _second_table(form: FormLayout, cells: list[str], columns: FormColumns, number: int) -> None:
@@ -347,11 +408,13 @@ def _second_table(form: FormLayout, cells: list[str], columns: FormColumns, numb
         f"row {number}, column {column_letter(j)} reads {cells[j]!r}: a second table starts under the first "
         f"(header at row {columns.first_row + 1}). Send one form per sheet (or per file), or remove the second table",
         f"dòng {number}, cột {column_letter(j)} ghi {cells[j]!r}: có bảng thứ hai bên dưới bảng đầu (tiêu đề ở "
-        f"dòng {columns.first_row + 1}). Mỗi trang tính (hoặc mỗi tệp) chỉ một biểu, hoặc xóa bảng thứ hai")
+        f"dòng {columns.first_row + 1}). Mỗi trang tính (hoặc mỗi tệp) chỉ một biểu, hoặc xóa bảng thứ hai",
+    )
 
 
-def _unit_and_period(feed: Feed, form: FormLayout, title: list[list[str | None]],
-                     file_fields: dict[str, str]) -> tuple[str, str]:
+def _unit_and_period(
+    feed: Feed, form: FormLayout, title: list[list[str | None]], file_fields: dict[str, str]
+) -> tuple[str, str]:
     """The reporting unit and period: from the file's name, else from the title block (the period as
     period_in_title finds it, the unit by its name)."""
     unit_column = feed.reporting.unit_column if feed.reporting else "department_code"
@@ -370,7 +433,8 @@ def _unit_and_period(feed: Feed, form: FormLayout, title: list[list[str | None]]
             f"the title says the form is for {title_period} but the file's name says {period}: name the file for "
             f"the period it reports, or correct the title",
             f"tiêu đề biểu ghi kỳ {title_period} nhưng tên tệp ghi kỳ {period}: đặt tên tệp theo đúng kỳ báo cáo, "
-            f"hoặc sửa tiêu đề")
+            f"hoặc sửa tiêu đề",
+        )
     period = period or title_period
     titled = _unit_in_title(texts)
     if unit is not None and titled is not None and titled != unit:
@@ -378,7 +442,8 @@ def _unit_and_period(feed: Feed, form: FormLayout, title: list[list[str | None]]
             f"the title block names {titled} but the file's name says {unit}: a department sends its own form, "
             f"named for it (e.g. {titled}_{period or '2026-10'}.xlsx)",
             f"phần tiêu đề của biểu ghi đơn vị {titled} nhưng tên tệp ghi {unit}: mỗi đơn vị gửi biểu của chính mình, "
-            f"đặt tên tệp theo mã đơn vị (ví dụ {titled}_{period or '2026-10'}.xlsx)")
+            f"đặt tên tệp theo mã đơn vị (ví dụ {titled}_{period or '2026-10'}.xlsx)",
+        )
     unit = unit or titled
     missing = [name for name, value in ((unit_column, unit), (period_column, period)) if not value]
     if missing:
@@ -387,7 +452,8 @@ def _unit_and_period(feed: Feed, form: FormLayout, title: list[list[str | None]]
             f"SYT_2026-10.xlsx) nor in its title block (e.g. '… tháng 10 năm 2026', the department's name): "
             f"name the file for its department and period",
             f"không xác định được {' và '.join(missing)} của biểu từ tên tệp (ví dụ SYT_2026-10.xlsx) hay phần tiêu đề "
-            f"(ví dụ '… tháng 10 năm 2026', tên sở): đặt tên tệp theo mã đơn vị và kỳ báo cáo")
+            f"(ví dụ '… tháng 10 năm 2026', tên sở): đặt tên tệp theo mã đơn vị và kỳ báo cáo",
+        )
     return unit, period
 
 
@@ -435,5 +501,7 @@ def _missing_indicators(catalogue, records: list[dict], unit: str) -> list[str]:
     missing = [i for i in catalogue.reported_by(unit) if i.code not in found]
     if not missing:
         return []
-    return [f"indicators of catalogue {catalogue.id} that {unit} reports but this form does not carry: "
-            + ", ".join(f"{i.code} ({i.vi})" for i in missing)]
+    return [
+        f"indicators of catalogue {catalogue.id} that {unit} reports but this form does not carry: "
+        + ", ".join(f"{i.code} ({i.vi})" for i in missing)
+    ]

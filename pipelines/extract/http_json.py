@@ -123,18 +123,24 @@ class Fetcher:
             raise RetryableAnswer(f"{type(exc).__name__}: {exc}") from None
         if response.status_code in (401, 403):
             env = self.source.auth.bearer_token_env if self.source.auth else None
-            hint = (f"check the token in environment variable {env}" if env
-                    else "the source wants credentials: declare source.auth.bearer_token_env")
+            hint = (
+                f"check the token in environment variable {env}"
+                if env
+                else "the source wants credentials: declare source.auth.bearer_token_env"
+            )
             raise SourceError(f"feed {self.feed.id}: GET {shown} refused access (HTTP {response.status_code}); {hint}")
         if response.status_code == 429 or response.status_code >= 500:
             raise RetryableAnswer(f"HTTP {response.status_code} from GET {shown}", _retry_after(response))
         if response.status_code != 200:
-            raise SourceError(f"feed {self.feed.id}: GET {shown} answered HTTP {response.status_code}: {response.text[:300]}")
+            raise SourceError(
+                f"feed {self.feed.id}: GET {shown} answered HTTP {response.status_code}: {response.text[:300]}"
+            )
         try:
             return response.json()
         except json.JSONDecodeError as exc:
-            raise SourceError(f"feed {self.feed.id}: GET {shown} did not answer JSON ({exc}): {response.text[:200]!r}") from None
-
+            raise SourceError(
+                f"feed {self.feed.id}: GET {shown} did not answer JSON ({exc}): {response.text[:200]!r}"
+            ) from None
 
 
 def describe_request(url: str, params: dict | None) -> str:
@@ -222,16 +228,23 @@ def read_turning_pages(fetcher: Fetcher, url: str, params: dict, pull: Pull) -> 
                 totals.append(total)
         if not totals or (len(set(totals)) == 1 and len(keys) >= totals[-1]):
             if attempt > 1:
-                pull.warnings.append(f"the source changed while its pages were read; read {attempt} times "
-                                     f"until a read was stable")
+                pull.warnings.append(
+                    f"the source changed while its pages were read; read {attempt} times until a read was stable"
+                )
             return
         shown = f"total {totals[0]}" + (f" then {totals[-1]}" if totals[-1] != totals[0] else "")
-        log.warning("feed %s: pages shifted while read (%s, %d distinct records); reading again",
-                    fetcher.feed.id, shown, len(keys))
+        log.warning(
+            "feed %s: pages shifted while read (%s, %d distinct records); reading again",
+            fetcher.feed.id,
+            shown,
+            len(keys),
+        )
     pull.hold_cursor = True
-    pull.warnings.append(f"the source kept changing while its pages were read ({MAX_PASSES} reads, {shown}, "
-                         f"{len(keys)} distinct records in the last); the cursor stays, so the next pull reads "
-                         f"this range again")
+    pull.warnings.append(
+        f"the source kept changing while its pages were read ({MAX_PASSES} reads, {shown}, "
+        f"{len(keys)} distinct records in the last); the cursor stays, so the next pull reads "
+        f"this range again"
+    )
 
 
 def read_by_keyset(fetcher: Fetcher, url: str, start: str | None, pull: Pull) -> None:
@@ -253,7 +266,8 @@ def read_by_keyset(fetcher: Fetcher, url: str, start: str | None, pull: Pull) ->
             raise SourceError(
                 f"feed {feed.id}: GET {page.uri} did not answer in ascending {field} order (or a record has no "
                 f"ISO 8601 {field}); paging by the cursor needs that order: declare source.incremental.keyset: "
-                "false (pages are then turned, and read again when they shift)")
+                "false (pages are then turned, and read again when they shift)"
+            )
         pull.add(page.records, page.uri)
         if pagination is None or len(page.records) < pagination.page_size:
             return
@@ -266,7 +280,7 @@ def read_by_keyset(fetcher: Fetcher, url: str, start: str | None, pull: Pull) ->
                 return
             continue
         boundary, turned = values[-1], 0
-        pull.remember_only([r for r, v in zip(page.records, values) if v == boundary])
+        pull.remember_only([r for r, v in zip(page.records, values, strict=False) if v == boundary])
         params = {**size, param: earlier(as_text(page.records[-1][field]), TIE_STEP_SECONDS)}
         request = (url, params)
     raise SourceError(f"feed {feed.id}: more than {MAX_PAGES} pages; the API's pagination does not end")
@@ -319,6 +333,8 @@ def source_count(fetcher: Fetcher, url: str) -> int:
     page = _get_page(fetcher, url, {pagination.size_param: 1})
     total = _total(page, pagination.total_path)
     if total is None:
-        raise SourceError(f"feed {fetcher.feed.id}: GET {page.uri} answered no count at "
-                          f"{pagination.total_path!r}; check source.pagination.total_path (it reconciles the feed)")
+        raise SourceError(
+            f"feed {fetcher.feed.id}: GET {page.uri} answered no count at "
+            f"{pagination.total_path!r}; check source.pagination.total_path (it reconciles the feed)"
+        )
     return total

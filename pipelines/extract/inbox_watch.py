@@ -50,8 +50,11 @@ class InboxWatch:
         self.announced: dict[str, Signature] = {}
 
     def complete(self, current: dict[str, Signature]) -> list[str]:
-        ready = sorted(name for name, signature in current.items()
-                       if self.previous.get(name) == signature and self.announced.get(name) != signature)
+        ready = sorted(
+            name
+            for name, signature in current.items()
+            if self.previous.get(name) == signature and self.announced.get(name) != signature
+        )
         for name in ready:
             self.announced[name] = current[name]
         self.announced = {n: s for n, s in self.announced.items() if n in current}  # gone: archived or rejected
@@ -67,9 +70,15 @@ class InboxTrigger(BaseEventTrigger):
         self.feed, self.directory, self.patterns, self.poke_interval = feed, directory, list(patterns), poke_interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (f"{type(self).__module__}.{type(self).__name__}",
-                {"feed": self.feed, "directory": self.directory, "patterns": self.patterns,
-                 "poke_interval": self.poke_interval})
+        return (
+            f"{type(self).__module__}.{type(self).__name__}",
+            {
+                "feed": self.feed,
+                "directory": self.directory,
+                "patterns": self.patterns,
+                "poke_interval": self.poke_interval,
+            },
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = InboxWatch()

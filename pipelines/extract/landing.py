@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.settings import paths
@@ -28,8 +28,8 @@ LINEAGE_COLUMNS = (SOURCE_ROW, SOURCE_URI, RAW, MALFORMED, LINE)
 
 def new_batch_id(now: datetime | None = None) -> str:
     """A sortable, unique batch id such as 20261121T194500123456Z-3fa2c1."""
-    now = now or datetime.now(timezone.utc)
-    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
 
 
 def checksum_bytes(data: bytes) -> str:
@@ -130,8 +130,9 @@ def _write_records(file: Path, chunks) -> int:
             if writer is None:
                 # LZ4 without dictionaries, statistics only for the source row (what raw history is looked up
                 # by): measured, 1M tasks, 1.3 s → 0.75 s to write, 30 → 45 MB.
-                writer = pq.ParquetWriter(file, table.schema, compression="lz4", use_dictionary=False,
-                                          write_statistics=[SOURCE_ROW])
+                writer = pq.ParquetWriter(
+                    file, table.schema, compression="lz4", use_dictionary=False, write_statistics=[SOURCE_ROW]
+                )
             writer.write_table(table.cast(writer.schema))
             rows += chunk.height
     finally:

@@ -66,7 +66,7 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
                 read = 0
                 while rows := cur.fetchmany(source.batch_size):
                     names = [d.name for d in cur.description]
-                    pull.add([dict(zip(names, row)) for row in rows], source_uri, first_row=read + 1)
+                    pull.add([dict(zip(names, row, strict=False)) for row in rows], source_uri, first_row=read + 1)
                     read += len(rows)
             if feed.reconcile is not None and feed.reconcile.by == "count":
                 pull.source_count = conn.execute(_count_statement(source)).fetchone()[0]

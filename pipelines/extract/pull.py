@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from pipelines.declarations.models import Feed
 from pipelines.declarations.base import duration_seconds
+from pipelines.declarations.models import Feed
 from pipelines.extract.cursors import (
     cursor_key,
     earlier,
@@ -53,7 +53,9 @@ class Window:
             raise ValueError(f"a window splits into 1 part or more, not {parts}")
         step = (self.end - self.start) / parts
         starts = [self.start + step * i for i in range(parts)]
-        return [Window(s, e - timedelta(microseconds=1)) for s, e in zip(starts, starts[1:])] + [Window(starts[-1], self.end)]
+        return [Window(s, e - timedelta(microseconds=1)) for s, e in zip(starts, starts[1:], strict=False)] + [
+            Window(starts[-1], self.end)
+        ]
 
     def holds(self, value: object) -> bool:
         key = cursor_key(str(value)) if value is not None else None
@@ -70,8 +72,9 @@ def whole_days(start: str, end: str, zone: str) -> Window:
         try:
             if len(text) == 10:
                 day = datetime.fromisoformat(text).date()
-                return datetime.combine(day + timedelta(days=1) if is_end else day, clock(), ZoneInfo(zone)) - \
-                    (timedelta(microseconds=1) if is_end else timedelta())
+                return datetime.combine(day + timedelta(days=1) if is_end else day, clock(), ZoneInfo(zone)) - (
+                    timedelta(microseconds=1) if is_end else timedelta()
+                )
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a date (2026-10-01) or an instant (2026-10-01T08:00:00+07:00)") from None
@@ -101,7 +104,7 @@ def snapshot_due(feed: Feed, window: Window | None = None) -> bool:
     if window is not None or withdrawals is None or withdrawals.kind != "snapshot":
         return False
     last = last_snapshot(feed.id)
-    return last is None or (datetime.now(timezone.utc) - last).total_seconds() >= duration_seconds(withdrawals.every)
+    return last is None or (datetime.now(UTC) - last).total_seconds() >= duration_seconds(withdrawals.every)
 
 
 def tombstones_after(feed: Feed) -> str | None:
@@ -115,9 +118,11 @@ def tombstone(feed: Feed, record: dict, at_field: str, where: str) -> list[str]:
     of a tombstone record."""
     missing = [f for f in feed.load.key + [at_field] if record.get(f) is None]
     if missing:
-        raise SourceError(f"feed {feed.id}: {where} listed a deleted record without {', '.join(missing)}: "
-                          f"{json.dumps(record, default=str, ensure_ascii=False)[:200]}; check withdrawals in "
-                          "the feed file against the source")
+        raise SourceError(
+            f"feed {feed.id}: {where} listed a deleted record without {', '.join(missing)}: "
+            f"{json.dumps(record, default=str, ensure_ascii=False)[:200]}; check withdrawals in "
+            "the feed file against the source"
+        )
     return ["|".join(as_text(record[k]) for k in feed.load.key), as_text(record[at_field])]
 
 
@@ -141,8 +146,9 @@ class CanonicalDigest:
         for record in records:
             if self.count:
                 self.digest.update(b", ")
-            self.digest.update(json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True,
-                                          ensure_ascii=False).encode())
+            self.digest.update(
+                json.dumps({k: as_text(v) for k, v in record.items()}, sort_keys=True, ensure_ascii=False).encode()
+            )
             self.count += 1
         return self
 
@@ -161,8 +167,9 @@ class Pull:
     (even none: a read with nothing new is recorded too) when finished. A record received again within
     the read (the same key and version: a page read twice, an overlap) is kept once, and counted."""
 
-    def __init__(self, feed: Feed, source_uri: str, start: str | None, window: Window | None = None,
-                 snapshot: bool = False):
+    def __init__(
+        self, feed: Feed, source_uri: str, start: str | None, window: Window | None = None, snapshot: bool = False
+    ):
         self.feed, self.source_uri, self.start, self.window = feed, source_uri, start, window
         self.snapshot = new_batch_id() if snapshot else None  # a whole read: its batches carry its id
         self.source_count: int | None = None  # what the source says it holds (reconcile), set by the extractor
@@ -185,7 +192,7 @@ class Pull:
         """Take a page's records (first_row: the first one's row in the answer)."""
         rows = range(first_row, first_row + len(records))
         fresh = []
-        for record, row in zip(records, rows):
+        for record, row in zip(records, rows, strict=False):
             identity = record_identity(self.feed, record)
             if identity in self.seen:
                 self.repeated += 1
@@ -211,9 +218,14 @@ class Pull:
     def _land(self) -> None:
         import polars as pl
 
-        batch = LandedBatch(batch_id=new_batch_id(), feed=self.feed.id, source_uri=self.source_uri,
-                            checksum=self.digest.hexdigest(), received_at=datetime.now(timezone.utc),
-                            snapshot=self.snapshot)
+        batch = LandedBatch(
+            batch_id=new_batch_id(),
+            feed=self.feed.id,
+            source_uri=self.source_uri,
+            checksum=self.digest.hexdigest(),
+            received_at=datetime.now(UTC),
+            snapshot=self.snapshot,
+        )
         land(batch, pl.concat(self.frames, how="diagonal_relaxed") if self.frames else records_frame([], [], []))
         self.batches.append(batch)
         self.frames, self.digest = [], CanonicalDigest()
@@ -232,8 +244,11 @@ class Pull:
         if last.snapshot_complete:
             save_snapshot(self.feed.id, self.batches[0].received_at, self.snapshot)
         if self.tombstones:
-            save_mark(self.feed.id, "tombstones", {"after": highest([at for _, at in self.tombstones],
-                                                                    tombstones_after(self.feed))})
+            save_mark(
+                self.feed.id,
+                "tombstones",
+                {"after": highest([at for _, at in self.tombstones], tombstones_after(self.feed))},
+            )
         if self.window is None and self.cursor and self.cursor != (self.saved or self.start) and not self.hold_cursor:
             save_cursor(self.feed.id, self.cursor, self.batches[-1].batch_id)
         return self.batches

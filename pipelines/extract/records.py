@@ -75,7 +75,8 @@ def rows_frame(fields: list[str], rows: list[list[object]], source_rows: list[in
     record is built from these cells when the batch is loaded."""
     import polars as pl
 
-    columns = {name: [as_text(None if j >= len(r) or r[j] == "" else r[j]) for r in rows]
-               for j, name in enumerate(fields)}
+    columns = {
+        name: [as_text(None if j >= len(r) or r[j] == "" else r[j]) for r in rows] for j, name in enumerate(fields)
+    }
     schema = {name: pl.String for name in fields} | {SOURCE_ROW: pl.Int64}
     return pl.DataFrame({**columns, SOURCE_ROW: source_rows}, schema=schema)

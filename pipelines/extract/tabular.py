@@ -39,8 +39,14 @@ class Grid:
     rest: Iterator[list[object]] = field(default_factory=lambda: iter(()))
 
 
-def read_grid(path: Path, data: bytes, encodings: list[str], sheet: str | None = None,
-              limits: ReadLimits | None = None, head: int = 200) -> Grid:
+def read_grid(
+    path: Path,
+    data: bytes,
+    encodings: list[str],
+    sheet: str | None = None,
+    limits: ReadLimits | None = None,
+    head: int = 200,
+) -> Grid:
     """The file's cells; a workbook's archive is checked against `limits` before it is parsed, and a CSV
     file's records as they are read."""
     limits = limits or ReadLimits()
@@ -52,8 +58,10 @@ def read_grid(path: Path, data: bytes, encodings: list[str], sheet: str | None =
         return _read_xlsx(data, sheet, head)
     if suffix in (".csv", ".txt"):
         return _read_csv(data, encodings, limits)
-    raise UnreadableFile(f"files of type {suffix or '(none)'} are not read; send .csv or .xlsx",
-                         f"không đọc tệp loại {suffix or '(không có đuôi)'}; hãy gửi tệp .csv hoặc .xlsx")
+    raise UnreadableFile(
+        f"files of type {suffix or '(none)'} are not read; send .csv or .xlsx",
+        f"không đọc tệp loại {suffix or '(không có đuôi)'}; hãy gửi tệp .csv hoặc .xlsx",
+    )
 
 
 def decode(data: bytes, encodings: list[str]) -> tuple[str, str]:
@@ -101,8 +109,10 @@ def _read_csv(data: bytes, encodings: list[str], limits: ReadLimits) -> Grid:
                 raise line_too_long(limits, reader.line_num)
             rows.append(row)
     except csv.Error as exc:
-        raise UnreadableFile(f"the CSV cannot be parsed (line {reader.line_num}: {exc}); export the table again "
-                             "as CSV", "không phân tích được tệp CSV; xuất lại bảng dạng CSV") from None
+        raise UnreadableFile(
+            f"the CSV cannot be parsed (line {reader.line_num}: {exc}); export the table again as CSV",
+            "không phân tích được tệp CSV; xuất lại bảng dạng CSV",
+        ) from None
     return Grid(rows=rows, how=f"CSV, {encoding}, delimiter {delimiter!r}")
 
 
@@ -127,11 +137,13 @@ def _read_xlsx(data: bytes, sheet: str | None, head: int) -> Grid:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         name = sheet or workbook.sheet_names[0]
         if name not in workbook.sheet_names:
-            raise UnreadableFile(f"sheet {name!r} not found; sheets: {', '.join(workbook.sheet_names)}",
-                                 f"không có trang tính {name!r}; các trang: {', '.join(workbook.sheet_names)}")
+            raise UnreadableFile(
+                f"sheet {name!r} not found; sheets: {', '.join(workbook.sheet_names)}",
+                f"không có trang tính {name!r}; các trang: {', '.join(workbook.sheet_names)}",
+            )
         cells = workbook.get_sheet_by_name(name)
         rows = _sheet_rows(cells)
-        first = [row for _, row in zip(range(head), rows)]
+        first = [row for _, row in zip(range(head), rows, strict=False)]
     except UnreadableFile:
         raise
     except Exception as exc:  # calamine raises its own error types for corrupt files

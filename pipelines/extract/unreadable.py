@@ -16,27 +16,34 @@ class UnreadableFile(Exception):
 
 
 def empty_file() -> UnreadableFile:
-    return UnreadableFile("the file is empty (0 bytes or only blanks); ask the department to send it again",
-                          "tệp rỗng (0 byte hoặc chỉ có khoảng trắng); đề nghị đơn vị gửi lại")
+    return UnreadableFile(
+        "the file is empty (0 bytes or only blanks); ask the department to send it again",
+        "tệp rỗng (0 byte hoặc chỉ có khoảng trắng); đề nghị đơn vị gửi lại",
+    )
 
 
 def undecodable(encodings: list[str]) -> UnreadableFile:
     shown = ", ".join(encodings)
-    return UnreadableFile(f"the bytes are not valid in any declared encoding ({shown}); "
-                          "save the file as CSV UTF-8 or declare its encoding under source.encodings",
-                          f"nội dung không đúng bảng mã nào đã khai báo ({shown}); lưu tệp dạng CSV UTF-8 "
-                          "hoặc khai báo bảng mã trong source.encodings")
+    return UnreadableFile(
+        f"the bytes are not valid in any declared encoding ({shown}); "
+        "save the file as CSV UTF-8 or declare its encoding under source.encodings",
+        f"nội dung không đúng bảng mã nào đã khai báo ({shown}); lưu tệp dạng CSV UTF-8 "
+        "hoặc khai báo bảng mã trong source.encodings",
+    )
 
 
 def binary_not_csv() -> UnreadableFile:
-    return UnreadableFile("the file holds binary data (NUL bytes), not CSV text; export the table again as CSV",
-                          "tệp chứa dữ liệu nhị phân, không phải văn bản CSV; xuất lại bảng dạng CSV")
+    return UnreadableFile(
+        "the file holds binary data (NUL bytes), not CSV text; export the table again as CSV",
+        "tệp chứa dữ liệu nhị phân, không phải văn bản CSV; xuất lại bảng dạng CSV",
+    )
 
 
 def corrupt_workbook(detail: str) -> UnreadableFile:
-    return UnreadableFile(f"not a readable XLSX workbook ({detail}); "
-                          "open it in Excel or LibreOffice and save it again as .xlsx",
-                          "không đọc được tệp XLSX; mở bằng Excel hoặc LibreOffice rồi lưu lại dạng .xlsx")
+    return UnreadableFile(
+        f"not a readable XLSX workbook ({detail}); open it in Excel or LibreOffice and save it again as .xlsx",
+        "không đọc được tệp XLSX; mở bằng Excel hoặc LibreOffice rồi lưu lại dạng .xlsx",
+    )
 
 
 def over_limit(cap: str, limit: int | float, what_en: str, what_vi: str) -> UnreadableFile:
@@ -48,16 +55,24 @@ def over_limit(cap: str, limit: int | float, what_en: str, what_vi: str) -> Unre
         f"files are genuine for this feed, raise source.limits.{cap} in its declaration",
         f"{what_vi}: vượt giới hạn source.limits.{cap} = {shown_vi}, nên tệp không được đọc "
         f"(tệp lớn hoặc nén quá mức như vậy bị từ chối để bảo vệ máy chủ); hãy gửi báo cáo thành các tệp nhỏ "
-        f"hơn, hoặc nếu tệp như vậy là bình thường với nguồn này thì nâng source.limits.{cap} trong khai báo")
+        f"hơn, hoặc nếu tệp như vậy là bình thường với nguồn này thì nâng source.limits.{cap} trong khai báo",
+    )
 
 
 def line_too_long(limits: ReadLimits, row: int | None = None) -> UnreadableFile:
     at_en, at_vi = (f"record {row}", f"bản ghi {row}") if row is not None else ("a record", "một bản ghi")
-    return over_limit("max_line_bytes", limits.max_line_bytes, f"{at_en} of the CSV file is longer than "
-                      f"{limits.max_line_bytes:,} bytes", f"{at_vi} của tệp CSV dài hơn "
-                      f"{vi_number(limits.max_line_bytes)} byte")
+    return over_limit(
+        "max_line_bytes",
+        limits.max_line_bytes,
+        f"{at_en} of the CSV file is longer than {limits.max_line_bytes:,} bytes",
+        f"{at_vi} của tệp CSV dài hơn {vi_number(limits.max_line_bytes)} byte",
+    )
 
 
 def too_many_rows(limits: ReadLimits) -> UnreadableFile:
-    return over_limit("max_rows", limits.max_rows, f"the file holds more than {limits.max_rows:,} records",
-                      f"tệp có hơn {vi_number(limits.max_rows)} bản ghi")
+    return over_limit(
+        "max_rows",
+        limits.max_rows,
+        f"the file holds more than {limits.max_rows:,} records",
+        f"tệp có hơn {vi_number(limits.max_rows)} bản ghi",
+    )

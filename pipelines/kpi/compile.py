@@ -34,8 +34,9 @@ def substitute(sql: str, now: datetime) -> str:
     """Replace {now} and {today} with literals of the computation instant and its local date."""
     from pipelines.calendar.deadlines import TIMEZONE
 
-    return (sql.replace("{now}", f"TIMESTAMPTZ '{now.isoformat()}'")
-            .replace("{today}", f"DATE '{now.astimezone(TIMEZONE).date().isoformat()}'"))
+    return sql.replace("{now}", f"TIMESTAMPTZ '{now.isoformat()}'").replace(
+        "{today}", f"DATE '{now.astimezone(TIMEZONE).date().isoformat()}'"
+    )
 
 
 def _table(name: str) -> str:
@@ -80,13 +81,17 @@ def base_sql(kpi: Kpi, periods: list[Period], current: Period, province: str) ->
     m = kpi.measure
     if isinstance(m, TableMeasure):
         unit, period, source, where = table_rows(kpi, periods, current, province)
-        return (f"SELECT {unit} AS unit_code, {period} AS period, "
-                f"CAST({m.numerator} AS DOUBLE) AS numerator, CAST({m.denominator or 'NULL'} AS DOUBLE) AS denominator "
-                f"FROM {source} " + (f"WHERE {' AND '.join(where)} " if where else "") + "GROUP BY ALL")
+        return (
+            f"SELECT {unit} AS unit_code, {period} AS period, "
+            f"CAST({m.numerator} AS DOUBLE) AS numerator, CAST({m.denominator or 'NULL'} AS DOUBLE) AS denominator "
+            f"FROM {source} " + (f"WHERE {' AND '.join(where)} " if where else "") + "GROUP BY ALL"
+        )
     if isinstance(m, QueryMeasure):
         denominator = "CAST(q.denominator AS DOUBLE)" if m.has_denominator else "NULL"
-        return (f"SELECT CAST(q.unit_code AS VARCHAR) AS unit_code, {_query_period(kpi, m, current)} AS period, "
-                f"CAST(q.numerator AS DOUBLE) AS numerator, {denominator} AS denominator FROM ({m.sql}) AS q")
+        return (
+            f"SELECT CAST(q.unit_code AS VARCHAR) AS unit_code, {_query_period(kpi, m, current)} AS period, "
+            f"CAST(q.numerator AS DOUBLE) AS numerator, {denominator} AS denominator FROM ({m.sql}) AS q"
+        )
     raise TypeError(f"KPI {kpi.id}: a {m.kind} measure has no SQL of its own")
 
 
@@ -94,8 +99,9 @@ class NoRecords(ValueError):
     """The KPI cannot list its records: a query measure whose declaration names no record query."""
 
 
-def records_sql(kpi: Kpi, period: Period, current: Period, province: str, units_table: str,
-                green_bound: float | None) -> str:
+def records_sql(
+    kpi: Kpi, period: Period, current: Period, province: str, units_table: str, green_bound: float | None
+) -> str:
     """The records behind the KPI's value for one period and the units listed in `units_table` (its unit_code
     column: the unit, and every unit below it when the KPI rolls up). A table measure's records are its rows:
     each keeps every column of its source and gains _kpi_unit, _kpi_numerator and _kpi_denominator (its part:
@@ -107,19 +113,25 @@ def records_sql(kpi: Kpi, period: Period, current: Period, province: str, units_
     if isinstance(m, TableMeasure):
         unit, period_sql, source, where = table_rows(kpi, [period], current, province)
         where += [f"{period_sql} = '{period.key}'", f"{unit} IN (SELECT unit_code FROM {units_table})"]
-        inner = (f"SELECT *, {unit} AS _kpi_unit, CAST({m.numerator} AS DOUBLE) AS _kpi_numerator, "
-                 f"CAST({m.denominator or 'NULL'} AS DOUBLE) AS _kpi_denominator "
-                 f"FROM {source} WHERE {' AND '.join(where)} GROUP BY ALL")
+        inner = (
+            f"SELECT *, {unit} AS _kpi_unit, CAST({m.numerator} AS DOUBLE) AS _kpi_numerator, "
+            f"CAST({m.denominator or 'NULL'} AS DOUBLE) AS _kpi_denominator "
+            f"FROM {source} WHERE {' AND '.join(where)} GROUP BY ALL"
+        )
         ratio = m.denominator is not None
     elif isinstance(m, QueryMeasure):
         if not kpi.explain.records:
-            raise NoRecords(f"KPI {kpi.id} is computed by a query whose declaration names no record query "
-                            "(explain.records): its value cannot be listed record by record")
+            raise NoRecords(
+                f"KPI {kpi.id} is computed by a query whose declaration names no record query "
+                "(explain.records): its value cannot be listed record by record"
+            )
         denominator = "CAST(q.denominator AS DOUBLE)" if m.has_denominator else "NULL"
-        inner = (f"SELECT q.*, CAST(q.unit_code AS VARCHAR) AS _kpi_unit, CAST(q.numerator AS DOUBLE) AS _kpi_numerator, "
-                 f"{denominator} AS _kpi_denominator FROM ({kpi.explain.records}) AS q "
-                 f"WHERE {_query_period(kpi, m, current)} = '{period.key}' "
-                 f"AND CAST(q.unit_code AS VARCHAR) IN (SELECT unit_code FROM {units_table})")
+        inner = (
+            f"SELECT q.*, CAST(q.unit_code AS VARCHAR) AS _kpi_unit, CAST(q.numerator AS DOUBLE) AS _kpi_numerator, "
+            f"{denominator} AS _kpi_denominator FROM ({kpi.explain.records}) AS q "
+            f"WHERE {_query_period(kpi, m, current)} = '{period.key}' "
+            f"AND CAST(q.unit_code AS VARCHAR) IN (SELECT unit_code FROM {units_table})"
+        )
         ratio = m.has_denominator
     else:
         raise NoRecords(f"KPI {kpi.id} is a ratio of two KPIs: it explains through {m.numerator} and {m.denominator}")
@@ -134,8 +146,10 @@ def records_sql(kpi: Kpi, period: Period, current: Period, province: str, units_
         against = f"{part} > 0" if lower else "false"
         default_impact = part if lower else f"-{part}"
     impact = f"CAST(({kpi.explain.impact}) AS DOUBLE)" if kpi.explain.impact else default_impact
-    return (f"SELECT *, {against} AS _kpi_against, {impact} AS _kpi_impact FROM ({inner}) "
-            f"WHERE coalesce(_kpi_numerator, 0) <> 0 OR coalesce(_kpi_denominator, 0) <> 0")
+    return (
+        f"SELECT *, {against} AS _kpi_against, {impact} AS _kpi_impact FROM ({inner}) "
+        f"WHERE coalesce(_kpi_numerator, 0) <> 0 OR coalesce(_kpi_denominator, 0) <> 0"
+    )
 
 
 def compile_kpi(kpi: Kpi, periods: list[Period], current: Period, province: str) -> str:
@@ -143,10 +157,14 @@ def compile_kpi(kpi: Kpi, periods: list[Period], current: Period, province: str)
     base = base_sql(kpi, periods, current, province)
     keys = _keys(periods)
     if kpi.rollup == "none":
-        return (f"SELECT unit_code, period, sum(numerator) AS numerator, sum(denominator) AS denominator "
-                f"FROM ({base}) WHERE period IN ({keys}) GROUP BY ALL")
+        return (
+            f"SELECT unit_code, period, sum(numerator) AS numerator, sum(denominator) AS denominator "
+            f"FROM ({base}) WHERE period IN ({keys}) GROUP BY ALL"
+        )
     agg = "sum" if kpi.rollup == "add" else "max"
-    return (f"SELECT coalesce(a.ancestor, b.unit_code) AS unit_code, b.period, "
-            f"{agg}(b.numerator) AS numerator, {agg}(b.denominator) AS denominator "
-            f"FROM ({base}) AS b LEFT JOIN {ANCESTORS_VIEW} AS a ON a.unit_code = b.unit_code "
-            f"WHERE b.period IN ({keys}) GROUP BY ALL")
+    return (
+        f"SELECT coalesce(a.ancestor, b.unit_code) AS unit_code, b.period, "
+        f"{agg}(b.numerator) AS numerator, {agg}(b.denominator) AS denominator "
+        f"FROM ({base}) AS b LEFT JOIN {ANCESTORS_VIEW} AS a ON a.unit_code = b.unit_code "
+        f"WHERE b.period IN ({keys}) GROUP BY ALL"
+    )

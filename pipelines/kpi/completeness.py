@@ -44,8 +44,11 @@ def completion_rule(kpi: Kpi, catalog: Catalog) -> str:
     if kpi.is_snapshot:
         return "now"
     if isinstance(measure, RatioOfKpis):
-        inputs = {completion_rule(catalog.kpis[k], catalog) for k in (measure.numerator, measure.denominator)
-                  if k in catalog.kpis}
+        inputs = {
+            completion_rule(catalog.kpis[k], catalog)
+            for k in (measure.numerator, measure.denominator)
+            if k in catalog.kpis
+        }
         if len(inputs) == 1:
             return inputs.pop()
     if _reporting_feeds(kpi, catalog):
@@ -60,9 +63,11 @@ def _reporting_feeds(kpi: Kpi, catalog: Catalog) -> list:
 def check_rule(kpi: Kpi, catalog: Catalog) -> None:
     """ValueError when the KPI's rule cannot apply (a `deadline` with no source feed declaring one)."""
     if completion_rule(kpi, catalog) == "deadline" and not _reporting_feeds(kpi, catalog):
-        raise ValueError(f"KPI {kpi.id}: period_complete 'deadline' needs a source feed that declares "
-                         f"`reporting:` with a deadline (sources: {', '.join(kpi.sources) or 'none'}); "
-                         "declare period_end or reported instead")
+        raise ValueError(
+            f"KPI {kpi.id}: period_complete 'deadline' needs a source feed that declares "
+            f"`reporting:` with a deadline (sources: {', '.join(kpi.sources) or 'none'}); "
+            "declare period_end or reported instead"
+        )
 
 
 def reports_due_at(kpi: Kpi, catalog: Catalog, start: date, end: date) -> datetime | None:
@@ -86,16 +91,25 @@ def period_states(kpi: Kpi, catalog: Catalog, rows: pl.DataFrame, now: datetime)
         return pl.Series("period_state", [COMPLETE] * rows.height, pl.String)
     if rule == "reported":
         reported = rows.filter(pl.col("value").is_not_null())["period_end"].max()
-        return pl.Series("period_state", [COMPLETE if reported is not None and end is not None and end <= reported
-                                          else RUNNING for end in rows["period_end"]], pl.String)
+        return pl.Series(
+            "period_state",
+            [
+                COMPLETE if reported is not None and end is not None and end <= reported else RUNNING
+                for end in rows["period_end"]
+            ],
+            pl.String,
+        )
     today = now.astimezone(TIMEZONE).date()
     if rule == "period_end":
-        return pl.Series("period_state", [COMPLETE if end is not None and end < today else RUNNING
-                                          for end in rows["period_end"]], pl.String)
+        return pl.Series(
+            "period_state",
+            [COMPLETE if end is not None and end < today else RUNNING for end in rows["period_end"]],
+            pl.String,
+        )
     check_rule(kpi, catalog)
     due: dict[tuple, datetime | None] = {}
     states = []
-    for start, end in zip(rows["period_start"], rows["period_end"]):
+    for start, end in zip(rows["period_start"], rows["period_end"], strict=False):
         if (start, end) not in due:
             due[(start, end)] = reports_due_at(kpi, catalog, start, end) if start and end else None
         moment = due[(start, end)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -26,9 +26,28 @@ from pipelines.kpi.trust import input_health
 from pipelines.warehouse import committed, has_clean_table, table_exists
 from pipelines.warehouse.tables import KPI_DDL, ensure_clean_table
 
-VALUE_COLUMNS = ["kpi_id", "unit_code", "period", "period_start", "period_end", "value", "numerator",
-                 "denominator", "target", "status", "previous_value", "previous_status", "streak", "escalated",
-                 "computed_at", "stale_feeds", "blocked_batches", "quarantined_rows", "inputs_degraded", "period_state"]
+VALUE_COLUMNS = [
+    "kpi_id",
+    "unit_code",
+    "period",
+    "period_start",
+    "period_end",
+    "value",
+    "numerator",
+    "denominator",
+    "target",
+    "status",
+    "previous_value",
+    "previous_status",
+    "streak",
+    "escalated",
+    "computed_at",
+    "stale_feeds",
+    "blocked_batches",
+    "quarantined_rows",
+    "inputs_degraded",
+    "period_state",
+]
 
 
 @dataclass
@@ -99,8 +118,13 @@ def _has_inputs(con, kpi: Kpi, catalog: Catalog) -> bool:
 
 def _period_frame(periods: list[Period]) -> pl.DataFrame:
     """(period, period_start, period_end) of each period."""
-    return pl.DataFrame({"period": [p.key for p in periods], "period_start": [p.start for p in periods],
-                         "period_end": [p.end for p in periods]})
+    return pl.DataFrame(
+        {
+            "period": [p.key for p in periods],
+            "period_start": [p.start for p in periods],
+            "period_end": [p.end for p in periods],
+        }
+    )
 
 
 def _targets(con, kpi: Kpi, periods: list[Period], now: datetime) -> pl.DataFrame:
@@ -109,8 +133,9 @@ def _targets(con, kpi: Kpi, periods: list[Period], now: datetime) -> pl.DataFram
         return frame.with_columns(target=pl.lit(kpi.target, pl.Float64)).select("period", "target")
     con.register("_kpi_periods", frame)
     try:
-        return con.sql(f"SELECT period, CAST(({substitute(kpi.target_sql, now)}) AS DOUBLE) AS target "
-                       "FROM _kpi_periods").pl()
+        return con.sql(
+            f"SELECT period, CAST(({substitute(kpi.target_sql, now)}) AS DOUBLE) AS target FROM _kpi_periods"
+        ).pl()
     finally:
         con.unregister("_kpi_periods")
 
@@ -120,31 +145,48 @@ FEEDS_VIEW = "decl_feeds"  # the declared feeds, for query measures: feed, owner
 
 def declared_feeds(catalog: Catalog) -> pl.DataFrame:
     feeds = catalog.feeds.values()
-    return pl.DataFrame({"feed": [f.id for f in feeds], "owner": [f.owner for f in feeds],
-                         "source_kind": [f.source.kind for f in feeds], "schedule": [f.schedule for f in feeds]},
-                        schema={"feed": pl.String, "owner": pl.String, "source_kind": pl.String, "schedule": pl.String})
+    return pl.DataFrame(
+        {
+            "feed": [f.id for f in feeds],
+            "owner": [f.owner for f in feeds],
+            "source_kind": [f.source.kind for f in feeds],
+            "schedule": [f.schedule for f in feeds],
+        },
+        schema={"feed": pl.String, "owner": pl.String, "source_kind": pl.String, "schedule": pl.String},
+    )
 
 
 NUMBERS = {"unit_code": pl.String, "period": pl.String, "numerator": pl.Float64, "denominator": pl.Float64}
 
 
-def _numbers(con, kpi: Kpi, catalog: Catalog, periods: list[Period], current: Period, now: datetime,
-             done: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def _numbers(
+    con,
+    kpi: Kpi,
+    catalog: Catalog,
+    periods: list[Period],
+    current: Period,
+    now: datetime,
+    done: dict[str, pl.DataFrame],
+) -> pl.DataFrame:
     """(unit_code, period, numerator, denominator) of the KPI, rolled up."""
     m = kpi.measure
     if isinstance(m, RatioOfKpis):
+
         def values(kpi_id: str, name: str) -> pl.DataFrame:
             return done[kpi_id].select("unit_code", "period", pl.col("value").alias(name))
-        return values(m.numerator, "numerator").join(values(m.denominator, "denominator"),
-                                                     on=["unit_code", "period"], how="full", coalesce=True)
+
+        return values(m.numerator, "numerator").join(
+            values(m.denominator, "denominator"), on=["unit_code", "period"], how="full", coalesce=True
+        )
     if not _has_inputs(con, kpi, catalog):
         return pl.DataFrame(schema=NUMBERS)
     sql = substitute(compile_kpi(kpi, periods, current, catalog.org_units.province), now)
     return con.sql(sql).pl().cast(NUMBERS)
 
 
-def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: datetime,
-                done: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def compute_kpi(
+    con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: datetime, done: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
     """The rows of one KPI for these periods: every expected unit, with a value or no_data."""
     today = now.astimezone(TIMEZONE).date()
     current = period_of(kpi.grain.period, today)
@@ -152,38 +194,56 @@ def compute_kpi(con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: dat
     expected = spine(kpi, periods, catalog.org_units)
     known = unit_kinds(catalog.org_units)
     # units the tree does not know keep their own rows; known units appear at the kinds the KPI shows
-    shown = numbers.filter(~pl.col("unit_code").is_in(list(known))
-                           | pl.col("unit_code").is_in(shown_units(kpi, catalog.org_units)))
+    shown = numbers.filter(
+        ~pl.col("unit_code").is_in(list(known)) | pl.col("unit_code").is_in(shown_units(kpi, catalog.org_units))
+    )
     extra = shown.join(expected, on=["unit_code", "period"], how="anti").join(_period_frame(periods), on="period")
-    rows = pl.concat([expected.join(shown, on=["unit_code", "period"], how="left"),
-                      extra.select(expected.columns + ["numerator", "denominator"])])
-    ratio = isinstance(kpi.measure, RatioOfKpis) or (
-        isinstance(kpi.measure, TableMeasure) and kpi.measure.denominator is not None) or (
-        isinstance(kpi.measure, QueryMeasure) and kpi.measure.has_denominator)
+    rows = pl.concat(
+        [
+            expected.join(shown, on=["unit_code", "period"], how="left"),
+            extra.select(expected.columns + ["numerator", "denominator"]),
+        ]
+    )
+    ratio = (
+        isinstance(kpi.measure, RatioOfKpis)
+        or (isinstance(kpi.measure, TableMeasure) and kpi.measure.denominator is not None)
+        or (isinstance(kpi.measure, QueryMeasure) and kpi.measure.has_denominator)
+    )
     if ratio:
         value = pl.when(pl.col("denominator") > 0).then(kpi.scale * pl.col("numerator") / pl.col("denominator"))
     else:
         value = pl.col("numerator")
     health = input_health(con, kpi, catalog, periods, current, now, is_snapshot(kpi), done)
-    rows = (rows.join(health, on=["unit_code", "period"], how="left")
-            .with_columns(pl.col("blocked_batches").fill_null(0), pl.col("quarantined_rows").fill_null(0),
-                          pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String))))
-            .with_columns(inputs_degraded=(pl.col("stale_feeds").list.len() > 0) | (pl.col("blocked_batches") > 0)
-                          | (pl.col("quarantined_rows") > 0)))
-    return (rows.join(_targets(con, kpi, periods, now), on="period", how="left")
-            .with_columns(value=value, kpi_id=pl.lit(kpi.id))
-            .with_columns(status=status_expr(kpi))  # on the exact value: one on its target is on target
-            .with_columns(pl.col("value").round(6)))
+    rows = (
+        rows.join(health, on=["unit_code", "period"], how="left")
+        .with_columns(
+            pl.col("blocked_batches").fill_null(0),
+            pl.col("quarantined_rows").fill_null(0),
+            pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String))),
+        )
+        .with_columns(
+            inputs_degraded=(pl.col("stale_feeds").list.len() > 0)
+            | (pl.col("blocked_batches") > 0)
+            | (pl.col("quarantined_rows") > 0)
+        )
+    )
+    return (
+        rows.join(_targets(con, kpi, periods, now), on="period", how="left")
+        .with_columns(value=value, kpi_id=pl.lit(kpi.id))
+        .with_columns(status=status_expr(kpi))  # on the exact value: one on its target is on target
+        .with_columns(pl.col("value").round(6))
+    )
 
 
-def compute_kpis(con, catalog: Catalog, now: datetime | None = None, period: str | None = None,
-                 kpi_ids: list[str] | None = None) -> KpiRun:
+def compute_kpis(
+    con, catalog: Catalog, now: datetime | None = None, period: str | None = None, kpi_ids: list[str] | None = None
+) -> KpiRun:
     """Compute the KPIs (all by default) for their recent periods, or for one period, and store them
     (the run is recorded in ops.runs and the metrics state published)."""
     from pipelines.metrics.runs import recorded_run
 
     with recorded_run(con, catalog, "kpis"):
-        return _compute(con, catalog, now or datetime.now(timezone.utc), period, kpi_ids)
+        return _compute(con, catalog, now or datetime.now(UTC), period, kpi_ids)
 
 
 def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: list[str] | None) -> KpiRun:
@@ -203,8 +263,11 @@ def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: 
         for kpi in in_order(catalog.kpis, kpi_ids):
             periods = periods_for(kpi, today, asked)
             if not periods:
-                run.skipped[kpi.id] = ("a snapshot of the current state: past periods keep their last value"
-                                       if is_snapshot(kpi) else f"no {kpi.grain.period} period contains {period}")
+                run.skipped[kpi.id] = (
+                    "a snapshot of the current state: past periods keep their last value"
+                    if is_snapshot(kpi)
+                    else f"no {kpi.grain.period} period contains {period}"
+                )
                 done[kpi.id] = pl.DataFrame(schema={"unit_code": pl.String, "period": pl.String, "value": pl.Float64})
                 continue
             t0 = time.perf_counter()
@@ -228,9 +291,10 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     con.execute(KPI_DDL)
     if fresh is None or fresh.is_empty():
         return pl.DataFrame()
-    computed_at = now.astimezone(timezone.utc)
-    fresh = fresh.with_columns(computed_at=pl.lit(computed_at).cast(pl.Datetime("us", "UTC")),
-                               period_state=pl.lit(None, pl.String))
+    computed_at = now.astimezone(UTC)
+    fresh = fresh.with_columns(
+        computed_at=pl.lit(computed_at).cast(pl.Datetime("us", "UTC")), period_state=pl.lit(None, pl.String)
+    )
     kpi_ids = fresh["kpi_id"].unique().to_list()
     con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
     stored = con.sql("SELECT * FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)").pl()
@@ -238,22 +302,41 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     stored = stored.with_columns(pl.col("computed_at").dt.convert_time_zone("UTC"))
     replaced = fresh.select("kpi_id", "period").unique()
     kept = stored.join(replaced, on=["kpi_id", "period"], how="anti")
-    merged = pl.concat([kept.select(VALUE_COLUMNS), fresh.with_columns(
-        previous_value=pl.lit(None, pl.Float64), previous_status=pl.lit(None, pl.String),
-        streak=pl.lit(None, pl.Int32), escalated=pl.lit(None, pl.Boolean)).select(VALUE_COLUMNS)],
-        how="vertical_relaxed")
-    merged = pl.concat([with_streaks(judged(catalog.kpis[k], catalog, merged.filter(pl.col("kpi_id") == k), now),
-                                     catalog.kpis[k]) for k in kpi_ids])
+    merged = pl.concat(
+        [
+            kept.select(VALUE_COLUMNS),
+            fresh.with_columns(
+                previous_value=pl.lit(None, pl.Float64),
+                previous_status=pl.lit(None, pl.String),
+                streak=pl.lit(None, pl.Int32),
+                escalated=pl.lit(None, pl.Boolean),
+            ).select(VALUE_COLUMNS),
+        ],
+        how="vertical_relaxed",
+    )
+    merged = pl.concat(
+        [
+            with_streaks(judged(catalog.kpis[k], catalog, merged.filter(pl.col("kpi_id") == k), now), catalog.kpis[k])
+            for k in kpi_ids
+        ]
+    )
     fresh = merged.join(replaced, on=["kpi_id", "period"], how="semi")
-    before = stored.select("kpi_id", "unit_code", "period", pl.col("value").alias("_old_value"),
-                           pl.col("status").alias("_old_status"))
-    changes = (fresh.join(before, on=["kpi_id", "unit_code", "period"], how="left")
-               .filter(pl.col("_old_status").is_null() | (pl.col("_old_status") != pl.col("status"))
-                       | ~pl.col("value").eq_missing(pl.col("_old_value")))
-               .select("kpi_id", "unit_code", "period", "value", "status", "computed_at"))
+    before = stored.select(
+        "kpi_id", "unit_code", "period", pl.col("value").alias("_old_value"), pl.col("status").alias("_old_status")
+    )
+    changes = (
+        fresh.join(before, on=["kpi_id", "unit_code", "period"], how="left")
+        .filter(
+            pl.col("_old_status").is_null()
+            | (pl.col("_old_status") != pl.col("status"))
+            | ~pl.col("value").eq_missing(pl.col("_old_value"))
+        )
+        .select("kpi_id", "unit_code", "period", "value", "status", "computed_at")
+    )
     con.register("_kpi_values", merged.select(VALUE_COLUMNS))
     con.register("_kpi_changes", changes)
     con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
+
     def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
         con.execute("INSERT INTO marts.kpi_values BY NAME SELECT * FROM _kpi_values")

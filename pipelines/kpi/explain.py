@@ -10,9 +10,8 @@ denominator. A ratio_of_kpis KPI explains through its two inputs.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -31,8 +30,12 @@ PAGE_SIZE, MAX_PAGE_SIZE = 50, 5000
 PART_COLUMNS = ("_kpi_unit", "_kpi_numerator", "_kpi_denominator", "_kpi_impact", "_kpi_against")
 # the lineage of a record, by the columns of the table it is read from (feeds' clean tables carry the first
 # four; the deadline marts carry those of the receipt or row they come from)
-LINEAGE = {"batch_id": "_batch_id", "source_uri": "_source_uri", "source_row": "_source_row",
-           "received_at": "_received_at"}
+LINEAGE = {
+    "batch_id": "_batch_id",
+    "source_uri": "_source_uri",
+    "source_row": "_source_row",
+    "received_at": "_received_at",
+}
 HIDDEN = {"_loaded_at", "_last_seen_at", "_withdrawn_at", "computed_at"}  # bookkeeping, not what a record says
 DEFAULT_IMPACT = {
     "lower_is_better": {"vi": "Phần đóng góp", "en": "Contribution"},
@@ -62,16 +65,36 @@ class Explanation:
     unavailable: str | None = None  # why the records cannot be listed
 
     def to_dict(self) -> dict:
-        return {"kpi_id": self.kpi_id, "unit": self.unit, "period": self.period, "as_of": self.as_of.isoformat(),
-                "value": self.value, "combine": self.combine, "numerator": self.numerator,
-                "denominator": self.denominator, "records_total": self.records_total,
-                "against_total": self.against_total, "page": self.page, "page_size": self.page_size,
-                "impact_name": self.impact_name, "records": self.records, "unavailable": self.unavailable,
-                "inputs": {role: e.to_dict() for role, e in self.inputs.items()}}
+        return {
+            "kpi_id": self.kpi_id,
+            "unit": self.unit,
+            "period": self.period,
+            "as_of": self.as_of.isoformat(),
+            "value": self.value,
+            "combine": self.combine,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "records_total": self.records_total,
+            "against_total": self.against_total,
+            "page": self.page,
+            "page_size": self.page_size,
+            "impact_name": self.impact_name,
+            "records": self.records,
+            "unavailable": self.unavailable,
+            "inputs": {role: e.to_dict() for role, e in self.inputs.items()},
+        }
 
 
-def explain(con, catalog: Catalog, kpi_id: str, unit: str, period: str | None = None, page: int = 1,
-            page_size: int = PAGE_SIZE, now: datetime | None = None) -> Explanation:
+def explain(
+    con,
+    catalog: Catalog,
+    kpi_id: str,
+    unit: str,
+    period: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> Explanation:
     """The records behind one stored KPI value (by default of the period every surface shows: the latest complete
     one), one page of them, sorted by how
     much each counts against the KPI. The records are judged as of the moment the value was computed."""
@@ -81,22 +104,29 @@ def explain(con, catalog: Catalog, kpi_id: str, unit: str, period: str | None = 
     value = _stored_value(con, kpi_id, unit, period)
     if value is None and period is None:
         raise LookupError(f"KPI {kpi_id} has no value for unit {unit!r}: run `ioc kpi compute`, or name a period")
-    moment = value["computed_at"] if value else (now or datetime.now(timezone.utc))
+    moment = value["computed_at"] if value else (now or datetime.now(UTC))
     asked = _period(kpi, value["period"] if value else period)
     page, page_size = max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
-    e = Explanation(kpi_id=kpi_id, unit=unit, period=asked.key, as_of=moment, value=value, page=page,
-                    page_size=page_size, combine="max" if kpi.rollup == "max" else "sum")
+    e = Explanation(
+        kpi_id=kpi_id,
+        unit=unit,
+        period=asked.key,
+        as_of=moment,
+        value=value,
+        page=page,
+        page_size=page_size,
+        combine="max" if kpi.rollup == "max" else "sum",
+    )
     if isinstance(kpi.measure, RatioOfKpis):
         for role in ("numerator", "denominator"):
-            e.inputs[role] = explain(con, catalog, getattr(kpi.measure, role), unit, asked.key, page, page_size,
-                                     moment)
+            e.inputs[role] = explain(con, catalog, getattr(kpi.measure, role), unit, asked.key, page, page_size, moment)
             stored = e.inputs[role].value
             setattr(e, role, stored["value"] if stored else None)
-        e.unavailable = (f"{kpi_id} = {kpi.measure.numerator} ÷ {kpi.measure.denominator}: "
-                         "its records are those of its two inputs")
+        e.unavailable = (
+            f"{kpi_id} = {kpi.measure.numerator} ÷ {kpi.measure.denominator}: its records are those of its two inputs"
+        )
         return e
-    e.impact_name = (kpi.explain.impact_name.model_dump() if kpi.explain.impact_name
-                     else DEFAULT_IMPACT[kpi.direction])
+    e.impact_name = kpi.explain.impact_name.model_dump() if kpi.explain.impact_name else DEFAULT_IMPACT[kpi.direction]
     if isinstance(kpi.measure, TableMeasure):
         schema, _, table = kpi.measure.from_.rpartition(".")
         if not table_exists(con, schema or "clean", table):
@@ -104,8 +134,7 @@ def explain(con, catalog: Catalog, kpi_id: str, unit: str, period: str | None = 
             return e
     current = period_of(kpi.grain.period, moment.astimezone(TIMEZONE).date())
     try:
-        sql = records_sql(kpi, asked, current, catalog.org_units.province, UNITS_VIEW,
-                          _green_bound(kpi, value))
+        sql = records_sql(kpi, asked, current, catalog.org_units.province, UNITS_VIEW, _green_bound(kpi, value))
     except NoRecords as exc:
         e.unavailable = str(exc)
         return e
@@ -114,8 +143,10 @@ def explain(con, catalog: Catalog, kpi_id: str, unit: str, period: str | None = 
     con.register(UNITS_VIEW, _units(kpi, catalog, unit))
     con.register(FEEDS_VIEW, declared_feeds(catalog))  # query measures read the declared feeds
     try:
-        totals = con.sql(f"SELECT count(*), count(*) FILTER (WHERE _kpi_against), {e.combine}(_kpi_numerator), "
-                         f"{e.combine}(_kpi_denominator) FROM ({sql})").fetchone()
+        totals = con.sql(
+            f"SELECT count(*), count(*) FILTER (WHERE _kpi_against), {e.combine}(_kpi_numerator), "
+            f"{e.combine}(_kpi_denominator) FROM ({sql})"
+        ).fetchone()
         e.records_total, e.against_total, e.numerator, e.denominator = totals
         source = _feed_of(kpi)
         e.records = [_record(row, source) for row in _page(con, sql, page, page_size).iter_rows(named=True)]
@@ -137,8 +168,10 @@ def _stored_value(con, kpi_id: str, unit: str, period: str | None) -> dict | Non
     from pipelines.kpi.present import latest, stored_values
 
     if period:  # the period asked for, complete or running
-        rows = con.sql(f"SELECT * FROM {stored_values(con)} WHERE kpi_id = ? AND unit_code = ? AND period = ?",
-                       params=[kpi_id, unit, period]).pl()
+        rows = con.sql(
+            f"SELECT * FROM {stored_values(con)} WHERE kpi_id = ? AND unit_code = ? AND period = ?",
+            params=[kpi_id, unit, period],
+        ).pl()
     else:  # the period shown by default: the latest complete one
         rows = latest(con, kpi_id, unit)
     if rows.is_empty():
@@ -187,8 +220,9 @@ def _page(con, sql: str, page: int, page_size: int) -> pl.DataFrame:
     from pipelines.warehouse import quote
 
     columns = [c for c in con.sql(f"SELECT * FROM ({sql}) LIMIT 0").columns if c not in PART_COLUMNS]
-    order = ", ".join(["_kpi_against DESC", "_kpi_impact DESC NULLS LAST", "_kpi_unit"]
-                      + [f"{quote(c)} NULLS LAST" for c in columns])
+    order = ", ".join(
+        ["_kpi_against DESC", "_kpi_impact DESC NULLS LAST", "_kpi_unit"] + [f"{quote(c)} NULLS LAST" for c in columns]
+    )
     return con.sql(f"SELECT * FROM ({sql}) ORDER BY {order} LIMIT {page_size} OFFSET {(page - 1) * page_size}").pl()
 
 
@@ -201,10 +235,16 @@ def _record(row: dict, feed: str | None) -> dict:
     found = re.search(FILE_NAME_IN_URI, lineage["source_uri"] or "")
     lineage["file"] = found.group(1) if found else None  # the department's file, as it was named
     lineage["cell"] = row.get("source_cell")  # a form's figure: its cell on the sheet (F12)
-    fields = {k: v for k, v in row.items()
-              if k not in PART_COLUMNS and k not in HIDDEN and k not in LINEAGE.values()}
-    return {"unit_code": row["_kpi_unit"], "numerator": row["_kpi_numerator"], "denominator": row["_kpi_denominator"],
-            "impact": row["_kpi_impact"], "against": bool(row["_kpi_against"]), "lineage": lineage, "fields": fields}
+    fields = {k: v for k, v in row.items() if k not in PART_COLUMNS and k not in HIDDEN and k not in LINEAGE.values()}
+    return {
+        "unit_code": row["_kpi_unit"],
+        "numerator": row["_kpi_numerator"],
+        "denominator": row["_kpi_denominator"],
+        "impact": row["_kpi_impact"],
+        "against": bool(row["_kpi_against"]),
+        "lineage": lineage,
+        "fields": fields,
+    }
 
 
 def write_csv(e: Explanation, out) -> int:
@@ -228,8 +268,11 @@ def write_csv(e: Explanation, out) -> int:
     written = 0
     for _, part in listed:
         for r in part.records:
-            row = ([part.kpi_id, part.period, r["unit_code"], r["against"], r["impact"], r["numerator"],
-                    r["denominator"]] + [r["fields"].get(f) for f in fields] + [r["lineage"].get(k) for k in lineage])
+            row = (
+                [part.kpi_id, part.period, r["unit_code"], r["against"], r["impact"], r["numerator"], r["denominator"]]
+                + [r["fields"].get(f) for f in fields]
+                + [r["lineage"].get(k) for k in lineage]
+            )
             writer.writerow([safe_value(v) for v in row])
             written += 1
     return written

@@ -7,7 +7,7 @@ computed), and not judged unless the KPI declares judge_running (its status is t
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -19,11 +19,14 @@ STATUS_LABELS = {
     "amber": {"vi": "Cảnh báo", "en": "warning", "symbol": "▲", "style": "yellow"},
     "red": {"vi": "Không đạt", "en": "off target", "symbol": "✖", "style": "bold red"},
     "no_data": {"vi": "Không có dữ liệu", "en": "no data", "symbol": "○", "style": "dim"},
-    "running": {"vi": "Chưa đánh giá (kỳ chưa kết thúc)", "en": "not judged (period running)", "symbol": "◌",
-                "style": "cyan"},
+    "running": {
+        "vi": "Chưa đánh giá (kỳ chưa kết thúc)",
+        "en": "not judged (period running)",
+        "symbol": "◌",
+        "style": "cyan",
+    },
 }
-UNIT_SUFFIX = {"percent": "%", "count": "", "days": " ngày", "hours": " giờ", "seconds": " s", "vnd": " ₫",
-               "ratio": ""}
+UNIT_SUFFIX = {"percent": "%", "count": "", "days": " ngày", "hours": " giờ", "seconds": " s", "vnd": " ₫", "ratio": ""}
 STATUS_ORDER = {"red": 0, "amber": 1, "no_data": 2, "running": 3, "green": 4}
 TO_DATE = {"vi": "đến ngày {d}", "en": "to date {d}"}
 
@@ -50,22 +53,23 @@ def as_of_moment(text: str) -> datetime:
     otherwise), or a date, meaning its last instant in Vietnam. ValueError says what is expected."""
     vietnam = ZoneInfo("Asia/Ho_Chi_Minh")
     try:
-        return datetime.combine(date.fromisoformat(text), time.max, vietnam).astimezone(timezone.utc)
+        return datetime.combine(date.fromisoformat(text), time.max, vietnam).astimezone(UTC)
     except ValueError:
         pass
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("expected a date (2026-11-20) or a date and time (2026-11-20T17:00, "
-                         "2026-11-20T10:00:00+00:00)") from None
+        raise ValueError(
+            "expected a date (2026-11-20) or a date and time (2026-11-20T17:00, 2026-11-20T10:00:00+00:00)"
+        ) from None
     try:
-        return (moment if moment.tzinfo else moment.replace(tzinfo=vietnam)).astimezone(timezone.utc)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=vietnam)).astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00 in Vietnam is a moment of year 0 in UTC
         raise ValueError(f"{text} falls outside the years 1 to 9999 once in UTC") from None
 
 
 def to_date_text(day: date | None) -> str:
-    """"đến ngày 03/12 / to date 03/12": how far a running period's value goes (the day it was computed)."""
+    """ "đến ngày 03/12 / to date 03/12": how far a running period's value goes (the day it was computed)."""
     if day is None:
         return ""
     text = f"{day.day:02d}/{day.month:02d}"
@@ -83,12 +87,12 @@ def stored_values(con) -> str:
     """marts.kpi_values with period_state (a value stored before the column existed was judged: complete) and
     to_date (a running period's local day of computation). An earlier snapshot (--as-of) may lack the column."""
     columns = {c[0] for c in con.execute("SELECT * FROM marts.kpi_values LIMIT 0").description}
-    to_date = ("CASE WHEN period_state = 'running' THEN CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE) END "
-               "AS to_date")
+    to_date = (
+        "CASE WHEN period_state = 'running' THEN CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE) END AS to_date"
+    )
     if "period_state" not in columns:
         return "(SELECT *, 'complete' AS period_state, CAST(NULL AS DATE) AS to_date FROM marts.kpi_values)"
-    return (f"(SELECT * REPLACE (coalesce(period_state, 'complete') AS period_state), {to_date} "
-            "FROM marts.kpi_values)")
+    return f"(SELECT * REPLACE (coalesce(period_state, 'complete') AS period_state), {to_date} FROM marts.kpi_values)"
 
 
 def _where(kpi_id: str | None, unit: str | None) -> tuple[str, list]:
@@ -103,30 +107,36 @@ def _where(kpi_id: str | None, unit: str | None) -> tuple[str, list]:
 
 
 # per KPI: the period shown by default (its latest complete one; without any, its latest, running)
-SHOWN = ("coalesce(max(CASE WHEN period_state = 'complete' THEN period END) OVER (PARTITION BY kpi_id), "
-         "max(period) OVER (PARTITION BY kpi_id))")
+SHOWN = (
+    "coalesce(max(CASE WHEN period_state = 'complete' THEN period END) OVER (PARTITION BY kpi_id), "
+    "max(period) OVER (PARTITION BY kpi_id))"
+)
 
 
 def latest(con, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:
     """Each KPI (or one) for one unit or for every unit, in the period shown by default: its latest complete
     period (a KPI with none yet: its latest, labelled running)."""
     clause, params = _where(kpi_id, unit)
-    return con.sql(f"SELECT * FROM {stored_values(con)} {clause} QUALIFY period = {SHOWN} ORDER BY kpi_id, unit_code",
-                   params=params).pl()
+    return con.sql(
+        f"SELECT * FROM {stored_values(con)} {clause} QUALIFY period = {SHOWN} ORDER BY kpi_id, unit_code",
+        params=params,
+    ).pl()
 
 
 def running(con, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:
     """The period still running after the one shown by default (the next to complete), per KPI: what a wall
     shows beside it, labelled to date."""
     clause, params = _where(kpi_id, unit)
-    return con.sql(f"""
+    return con.sql(
+        f"""
         SELECT * EXCLUDE (_shown) FROM (SELECT *, {SHOWN} AS _shown FROM {stored_values(con)} {clause})
         WHERE period_state = 'running' AND period > _shown
-        QUALIFY period = min(period) OVER (PARTITION BY kpi_id) ORDER BY kpi_id, unit_code""", params=params).pl()
+        QUALIFY period = min(period) OVER (PARTITION BY kpi_id) ORDER BY kpi_id, unit_code""",
+        params=params,
+    ).pl()
 
 
-def in_period(con, kpis: dict[str, Kpi], key: str, kpi_id: str | None = None,
-              unit: str | None = None) -> pl.DataFrame:
+def in_period(con, kpis: dict[str, Kpi], key: str, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:
     """Each KPI (or one) in the period of its type containing the first day of the period `key` names
     (2026-12: December for a monthly KPI, 2026-Q4 for a quarterly one), complete or running."""
     from pipelines.calendar.periods import period_of
@@ -142,11 +152,13 @@ def in_period(con, kpis: dict[str, Kpi], key: str, kpi_id: str | None = None,
                 continue
     clause, params = _where(kpi_id, unit)
     clause = (clause + " AND " if clause else "WHERE ") + "list_contains(?, kpi_id || '|' || period)"
-    return con.sql(f"SELECT * FROM {stored_values(con)} {clause} ORDER BY kpi_id, unit_code",
-                   params=params + [wanted]).pl()
+    return con.sql(
+        f"SELECT * FROM {stored_values(con)} {clause} ORDER BY kpi_id, unit_code", params=params + [wanted]
+    ).pl()
 
 
 def history(con, kpi_id: str, unit: str) -> pl.DataFrame:
     """Every stored period of one KPI for one unit, oldest first: the trend (running periods labelled)."""
-    return con.sql(f"SELECT * FROM {stored_values(con)} WHERE kpi_id = ? AND unit_code = ? ORDER BY period",
-                   params=[kpi_id, unit]).pl()
+    return con.sql(
+        f"SELECT * FROM {stored_values(con)} WHERE kpi_id = ? AND unit_code = ? ORDER BY period", params=[kpi_id, unit]
+    ).pl()

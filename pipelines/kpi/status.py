@@ -19,10 +19,15 @@ def status_expr(kpi: Kpi) -> pl.Expr:
         green, amber = green * pl.col("target"), amber * pl.col("target")
     value = pl.col("value")
     better = (lambda bound: value >= bound) if kpi.direction == "higher_is_better" else (lambda bound: value <= bound)
-    return (pl.when(value.is_null() | green.is_null()).then(pl.lit("no_data"))
-            .when(better(green)).then(pl.lit("green"))
-            .when(better(amber)).then(pl.lit("amber"))
-            .otherwise(pl.lit("red")))
+    return (
+        pl.when(value.is_null() | green.is_null())
+        .then(pl.lit("no_data"))
+        .when(better(green))
+        .then(pl.lit("green"))
+        .when(better(amber))
+        .then(pl.lit("amber"))
+        .otherwise(pl.lit("red"))
+    )
 
 
 def with_streaks(rows: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
@@ -32,11 +37,16 @@ def with_streaks(rows: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
     changed = (pl.col("status") != pl.col("status").shift(1)).fill_null(True)
     esc = kpi.escalation
     amber_limit = esc.amber_periods if esc.amber_periods is not None else 10**6
-    return (rows
-            .with_columns(previous_value=pl.col("value").shift(1).over("unit_code"),
-                          previous_status=pl.col("status").shift(1).over("unit_code"),
-                          _run=changed.cum_sum().over("unit_code"))
-            .with_columns(streak=(pl.int_range(pl.len()).over("unit_code", "_run") + 1).cast(pl.Int32))
-            .with_columns(escalated=((pl.col("status") == "red") & (pl.col("streak") >= esc.red_periods))
-                          | ((pl.col("status") == "amber") & (pl.col("streak") >= amber_limit)))
-            .drop("_run"))
+    return (
+        rows.with_columns(
+            previous_value=pl.col("value").shift(1).over("unit_code"),
+            previous_status=pl.col("status").shift(1).over("unit_code"),
+            _run=changed.cum_sum().over("unit_code"),
+        )
+        .with_columns(streak=(pl.int_range(pl.len()).over("unit_code", "_run") + 1).cast(pl.Int32))
+        .with_columns(
+            escalated=((pl.col("status") == "red") & (pl.col("streak") >= esc.red_periods))
+            | ((pl.col("status") == "amber") & (pl.col("streak") >= amber_limit))
+        )
+        .drop("_run")
+    )

@@ -34,10 +34,17 @@ def spine(kpi: Kpi, periods: list[Period], units: OrgUnits) -> pl.DataFrame:
     with a value or as no data."""
     kinds = kpi.grain.units if kpi.grain.units_without_data else ["province"]
     shown = set(shown_units(kpi, units, kinds))
-    rows = [(u.code, p.key, p.start, p.end) for p in periods for u in units.units
-            if u.code in shown and u.valid_from <= p.end and (u.valid_to is None or u.valid_to >= p.start)]
-    return pl.DataFrame(rows, schema={"unit_code": pl.String, "period": pl.String, "period_start": pl.Date,
-                                      "period_end": pl.Date}, orient="row")
+    rows = [
+        (u.code, p.key, p.start, p.end)
+        for p in periods
+        for u in units.units
+        if u.code in shown and u.valid_from <= p.end and (u.valid_to is None or u.valid_to >= p.start)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"unit_code": pl.String, "period": pl.String, "period_start": pl.Date, "period_end": pl.Date},
+        orient="row",
+    )
 
 
 def shown_units(kpi: Kpi, units: OrgUnits, kinds: list[str] | None = None) -> list[str]:

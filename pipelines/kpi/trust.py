@@ -30,8 +30,13 @@ from pipelines.declarations.models import Feed
 from pipelines.kpi.compile import ANCESTORS_VIEW, period_key_sql
 from pipelines.warehouse.sql import literal
 
-HEALTH = {"unit_code": pl.String, "period": pl.String, "stale_feeds": pl.List(pl.String),
-          "blocked_batches": pl.Int64, "quarantined_rows": pl.Int64}
+HEALTH = {
+    "unit_code": pl.String,
+    "period": pl.String,
+    "stale_feeds": pl.List(pl.String),
+    "blocked_batches": pl.Int64,
+    "quarantined_rows": pl.Int64,
+}
 SUCCESS = "('loaded', 'partial', 'duplicate', 'empty')"
 BLOCKED = "('quarantined', 'failed')"
 
@@ -45,18 +50,35 @@ def read_feeds(kpi: Kpi, catalog: Catalog) -> list[Feed]:
     return [catalog.feeds[i] for i in dict.fromkeys(ids) if i in catalog.feeds]
 
 
-def input_health(con, kpi: Kpi, catalog: Catalog, periods: list[Period], current: Period, now: datetime,
-                 snapshot: bool, done: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def input_health(
+    con,
+    kpi: Kpi,
+    catalog: Catalog,
+    periods: list[Period],
+    current: Period,
+    now: datetime,
+    snapshot: bool,
+    done: dict[str, pl.DataFrame],
+) -> pl.DataFrame:
     """(unit_code, period, stale_feeds, blocked_batches, quarantined_rows) of every unit and period with any.
     Run where compute runs: the session in local time, the ancestors view registered."""
     if isinstance(kpi.measure, RatioOfKpis):  # what either input had (the two usually read the same feeds)
-        inputs = [done[k].select(list(HEALTH)) for k in (kpi.measure.numerator, kpi.measure.denominator)
-                  if k in done and "stale_feeds" in done[k].columns]
+        inputs = [
+            done[k].select(list(HEALTH))
+            for k in (kpi.measure.numerator, kpi.measure.denominator)
+            if k in done and "stale_feeds" in done[k].columns
+        ]
         if not inputs:
             return pl.DataFrame(schema=HEALTH)
-        return (pl.concat(inputs).group_by("unit_code", "period")
-                .agg(pl.col("stale_feeds").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
-                     pl.col("blocked_batches").max(), pl.col("quarantined_rows").max()))
+        return (
+            pl.concat(inputs)
+            .group_by("unit_code", "period")
+            .agg(
+                pl.col("stale_feeds").list.explode(keep_nulls=False, empty_as_null=False).unique().sort(),
+                pl.col("blocked_batches").max(),
+                pl.col("quarantined_rows").max(),
+            )
+        )
     feeds = read_feeds(kpi, catalog)
     if not feeds:
         return pl.DataFrame(schema=HEALTH)
@@ -73,12 +95,20 @@ def input_health(con, kpi: Kpi, catalog: Catalog, periods: list[Period], current
         reporting = feed.reporting
         unit = f"(b.file_fields->>{literal(reporting.unit_column)})" if reporting else "NULL"
         named = f"(b.file_fields->>{literal(reporting.period_column)})" if reporting else "NULL"
-        batch_period = (f"CASE WHEN {named} IN ({keys}) THEN {named} "
-                        f"ELSE {_day_key(kpi, current, snapshot, 'CAST(b.received_at AS DATE)')} END"
-                        if reporting and reporting.period_type == kpi.grain.period and not snapshot
-                        else _day_key(kpi, current, snapshot, "CAST(b.received_at AS DATE)"))
-        same = (" AND ".join(f"(l.file_fields->>{literal(c)}) = (b.file_fields->>{literal(c)})"
-                             for c in (reporting.unit_column, reporting.period_column)) if reporting else "TRUE")
+        batch_period = (
+            f"CASE WHEN {named} IN ({keys}) THEN {named} "
+            f"ELSE {_day_key(kpi, current, snapshot, 'CAST(b.received_at AS DATE)')} END"
+            if reporting and reporting.period_type == kpi.grain.period and not snapshot
+            else _day_key(kpi, current, snapshot, "CAST(b.received_at AS DATE)")
+        )
+        same = (
+            " AND ".join(
+                f"(l.file_fields->>{literal(c)}) = (b.file_fields->>{literal(c)})"
+                for c in (reporting.unit_column, reporting.period_column)
+            )
+            if reporting
+            else "TRUE"
+        )
         counted.append(f"""
             SELECT coalesce(a.ancestor, {province}) AS unit_code, {batch_period} AS period, 1 AS blocked, 0 AS quarantined
             FROM ops.batches AS b LEFT JOIN {ANCESTORS_VIEW} AS a ON a.unit_code = {unit}
@@ -87,19 +117,34 @@ def input_health(con, kpi: Kpi, catalog: Catalog, periods: list[Period], current
                               AND l.received_at > b.received_at AND {same})""")
     counts = con.sql(f"""
         SELECT unit_code, period, sum(blocked) AS blocked_batches, sum(quarantined) AS quarantined_rows
-        FROM ({' UNION ALL '.join(counted)}) WHERE period IN ({keys}) GROUP BY ALL""").pl()
+        FROM ({" UNION ALL ".join(counted)}) WHERE period IN ({keys}) GROUP BY ALL""").pl()
     stale = _stale(con, feeds, periods, now)
     units = pl.DataFrame({"unit_code": sorted({u.code for u in catalog.org_units.units})})
-    frame = (units.join(pl.DataFrame({"period": [p.key for p in periods]}), how="cross")
-             .join(counts.cast({"blocked_batches": pl.Int64, "quarantined_rows": pl.Int64}),
-                   on=["unit_code", "period"], how="left")
-             .join(stale, on="period", how="left")
-             .with_columns(pl.col("blocked_batches").fill_null(0), pl.col("quarantined_rows").fill_null(0),
-                           pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String)))))
+    frame = (
+        units.join(pl.DataFrame({"period": [p.key for p in periods]}), how="cross")
+        .join(
+            counts.cast({"blocked_batches": pl.Int64, "quarantined_rows": pl.Int64}),
+            on=["unit_code", "period"],
+            how="left",
+        )
+        .join(stale, on="period", how="left")
+        .with_columns(
+            pl.col("blocked_batches").fill_null(0),
+            pl.col("quarantined_rows").fill_null(0),
+            pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String))),
+        )
+    )
     extra = counts.join(units, on="unit_code", how="anti")  # units the tree does not know keep their own
     if not extra.is_empty():
-        frame = pl.concat([frame, extra.join(stale, on="period", how="left").with_columns(
-            pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String))))], how="diagonal_relaxed")
+        frame = pl.concat(
+            [
+                frame,
+                extra.join(stale, on="period", how="left").with_columns(
+                    pl.col("stale_feeds").fill_null(pl.lit([], pl.List(pl.String)))
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
     return frame.select(list(HEALTH)).cast(HEALTH)
 
 
@@ -107,8 +152,9 @@ def _day_key(kpi: Kpi, current: Period, snapshot: bool, day: str) -> str:
     return literal(current.key) if snapshot else period_key_sql(kpi.grain.period, day)
 
 
-def _period_sql(kpi: Kpi, feed: Feed, current: Period, periods: list[Period], snapshot: bool, day: str,
-                record: str) -> str:
+def _period_sql(
+    kpi: Kpi, feed: Feed, current: Period, periods: list[Period], snapshot: bool, day: str, record: str
+) -> str:
     """The period a quarantined row counts for: the one it names, when it can be read from the record (a
     period written otherwise than as a key, say 08/2026, counts for the day it was quarantined)."""
     fallback = _day_key(kpi, current, snapshot, day)
@@ -143,9 +189,12 @@ def _stale(con, feeds: list[Feed], periods: list[Period], now: datetime) -> pl.D
     """(period, stale_feeds): the feeds past their stale_after at `now`, for each period ending after their
     last success (every period, for a feed that never loaded)."""
     watched = [f for f in feeds if f.stale_after]
-    last = dict(con.execute(
-        f"SELECT feed, max(loaded_at) FROM ops.batches WHERE status IN {SUCCESS} "
-        f"AND feed IN ({', '.join(literal(f.id) for f in watched) or 'NULL'}) GROUP BY feed").fetchall())
+    last = dict(
+        con.execute(
+            f"SELECT feed, max(loaded_at) FROM ops.batches WHERE status IN {SUCCESS} "
+            f"AND feed IN ({', '.join(literal(f.id) for f in watched) or 'NULL'}) GROUP BY feed"
+        ).fetchall()
+    )
     rows = []
     for period in periods:
         stale = []
@@ -156,4 +205,3 @@ def _stale(con, feeds: list[Feed], periods: list[Period], now: datetime) -> pl.D
                     stale.append(feed.id)
         rows.append({"period": period.key, "stale_feeds": stale})
     return pl.DataFrame(rows, schema={"period": pl.String, "stale_feeds": pl.List(pl.String)})
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -26,8 +26,6 @@ from pipelines.failpoints import failpoint
 from pipelines.load.publish import publish, record_key_sql
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
-from pipelines.warehouse import committed, exclusive, has_clean_table, literal, quote
-from pipelines.warehouse.tables import clean_table, ensure_clean_table
 from pipelines.load.withdrawals import (
     apply_snapshot,
     apply_tombstones,
@@ -41,6 +39,8 @@ from pipelines.validate.batch import (
     quarantine_keys,
     result_rows,
 )
+from pipelines.warehouse import committed, exclusive, has_clean_table, literal, quote
+from pipelines.warehouse.tables import clean_table, ensure_clean_table
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
 
@@ -68,17 +68,33 @@ class BatchSummary:
     data_docs_requested: bool = False  # rendering them was asked of GE's worker already (the run's last batch)
 
 
-def _record(con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime,
-            validation_seconds: float | None = None) -> None:
+def _record(
+    con, summary: BatchSummary, batch: LandedBatch, loaded_at: datetime, validation_seconds: float | None = None
+) -> None:
     con.execute(
         "INSERT INTO ops.batches (batch_id, feed, source_uri, file_name, checksum, received_at, loaded_at, "
         "rows_received, rows_loaded, rows_quarantined, rows_repeated, status, error, warnings, duplicate_of, "
         "file_fields, validation_seconds, error_vi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [summary.batch_id, summary.feed, summary.source_uri, summary.file_name, batch.checksum,
-         batch.received_at, loaded_at, summary.rows_received, summary.rows_loaded, summary.rows_quarantined,
-         summary.rows_repeated, summary.status, summary.error, summary.warnings, summary.duplicate_of,
-         json.dumps(batch.file_fields, ensure_ascii=False) if batch.file_fields else None, validation_seconds,
-         summary.error_vi],
+        [
+            summary.batch_id,
+            summary.feed,
+            summary.source_uri,
+            summary.file_name,
+            batch.checksum,
+            batch.received_at,
+            loaded_at,
+            summary.rows_received,
+            summary.rows_loaded,
+            summary.rows_quarantined,
+            summary.rows_repeated,
+            summary.status,
+            summary.error,
+            summary.warnings,
+            summary.duplicate_of,
+            json.dumps(batch.file_fields, ensure_ascii=False) if batch.file_fields else None,
+            validation_seconds,
+            summary.error_vi,
+        ],
     )
 
 
@@ -97,13 +113,21 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
     follows the chunk size; its raw records, batch record, quarantine, results and published rows then
     commit in one transaction, so a crash at any point leaves the last good state and the batch is taken
     again, once."""
-    summary = BatchSummary(batch.batch_id, feed.id, batch.source_uri, batch.file_name, status=batch.status,
-                           error=batch.error, error_vi=batch.error_vi, warnings=list(batch.warnings))
+    summary = BatchSummary(
+        batch.batch_id,
+        feed.id,
+        batch.source_uri,
+        batch.file_name,
+        status=batch.status,
+        error=batch.error,
+        error_vi=batch.error_vi,
+        warnings=list(batch.warnings),
+    )
     if con.execute("SELECT 1 FROM ops.batches WHERE batch_id = ?", [batch.batch_id]).fetchall():
         discard(batch)  # committed before a crash that left the landing copy behind
         summary.status = "already_loaded"
         return summary
-    loaded_at = datetime.now(timezone.utc)
+    loaded_at = datetime.now(UTC)
     if batch.status == "failed" or records_file(batch) is None:
         summary.status = "failed"
         _commit(con, lambda: _record(con, summary, batch, loaded_at))
@@ -111,7 +135,9 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
         return summary
     earlier = con.execute(
         f"SELECT batch_id FROM ops.batches WHERE feed = ? AND checksum = ? AND status IN {PUBLISHED_STATUSES} "
-        "ORDER BY loaded_at LIMIT 1", [feed.id, batch.checksum]).fetchall()
+        "ORDER BY loaded_at LIMIT 1",
+        [feed.id, batch.checksum],
+    ).fetchall()
     if earlier and batch.rows and not batch.snapshot:  # a snapshot's keys are needed even when nothing changed
         summary.status, summary.duplicate_of = "duplicate", earlier[0][0]
         summary.warnings.append(f"same content as batch {earlier[0][0]} ({batch.rows} rows); nothing added")
@@ -155,8 +181,10 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
             if batch.source_count is not None:
                 difference = reconcile(con, feed, batch, loaded_at)
                 if difference:
-                    summary.warnings.append(f"the source says it holds {batch.source_count} records; the warehouse "
-                                            f"holds {batch.source_count - difference}")
+                    summary.warnings.append(
+                        f"the source says it holds {batch.source_count} records; the warehouse "
+                        f"holds {batch.source_count - difference}"
+                    )
             _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             failpoint("load.before_commit")
 
@@ -171,8 +199,9 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
     return summary
 
 
-def validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary,
-              records=None) -> Validation | None:
+def validated(
+    con, feed: Feed, batch: LandedBatch, validator: BatchValidator, summary: BatchSummary, records=None
+) -> Validation | None:
     """The batch's rows (its landed records, or the landing frames `records`) conformed, checked and staged chunk
     by chunk, then its validation (None for a batch with no rows)."""
     received = 0
@@ -195,18 +224,25 @@ def validated(con, feed: Feed, batch: LandedBatch, validator: BatchValidator, su
     summary.rows_loaded = validation.published
     summary.rows_quarantined = validation.quarantined
     summary.problems = validation.problems
-    summary.warnings += [f"warning check {r.check.id} failed on {r.unexpected_count} rows"
-                         for r in validation.results if not r.success and r.check.severity == "warning"]
+    summary.warnings += [
+        f"warning check {r.check.id} failed on {r.unexpected_count} rows"
+        for r in validation.results
+        if not r.success and r.check.severity == "warning"
+    ]
     summary.warnings += [f"checks disagree, please report: {d}" for d in validation.disagreements]
     summary.outliers = validation.outliers.height
     summary.data_docs = validation.data_docs
     if validation.blocked:
         where = f"file {batch.file_name}" if batch.file_name else batch.source_uri
-        summary.error = f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps " \
-                        f"serving): " + "; ".join(validation.blocked)
+        summary.error = (
+            f"feed {feed.id}: {where}: validation blocked publication (the last good data keeps "
+            f"serving): " + "; ".join(validation.blocked)
+        )
         where_vi = f"tệp {batch.file_name}" if batch.file_name else batch.source_uri
-        summary.error_vi = f"nguồn {feed.id}: {where_vi}: bị chặn công bố (số liệu tốt gần nhất vẫn được dùng): " \
-                           + "; ".join(validation.blocked_vi)
+        summary.error_vi = (
+            f"nguồn {feed.id}: {where_vi}: bị chặn công bố (số liệu tốt gần nhất vẫn được dùng): "
+            + "; ".join(validation.blocked_vi)
+        )
     return validation
 
 
@@ -223,14 +259,21 @@ def _conformed_chunks(feed: Feed, batch: LandedBatch, records=None):
         well_formed = chunk.filter(pl.col(MALFORMED).is_null()) if MALFORMED in chunk.columns else chunk
         conformed = None
         if well_formed.height:
-            conformed = conform(feed, well_formed.drop(MALFORMED, LINE, strict=False), number_format, where,
-                                batch.header_row, first_row_id=received)
+            conformed = conform(
+                feed,
+                well_formed.drop(MALFORMED, LINE, strict=False),
+                number_format,
+                where,
+                batch.header_row,
+                first_row_id=received,
+            )
         yield conformed, malformed, chunk.height
         received += chunk.height
 
 
-def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary,
-                   loaded_at: datetime) -> None:
+def _write_outcome(
+    con, feed: Feed, batch: LandedBatch, validation: Validation, summary: BatchSummary, loaded_at: datetime
+) -> None:
     """Quarantine, check results, outliers and the published rows, from the staged batch."""
     if validation.quarantined:
         keys = quarantine_keys(feed, batch)
@@ -246,7 +289,8 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _quarantined AS SELECT {quote(SOURCE_URI)} AS _uri, {quote(SOURCE_ROW)} "
             f"AS _row, reasons, {keys['record_key']} AS _record_key, {keys['partition_key']} AS _partition_key, "
-            f"{keys['unit_code']} AS _unit_code{cell} FROM {STAGED} WHERE len(reasons) > 0")
+            f"{keys['unit_code']} AS _unit_code{cell} FROM {STAGED} WHERE len(reasons) > 0"
+        )
         record = record_sql(parquet_columns(con, kept), "r")
         for within in _slices(con, "_quarantined", "_row", feed.source.max_batch_rows):
             con.execute(
@@ -256,7 +300,8 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
                 f"q._unit_code FROM (SELECT * FROM _quarantined WHERE _row {within}) AS q "
                 f"LEFT JOIN (SELECT * FROM read_parquet({literal(str(kept))}) WHERE {quote(SOURCE_ROW)} {within}) AS r "
                 f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row{same_cell}",
-                [feed.id, batch.batch_id, loaded_at])
+                [feed.id, batch.batch_id, loaded_at],
+            )
         con.execute("DROP TABLE _quarantined")
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
     con.register("_results", results)
@@ -267,7 +312,8 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
         con.execute(
             "INSERT INTO ops.outliers SELECT ?, ?, source_row, unit_code, series, period, column_name, value, "
             "method, score, threshold, expected_min, expected_max, baseline_size, ? FROM _outliers",
-            [feed.id, batch.batch_id, loaded_at])
+            [feed.id, batch.batch_id, loaded_at],
+        )
         con.unregister("_outliers")
     if validation.published and not validation.blocked:
         received = f"{literal(batch.received_at.isoformat())}::TIMESTAMPTZ"
@@ -276,7 +322,8 @@ def _write_outcome(con, feed: Feed, batch: LandedBatch, validation: Validation, 
             f"{quote(SOURCE_ROW)}, {quote(SOURCE_URI)}, {literal(batch.batch_id)} AS _batch_id, "
             f"{received} AS _received_at, {literal(loaded_at.isoformat())}::TIMESTAMPTZ AS _loaded_at, "
             f"{received} AS _last_seen_at, {withdrawn_at_sql(feed, received)} AS _withdrawn_at FROM {STAGED} "
-            f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})")
+            f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})"
+        )
         publish(con, feed, "_valid")
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")
@@ -287,10 +334,20 @@ def _slices(con, table: str, column: str, rows: int) -> list[str]:
     """Conditions on an integer column that split a table's rows into slices of about `rows` rows each
     (e.g. 'BETWEEN 1 AND 99999', then '>= 100000'); a value many rows share (the row of each page of an
     API's pull) makes its slice larger."""
-    starts = sorted({v for (v,) in con.execute(
-        f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) AS n FROM {table}) "
-        f"WHERE n % {int(rows)} = 1").fetchall()})
-    return [f"BETWEEN {lo} AND {hi - 1}" for lo, hi in zip(starts, starts[1:])] + [f">= {starts[-1]}"] if starts else []
+    starts = sorted(
+        {
+            v
+            for (v,) in con.execute(
+                f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) AS n FROM {table}) "
+                f"WHERE n % {int(rows)} = 1"
+            ).fetchall()
+        }
+    )
+    return (
+        [f"BETWEEN {lo} AND {hi - 1}" for lo, hi in zip(starts, starts[1:], strict=False)] + [f">= {starts[-1]}"]
+        if starts
+        else []
+    )
 
 
 def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
@@ -302,8 +359,10 @@ def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
     if feed.load.replace or not has_clean_table(con, feed.id):
         return 0
     ensure_clean_table(con, feed)
-    same = " AND ".join(f"c.{quote(c)} = s.{quote(c)}" if c in feed.load.key else
-                        f"c.{quote(c)} IS NOT DISTINCT FROM s.{quote(c)}" for c in feed.column_names)
+    same = " AND ".join(
+        f"c.{quote(c)} = s.{quote(c)}" if c in feed.load.key else f"c.{quote(c)} IS NOT DISTINCT FROM s.{quote(c)}"
+        for c in feed.column_names
+    )
     record_key = record_key_sql(feed, "s")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {REPEATS} AS
@@ -312,15 +371,20 @@ def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
                c._batch_id AS first_batch_id
         FROM {STAGED} AS s JOIN {clean_table(feed)} AS c ON {same}
         WHERE len(s.reasons) = 0 AND c._withdrawn_at IS NULL""")
-    return con.execute(f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, "
-                       f"first_batch_id FROM {REPEATS}", [feed.id, batch.batch_id]).fetchall()[0][0]
+    return con.execute(
+        f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, "
+        f"first_batch_id FROM {REPEATS}",
+        [feed.id, batch.batch_id],
+    ).fetchall()[0][0]
 
 
 def supersede(con, feed: Feed, batch: LandedBatch, published: str) -> None:
     """Quarantined rows that this batch's data replaces — the same partition (a department's corrected
     report for that period) or the same key (a later version of the record) — are marked superseded."""
-    if not con.execute("SELECT 1 FROM ops.quarantine WHERE feed = ? AND status = 'open' AND batch_id <> ? LIMIT 1",
-                       [feed.id, batch.batch_id]).fetchall():
+    if not con.execute(
+        "SELECT 1 FROM ops.quarantine WHERE feed = ? AND status = 'open' AND batch_id <> ? LIMIT 1",
+        [feed.id, batch.batch_id],
+    ).fetchall():
         return  # nothing open to supersede: the published rows need not be read again
     columns = feed.load.replace or feed.load.key
     key = " || '|' || ".join(f"CAST(p.{quote(c)} AS VARCHAR)" for c in columns)
@@ -329,7 +393,8 @@ def supersede(con, feed: Feed, batch: LandedBatch, published: str) -> None:
         f"UPDATE ops.quarantine SET status = 'superseded', superseded_by = ? "
         f"WHERE feed = ? AND status = 'open' AND batch_id <> ? "
         f"AND {column} IN (SELECT DISTINCT {key} FROM {published} AS p)",
-        [batch.batch_id, feed.id, batch.batch_id])
+        [batch.batch_id, feed.id, batch.batch_id],
+    )
 
 
 def _status(summary: BatchSummary, blocked: bool = False) -> str:

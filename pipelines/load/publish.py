@@ -6,6 +6,7 @@ from pipelines.declarations.models import Feed
 from pipelines.warehouse import quote
 from pipelines.warehouse.tables import LINEAGE, clean_table, ensure_clean_table
 
+
 def record_key_sql(feed: Feed, alias: str | None = None) -> str:
     """SQL of a row's key as one text (columns joined by '|', a missing value '?'), as ops tables keep it."""
     prefix = f"{alias}." if alias else ""
@@ -34,7 +35,7 @@ def publish(con, feed: Feed, incoming: str) -> None:
         if not empty:
             con.execute(f"""
                 DELETE FROM {table} AS c WHERE EXISTS (
-                    SELECT 1 FROM {latest} AS i WHERE {_match(part, 'c', 'i')} AND c._received_at <= i._received_at)""")
+                    SELECT 1 FROM {latest} AS i WHERE {_match(part, "c", "i")} AND c._received_at <= i._received_at)""")
     else:
         # The latest version of each key in the batch, computed where it is read (not copied to a table first:
         # a copy of a large batch would sit in memory until the commit). Most batches hold each key once: a
@@ -42,13 +43,21 @@ def publish(con, feed: Feed, incoming: str) -> None:
         order = f"{quote(feed.load.version)} DESC NULLS LAST, " if feed.load.version else ""
         partition = ", ".join(quote(k) for k in key)
         repeated = con.execute(f"SELECT 1 FROM {incoming} GROUP BY {partition} HAVING count(*) > 1 LIMIT 1").fetchall()
-        latest = (f"(SELECT * FROM {incoming} QUALIFY row_number() OVER "
-                  f"(PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1)") if repeated else incoming
-        newer_or_same = f" AND c.{quote(feed.load.version)} <= i.{quote(feed.load.version)}" if feed.load.version else ""
+        latest = (
+            (
+                f"(SELECT * FROM {incoming} QUALIFY row_number() OVER "
+                f"(PARTITION BY {partition} ORDER BY {order}_source_row DESC) = 1)"
+            )
+            if repeated
+            else incoming
+        )
+        newer_or_same = (
+            f" AND c.{quote(feed.load.version)} <= i.{quote(feed.load.version)}" if feed.load.version else ""
+        )
         if not empty:
             con.execute(f"""
                 DELETE FROM {table} AS c WHERE EXISTS (
-                    SELECT 1 FROM {latest} AS i WHERE {_match(key, 'c', 'i')}{newer_or_same})""")
+                    SELECT 1 FROM {latest} AS i WHERE {_match(key, "c", "i")}{newer_or_same})""")
         part = key
     kept = "" if empty else f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS c WHERE {_match(part, 'c', 'i')})"
     con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {latest} AS i {kept}")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LINE, RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, records_file
+from pipelines.settings import paths
 from pipelines.warehouse import literal, quote, table_exists
 from pipelines.warehouse.connection import is_object_storage
-from pipelines.settings import paths
 
 LEGACY = "_before_parquet"  # raw history kept in a warehouse table before it moved to Parquet files
 
@@ -41,15 +41,21 @@ def record_sql(columns: list[str], alias: str = "") -> str:
     if RAW in columns:
         branches.append(f"WHEN {prefix}{quote(RAW)} IS NOT NULL THEN {prefix}{quote(RAW)}::JSON")
     if LINE in columns:
-        branches.append(f"WHEN {prefix}{quote(LINE)} IS NOT NULL THEN "
-                        f"json_object({cells + ', ' if cells else ''}'_line', {prefix}{quote(LINE)})")
+        branches.append(
+            f"WHEN {prefix}{quote(LINE)} IS NOT NULL THEN "
+            f"json_object({cells + ', ' if cells else ''}'_line', {prefix}{quote(LINE)})"
+        )
     whole = f"json_object({cells})" if cells else "NULL::JSON"
     return f"CASE {' '.join(branches)} ELSE {whole} END" if branches else whole
 
 
 def parquet_columns(con, file: str | Path) -> list[str]:
-    return [name for (name,) in con.execute(
-        f"SELECT name FROM parquet_schema({literal(str(file))}) WHERE num_children IS NULL").fetchall()]
+    return [
+        name
+        for (name,) in con.execute(
+            f"SELECT name FROM parquet_schema({literal(str(file))}) WHERE num_children IS NULL"
+        ).fetchall()
+    ]
 
 
 def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
@@ -79,14 +85,20 @@ def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
 
 def _record_columns(con, feed: Feed, columns: list[str]) -> None:
     """Remember the columns a feed's raw files hold (each once: the warehouse has no unique constraints)."""
-    con.execute("INSERT INTO ops.raw_columns SELECT DISTINCT $feed, name FROM (SELECT unnest($names::VARCHAR[]) AS name) "
-                "WHERE name NOT IN (SELECT name FROM ops.raw_columns WHERE feed = $feed)",
-                {"feed": feed.id, "names": columns})
+    con.execute(
+        "INSERT INTO ops.raw_columns SELECT DISTINCT $feed, name FROM (SELECT unnest($names::VARCHAR[]) AS name) "
+        "WHERE name NOT IN (SELECT name FROM ops.raw_columns WHERE feed = $feed)",
+        {"feed": feed.id, "names": columns},
+    )
 
 
 def _create_view(con, feed: Feed) -> None:
-    columns = [name for (name,) in con.execute(
-        "SELECT name FROM ops.raw_columns WHERE feed = ? ORDER BY name", [feed.id]).fetchall()]
+    columns = [
+        name
+        for (name,) in con.execute(
+            "SELECT name FROM ops.raw_columns WHERE feed = ? ORDER BY name", [feed.id]
+        ).fetchall()
+    ]
     files = literal(f"{paths().raw(feed.id)}/*.parquet")
     batch_id = "parse_filename(r.filename, true)"
     if LEGACY in columns:
@@ -94,7 +106,7 @@ def _create_view(con, feed: Feed) -> None:
     con.execute(f"""
         CREATE OR REPLACE VIEW {raw_view(feed)} AS
         SELECT b.batch_id, b.feed, r.{quote(SOURCE_URI)} AS source_uri, b.checksum, b.received_at,
-               r.{quote(SOURCE_ROW)} AS source_row, {record_sql([c for c in columns if c != LEGACY], 'r')} AS record,
+               r.{quote(SOURCE_ROW)} AS source_row, {record_sql([c for c in columns if c != LEGACY], "r")} AS record,
                x.first_batch_id AS repeat_of
         FROM read_parquet({files}, filename = true, union_by_name = true) AS r
         JOIN ops.batches AS b ON b.batch_id = {batch_id}
@@ -105,10 +117,15 @@ def _create_view(con, feed: Feed) -> None:
 
 def _migrate_table(con, feed: Feed) -> None:
     """A warehouse from before raw history moved to Parquet keeps it: the table's rows go to one file."""
-    if not table_exists(con, "raw", feed.id) or con.execute(
+    if (
+        not table_exists(con, "raw", feed.id)
+        or con.execute(
             "SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
             "AND table_schema = 'raw' AND table_name = ?",
-            [feed.id]).fetchall()[0][0] != "BASE TABLE":
+            [feed.id],
+        ).fetchall()[0][0]
+        != "BASE TABLE"
+    ):
         return
     target = f"{paths().raw(feed.id)}/{LEGACY}.parquet"
     con.execute(f"""

@@ -20,17 +20,21 @@ def warehouse_count(con, feed: Feed) -> int:
     ensure_clean_table(con, feed)
     # Rows withdrawn by a status are still listed by the source; those it deleted are not.
     current = "WHERE _withdrawn_at IS NULL" if feed.withdrawals and feed.withdrawals.kind != "status" else ""
-    return con.execute(f"""
+    return con.execute(
+        f"""
         SELECT count(*) FROM (
             SELECT {record_key_sql(feed)} AS record_key FROM {clean_table(feed)} {current}
             UNION SELECT record_key FROM ops.quarantine WHERE feed = ? AND status = 'open')""",
-                       [feed.id]).fetchall()[0][0]
+        [feed.id],
+    ).fetchall()[0][0]
 
 
 def reconcile(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
     """Record the comparison for the pull this batch ended; returns source − warehouse."""
     held = warehouse_count(con, feed)
     difference = batch.source_count - held
-    con.execute("INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'count', ?, ?, ?)",
-                [feed.id, batch.batch_id, at, batch.source_count, held, difference])
+    con.execute(
+        "INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'count', ?, ?, ?)",
+        [feed.id, batch.batch_id, at, batch.source_count, held, difference],
+    )
     return difference

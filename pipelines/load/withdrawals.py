@@ -16,9 +16,9 @@ from datetime import datetime
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LandedBatch
 from pipelines.load.publish import record_key_sql
-from pipelines.warehouse.tables import clean_table, ensure_clean_table
 from pipelines.load.reconcile import warehouse_count
 from pipelines.warehouse import literal, quote
+from pipelines.warehouse.tables import clean_table, ensure_clean_table
 
 
 def withdrawn_at_sql(feed: Feed, received_at: str) -> str:
@@ -32,8 +32,9 @@ def withdrawn_at_sql(feed: Feed, received_at: str) -> str:
 
 def record_snapshot_keys(con, feed: Feed, batch: LandedBatch, staged: str) -> None:
     """The keys a snapshot's batch brought (every row received, valid or not)."""
-    con.execute(f"INSERT INTO ops.snapshot_keys SELECT ?, ?, {record_key_sql(feed)} FROM {staged}",
-                [feed.id, batch.snapshot])
+    con.execute(
+        f"INSERT INTO ops.snapshot_keys SELECT ?, ?, {record_key_sql(feed)} FROM {staged}", [feed.id, batch.snapshot]
+    )
 
 
 def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
@@ -42,19 +43,29 @@ def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
     ensure_clean_table(con, feed)
     table, key = clean_table(feed), record_key_sql(feed)
     listed = "(SELECT record_key FROM ops.snapshot_keys WHERE feed = ? AND snapshot = ?)"
-    con.execute(f"UPDATE {table} SET _last_seen_at = ? WHERE (_last_seen_at IS NULL OR _last_seen_at < ?) "
-                f"AND {key} IN {listed}", [at, at, feed.id, batch.snapshot])
+    con.execute(
+        f"UPDATE {table} SET _last_seen_at = ? WHERE (_last_seen_at IS NULL OR _last_seen_at < ?) "
+        f"AND {key} IN {listed}",
+        [at, at, feed.id, batch.snapshot],
+    )
     gone = f"_withdrawn_at IS NULL AND {key} NOT IN {listed}"
-    withdrawn = con.execute(f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot]
-                            ).fetchall()[0][0]
-    con.execute(f"INSERT INTO ops.withdrawals SELECT ?, {key}, ?, _last_seen_at, 'snapshot', ? FROM {table} "
-                f"WHERE _withdrawn_at = ? AND {key} NOT IN {listed}",
-                [feed.id, at, batch.batch_id, at, feed.id, batch.snapshot])
-    listed_count = con.execute("SELECT count(DISTINCT record_key) FROM ops.snapshot_keys WHERE feed = ? AND snapshot = ?",
-                               [feed.id, batch.snapshot]).fetchall()[0][0]
+    withdrawn = con.execute(
+        f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot]
+    ).fetchall()[0][0]
+    con.execute(
+        f"INSERT INTO ops.withdrawals SELECT ?, {key}, ?, _last_seen_at, 'snapshot', ? FROM {table} "
+        f"WHERE _withdrawn_at = ? AND {key} NOT IN {listed}",
+        [feed.id, at, batch.batch_id, at, feed.id, batch.snapshot],
+    )
+    listed_count = con.execute(
+        "SELECT count(DISTINCT record_key) FROM ops.snapshot_keys WHERE feed = ? AND snapshot = ?",
+        [feed.id, batch.snapshot],
+    ).fetchall()[0][0]
     held = warehouse_count(con, feed)
-    con.execute("INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'key_scan', ?, ?, ?)",
-                [feed.id, batch.batch_id, at, listed_count, held, listed_count - held])
+    con.execute(
+        "INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'key_scan', ?, ?, ?)",
+        [feed.id, batch.batch_id, at, listed_count, held, listed_count - held],
+    )
     con.execute("DELETE FROM ops.snapshot_keys WHERE feed = ? AND snapshot <= ?", [feed.id, batch.snapshot])
     return withdrawn
 
@@ -72,9 +83,12 @@ def apply_tombstones(con, feed: Feed, batch: LandedBatch) -> int:
         withdrawn = con.execute(
             f"INSERT INTO ops.withdrawals SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "
             f"FROM {table} JOIN _tombstones AS t ON t.record_key = {key} WHERE _withdrawn_at IS NULL",
-            [feed.id, batch.batch_id]).fetchall()[0][0]
-        con.execute(f"UPDATE {table} AS c SET _withdrawn_at = t.at::TIMESTAMPTZ FROM _tombstones AS t "
-                    f"WHERE c._withdrawn_at IS NULL AND t.record_key = {record_key_sql(feed, 'c')}")
+            [feed.id, batch.batch_id],
+        ).fetchall()[0][0]
+        con.execute(
+            f"UPDATE {table} AS c SET _withdrawn_at = t.at::TIMESTAMPTZ FROM _tombstones AS t "
+            f"WHERE c._withdrawn_at IS NULL AND t.record_key = {record_key_sql(feed, 'c')}"
+        )
     finally:
         con.unregister("_tombstones")
     return withdrawn

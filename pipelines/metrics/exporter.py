@@ -30,8 +30,9 @@ class StateCollector(Collector):
         self.units = units
         self._cached: tuple[float, dict | None] = (-1.0, None)
         self._lock = threading.Lock()
-        self.airflow = AirflowProbe(airflow_health_url or os.environ.get("IOC_AIRFLOW_HEALTH_URL",
-                                                                         DEFAULT_AIRFLOW_HEALTH))
+        self.airflow = AirflowProbe(
+            airflow_health_url or os.environ.get("IOC_AIRFLOW_HEALTH_URL", DEFAULT_AIRFLOW_HEALTH)
+        )
 
     def state(self) -> dict | None:
         try:
@@ -49,8 +50,9 @@ class StateCollector(Collector):
         up.add_metric([], 1.0 if state else 0.0)
         yield up
         if state:
-            generated = GaugeMetricFamily("ioc_state_timestamp_seconds",
-                                          "When the served state was read from the warehouse.")
+            generated = GaugeMetricFamily(
+                "ioc_state_timestamp_seconds", "When the served state was read from the warehouse."
+            )
             generated.add_metric([], state["generated_at"])
             yield generated
             for family in state["families"]:
@@ -91,8 +93,9 @@ class AirflowProbe:
         gauge.add_metric([], up)
         yield gauge
         if heartbeat is not None:
-            gauge = GaugeMetricFamily("ioc_airflow_scheduler_heartbeat_timestamp_seconds",
-                                      "The Airflow scheduler's latest heartbeat.")
+            gauge = GaugeMetricFamily(
+                "ioc_airflow_scheduler_heartbeat_timestamp_seconds", "The Airflow scheduler's latest heartbeat."
+            )
             gauge.add_metric([], heartbeat)
             yield gauge
 
@@ -125,9 +128,9 @@ def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
     """Publish the snapshots (metrics state, wall) now if one is missing or old and the warehouse lock is
     free; True if it did."""
     from pipelines.declarations.loading import catalog
-    from pipelines.warehouse import WarehouseBusy, connect
     from pipelines.published import publish
     from pipelines.serve.wall import wall_file
+    from pipelines.warehouse import WarehouseBusy, connect
 
     try:
         oldest = min(state_file().stat().st_mtime, wall_file().stat().st_mtime)

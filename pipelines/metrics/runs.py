@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def recorded_run(con, catalog, pipeline: str, feed: str | None = None, publish_a
     success without publish_after, the caller runs another recorded stage right away, which publishes."""
     from pipelines.published import publish
 
-    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    started, t0 = datetime.now(UTC), time.perf_counter()
     success, detail = False, None
     try:
         yield
@@ -28,8 +28,10 @@ def recorded_run(con, catalog, pipeline: str, feed: str | None = None, publish_a
         raise
     finally:
         try:
-            con.execute("INSERT INTO ops.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [pipeline, feed, started, datetime.now(timezone.utc), time.perf_counter() - t0, success, detail])
+            con.execute(
+                "INSERT INTO ops.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [pipeline, feed, started, datetime.now(UTC), time.perf_counter() - t0, success, detail],
+            )
             if publish_after or not success:
                 publish(con, catalog)
         except Exception:  # a failed recording must not hide the run's own outcome

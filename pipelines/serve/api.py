@@ -31,8 +31,10 @@ from pipelines.kpi.tree import upward
 from pipelines.serve.auth import bearer
 from pipelines.serve.wall import read_wall, seconds_since, wall_file
 
-NO_SNAPSHOT = ("no wall snapshot has been published yet ({file}): it is written after every load, deadline "
-               "refresh and KPI run — run `make demo`, or `ioc ingest <feed>` then `ioc kpi compute`")
+NO_SNAPSHOT = (
+    "no wall snapshot has been published yet ({file}): it is written after every load, deadline "
+    "refresh and KPI run — run `make demo`, or `ioc ingest <feed>` then `ioc kpi compute`"
+)
 
 
 EXPLAIN_WAIT_SECONDS = 20  # how long an explain request waits for a load that holds the DuckDB file
@@ -94,8 +96,11 @@ def _task_count(wall: dict, state: str, unit: str | None = None) -> int:
 
 
 def _stamp(wall: dict) -> dict:
-    return {"generated_at": wall["generated_at"], "age_seconds": round(seconds_since(wall["generated_at"]), 1),
-            "timezone": wall["timezone"]}
+    return {
+        "generated_at": wall["generated_at"],
+        "age_seconds": round(seconds_since(wall["generated_at"]), 1),
+        "timezone": wall["timezone"],
+    }
 
 
 def _definition(kpi: dict) -> dict:
@@ -115,9 +120,16 @@ def _reading(kpi: dict, series: list[dict] | None) -> dict:
     change = None
     if current and current["value"] is not None and current["previous_value"] is not None:
         change = current["value"] - current["previous_value"]
-    return {"current": current, "running": running, "change": change,
-            "history": [{"period": p["period"], "value": p["value"], "status": p["status"]}
-                        for p in series if current is None or p["period"] <= current["period"]]}
+    return {
+        "current": current,
+        "running": running,
+        "change": change,
+        "history": [
+            {"period": p["period"], "value": p["value"], "status": p["status"]}
+            for p in series
+            if current is None or p["period"] <= current["period"]
+        ],
+    }
 
 
 def _status(reading: dict) -> str:
@@ -130,8 +142,13 @@ def _worst_first(kpi: dict):
     def key(row: dict):
         current = row["current"] or {}
         value = current.get("value")
-        return (STATUS_ORDER.get(current.get("status") or "no_data", 2),
-                value is None, sign * value if value is not None else 0, row["unit"])
+        return (
+            STATUS_ORDER.get(current.get("status") or "no_data", 2),
+            value is None,
+            sign * value if value is not None else 0,
+            row["unit"],
+        )
+
     return key
 
 
@@ -151,15 +168,22 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
             statuses[_status(_reading(kpi, kpi["units"].get(province)))] += 1
         cells = [(u["unit"], c["status"]) for r in wall["reports"] for u in r["units"] for c in u["cells"].values()]
         feeds = _feeds_now(wall)
-        return {**_stamp(wall), "province": view.unit(province),
-                "kpis": statuses,
-                "reports": {"missing": sum(1 for _, s in cells if s == "missing"),
-                            "late": sum(1 for _, s in cells if s == "late"),
-                            "units_missing": sorted({u for u, s in cells if s == "missing"})},
-                "tasks": {state: _task_count(wall, state) for state in ("overdue", "due_soon")},
-                "feeds": {"total": len(feeds), "stale": [f["id"] for f in feeds if f["stale"]],
-                          "failing": [f["id"] for f in feeds if f["latest_batch"]
-                                      and f["latest_batch"]["status"] == "failed"]}}
+        return {
+            **_stamp(wall),
+            "province": view.unit(province),
+            "kpis": statuses,
+            "reports": {
+                "missing": sum(1 for _, s in cells if s == "missing"),
+                "late": sum(1 for _, s in cells if s == "late"),
+                "units_missing": sorted({u for u, s in cells if s == "missing"}),
+            },
+            "tasks": {state: _task_count(wall, state) for state in ("overdue", "due_soon")},
+            "feeds": {
+                "total": len(feeds),
+                "stale": [f["id"] for f in feeds if f["stale"]],
+                "failing": [f["id"] for f in feeds if f["latest_batch"] and f["latest_batch"]["status"] == "failed"],
+            },
+        }
 
     @router.get("/units")
     def units() -> dict:
@@ -177,8 +201,14 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
             counts = {s: 0 for s in STATUS_ORDER}
             for child in children:
                 counts[_status(_reading(kpi, kpi["units"][child]))] += 1
-            tiles.append({**_definition(kpi), **_reading(kpi, kpi["units"].get(code)),
-                          "children": len(children), "children_status": counts})
+            tiles.append(
+                {
+                    **_definition(kpi),
+                    **_reading(kpi, kpi["units"].get(code)),
+                    "children": len(children),
+                    "children_status": counts,
+                }
+            )
         return {**_stamp(view.data), "unit": scope, "path": _path(view, code), "kpis": tiles}
 
     @router.get("/kpis/{kpi_id}")
@@ -188,20 +218,36 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         code = unit or view.data["province"]
         scope = view.unit(code)
         parents = {view.parent(u) for u in kpi["units"]}
-        children = [{"unit": child, "name": view.units[child]["name"], "kind": view.units[child]["kind"],
-                     "has_children": child in parents, **_reading(kpi, series)}
-                    for child, series in kpi["units"].items() if view.parent(child) == code]
+        children = [
+            {
+                "unit": child,
+                "name": view.units[child]["name"],
+                "kind": view.units[child]["kind"],
+                "has_children": child in parents,
+                **_reading(kpi, series),
+            }
+            for child, series in kpi["units"].items()
+            if view.parent(child) == code
+        ]
         children.sort(key=_worst_first(kpi))
-        return {**_stamp(view.data), "kpi": _definition(kpi), "unit": scope, "path": _path(view, code),
-                **_reading(kpi, kpi["units"].get(code)), "children": children}
+        return {
+            **_stamp(view.data),
+            "kpi": _definition(kpi),
+            "unit": scope,
+            "path": _path(view, code),
+            **_reading(kpi, kpi["units"].get(code)),
+            "children": children,
+        }
 
     @router.get("/kpis/{kpi_id}/explain", response_model=None)
-    def kpi_explain(kpi_id: str,
-                    unit: str | None = Query(None, description="organisation unit code; the province by default"),
-                    period: str | None = Query(None, description="a period key (2026-11); the latest by default"),
-                    page: int = Query(1, ge=1, le=EXPLAIN_MAX_PAGE),
-                    page_size: int = Query(50, ge=1, le=1000),
-                    format: Literal["json", "csv"] = Query("json", description="csv: every record, for a department")):
+    def kpi_explain(
+        kpi_id: str,
+        unit: str | None = Query(None, description="organisation unit code; the province by default"),
+        period: str | None = Query(None, description="a period key (2026-11); the latest by default"),
+        page: int = Query(1, ge=1, le=EXPLAIN_MAX_PAGE),
+        page_size: int = Query(50, ge=1, le=1000),
+        format: Literal["json", "csv"] = Query("json", description="csv: every record, for a department"),
+    ):
         """The records behind a KPI value, those that keep it off target first, with their lineage."""
         from fastapi.responses import Response
 
@@ -217,8 +263,9 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
             with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
                 e = explain(con, catalog(), kpi_id, code, period, page, MAX_PAGE_SIZE if format == "csv" else page_size)
         except WarehouseBusy:
-            raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
-                                headers={"Retry-After": "30"}) from None
+            raise HTTPException(
+                503, "the warehouse is busy with a load: try again in a minute", headers={"Retry-After": "30"}
+            ) from None
         except LookupError as exc:
             raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from None
         except ValueError as exc:
@@ -227,17 +274,21 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
             out = io.StringIO()
             write_csv(e, out)
             name = f"{kpi_id}_{code}_{e.period}.csv"
-            return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+            return Response(
+                "\ufeff" + out.getvalue(),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
         answer = {"kpi": _definition(kpi), "path": _path(view, code), **e.to_dict()}
         for role, part in e.inputs.items():  # a ratio of two KPIs: what each input is
             answer["inputs"][role]["kpi"] = _definition(view.kpi(part.kpi_id))
         return answer
 
     @router.get("/briefings/monthly", response_model=None)
-    def briefing_monthly(period: str | None = Query(None, description="the month (2026-11); by default the latest "
-                                                                      "month that has ended"),
-                         format: Literal["pdf", "xlsx"] = Query("pdf")):
+    def briefing_monthly(
+        period: str | None = Query(None, description="the month (2026-11); by default the latest month that has ended"),
+        format: Literal["pdf", "xlsx"] = Query("pdf"),
+    ):
         """The month's briefing for the leaders (as `ioc report monthly` writes it), to download."""
         import tempfile
 
@@ -252,24 +303,47 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
             with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
                 briefing = monthly(con, catalog(), period or latest_complete_month())
         except WarehouseBusy:
-            raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
-                                headers={"Retry-After": "30"}) from None
+            raise HTTPException(
+                503, "the warehouse is busy with a load: try again in a minute", headers={"Retry-After": "30"}
+            ) from None
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         with tempfile.TemporaryDirectory() as folder:
             written = write_files(briefing, Path(folder))[format]
             body = written.read_bytes()
-        media = "application/pdf" if format == "pdf" else \
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return Response(body, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{written.name}"'})
+        media = (
+            "application/pdf"
+            if format == "pdf"
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        return Response(
+            body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{written.name}"'}
+        )
 
-    @router.post("/submissions/{feed_id}", status_code=202, response_model=None,
-                 openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                     "type": "object", "required": ["file"],
-                     "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
-    async def submission(feed_id: str, request: Request,
-                         authorization: str | None = Header(None, description="Bearer <the department's token>")):
+    @router.post(
+        "/submissions/{feed_id}",
+        status_code=202,
+        response_model=None,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def submission(
+        feed_id: str,
+        request: Request,
+        authorization: str | None = Header(None, description="Bearer <the department's token>"),
+    ):
         """A department sends its report file (multipart field `file`): accepted into the inbox, or refused
         with why, in Vietnamese and English. The feed, the token and the declared size are checked from the
         headers before the body is read; the body goes to disk as it arrives, cut at the feed's max_bytes.
@@ -279,9 +353,12 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         return await receive(feed_id, request, authorization, guard)
 
     @router.get("/submissions/{submission_id}")
-    def submission_outcome(submission_id: str,
-                           authorization: str | None = Header(None, description="Bearer <the token it was sent with, "
-                                                                                "or the centre's operator token>")):
+    def submission_outcome(
+        submission_id: str,
+        authorization: str | None = Header(
+            None, description="Bearer <the token it was sent with, or the centre's operator token>"
+        ),
+    ):
         """What became of a submission (for the unit that sent it, or the centre's operator): refused (why),
         waiting in the inbox, or its batch's outcome. No token: 401; another unit's submission: 404."""
         from pipelines.declarations.loading import catalog
@@ -290,22 +367,29 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
 
         allowed, unit = may_read(catalog(), bearer(authorization))
         if not allowed:
-            raise HTTPException(401, "send 'Authorization: Bearer <token>': the token the submission was sent with, "
-                                     "or the centre's operator token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "send 'Authorization: Bearer <token>': the token the submission was sent with, "
+                "or the centre's operator token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         try:
             with connect(timeout=EXPLAIN_WAIT_SECONDS) as con:
                 found = outcome(con, catalog(), submission_id, unit)
         except WarehouseBusy:
-            raise HTTPException(503, "the warehouse is busy with a load: try again in a minute",
-                                headers={"Retry-After": "30"}) from None
+            raise HTTPException(
+                503, "the warehouse is busy with a load: try again in a minute", headers={"Retry-After": "30"}
+            ) from None
         if found is None:
             raise HTTPException(404, f"unknown submission {submission_id!r}")
         return found
 
     @router.get("/kpis/{kpi_id}/as-of")
-    def kpi_as_of(kpi_id: str,
-                  at: str = Query(..., description="a date (its end, Vietnam time) or an ISO date and time"),
-                  unit: str | None = Query(None, description="one unit; every unit by default")) -> dict:
+    def kpi_as_of(
+        kpi_id: str,
+        at: str = Query(..., description="a date (its end, Vietnam time) or an ISO date and time"),
+        unit: str | None = Query(None, description="one unit; every unit by default"),
+    ) -> dict:
         from pipelines.kpi.present import as_of_moment, latest
         from pipelines.warehouse import NoTimeTravel, connect, table_exists
 
@@ -332,8 +416,11 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         view = snapshot.get()
         if unit is not None:
             view.unit(unit)
-        rows = [t for t in view.data["tasks"]
-                if (state is None or t["state"] == state) and (unit is None or t["unit"] == unit)]
+        rows = [
+            t
+            for t in view.data["tasks"]
+            if (state is None or t["state"] == state) and (unit is None or t["unit"] == unit)
+        ]
         counts = {s: _task_count(view.data, s, unit) for s in ("overdue", "due_soon") if state in (None, s)}
         return {**_stamp(view.data), "tasks": rows[:TASKS_SHOWN], "counts": counts}
 
@@ -351,8 +438,13 @@ def _feeds_now(wall: dict) -> list[dict]:
     for feed in wall["feeds"]:
         age = seconds_since(feed["last_success_at"])
         limit = feed["stale_after_seconds"]
-        rows.append({**feed, "success_age_seconds": round(age) if age is not None else None,
-                     "stale": limit is not None and (age is None or age > limit)})
+        rows.append(
+            {
+                **feed,
+                "success_age_seconds": round(age) if age is not None else None,
+                "stale": limit is not None and (age is None or age > limit),
+            }
+        )
     return rows
 
 
@@ -360,5 +452,8 @@ def _path(view: WallView, code: str) -> list[dict]:
     """The unit and its ancestors up to the unit the centre watches, that one first (the drill-down's
     breadcrumb): a province centre's wall starts at its province, not at the nation above it."""
     above = set(upward(view.data["province"], view.parent)[1:])  # the nation, for a province centre
-    return [{"code": u["code"], "name": u["name"], "kind": u["kind"]}
-            for u in map(view.unit, upward(code, view.parent)) if u["code"] not in above][::-1]
+    return [
+        {"code": u["code"], "name": u["name"], "kind": u["kind"]}
+        for u in map(view.unit, upward(code, view.parent))
+        if u["code"] not in above
+    ][::-1]

@@ -28,8 +28,11 @@ def body_limit() -> int:
     (1 MiB without any: the other routes take no body)."""
     from pipelines.declarations.loading import catalog
 
-    sizes = [f.source.submissions.max_bytes for f in catalog().feeds.values()
-             if getattr(f.source, "submissions", None) is not None]
+    sizes = [
+        f.source.submissions.max_bytes
+        for f in catalog().feeds.values()
+        if getattr(f.source, "submissions", None) is not None
+    ]
     return max(sizes, default=0) + max(PART_OVERHEAD, 1 << 20)
 
 
@@ -48,8 +51,9 @@ def create_app(refresh: bool = True, airflow_health_url: str | None = None, unit
         if refresher is not None:
             refresher.stopping.set()
 
-    app = FastAPI(title="IOC wall and exporter", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="IOC wall and exporter", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan
+    )
     app.include_router(create_router(registry=registry))
     app.add_middleware(BodyLimit, max_bytes=body_limit())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -74,7 +78,10 @@ def create_app(refresh: bool = True, airflow_health_url: str | None = None, unit
     def healthz() -> dict:
         state = collector.state()
         age = time.time() - state["generated_at"] if state else None
-        return {"status": "ok", "state": "published" if state else "none yet",
-                "state_age_seconds": round(age, 1) if age is not None else None}
+        return {
+            "status": "ok",
+            "state": "published" if state else "none yet",
+            "state_age_seconds": round(age, 1) if age is not None else None,
+        }
 
     return app

@@ -50,8 +50,11 @@ class Throttle:
 
     def blocked(self, address: str | None, unit: str | None = None) -> float | None:
         """Seconds until another failure may be tried, if the address or the unit has used up its failures."""
-        waits = [self._wait(key) for key in self._keys(address, unit)
-                 if not self.limiter.test(self.failures, "failures", key)]
+        waits = [
+            self._wait(key)
+            for key in self._keys(address, unit)
+            if not self.limiter.test(self.failures, "failures", key)
+        ]
         return max(waits) if waits else None
 
     def failed(self, address: str | None, unit: str | None = None) -> float | None:

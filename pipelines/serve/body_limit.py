@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
-TOO_LARGE = {"status": "refused",
-             "reason": {"vi": "yêu cầu quá lớn", "en": "the request's body is over the server's limit"}}
+TOO_LARGE = {
+    "status": "refused",
+    "reason": {"vi": "yêu cầu quá lớn", "en": "the request's body is over the server's limit"},
+}
 
 
 class BodyTooLarge(Exception):
@@ -52,7 +54,15 @@ class BodyLimit:
 
 async def _too_large(send) -> None:
     body = json.dumps(TOO_LARGE, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -17,10 +17,14 @@ from pipelines.declarations.checks import CHECK_FIXES, TYPED_EXPECTED, WELL_FORM
 from pipelines.declarations.loading import Catalog
 
 PUBLISHABLE = "batch_is_publishable"
-CHECK_NOT_RUN = {"vi": "phép kiểm tra không chạy được (chi tiết kỹ thuật trong Data Docs)",
-                 "en": "the check could not run: {error}"}
-SOURCE_FAILED = {"vi": "không đọc được nguồn; chi tiết kỹ thuật (tiếng Anh) xem bằng lệnh `ioc batches`",
-                 "en": "{error}"}
+CHECK_NOT_RUN = {
+    "vi": "phép kiểm tra không chạy được (chi tiết kỹ thuật trong Data Docs)",
+    "en": "the check could not run: {error}",
+}
+SOURCE_FAILED = {
+    "vi": "không đọc được nguồn; chi tiết kỹ thuật (tiếng Anh) xem bằng lệnh `ioc batches`",
+    "en": "{error}",
+}
 
 
 def vietnamese_expected(catalog: Catalog) -> dict[tuple[str, str], str]:
@@ -59,26 +63,45 @@ def column_label(catalog: Catalog, feed_id: str, column: str | None) -> str | No
     return declared.labels[0] if declared is not None and declared.labels else column
 
 
-def reason_text(feed_id: str, check: str, column: str | None, expected: str | None, actual: str | None,
-                source_uri: str | None, row: int | None, words: dict[tuple[str, str], str]) -> dict[str, str]:
+def reason_text(
+    feed_id: str,
+    check: str,
+    column: str | None,
+    expected: str | None,
+    actual: str | None,
+    source_uri: str | None,
+    row: int | None,
+    words: dict[tuple[str, str], str],
+) -> dict[str, str]:
     """One quarantine reason as a department reads it (`column` as column_label gives it)."""
     where = place(source_uri, row)
     if check == PUBLISHABLE:  # every row of a blocked batch: the batch's own error says which check blocked it
-        return {"vi": f"{where['vi']}: cả lô bị chặn công bố vì một phép kiểm tra chặn không đạt",
-                "en": f"{where['en']}: the whole batch was blocked from publication by a failing blocking check"}
+        return {
+            "vi": f"{where['vi']}: cả lô bị chặn công bố vì một phép kiểm tra chặn không đạt",
+            "en": f"{where['en']}: the whole batch was blocked from publication by a failing blocking check",
+        }
     fix = CHECK_FIXES.get(check)
     got = {"vi": "ô trống" if actual is None else f"'{actual}'", "en": "nothing" if actual is None else f"'{actual}'"}
     column_vi, column_en = (f", cột '{column}'", f", column '{column}'") if column else ("", "")
     expected_vi = words.get((feed_id, expected or ""))
-    vi = (f"{where['vi']}{column_vi}: " + (f"cần {expected_vi}, " if expected_vi else "") + f"nhận được {got['vi']}"
-          + (f". Cách sửa: {fix['vi']}" if fix else ""))
-    en = (f"{where['en']}{column_en}: " + (f"expected {expected}, " if expected else "") + f"got {got['en']}"
-          + (f". Fix: {fix['en']}" if fix else ""))
+    vi = (
+        f"{where['vi']}{column_vi}: "
+        + (f"cần {expected_vi}, " if expected_vi else "")
+        + f"nhận được {got['vi']}"
+        + (f". Cách sửa: {fix['vi']}" if fix else "")
+    )
+    en = (
+        f"{where['en']}{column_en}: "
+        + (f"expected {expected}, " if expected else "")
+        + f"got {got['en']}"
+        + (f". Fix: {fix['en']}" if fix else "")
+    )
     return {"vi": vi, "en": en}
 
 
-def check_text(feed_id: str, expected: str | None, observed: str | None, error: str | None,
-               words: dict[tuple[str, str], str]) -> dict[str, str] | None:
+def check_text(
+    feed_id: str, expected: str | None, observed: str | None, error: str | None, words: dict[tuple[str, str], str]
+) -> dict[str, str] | None:
     """What a failing check expected and observed (or that it could not run)."""
     if error:
         return {"vi": CHECK_NOT_RUN["vi"], "en": CHECK_NOT_RUN["en"].format(error=error)}

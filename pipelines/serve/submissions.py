@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -61,8 +61,11 @@ class Throttled(Refused):
 
     def __init__(self, wait: float):
         self.retry_after = math.ceil(wait)
-        super().__init__(429, f"quá nhiều lần xác thực sai: thử lại sau {self.retry_after} giây",
-                         f"too many failed authentications: try again in {self.retry_after} seconds")
+        super().__init__(
+            429,
+            f"quá nhiều lần xác thực sai: thử lại sau {self.retry_after} giây",
+            f"too many failed authentications: try again in {self.retry_after} seconds",
+        )
 
 
 @dataclass
@@ -109,19 +112,26 @@ def submission_feed(catalog: Catalog, feed_id: str) -> Feed:
     """The feed, if it accepts submissions; Refused (404) otherwise."""
     feed = catalog.feeds.get(feed_id)
     if feed is None or getattr(feed.source, "submissions", None) is None:
-        raise Refused(404, f"nguồn {feed_id!r} không nhận báo cáo gửi qua mạng",
-                      f"feed {feed_id!r} does not accept submissions")
+        raise Refused(
+            404, f"nguồn {feed_id!r} không nhận báo cáo gửi qua mạng", f"feed {feed_id!r} does not accept submissions"
+        )
     return feed
 
 
 def not_a_department() -> Refused:
-    return Refused(401, "mã xác thực không đúng: gửi kèm tiêu đề 'Authorization: Bearer <mã được cấp cho đơn vị>'",
-                   "the token is not a department's: send the header 'Authorization: Bearer <your unit's token>'")
+    return Refused(
+        401,
+        "mã xác thực không đúng: gửi kèm tiêu đề 'Authorization: Bearer <mã được cấp cho đơn vị>'",
+        "the token is not a department's: send the header 'Authorization: Bearer <your unit's token>'",
+    )
 
 
 def too_large(max_bytes: int) -> Refused:
-    return Refused(413, f"tệp quá lớn (hơn {vi_number(max_bytes)} byte, mức tối đa)",
-                   f"the file is too large (over {max_bytes:,} bytes, the most accepted)")
+    return Refused(
+        413,
+        f"tệp quá lớn (hơn {vi_number(max_bytes)} byte, mức tối đa)",
+        f"the file is too large (over {max_bytes:,} bytes, the most accepted)",
+    )
 
 
 def claimed_unit(feed: Feed, file_name: str | None) -> str | None:
@@ -135,28 +145,45 @@ def new_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(16)}"
 
 
-def submit(feed: Feed, unit: str, file_name: str | None, received: Path, size: int,
-           submission_id: str, now: datetime) -> Submission:
+def submit(
+    feed: Feed, unit: str, file_name: str | None, received: Path, size: int, submission_id: str, now: datetime
+) -> Submission:
     """Check a file received (on disk, beside the inbox under a hidden name) and land it in the feed's inbox;
     Refused says why not (the caller then removes it)."""
     rules = feed.source.submissions
     name = (file_name or "").strip()
-    if not name or "/" in name or "\\" in name or ".." in name or not SAFE_NAME.match(name) \
-            or len(name.encode()) > MAX_NAME_BYTES:
-        raise Refused(400, f"tên tệp không hợp lệ ({name!r}): chỉ dùng tên tệp, không có đường dẫn",
-                      f"the file name {name!r} is not a plain name: send the file's name only, without a path")
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or ".." in name
+        or not SAFE_NAME.match(name)
+        or len(name.encode()) > MAX_NAME_BYTES
+    ):
+        raise Refused(
+            400,
+            f"tên tệp không hợp lệ ({name!r}): chỉ dùng tên tệp, không có đường dẫn",
+            f"the file name {name!r} is not a plain name: send the file's name only, without a path",
+        )
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix not in rules.file_types:
-        raise Refused(415, f"không nhận tệp loại .{suffix}; hãy gửi tệp {', '.join('.' + t for t in rules.file_types)}",
-                      f"files of type .{suffix} are not accepted; send {', '.join('.' + t for t in rules.file_types)}")
+        raise Refused(
+            415,
+            f"không nhận tệp loại .{suffix}; hãy gửi tệp {', '.join('.' + t for t in rules.file_types)}",
+            f"files of type .{suffix} are not accepted; send {', '.join('.' + t for t in rules.file_types)}",
+        )
     if claimed_unit(feed, name) != unit:
-        raise Refused(403, f"tên tệp phải bắt đầu bằng mã đơn vị {unit} và kỳ báo cáo, ví dụ {unit}_2026-11.{suffix}",
-                      f"the file's name must carry your unit {unit} and the period, e.g. {unit}_2026-11.{suffix}")
+        raise Refused(
+            403,
+            f"tên tệp phải bắt đầu bằng mã đơn vị {unit} và kỳ báo cáo, ví dụ {unit}_2026-11.{suffix}",
+            f"the file's name must carry your unit {unit} and the period, e.g. {unit}_2026-11.{suffix}",
+        )
     body = received.read_bytes()
     rows = _rows_for(feed, name, body, unit)
     os.replace(received, paths().inbox(feed.source.inbox) / name)  # the watcher never sees it half-written
-    return Submission(submission_id, feed.id, unit, name, size, hashlib.sha256(body).hexdigest(), now,
-                      "accepted", rows=rows)
+    return Submission(
+        submission_id, feed.id, unit, name, size, hashlib.sha256(body).hexdigest(), now, "accepted", rows=rows
+    )
 
 
 def receiving(feed: Feed, submission_id: str) -> Path:
@@ -179,8 +206,11 @@ def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
     column = next((h for h in frame.columns if labels.get(label_key(h)) == feed.reporting.unit_column), None)
     others = sorted({str(v).strip() for v in (frame[column].to_list() if column else []) if v is not None} - {unit})
     if others:
-        raise Refused(403, f"tệp có dòng của đơn vị khác ({', '.join(others)}): chỉ gửi số liệu của {unit}",
-                      f"the file has rows of other units ({', '.join(others)}): send {unit}'s figures only")
+        raise Refused(
+            403,
+            f"tệp có dòng của đơn vị khác ({', '.join(others)}): chỉ gửi số liệu của {unit}",
+            f"the file has rows of other units ({', '.join(others)}): send {unit}'s figures only",
+        )
     return frame.height
 
 
@@ -188,20 +218,54 @@ def record(con, submission: Submission) -> None:
     """The submission (accepted or refused) in ops.submissions."""
     from pipelines.warehouse import committed
 
-    columns = {"submission_id": submission.submission_id, "feed": submission.feed, "unit": submission.unit,
-               "file_name": submission.file_name, "bytes": submission.size, "checksum": submission.checksum,
-               "submitted_at": submission.submitted_at, "status": submission.status,
-               "reason_vi": submission.reason_vi, "reason_en": submission.reason_en, "rows": submission.rows,
-               "client": submission.client, "http_status": submission.http_status}
-    committed(con, lambda: con.execute(
-        f"INSERT INTO ops.submissions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        list(columns.values())))
+    columns = {
+        "submission_id": submission.submission_id,
+        "feed": submission.feed,
+        "unit": submission.unit,
+        "file_name": submission.file_name,
+        "bytes": submission.size,
+        "checksum": submission.checksum,
+        "submitted_at": submission.submitted_at,
+        "status": submission.status,
+        "reason_vi": submission.reason_vi,
+        "reason_en": submission.reason_en,
+        "rows": submission.rows,
+        "client": submission.client,
+        "http_status": submission.http_status,
+    }
+    committed(
+        con,
+        lambda: con.execute(
+            f"INSERT INTO ops.submissions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            list(columns.values()),
+        ),
+    )
 
 
-def refusal(submission_id: str, now: datetime, feed_id: str, unit: str | None, file_name: str | None, size: int,
-            refused: Refused, client: str | None) -> Submission:
-    return Submission(submission_id, feed_id, unit, file_name, size, None, now, "refused", refused.vi, refused.en,
-                      client=client, http_status=refused.status)
+def refusal(
+    submission_id: str,
+    now: datetime,
+    feed_id: str,
+    unit: str | None,
+    file_name: str | None,
+    size: int,
+    refused: Refused,
+    client: str | None,
+) -> Submission:
+    return Submission(
+        submission_id,
+        feed_id,
+        unit,
+        file_name,
+        size,
+        None,
+        now,
+        "refused",
+        refused.vi,
+        refused.en,
+        client=client,
+        http_status=refused.status,
+    )
 
 
 def may_read(catalog: Catalog, token: str | None) -> tuple[bool, str | None]:
@@ -219,33 +283,57 @@ def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict
     inbox, or loaded (its batch's status and the reasons of its quarantined rows, in Vietnamese and English)."""
     from pipelines.serve.messages import batch_text, reason_text, vietnamese_expected
 
-    row = con.execute("SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "
-                      "rows FROM ops.submissions WHERE submission_id = ?", [submission_id]).fetchone()
+    row = con.execute(
+        "SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "
+        "rows FROM ops.submissions WHERE submission_id = ?",
+        [submission_id],
+    ).fetchone()
     if row is None or (unit is not None and row[2] != unit):  # another unit's is not found, as an unknown id
         return None
-    keys = ("submission_id", "feed", "unit", "file", "bytes", "submitted_at", "status", "reason_vi", "reason_en",
-            "rows")
-    answer = dict(zip(keys, row))
-    answer["submitted_at"] = answer["submitted_at"].astimezone(timezone.utc).isoformat()
+    keys = (
+        "submission_id",
+        "feed",
+        "unit",
+        "file",
+        "bytes",
+        "submitted_at",
+        "status",
+        "reason_vi",
+        "reason_en",
+        "rows",
+    )
+    answer = dict(zip(keys, row, strict=False))
+    answer["submitted_at"] = answer["submitted_at"].astimezone(UTC).isoformat()
     answer["reason"] = {"vi": answer.pop("reason_vi"), "en": answer.pop("reason_en")}
     if answer["status"] == "refused":
         return answer
     batch = con.execute(
         "SELECT batch_id, status, rows_received, rows_loaded, rows_quarantined, error, error_vi FROM ops.batches "
         "WHERE feed = ? AND file_name = ? AND received_at >= ? - INTERVAL 2 SECOND ORDER BY received_at LIMIT 1",
-        [row[1], row[3], row[5]]).fetchone()
+        [row[1], row[3], row[5]],
+    ).fetchone()
     if batch is None:
         answer["status"] = "waiting"
         return answer
     batch_id, status, received, loaded, quarantined, error, error_vi = batch
     words = vietnamese_expected(catalog)
-    reasons = [reason_text(row[1], r["check_name"], r["column_name"], r["expected"], r["actual"], uri, source_row,
-                           words)
-               for uri, source_row, reasons in con.execute(
-                   "SELECT source_uri, source_row, reasons FROM ops.quarantine WHERE batch_id = ? ORDER BY source_row",
-                   [batch_id]).fetchall() for r in reasons]
-    answer.update(status=status, batch_id=batch_id, rows_received=received, rows_loaded=loaded,
-                  rows_quarantined=quarantined, error=batch_text(error, error_vi), reasons=reasons[:100])
+    reasons = [
+        reason_text(row[1], r["check_name"], r["column_name"], r["expected"], r["actual"], uri, source_row, words)
+        for uri, source_row, reasons in con.execute(
+            "SELECT source_uri, source_row, reasons FROM ops.quarantine WHERE batch_id = ? ORDER BY source_row",
+            [batch_id],
+        ).fetchall()
+        for r in reasons
+    ]
+    answer.update(
+        status=status,
+        batch_id=batch_id,
+        rows_received=received,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        error=batch_text(error, error_vi),
+        reasons=reasons[:100],
+    )
     return answer
 
 
@@ -255,9 +343,13 @@ class Guard:
 
     def __init__(self, registry: CollectorRegistry):
         self.throttle = Throttle()
-        self.refusals = Counter("ioc_submission_refusals", "Submissions refused, by feed and HTTP status "
-                                "(401: not a department's token, 429: throttled, 413: too large...)",
-                                ["feed", "status"], registry=registry)
+        self.refusals = Counter(
+            "ioc_submission_refusals",
+            "Submissions refused, by feed and HTTP status "
+            "(401: not a department's token, 429: throttled, 413: too large...)",
+            ["feed", "status"],
+            registry=registry,
+        )
 
 
 async def receive(feed_id: str, request: Request, authorization: str | None, guard: Guard):
@@ -265,7 +357,7 @@ async def receive(feed_id: str, request: Request, authorization: str | None, gua
     answer (202, or the refusal's status with why), and the submission recorded."""
     from pipelines.declarations.loading import catalog
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     submission_id, address = new_id(now), request.client.host if request.client else None
     feed, unit, name, size, throttled, received = None, None, None, 0, False, None
     try:
@@ -283,8 +375,9 @@ async def receive(feed_id: str, request: Request, authorization: str | None, gua
             raise too_large(rules.max_bytes)
         received = receiving(feed, submission_id)
         try:
-            upload = await receive_file(request.stream(), request.headers.get("content-type"), received,
-                                        rules.max_bytes)
+            upload = await receive_file(
+                request.stream(), request.headers.get("content-type"), received, rules.max_bytes
+            )
         except TooLarge:
             raise too_large(rules.max_bytes) from None
         except NotMultipart as exc:
@@ -296,21 +389,41 @@ async def receive(feed_id: str, request: Request, authorization: str | None, gua
     except Refused as refused:
         done = refusal(submission_id, now, feed_id, unit, name, size, refused, address)
         guard.refusals.labels(feed=feed.id if feed else "(unknown)", status=str(refused.status)).inc()
-        LOG.warning("submission refused: feed %r, unit %s, address %s, file %r: %s %s", feed_id, unit or "-",
-                    address, name, refused.status, refused.en)
+        LOG.warning(
+            "submission refused: feed %r, unit %s, address %s, file %r: %s %s",
+            feed_id,
+            unit or "-",
+            address,
+            name,
+            refused.status,
+            refused.en,
+        )
         if unit is not None or guard.throttle.worth_recording(address, throttled):
             await run_in_threadpool(_recorded, done)
-        headers = {"Retry-After": str(refused.retry_after)} if isinstance(refused, Throttled) else \
-            {"WWW-Authenticate": "Bearer"} if refused.status == 401 else {}
-        return JSONResponse({"submission_id": done.submission_id, "status": "refused",
-                             "reason": {"vi": refused.vi, "en": refused.en}}, status_code=refused.status,
-                            headers=headers)
+        headers = (
+            {"Retry-After": str(refused.retry_after)}
+            if isinstance(refused, Throttled)
+            else {"WWW-Authenticate": "Bearer"}
+            if refused.status == 401
+            else {}
+        )
+        return JSONResponse(
+            {"submission_id": done.submission_id, "status": "refused", "reason": {"vi": refused.vi, "en": refused.en}},
+            status_code=refused.status,
+            headers=headers,
+        )
     finally:
         if received is not None:  # an accepted file has been renamed into the inbox by then
             received.unlink(missing_ok=True)
     await run_in_threadpool(_recorded, done)
-    return {"submission_id": done.submission_id, "status": "accepted", "unit": done.unit, "file": done.file_name,
-            "rows": done.rows, "outcome": f"/api/submissions/{done.submission_id}"}
+    return {
+        "submission_id": done.submission_id,
+        "status": "accepted",
+        "unit": done.unit,
+        "file": done.file_name,
+        "rows": done.rows,
+        "outcome": f"/api/submissions/{done.submission_id}",
+    }
 
 
 def _recorded(submission: Submission) -> None:

@@ -53,9 +53,14 @@ class _Parts:
         self.named = False  # the file part's headers have been read
 
     def callbacks(self) -> dict:
-        return {"on_part_begin": self.part_begin, "on_header_field": self.header_field,
-                "on_header_value": self.header_value_, "on_header_end": self.header_end,
-                "on_headers_finished": self.headers_finished, "on_part_data": self.part_data}
+        return {
+            "on_part_begin": self.part_begin,
+            "on_header_field": self.header_field,
+            "on_header_value": self.header_value_,
+            "on_header_end": self.header_end,
+            "on_headers_finished": self.headers_finished,
+            "on_part_data": self.part_data,
+        }
 
     def part_begin(self) -> None:
         self.headers, self.in_file = {}, False
@@ -103,8 +108,9 @@ async def peek_file_name(stream: AsyncIterator[bytes], content_type: str | None,
         return None
 
 
-async def receive_file(stream: AsyncIterator[bytes], content_type: str | None, destination: Path, max_bytes: int,
-                  field: str = "file") -> Upload:
+async def receive_file(
+    stream: AsyncIterator[bytes], content_type: str | None, destination: Path, max_bytes: int, field: str = "file"
+) -> Upload:
     """Write the `file` part of a multipart body to `destination` as it arrives; TooLarge the moment the file
     passes max_bytes (or the whole body max_bytes + PART_OVERHEAD); NotMultipart if it is not a form."""
     parser_boundary = boundary(content_type)

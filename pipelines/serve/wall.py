@@ -9,7 +9,7 @@ Instants are ISO 8601 in UTC (the page shows them in Asia/Ho_Chi_Minh); days are
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipelines.calendar.deadlines import TIMEZONE, describe
@@ -17,11 +17,11 @@ from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.completeness import completion_rule
-from pipelines.warehouse import table_exists
-from pipelines.serve.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
-from pipelines.warehouse.tables import KPI_DDL
 from pipelines.published import read_json, write_json_atomically
+from pipelines.serve.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
 from pipelines.settings import paths
+from pipelines.warehouse import table_exists
+from pipelines.warehouse.tables import KPI_DDL
 
 SPARKLINE_PERIODS = 12  # at most this many recent periods per KPI and unit
 RECENT_BATCHES = 20  # a feed's failing checks are those of its latest batches
@@ -42,7 +42,7 @@ def read_wall() -> dict | None:
 
 
 def collect_wall(con, catalog: Catalog, now: datetime | None = None) -> dict:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return {
         "generated_at": iso(now),
         "timezone": str(TIMEZONE),
@@ -62,7 +62,7 @@ def iso(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -72,14 +72,23 @@ def seconds_since(text: str | None) -> float | None:
     """Seconds from an instant written by iso() until now."""
     if text is None:
         return None
-    then = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc).timestamp() - then.timestamp()
+    then = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.now(UTC).timestamp() - then.timestamp()
 
 
 def _units(catalog: Catalog, now: datetime) -> list[dict]:
     today = now.astimezone(TIMEZONE).date()
-    return [{"code": u.code, "kind": u.kind, "parent": u.parent, "name": {"vi": u.vi, "en": u.en},
-             "active": u.active_on(today), "successor": u.successor} for u in catalog.org_units.units]
+    return [
+        {
+            "code": u.code,
+            "kind": u.kind,
+            "parent": u.parent,
+            "name": {"vi": u.vi, "en": u.en},
+            "active": u.active_on(today),
+            "successor": u.successor,
+        }
+        for u in catalog.org_units.units
+    ]
 
 
 def _kpis(con, catalog: Catalog) -> list[dict]:
@@ -98,40 +107,95 @@ def _kpis(con, catalog: Catalog) -> list[dict]:
             FROM marts.kpi_values
             QUALIFY row_number() OVER (PARTITION BY kpi_id, unit_code ORDER BY period DESC) <= {SPARKLINE_PERIODS}
             ORDER BY kpi_id, unit_code, period""").fetchall()
-        for kpi_id, unit, period, start, end, value, target, status, prev_value, prev_status, streak, escalated, \
-                computed, degraded, stale, blocked, quarantined, state, local_day in rows:
-            values.setdefault(kpi_id, {}).setdefault(unit, []).append({
-                "period": period, "start": iso(start), "end": iso(end), "value": value, "target": target,
-                "status": status, "previous_value": prev_value, "previous_status": prev_status,
-                "streak": streak, "escalated": bool(escalated), "computed_at": iso(computed),
-                # complete, or running: its value goes to the day it was computed ("đến ngày 03/12")
-                "period_state": state, "to_date": iso(local_day) if state == "running" else None,
-                # can the value be trusted: what its feeds had when it was computed (null: not known)
-                "inputs": None if degraded is None else {
-                    "degraded": bool(degraded), "stale_feeds": list(stale or []),
-                    "blocked_batches": blocked or 0, "quarantined_rows": quarantined or 0}})
+        for (
+            kpi_id,
+            unit,
+            period,
+            start,
+            end,
+            value,
+            target,
+            status,
+            prev_value,
+            prev_status,
+            streak,
+            escalated,
+            computed,
+            degraded,
+            stale,
+            blocked,
+            quarantined,
+            state,
+            local_day,
+        ) in rows:
+            values.setdefault(kpi_id, {}).setdefault(unit, []).append(
+                {
+                    "period": period,
+                    "start": iso(start),
+                    "end": iso(end),
+                    "value": value,
+                    "target": target,
+                    "status": status,
+                    "previous_value": prev_value,
+                    "previous_status": prev_status,
+                    "streak": streak,
+                    "escalated": bool(escalated),
+                    "computed_at": iso(computed),
+                    # complete, or running: its value goes to the day it was computed ("đến ngày 03/12")
+                    "period_state": state,
+                    "to_date": iso(local_day) if state == "running" else None,
+                    # can the value be trusted: what its feeds had when it was computed (null: not known)
+                    "inputs": None
+                    if degraded is None
+                    else {
+                        "degraded": bool(degraded),
+                        "stale_feeds": list(stale or []),
+                        "blocked_batches": blocked or 0,
+                        "quarantined_rows": quarantined or 0,
+                    },
+                }
+            )
     kpis = []
     for kpi in catalog.kpis.values():
         by_unit = values.get(kpi.id, {})
         periods = {p["period"]: p["period_state"] for series in by_unit.values() for p in series}
         complete = [p for p, state in periods.items() if state == "complete"]
         latest_period = max(complete or periods, default=None)
-        running_period = min((p for p, state in periods.items() if state == "running" and p > latest_period),
-                             default=None) if latest_period else None
-        kpis.append({
-            "id": kpi.id, "name": kpi.name.model_dump(), "description": kpi.description.model_dump(),
-            "owner": kpi.owner, "sources": kpi.sources, "reference": kpi.reference,
-            "period_type": kpi.grain.period, "unit_kinds": kpi.grain.units,
-            "unit_of_measure": kpi.unit_of_measure, "direction": kpi.direction, "decimals": kpi.decimals,
-            "target": kpi.target, "thresholds": kpi.thresholds.model_dump(),
-            "escalation": kpi.escalation.model_dump(), "period_complete": completion_rule(kpi, catalog),
-            "judge_running": kpi.judge_running, "latest_period": latest_period, "running_period": running_period,
-            # a socio-economic indicator from the departments' forms (its own panel on the wall), or None
-            "indicator": _indicator(kpi, catalog),
-            # a unit's series counts if it has the period shown (units closed before it are history)
-            "units": {unit: series for unit, series in by_unit.items()
-                      if any(p["period"] == latest_period for p in series)},
-        })
+        running_period = (
+            min((p for p, state in periods.items() if state == "running" and p > latest_period), default=None)
+            if latest_period
+            else None
+        )
+        kpis.append(
+            {
+                "id": kpi.id,
+                "name": kpi.name.model_dump(),
+                "description": kpi.description.model_dump(),
+                "owner": kpi.owner,
+                "sources": kpi.sources,
+                "reference": kpi.reference,
+                "period_type": kpi.grain.period,
+                "unit_kinds": kpi.grain.units,
+                "unit_of_measure": kpi.unit_of_measure,
+                "direction": kpi.direction,
+                "decimals": kpi.decimals,
+                "target": kpi.target,
+                "thresholds": kpi.thresholds.model_dump(),
+                "escalation": kpi.escalation.model_dump(),
+                "period_complete": completion_rule(kpi, catalog),
+                "judge_running": kpi.judge_running,
+                "latest_period": latest_period,
+                "running_period": running_period,
+                # a socio-economic indicator from the departments' forms (its own panel on the wall), or None
+                "indicator": _indicator(kpi, catalog),
+                # a unit's series counts if it has the period shown (units closed before it are history)
+                "units": {
+                    unit: series
+                    for unit, series in by_unit.items()
+                    if any(p["period"] == latest_period for p in series)
+                },
+            }
+        )
     return kpis
 
 
@@ -144,8 +208,14 @@ def _indicator(kpi, catalog: Catalog) -> dict | None:
         return None
     form = catalog.feed(ref.feed).source.form
     indicator = indicator_catalogue(form.catalogue).get(ref.code)
-    return {"feed": ref.feed, "code": ref.code, "value": ref.value, "catalogue": form.catalogue,
-            "name": {"vi": indicator.vi, "en": indicator.en}, "unit": indicator.unit}
+    return {
+        "feed": ref.feed,
+        "code": ref.code,
+        "value": ref.value,
+        "catalogue": form.catalogue,
+        "name": {"vi": indicator.vi, "en": indicator.en},
+        "unit": indicator.unit,
+    }
 
 
 def _reports(con, catalog: Catalog) -> list[dict]:
@@ -159,17 +229,33 @@ def _reports(con, catalog: Catalog) -> list[dict]:
         if feed_id not in catalog.feeds:
             continue
         feed = catalog.feeds[feed_id]
-        entry = feeds.setdefault(feed_id, {
-            "feed": feed_id, "name": feed.name.model_dump(), "owner": feed.owner,
-            "period_type": feed.reporting.period_type, "deadline_rule": describe(feed.reporting.deadline),
-            "escalate_after_working_days": feed.reporting.escalate_after_working_days,
-            "periods": {}, "units": {}})
+        entry = feeds.setdefault(
+            feed_id,
+            {
+                "feed": feed_id,
+                "name": feed.name.model_dump(),
+                "owner": feed.owner,
+                "period_type": feed.reporting.period_type,
+                "deadline_rule": describe(feed.reporting.deadline),
+                "escalate_after_working_days": feed.reporting.escalate_after_working_days,
+                "periods": {},
+                "units": {},
+            },
+        )
         entry["periods"][period] = {"period": period, "due_date": iso(due), "deadline_at": iso(deadline)}
         entry["units"].setdefault(unit, {})[period] = {
-            "status": status, "working_days_late": late, "received_at": iso(received)}
-    return [{**entry, "periods": list(entry["periods"].values()),
-             "units": [{"unit": unit, "cells": cells} for unit, cells in sorted(entry["units"].items())]}
-            for entry in feeds.values()]
+            "status": status,
+            "working_days_late": late,
+            "received_at": iso(received),
+        }
+    return [
+        {
+            **entry,
+            "periods": list(entry["periods"].values()),
+            "units": [{"unit": unit, "cells": cells} for unit, cells in sorted(entry["units"].items())],
+        }
+        for entry in feeds.values()
+    ]
 
 
 TASKS_PER_UNIT = 50  # the worst overdue and the soonest due tasks of each unit kept in the snapshot
@@ -190,9 +276,20 @@ def _tasks(con, catalog: Catalog) -> list[dict]:
         QUALIFY row_number() OVER (PARTITION BY unit_code, state
                                    ORDER BY days_late DESC NULLS LAST, days_until_due, due_on, task_id) <= {TASKS_PER_UNIT}
         ORDER BY state = 'overdue' DESC, days_late DESC NULLS LAST, days_until_due, due_on, task_id""").fetchall()
-    keys = ("feed", "task_id", "title", "unit", "source_document", "assigned_by", "due_on", "state", "days_late",
-            "working_days_late", "days_until_due")
-    return [{**dict(zip(keys, row)), "due_on": iso(row[6])} for row in rows if row[0] in catalog.feeds]
+    keys = (
+        "feed",
+        "task_id",
+        "title",
+        "unit",
+        "source_document",
+        "assigned_by",
+        "due_on",
+        "state",
+        "days_late",
+        "working_days_late",
+        "days_until_due",
+    )
+    return [{**dict(zip(keys, row, strict=False)), "due_on": iso(row[6])} for row in rows if row[0] in catalog.feeds]
 
 
 def _task_counts(con, catalog: Catalog) -> dict:
@@ -201,8 +298,9 @@ def _task_counts(con, catalog: Catalog) -> dict:
     if not table_exists(con, "marts", "task_status"):
         return counts
     for feed, unit, state, n in con.execute(
-            "SELECT feed, unit_code, state, count(*) FROM marts.task_status "
-            "WHERE state IN ('overdue', 'due_soon') GROUP BY ALL").fetchall():
+        "SELECT feed, unit_code, state, count(*) FROM marts.task_status "
+        "WHERE state IN ('overdue', 'due_soon') GROUP BY ALL"
+    ).fetchall():
         if feed in catalog.feeds:
             counts[state] += n
             counts["units"].setdefault(unit, {"overdue": 0, "due_soon": 0})[state] += n
@@ -210,25 +308,32 @@ def _task_counts(con, catalog: Catalog) -> dict:
 
 
 def _feeds(con, catalog: Catalog) -> list[dict]:
-    totals = {row[0]: row[1:] for row in con.execute("""
+    totals = {
+        row[0]: row[1:]
+        for row in con.execute("""
         SELECT feed, count(*), count(*) FILTER (WHERE status = 'failed'), sum(rows_received), sum(rows_loaded),
                sum(rows_quarantined),
                max(loaded_at) FILTER (WHERE status IN ('loaded', 'partial', 'duplicate', 'empty')),
                max(received_at)
-        FROM ops.batches GROUP BY feed""").fetchall()}
-    latest = {row[0]: row[1:] for row in con.execute("""
+        FROM ops.batches GROUP BY feed""").fetchall()
+    }
+    latest = {
+        row[0]: row[1:]
+        for row in con.execute("""
         SELECT feed, batch_id, received_at, status, file_name, source_uri, rows_received, rows_loaded,
                rows_quarantined, error
         FROM ops.batches QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC, batch_id) = 1
-        """).fetchall()}
+        """).fetchall()
+    }
     words = vietnamese_expected(catalog)
     failed: dict[str, list] = {}
     for feed_id, at, file_name, source, error, error_vi in con.execute(f"""
             SELECT feed, received_at, file_name, source_uri, error, error_vi FROM ops.batches WHERE status = 'failed'
             QUALIFY row_number() OVER (PARTITION BY feed ORDER BY received_at DESC) <= {FAILED_BATCHES_SHOWN}
             ORDER BY feed, received_at DESC""").fetchall():
-        failed.setdefault(feed_id, []).append({"at": iso(at), "file": file_name, "source": source, "error": error,
-                                               "text": batch_text(error, error_vi)})
+        failed.setdefault(feed_id, []).append(
+            {"at": iso(at), "file": file_name, "source": source, "error": error, "text": batch_text(error, error_vi)}
+        )
     checks: dict[str, list] = {}
     for feed_id, check, column, severity, batches, at, file_name, expected, observed, error, count in con.execute(f"""
             WITH recent AS (
@@ -241,14 +346,26 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
             WHERE NOT v.success
             GROUP BY v.feed, v.check_id, v.check_name, v.column_name, v.severity
             ORDER BY v.feed, v.severity, max(v.run_at) DESC""").fetchall():
-        checks.setdefault(feed_id, []).append({
-            "check": check, "column": column, "severity": severity, "batches": batches, "last_at": iso(at),
-            "file": file_name, "expected": expected, "observed": observed, "error": error,
-            "unexpected_count": count, "column_label": column_label(catalog, feed_id, column),
-            "text": check_text(feed_id, expected, observed, error, words)})
+        checks.setdefault(feed_id, []).append(
+            {
+                "check": check,
+                "column": column,
+                "severity": severity,
+                "batches": batches,
+                "last_at": iso(at),
+                "file": file_name,
+                "expected": expected,
+                "observed": observed,
+                "error": error,
+                "unexpected_count": count,
+                "column_label": column_label(catalog, feed_id, column),
+                "text": check_text(feed_id, expected, observed, error, words),
+            }
+        )
     reasons: dict[str, list] = {}
-    quarantined_open: dict[str, int] = dict(con.execute(
-        "SELECT feed, count(*) FROM ops.quarantine WHERE status = 'open' GROUP BY feed").fetchall())
+    quarantined_open: dict[str, int] = dict(
+        con.execute("SELECT feed, count(*) FROM ops.quarantine WHERE status = 'open' GROUP BY feed").fetchall()
+    )
     for feed_id, check, column, rows, (message, expected, actual, uri, row), last in con.execute(f"""
             WITH reasons AS (SELECT feed, quarantined_at, source_uri, source_row, unnest(reasons) AS r
                              FROM ops.quarantine WHERE status = 'open')
@@ -260,36 +377,80 @@ def _feeds(con, catalog: Catalog) -> list[dict]:
             QUALIFY row_number() OVER (PARTITION BY feed ORDER BY count(*) DESC, r.check_name)
                     <= {QUARANTINE_REASONS_SHOWN}
             ORDER BY feed, count(*) DESC""").fetchall():
-        reasons.setdefault(feed_id, []).append({
-            "check": check, "column": column, "rows": rows, "message": message, "last_at": iso(last),
-            "column_label": column_label(catalog, feed_id, column),
-            "text": reason_text(feed_id, check, column_label(catalog, feed_id, column), expected, actual, uri,
-                                None if row is None else int(row), words)})
-    reconciled = {feed_id: {"source_count": source, "warehouse_count": held, "difference": difference,
-                            "checked_at": iso(at)}
-                  for feed_id, source, held, difference, at in con.execute("""
+        reasons.setdefault(feed_id, []).append(
+            {
+                "check": check,
+                "column": column,
+                "rows": rows,
+                "message": message,
+                "last_at": iso(last),
+                "column_label": column_label(catalog, feed_id, column),
+                "text": reason_text(
+                    feed_id,
+                    check,
+                    column_label(catalog, feed_id, column),
+                    expected,
+                    actual,
+                    uri,
+                    None if row is None else int(row),
+                    words,
+                ),
+            }
+        )
+    reconciled = {
+        feed_id: {"source_count": source, "warehouse_count": held, "difference": difference, "checked_at": iso(at)}
+        for feed_id, source, held, difference, at in con.execute("""
                       SELECT feed, source_count, warehouse_count, difference, checked_at FROM ops.reconciliations
-                      QUALIFY row_number() OVER (PARTITION BY feed ORDER BY checked_at DESC) = 1""").fetchall()}
+                      QUALIFY row_number() OVER (PARTITION BY feed ORDER BY checked_at DESC) = 1""").fetchall()
+    }
     withdrawn = dict(con.execute("SELECT feed, count(*) FROM ops.withdrawals GROUP BY feed").fetchall())
     feeds = []
     for feed in catalog.feeds.values():
         n, n_failed, received, loaded, quarantined, success, last_received = totals.get(feed.id, (0, 0) + (None,) * 5)
         batch = latest.get(feed.id)
-        feeds.append({
-            "id": feed.id, "name": feed.name.model_dump(), "owner": feed.owner, "source_kind": feed.source.kind,
-            "schedule": feed.schedule,
-            "submissions": (lambda rules: rules and {"max_bytes": rules.max_bytes, "file_types": rules.file_types})(
-                getattr(feed.source, "submissions", None)),
-            "stale_after_seconds": duration_seconds(feed.stale_after) if feed.stale_after else None,
-            "last_success_at": iso(success), "last_received_at": iso(last_received),
-            "batches": n, "failed_batch_count": n_failed, "rows_received": received or 0, "rows_loaded": loaded or 0,
-            "rows_quarantined": quarantined or 0, "quarantine_open": quarantined_open.get(feed.id, 0),
-            "latest_batch": None if batch is None else dict(zip(
-                ("batch_id", "received_at", "status", "file", "source", "rows_received", "rows_loaded",
-                 "rows_quarantined", "error"), (batch[0], iso(batch[1]), *batch[2:]))),
-            "failing_checks": checks.get(feed.id, []),
-            "quarantine_reasons": reasons.get(feed.id, []),
-            "reconciliation": reconciled.get(feed.id), "withdrawn": withdrawn.get(feed.id, 0),
-            "failed_batches": failed.get(feed.id, []),  # the latest FAILED_BATCHES_SHOWN of them
-        })
+        feeds.append(
+            {
+                "id": feed.id,
+                "name": feed.name.model_dump(),
+                "owner": feed.owner,
+                "source_kind": feed.source.kind,
+                "schedule": feed.schedule,
+                "submissions": (lambda rules: rules and {"max_bytes": rules.max_bytes, "file_types": rules.file_types})(
+                    getattr(feed.source, "submissions", None)
+                ),
+                "stale_after_seconds": duration_seconds(feed.stale_after) if feed.stale_after else None,
+                "last_success_at": iso(success),
+                "last_received_at": iso(last_received),
+                "batches": n,
+                "failed_batch_count": n_failed,
+                "rows_received": received or 0,
+                "rows_loaded": loaded or 0,
+                "rows_quarantined": quarantined or 0,
+                "quarantine_open": quarantined_open.get(feed.id, 0),
+                "latest_batch": None
+                if batch is None
+                else dict(
+                    zip(
+                        (
+                            "batch_id",
+                            "received_at",
+                            "status",
+                            "file",
+                            "source",
+                            "rows_received",
+                            "rows_loaded",
+                            "rows_quarantined",
+                            "error",
+                        ),
+                        (batch[0], iso(batch[1]), *batch[2:]),
+                        strict=False,
+                    )
+                ),
+                "failing_checks": checks.get(feed.id, []),
+                "quarantine_reasons": reasons.get(feed.id, []),
+                "reconciliation": reconciled.get(feed.id),
+                "withdrawn": withdrawn.get(feed.id, 0),
+                "failed_batches": failed.get(feed.id, []),  # the latest FAILED_BATCHES_SHOWN of them
+            }
+        )
     return feeds

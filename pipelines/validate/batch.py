@@ -24,9 +24,9 @@ import polars as pl
 from pipelines.conform.reasons import REASON_TYPE, REASONS, reason, reason_sql
 from pipelines.conform.rows import ROW_ID, Conformed, map_headers, polars_type
 from pipelines.declarations.checks import (
+    CHECK_LABELS,
     INDICATOR_CHECK,
     TYPE_CHECK,
-    CHECK_LABELS,
     WELL_FORMED_CHECK,
     WELL_FORMED_EXPECTED,
     FormRule,
@@ -41,11 +41,11 @@ from pipelines.declarations.checks import (
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
 from pipelines.load.publish import record_key_sql
-from pipelines.warehouse import has_clean_table, literal, quote
 from pipelines.settings import paths
 from pipelines.validate import form_rules
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
+from pipelines.warehouse import has_clean_table, literal, quote
 
 MAX_FAILING_KEYS = 20
 
@@ -93,9 +93,13 @@ class Validation:
 
 def unit_validity(units: OrgUnits) -> pl.DataFrame:
     return pl.DataFrame(
-        {"_code": [u.code for u in units.units], "_from": [u.valid_from for u in units.units],
-         "_to": [u.valid_to for u in units.units]},
-        schema={"_code": pl.String, "_from": pl.Date, "_to": pl.Date})
+        {
+            "_code": [u.code for u in units.units],
+            "_from": [u.valid_from for u in units.units],
+            "_to": [u.valid_to for u in units.units],
+        },
+        schema={"_code": pl.String, "_from": pl.Date, "_to": pl.Date},
+    )
 
 
 def _as_of_interval(feed: Feed, column: str) -> tuple[pl.Expr, pl.Expr]:
@@ -120,10 +124,17 @@ def _derive(con, feed: Feed, typed: pl.DataFrame, units: OrgUnits) -> tuple[pl.D
             active = (
                 typed.select(ROW_ID, pl.col(check.column).alias("_code"), start.alias("_start"), end.alias("_end"))
                 .join(unit_validity(units), on="_code", how="left")
-                .select(ROW_ID, pl.when(pl.col("_code").is_null() | pl.col("_start").is_null()).then(None)
-                        .otherwise(pl.col("_from").is_not_null() & (pl.col("_from") <= pl.col("_end"))
-                                   & (pl.col("_to").is_null() | (pl.col("_to") >= pl.col("_start"))))
-                        .alias(active_column(check)))
+                .select(
+                    ROW_ID,
+                    pl.when(pl.col("_code").is_null() | pl.col("_start").is_null())
+                    .then(None)
+                    .otherwise(
+                        pl.col("_from").is_not_null()
+                        & (pl.col("_from") <= pl.col("_end"))
+                        & (pl.col("_to").is_null() | (pl.col("_to") >= pl.col("_start")))
+                    )
+                    .alias(active_column(check)),
+                )
             )
             derived.append(active)
     for check in feed.checks:
@@ -149,7 +160,8 @@ def _history(con, feed: Feed, rule: OutlierRule, typed: pl.DataFrame) -> pl.Data
     match = " AND ".join(f"h.{quote(c)} = s.{quote(c)}" for c in rule.series)
     history = con.sql(
         f"SELECT {', '.join('h.' + quote(c) for c in wanted)} FROM clean.{quote(feed.id)} AS h "
-        f"WHERE EXISTS (SELECT 1 FROM _series AS s WHERE {match})").pl()
+        f"WHERE EXISTS (SELECT 1 FROM _series AS s WHERE {match})"
+    ).pl()
     con.unregister("_series")
     return history
 
@@ -172,11 +184,25 @@ class BatchValidator:
         self.results = {c.id: CheckResult(c) for c in self.checks}
         self.typing = CheckResult(type_check())
         # a form's rows name an indicator of the feed's catalogue (looked up while conforming)
-        self.indicators = CheckResult(SuiteCheck(INDICATOR_CHECK, INDICATOR_CHECK, "source.form", "blocking", "row",
-                                                 "rows", ("indicator_code",), None)) \
-            if getattr(feed.source, "form", None) is not None else None
-        self.well_formed = CheckResult(SuiteCheck(WELL_FORMED_CHECK, WELL_FORMED_CHECK, "contract", "blocking", "row",
-                                                  "rows", (), None))
+        self.indicators = (
+            CheckResult(
+                SuiteCheck(
+                    INDICATOR_CHECK,
+                    INDICATOR_CHECK,
+                    "source.form",
+                    "blocking",
+                    "row",
+                    "rows",
+                    ("indicator_code",),
+                    None,
+                )
+            )
+            if getattr(feed.source, "form", None) is not None
+            else None
+        )
+        self.well_formed = CheckResult(
+            SuiteCheck(WELL_FORMED_CHECK, WELL_FORMED_CHECK, "contract", "blocking", "row", "rows", (), None)
+        )
         self.parameters = {"unit_codes": sorted(units.codes)}
         for name in file_name_fields(feed):
             value = batch.file_fields.get(name)
@@ -211,8 +237,9 @@ class BatchValidator:
         typed, flags = _derive(self.con, self.feed, conformed.typed, self.units)
         row_checks = [c for c in self.checks if c.id in self.predicates]
         self._add_typing(typed)
-        flagged = typed.with_columns(self.predicates[c.id].fill_null(False).alias(f"__fails__{i}")
-                                     for i, c in enumerate(row_checks))
+        flagged = typed.with_columns(
+            self.predicates[c.id].fill_null(False).alias(f"__fails__{i}") for i, c in enumerate(row_checks)
+        )
         pieces = []
         for i, check in enumerate(row_checks):
             rows = flagged.filter(pl.col(f"__fails__{i}"))
@@ -221,8 +248,12 @@ class BatchValidator:
             self.found[check.id] += rows.height
             result = self.results[check.id]
             if len(result.failing_keys) < MAX_FAILING_KEYS:
-                result.failing_keys += rows.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(
-                    key_text(self.feed)).to_series().to_list()
+                result.failing_keys += (
+                    rows.head(MAX_FAILING_KEYS - len(result.failing_keys))
+                    .select(key_text(self.feed))
+                    .to_series()
+                    .to_list()
+                )
             if result.quarantines_rows:
                 pieces.append(rows.select(ROW_ID, self._reason(check).alias("_reason")))
         self.derived = [c for c in typed.columns if c.startswith(("_active__", "_not_outlier__", "_rule__"))]
@@ -232,14 +263,23 @@ class BatchValidator:
             # for every row cost seconds per million rows), then put back in place by a join that keeps the
             # rows' order (sorting the chunk again cost more).
             suite_reasons = pl.concat(pieces).group_by(ROW_ID).agg(pl.col("_reason").alias("_suite"))
-            failed = staged.select(ROW_ID, REASONS).join(suite_reasons, on=ROW_ID, how="inner").select(
-                ROW_ID, _without_redundant_not_null(pl.col(REASONS).list.concat(pl.col("_suite"))).alias("_all"))
-            staged = staged.join(failed, on=ROW_ID, how="left", maintain_order="left").with_columns(
-                pl.coalesce("_all", REASONS).alias(REASONS)).drop("_all")
+            failed = (
+                staged.select(ROW_ID, REASONS)
+                .join(suite_reasons, on=ROW_ID, how="inner")
+                .select(
+                    ROW_ID, _without_redundant_not_null(pl.col(REASONS).list.concat(pl.col("_suite"))).alias("_all")
+                )
+            )
+            staged = (
+                staged.join(failed, on=ROW_ID, how="left", maintain_order="left")
+                .with_columns(pl.coalesce("_all", REASONS).alias(REASONS))
+                .drop("_all")
+            )
         self.outliers += [o for o in _outlier_rows(self.feed, typed, flags) if o.height]
         self.well_formed_rows += typed.height
-        self._stage(staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)),
-                                        pl.lit(None, pl.String).alias(MALFORMED)))
+        self._stage(
+            staged.with_columns(pl.col(REASONS).cast(pl.List(REASON_TYPE)), pl.lit(None, pl.String).alias(MALFORMED))
+        )
         self.seconds += time.monotonic() - started
 
     def add_malformed(self, rows: pl.DataFrame, first_row_id: int) -> None:
@@ -251,12 +291,25 @@ class BatchValidator:
         self.well_formed.success = self.well_formed.success and rows.height == 0
         if len(self.well_formed.failing_keys) < MAX_FAILING_KEYS:
             self.well_formed.failing_keys += [f"row {n}" for n in rows[SOURCE_ROW].head(MAX_FAILING_KEYS).to_list()]
-        why = reason(self.feed.id, WELL_FORMED_CHECK, None, None, WELL_FORMED_EXPECTED["en"],
-                     pl.format("{}: {}", pl.col(MALFORMED), pl.col(LINE)))
+        why = reason(
+            self.feed.id,
+            WELL_FORMED_CHECK,
+            None,
+            None,
+            WELL_FORMED_EXPECTED["en"],
+            pl.format("{}: {}", pl.col(MALFORMED), pl.col(LINE)),
+        )
         columns = [pl.lit(None, polars_type(c.type)).alias(c.name) for c in self.feed.columns]
-        self._stage(rows.with_row_index(ROW_ID, offset=first_row_id).select(
-            *columns, ROW_ID, SOURCE_ROW, SOURCE_URI, pl.concat_list(why).cast(pl.List(REASON_TYPE)).alias(REASONS),
-            MALFORMED))
+        self._stage(
+            rows.with_row_index(ROW_ID, offset=first_row_id).select(
+                *columns,
+                ROW_ID,
+                SOURCE_ROW,
+                SOURCE_URI,
+                pl.concat_list(why).cast(pl.List(REASON_TYPE)).alias(REASONS),
+                MALFORMED,
+            )
+        )
 
     def _stage(self, frame: pl.DataFrame) -> None:
         """Write one chunk's rows, with their reasons, to the batch's staging directory."""
@@ -285,15 +338,20 @@ class BatchValidator:
         for result, check in ((self.typing, TYPE_CHECK), (self.indicators, INDICATOR_CHECK)):
             if result is None:
                 continue
-            failed = given.filter(pl.col(REASONS).list.eval(
-                pl.element().struct.field("check_name") == check).list.any())
+            failed = given.filter(
+                pl.col(REASONS).list.eval(pl.element().struct.field("check_name") == check).list.any()
+            )
             result.unexpected_count += failed.height
             result.success = result.success and failed.height == 0
             if len(result.failing_keys) < MAX_FAILING_KEYS:
-                shown = (pl.format("row {} {}", pl.col(SOURCE_ROW), pl.col("indicator_name"))
-                         if check == INDICATOR_CHECK else key_text(self.feed))
-                result.failing_keys += failed.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(
-                    shown).to_series().to_list()
+                shown = (
+                    pl.format("row {} {}", pl.col(SOURCE_ROW), pl.col("indicator_name"))
+                    if check == INDICATOR_CHECK
+                    else key_text(self.feed)
+                )
+                result.failing_keys += (
+                    failed.head(MAX_FAILING_KEYS - len(result.failing_keys)).select(shown).to_series().to_list()
+                )
 
     def _send_columns(self) -> None:
         from pipelines.validate.gx_worker import worker
@@ -302,8 +360,14 @@ class BatchValidator:
         worker().submit("validate_columns", self.feed, self.parameters, self.columns_sent)
 
     def _reason(self, check: SuiteCheck) -> pl.Expr:
-        return reason(self.feed.id, check.name, check.column, self.labels.get(check.column),
-                      expected_text(check, self.feed), _actual(check))
+        return reason(
+            self.feed.id,
+            check.name,
+            check.column,
+            self.labels.get(check.column),
+            expected_text(check, self.feed),
+            _actual(check),
+        )
 
     def finish(self) -> Validation:
         """Great Expectations on the whole batch, then the batch's decision; the staged rows, with their last
@@ -322,19 +386,30 @@ class BatchValidator:
             outcomes, docs = worker().call("validate_rows", feed, f"{files} WHERE {MALFORMED} IS NULL", self.parameters)
             self._add_outcomes(outcomes)
         self._columns_present()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.extra} AS "
-                    f"SELECT {ROW_ID}, unnest({REASONS}) AS reason FROM {files} LIMIT 0")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self.extra} AS "
+            f"SELECT {ROW_ID}, unnest({REASONS}) AS reason FROM {files} LIMIT 0"
+        )
         unique = next((self.results[c.id] for c in self.checks if c.name == "key_is_unique"), None)
         if unique is not None and not unique.success:
             self._mark_duplicates(unique)
-        results = [*([self.well_formed] if self.batch.file_name else []), self.typing,
-                   *([self.indicators] if self.indicators is not None else []), *self.results.values()]
+        results = [
+            *([self.well_formed] if self.batch.file_name else []),
+            self.typing,
+            *([self.indicators] if self.indicators is not None else []),
+            *self.results.values(),
+        ]
         blocked = [_blocking_text(r, feed) for r in results if r.blocks_batch]
         blocked_vi = [_blocking_text(r, feed, "vi") for r in results if r.blocks_batch]
         batch_reasons = ""
         if blocked:
-            batch_reasons = ", [" + reason_sql(feed.id, "batch_is_publishable", "a batch that passes its blocking checks",
-                                               "; ".join(blocked)) + "]"
+            batch_reasons = (
+                ", ["
+                + reason_sql(
+                    feed.id, "batch_is_publishable", "a batch that passes its blocking checks", "; ".join(blocked)
+                )
+                + "]"
+            )
         con.execute(f"""
             CREATE OR REPLACE TEMP VIEW {self.staged} AS
             SELECT s.* REPLACE (list_concat(s.{REASONS}, coalesce(x.more, []){batch_reasons}) AS {REASONS})
@@ -343,21 +418,38 @@ class BatchValidator:
             ON x.{ROW_ID} = s.{ROW_ID}""")
         published, quarantined = con.execute(
             f"SELECT count(*) FILTER (WHERE len({REASONS}) = 0), count(*) FILTER (WHERE len({REASONS}) > 0) "
-            f"FROM {self.staged}").fetchall()[0]
-        problems = [m for (m,) in con.execute(
-            f"SELECT unnest({REASONS}).message FROM (SELECT {REASONS} FROM {self.staged} WHERE len({REASONS}) > 0 "
-            f"ORDER BY {ROW_ID} LIMIT 5)").fetchall()]
+            f"FROM {self.staged}"
+        ).fetchall()[0]
+        problems = [
+            m
+            for (m,) in con.execute(
+                f"SELECT unnest({REASONS}).message FROM (SELECT {REASONS} FROM {self.staged} WHERE len({REASONS}) > 0 "
+                f"ORDER BY {ROW_ID} LIMIT 5)"
+            ).fetchall()
+        ]
         outliers = pl.concat(self.outliers) if self.outliers else pl.DataFrame()
         self.seconds += time.monotonic() - started
-        return Validation(published=published, quarantined=quarantined, results=results, outliers=outliers,
-                          blocked=blocked, blocked_vi=blocked_vi, seconds=self.seconds, problems=problems, data_docs=docs + column_docs,
-                          disagreements=self._disagreements())
+        return Validation(
+            published=published,
+            quarantined=quarantined,
+            results=results,
+            outliers=outliers,
+            blocked=blocked,
+            blocked_vi=blocked_vi,
+            seconds=self.seconds,
+            problems=problems,
+            data_docs=docs + column_docs,
+            disagreements=self._disagreements(),
+        )
 
     def _disagreements(self) -> list[str]:
         """Row checks whose failing rows, found by their predicate, are not as many as GE counted."""
-        return [f"{check_id}: Great Expectations counted {self.results[check_id].unexpected_count} failing rows, "
-                f"the check's predicate found {found}" for check_id, found in self.found.items()
-                if self.results[check_id].error is None and found != self.results[check_id].unexpected_count]
+        return [
+            f"{check_id}: Great Expectations counted {self.results[check_id].unexpected_count} failing rows, "
+            f"the check's predicate found {found}"
+            for check_id, found in self.found.items()
+            if self.results[check_id].error is None and found != self.results[check_id].unexpected_count
+        ]
 
     def close(self) -> None:
         """Drop what the batch staged (also after a failure)."""
@@ -369,7 +461,9 @@ class BatchValidator:
         for result in self.results.values():
             if result.check.name == "required_columns_present":
                 present = set(self.source_columns)
-                result.unexpected_values = [c.name for c in self.feed.columns if not c.nullable and c.name not in present]
+                result.unexpected_values = [
+                    c.name for c in self.feed.columns if not c.nullable and c.name not in present
+                ]
                 result.unexpected_count = len(result.unexpected_values)
 
     def _mark_duplicates(self, result: CheckResult) -> None:
@@ -396,12 +490,20 @@ def _not_all_null(columns: list[str]) -> str:
 
 
 BLOCKING_WORDS = {  # why a blocking check blocked a batch, in each language
-    "en": {"not_run": "{what} could not run: {error}", "values": "{what}: {values}; expected {expected}",
-           "count": "{what}: {observed} rows; expected {expected}",
-           "rows": "{what}: {n} rows fail{share}; expected {expected}", "share": " (fewer than {mostly:.0%} passing)"},
-    "vi": {"not_run": "{what}: phép kiểm tra không chạy được", "values": "{what}: {values}; cần {expected}",
-           "count": "{what}: {observed} dòng; cần {expected}",
-           "rows": "{what}: {n} dòng không đạt{share}; cần {expected}", "share": " (dưới {mostly:.0%} đạt)"},
+    "en": {
+        "not_run": "{what} could not run: {error}",
+        "values": "{what}: {values}; expected {expected}",
+        "count": "{what}: {observed} rows; expected {expected}",
+        "rows": "{what}: {n} rows fail{share}; expected {expected}",
+        "share": " (fewer than {mostly:.0%} passing)",
+    },
+    "vi": {
+        "not_run": "{what}: phép kiểm tra không chạy được",
+        "values": "{what}: {values}; cần {expected}",
+        "count": "{what}: {observed} dòng; cần {expected}",
+        "rows": "{what}: {n} dòng không đạt{share}; cần {expected}",
+        "share": " (dưới {mostly:.0%} đạt)",
+    },
 }
 
 
@@ -409,14 +511,18 @@ def _blocking_text(result: CheckResult, feed: Feed, lang: str = "en") -> str:
     """Why a blocking check blocked the batch, in English (check id and origin, for the engineer) or in
     Vietnamese (the check's name, for the department)."""
     check, words = result.check, BLOCKING_WORDS[lang]
-    what = (f"{check.id} ({check.origin})" if lang == "en" else
-            CHECK_LABELS.get(check.name, {}).get("vi", check.name) + (f" (cột {check.column})" if check.column else ""))
+    what = (
+        f"{check.id} ({check.origin})"
+        if lang == "en"
+        else CHECK_LABELS.get(check.name, {}).get("vi", check.name) + (f" (cột {check.column})" if check.column else "")
+    )
     expected = expected_text(check, feed, lang)
     if result.error:
         return words["not_run"].format(what=what, error=result.error)
     if result.unexpected_values and check.frame == "columns":
-        return words["values"].format(what=what, values=", ".join(map(str, result.unexpected_values)),
-                                      expected=expected)
+        return words["values"].format(
+            what=what, values=", ".join(map(str, result.unexpected_values)), expected=expected
+        )
     if check.name == "row_count_between":
         return words["count"].format(what=what, observed=result.observed, expected=expected)
     share = words["share"].format(mostly=check.mostly) if check.mostly else ""
@@ -443,10 +549,18 @@ def _without_redundant_not_null(reasons: pl.Expr) -> pl.Expr:
     """A value that did not parse is null too: its 'not null' reason would only repeat the type reason."""
     return reasons.list.eval(
         pl.element().filter(
-            ~((pl.element().struct.field("check_name") == "values_not_null")
-              & pl.element().struct.field("column_name").is_in(
-                  pl.element().filter(pl.element().struct.field("check_name").is_in([TYPE_CHECK, INDICATOR_CHECK]))
-                  .struct.field("column_name").implode()).fill_null(False))
+            ~(
+                (pl.element().struct.field("check_name") == "values_not_null")
+                & pl.element()
+                .struct.field("column_name")
+                .is_in(
+                    pl.element()
+                    .filter(pl.element().struct.field("check_name").is_in([TYPE_CHECK, INDICATOR_CHECK]))
+                    .struct.field("column_name")
+                    .implode()
+                )
+                .fill_null(False)
+            )
         )
     )
 
@@ -454,14 +568,23 @@ def _without_redundant_not_null(reasons: pl.Expr) -> pl.Expr:
 def quarantine_keys(feed: Feed, batch: LandedBatch) -> dict[str, str]:
     """SQL over a staged row: record_key (the row's key), partition_key (what a correction replaces),
     unit_code (whose row)."""
+
     def cell(column: str) -> str:
         from_file = batch.file_fields.get(column)
         return literal(from_file) if from_file else f"coalesce(CAST({quote(column)} AS VARCHAR), '?')"
 
-    unit_column = (feed.reporting.unit_column if feed.reporting else
-                   next((c.name for c in feed.columns if c.references == "org_unit"), None))
-    unit = (literal(batch.file_fields[unit_column]) if unit_column and batch.file_fields.get(unit_column) else
-            f"CAST({quote(unit_column)} AS VARCHAR)" if unit_column else "NULL")
+    unit_column = (
+        feed.reporting.unit_column
+        if feed.reporting
+        else next((c.name for c in feed.columns if c.references == "org_unit"), None)
+    )
+    unit = (
+        literal(batch.file_fields[unit_column])
+        if unit_column and batch.file_fields.get(unit_column)
+        else f"CAST({quote(unit_column)} AS VARCHAR)"
+        if unit_column
+        else "NULL"
+    )
     return {
         "record_key": record_key_sql(feed),
         "partition_key": " || '|' || ".join(cell(c) for c in feed.load.replace or feed.load.key),
@@ -471,22 +594,27 @@ def quarantine_keys(feed: Feed, batch: LandedBatch) -> dict[str, str]:
 
 def _outlier_rows(feed: Feed, typed: pl.DataFrame, flags: list[pl.DataFrame]) -> list[pl.DataFrame]:
     frames = []
-    for rule, scored in zip(feed.outliers, flags):
+    for rule, scored in zip(feed.outliers, flags, strict=False):
         flagged = scored.filter(pl.col("outlier"))
         if flagged.height == 0:
             continue
         unit_column = feed.reporting.unit_column if feed.reporting else rule.series[0]
-        frames.append(flagged.join(typed, on=ROW_ID).select(
-            pl.col(SOURCE_ROW).alias("source_row"),
-            pl.col(unit_column).cast(pl.String).alias("unit_code"),
-            pl.concat_str([pl.col(c).cast(pl.String) for c in rule.series], separator="|").alias("series"),
-            pl.col(rule.order_by).cast(pl.String).alias("period"),
-            pl.lit(rule.column).alias("column_name"),
-            pl.col(rule.column).cast(pl.Float64).alias("value"),
-            pl.lit(rule.method).alias("method"),
-            pl.col("score"), pl.lit(rule.threshold).alias("threshold"),
-            pl.col("expected_min"), pl.col("expected_max"), pl.col("baseline_size"),
-        ))
+        frames.append(
+            flagged.join(typed, on=ROW_ID).select(
+                pl.col(SOURCE_ROW).alias("source_row"),
+                pl.col(unit_column).cast(pl.String).alias("unit_code"),
+                pl.concat_str([pl.col(c).cast(pl.String) for c in rule.series], separator="|").alias("series"),
+                pl.col(rule.order_by).cast(pl.String).alias("period"),
+                pl.lit(rule.column).alias("column_name"),
+                pl.col(rule.column).cast(pl.Float64).alias("value"),
+                pl.lit(rule.method).alias("method"),
+                pl.col("score"),
+                pl.lit(rule.threshold).alias("threshold"),
+                pl.col("expected_min"),
+                pl.col("expected_max"),
+                pl.col("baseline_size"),
+            )
+        )
     return frames
 
 
@@ -496,17 +624,46 @@ def result_rows(feed: Feed, batch: LandedBatch, validation: Validation, rows: in
     for r in validation.results:
         failing_keys = r.failing_keys or [str(v) for v in r.unexpected_values[:MAX_FAILING_KEYS]]
         expected = expected_text(r.check, feed)
-        out.append({
-            "feed": feed.id, "batch_id": batch.batch_id, "check_id": r.check.id, "check_name": r.check.name,
-            "origin": r.check.origin, "severity": r.check.severity, "scope": r.check.scope,
-            "column_name": r.check.column, "success": r.success, "unexpected_count": r.unexpected_count,
-            "unexpected_percent": (100.0 * r.unexpected_count / rows) if rows and r.check.scope == "row" else None,
-            "failing_keys": failing_keys[:MAX_FAILING_KEYS], "observed": r.observed, "expected": expected,
-            "error": r.error, "run_at": run_at, "suite_seconds": validation.seconds,
-        })
-    return pl.DataFrame(out, schema={
-        "feed": pl.String, "batch_id": pl.String, "check_id": pl.String, "check_name": pl.String,
-        "origin": pl.String, "severity": pl.String, "scope": pl.String, "column_name": pl.String,
-        "success": pl.Boolean, "unexpected_count": pl.Int64, "unexpected_percent": pl.Float64,
-        "failing_keys": pl.List(pl.String), "observed": pl.String, "expected": pl.String, "error": pl.String,
-        "run_at": pl.Datetime("us", "UTC"), "suite_seconds": pl.Float64})
+        out.append(
+            {
+                "feed": feed.id,
+                "batch_id": batch.batch_id,
+                "check_id": r.check.id,
+                "check_name": r.check.name,
+                "origin": r.check.origin,
+                "severity": r.check.severity,
+                "scope": r.check.scope,
+                "column_name": r.check.column,
+                "success": r.success,
+                "unexpected_count": r.unexpected_count,
+                "unexpected_percent": (100.0 * r.unexpected_count / rows) if rows and r.check.scope == "row" else None,
+                "failing_keys": failing_keys[:MAX_FAILING_KEYS],
+                "observed": r.observed,
+                "expected": expected,
+                "error": r.error,
+                "run_at": run_at,
+                "suite_seconds": validation.seconds,
+            }
+        )
+    return pl.DataFrame(
+        out,
+        schema={
+            "feed": pl.String,
+            "batch_id": pl.String,
+            "check_id": pl.String,
+            "check_name": pl.String,
+            "origin": pl.String,
+            "severity": pl.String,
+            "scope": pl.String,
+            "column_name": pl.String,
+            "success": pl.Boolean,
+            "unexpected_count": pl.Int64,
+            "unexpected_percent": pl.Float64,
+            "failing_keys": pl.List(pl.String),
+            "observed": pl.String,
+            "expected": pl.String,
+            "error": pl.String,
+            "run_at": pl.Datetime("us", "UTC"),
+            "suite_seconds": pl.Float64,
+        },
+    )

@@ -104,30 +104,38 @@ def _register_checkpoint(feed: Feed, frame: str, suite):
     try:
         asset = datasource.get_asset(asset_name)
     except LookupError:
-        asset = (datasource.add_table_asset(name=asset_name, table_name=feed.id) if staged
-                 else datasource.add_dataframe_asset(name=asset_name))
+        asset = (
+            datasource.add_table_asset(name=asset_name, table_name=feed.id)
+            if staged
+            else datasource.add_dataframe_asset(name=asset_name)
+        )
     try:
         batch_definition = asset.get_batch_definition("batch")
     except (KeyError, LookupError):
-        batch_definition = (asset.add_batch_definition_whole_table("batch") if staged
-                            else asset.add_batch_definition_whole_dataframe("batch"))
+        batch_definition = (
+            asset.add_batch_definition_whole_table("batch")
+            if staged
+            else asset.add_batch_definition_whole_dataframe("batch")
+        )
     suite = ctx.suites.add_or_update(suite)
     definition = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=asset_name, data=batch_definition, suite=suite))
+        gx.ValidationDefinition(name=asset_name, data=batch_definition, suite=suite)
+    )
     # Counts and a few examples are enough: the failing rows themselves are found by each check's predicate
     # (suite.failing), without a Python list per row.
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20} if staged \
-        else {"result_format": "COMPLETE"}
+    result_format = (
+        {"result_format": "SUMMARY", "partial_unexpected_count": 20} if staged else {"result_format": "COMPLETE"}
+    )
     # No UpdateDataDocsAction: it rebuilds the site per run; build_data_docs() does it once per load.
-    return ctx.checkpoints.add_or_update(gx.Checkpoint(
-        name=asset_name, validation_definitions=[definition], result_format=result_format, actions=[]))
+    return ctx.checkpoints.add_or_update(
+        gx.Checkpoint(name=asset_name, validation_definitions=[definition], result_format=result_format, actions=[])
+    )
 
 
 def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list[ExpectationOutcome], list]:
     """Run the feed's suite of one frame: "rows" on the feed's staged table, "columns" on `data` (a pandas
     frame); returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
-
     from great_expectations.exceptions.resource_freshness import ResourceFreshnessAggregateError
 
     with warnings.catch_warnings():
@@ -137,7 +145,8 @@ def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list
             try:
                 result = checkpoint(feed, frame).run(
                     batch_parameters={"dataframe": data} if data is not None else None,
-                    expectation_parameters=parameters)
+                    expectation_parameters=parameters,
+                )
                 break
             except ResourceFreshnessAggregateError:
                 if attempt == 2:
@@ -151,15 +160,19 @@ def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list
         for r in validation.results:
             details = r.result or {}
             exception = r.exception_info or {}
-            outcomes.append(ExpectationOutcome(
-                check_id=r.expectation_config.meta["check_id"],
-                success=bool(r.success),
-                unexpected_count=details.get("unexpected_count"),
-                unexpected_percent=details.get("unexpected_percent"),
-                unexpected_values=list(details.get("unexpected_list") or details.get("partial_unexpected_list") or []),
-                observed=details.get("observed_value"),
-                error=exception.get("exception_message") if exception.get("raised_exception") else None,
-            ))
+            outcomes.append(
+                ExpectationOutcome(
+                    check_id=r.expectation_config.meta["check_id"],
+                    success=bool(r.success),
+                    unexpected_count=details.get("unexpected_count"),
+                    unexpected_percent=details.get("unexpected_percent"),
+                    unexpected_values=list(
+                        details.get("unexpected_list") or details.get("partial_unexpected_list") or []
+                    ),
+                    observed=details.get("observed_value"),
+                    error=exception.get("exception_message") if exception.get("raised_exception") else None,
+                )
+            )
     return outcomes, identifiers
 
 

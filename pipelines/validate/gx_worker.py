@@ -33,8 +33,12 @@ class OwnWorker:
     """A worker process of this process's own (the cold path): it imports GE first."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "pipelines.validate.gx_worker"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.validate.gx_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=os.environ.copy(),
+        )
         self.requests, self.answers = self.process.stdin, self.process.stdout
         self.let_go_sent = False
 
@@ -142,9 +146,11 @@ class GxWorker:
 
     def _stopped(self, exc: BaseException):
         self.close()
-        raise GreatExpectationsFailed(f"the Great Expectations worker stopped ({exc!r}); "
-                                      "its error, if any, is in this process's stderr "
-                                      "(or the validation service's log)") from None
+        raise GreatExpectationsFailed(
+            f"the Great Expectations worker stopped ({exc!r}); "
+            "its error, if any, is in this process's stderr "
+            "(or the validation service's log)"
+        ) from None
 
     def close(self) -> None:
         channel, self.channel, self.pending = self.channel, None, 0
@@ -167,6 +173,7 @@ def start() -> None:
 
 
 # What the worker runs (in the worker process).
+
 
 def prepare(feed) -> None:
     """The GE context and the feed's checkpoints, ready before the batch's rows are."""
@@ -212,15 +219,16 @@ def _one_at_a_time():
 
 
 def _validate_staged(feed, rows_from: str, parameters: dict, columns: str):
-    from pipelines.warehouse import quote
     from pipelines.validate import gx
+    from pipelines.warehouse import quote
 
     staging = gx.staging_connection()
     try:
         duck = staging.driver_connection
         duck.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")  # GE's queries spill beyond it
-        if duck.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'",
-                        [feed.id]).fetchall():
+        if duck.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'", [feed.id]
+        ).fetchall():
             duck.execute(f"DROP TABLE {quote(feed.id)}")  # a staging table of an earlier version
         duck.execute(f"CREATE OR REPLACE VIEW {quote(feed.id)} AS SELECT {columns} FROM {rows_from}")
     finally:
@@ -254,8 +262,9 @@ def validate_columns(feed, parameters: dict, columns: list[str]):
     from pipelines.validate import gx
 
     with _one_at_a_time():  # GE may open its staging datasource (to test it) whatever the suite reads
-        return _plain_results(*gx.run_suite(feed, "columns", parameters,
-                                            pd.DataFrame({"column": pd.Series(columns, dtype=object)})))
+        return _plain_results(
+            *gx.run_suite(feed, "columns", parameters, pd.DataFrame({"column": pd.Series(columns, dtype=object)}))
+        )
 
 
 def build_data_docs(identifiers: list) -> None:

@@ -4,7 +4,7 @@ re-validating a loaded batch with the feed's current suite."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -12,9 +12,9 @@ from pipelines.conform.rows import conform
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
-from pipelines.warehouse import quote
 from pipelines.validate.batch import BatchValidator, Validation, result_rows
 from pipelines.validate.gx_worker import worker
+from pipelines.warehouse import quote
 
 
 def quarantined_rows(con, feed: str, include_closed: bool = False, limit: int = 200) -> list[dict]:
@@ -23,12 +23,23 @@ def quarantined_rows(con, feed: str, include_closed: bool = False, limit: int = 
         "SELECT batch_id, source_uri, source_row, unit_code, status, superseded_by, "
         "strftime(quarantined_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m-%d %H:%M'), reasons, record::VARCHAR "
         "FROM ops.quarantine WHERE feed = ? AND (? OR status = 'open') "
-        "ORDER BY quarantined_at DESC, batch_id, source_row LIMIT ?", [feed, include_closed, limit]).fetchall()
-    keys = ["batch_id", "source_uri", "source_row", "unit_code", "status", "superseded_by", "quarantined_at",
-            "reasons", "record"]
+        "ORDER BY quarantined_at DESC, batch_id, source_row LIMIT ?",
+        [feed, include_closed, limit],
+    ).fetchall()
+    keys = [
+        "batch_id",
+        "source_uri",
+        "source_row",
+        "unit_code",
+        "status",
+        "superseded_by",
+        "quarantined_at",
+        "reasons",
+        "record",
+    ]
     result = []
     for row in rows:
-        item = dict(zip(keys, row))
+        item = dict(zip(keys, row, strict=False))
         item["record"] = json.loads(item["record"]) if item["record"] else None
         result.append(item)
     return result
@@ -36,7 +47,9 @@ def quarantined_rows(con, feed: str, include_closed: bool = False, limit: int = 
 
 def quality_by_feed(con) -> list[dict]:
     """Per feed: batches, rows, quarantine, failed checks, outliers, and the last batch's status."""
-    return _dicts(con, """
+    return _dicts(
+        con,
+        """
         WITH b AS (
             SELECT feed, count(*) AS batches, count(*) FILTER (WHERE status = 'failed') AS failed_batches,
                    sum(rows_received) AS received, sum(rows_loaded) AS loaded, sum(rows_quarantined) AS quarantined,
@@ -52,7 +65,8 @@ def quality_by_feed(con) -> list[dict]:
                coalesce(open_quarantine, 0) AS open_quarantine, coalesce(blocking_failures, 0) AS blocking_failures,
                coalesce(warning_failures, 0) AS warning_failures, coalesce(outliers, 0) AS outliers, last_status,
                strftime(last_loaded_at AT TIME ZONE 'Asia/Ho_Chi_Minh', '%Y-%m-%d %H:%M') AS last_loaded_at
-        FROM b LEFT JOIN q USING (feed) LEFT JOIN v USING (feed) LEFT JOIN o USING (feed) ORDER BY b.feed""")
+        FROM b LEFT JOIN q USING (feed) LEFT JOIN v USING (feed) LEFT JOIN o USING (feed) ORDER BY b.feed""",
+    )
 
 
 def rules_broken(con, limit: int = 100) -> list[dict]:
@@ -61,12 +75,15 @@ def rules_broken(con, limit: int = 100) -> list[dict]:
     from pipelines.declarations.checks import CHECK_LABELS, INDICATOR_CHECK, FormRule
 
     names = sorted({n for n, cls in _check_classes().items() if issubclass(cls, FormRule)} | {INDICATOR_CHECK})
-    rows = _dicts(con, f"""
+    rows = _dicts(
+        con,
+        f"""
         SELECT q.feed, q.unit_code, regexp_extract(q.source_uri, '__([^/]+)$', 1) AS file, q.source_row AS row,
                r.check_name AS "check", r.actual AS cells
         FROM ops.quarantine AS q, unnest(q.reasons) AS u(r)
-        WHERE q.status = 'open' AND r.check_name IN ({', '.join("'" + n + "'" for n in names)})
-        ORDER BY q.quarantined_at DESC, q.feed, q.source_row LIMIT {int(limit)}""")
+        WHERE q.status = 'open' AND r.check_name IN ({", ".join("'" + n + "'" for n in names)})
+        ORDER BY q.quarantined_at DESC, q.feed, q.source_row LIMIT {int(limit)}""",
+    )
     for row in rows:
         labels = CHECK_LABELS.get(row["check"], {})
         row["rule"] = f"{labels.get('vi', row['check'])} / {labels.get('en', row['check'])}"
@@ -81,7 +98,9 @@ def _check_classes() -> dict:
 
 def quality_by_unit(con) -> list[dict]:
     """Per feed and organisation unit: open and superseded quarantined rows, failed files, outliers."""
-    return _dicts(con, """
+    return _dicts(
+        con,
+        """
         WITH q AS (
             SELECT feed, coalesce(unit_code, '?') AS unit_code,
                    count(*) FILTER (WHERE status = 'open') AS open_quarantine,
@@ -96,13 +115,14 @@ def quality_by_unit(con) -> list[dict]:
                coalesce(failed_files, 0) AS failed_files, coalesce(outliers, 0) AS outliers
         FROM q FULL JOIN f USING (feed, unit_code) FULL JOIN o USING (feed, unit_code)
         WHERE coalesce(open_quarantine, 0) + coalesce(superseded, 0) + coalesce(failed_files, 0) + coalesce(outliers, 0) > 0
-        ORDER BY feed, open_quarantine DESC, unit_code""")
+        ORDER BY feed, open_quarantine DESC, unit_code""",
+    )
 
 
 def _dicts(con, sql: str, params: list | None = None) -> list[dict]:
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
 def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) -> tuple[LandedBatch, Validation]:
@@ -114,16 +134,26 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     found = con.execute(
         "SELECT batch_id, source_uri, checksum, received_at, file_name, file_fields::VARCHAR FROM ops.batches "
         "WHERE feed = ? AND (? IS NULL OR batch_id = ?) AND rows_received > 0 ORDER BY loaded_at DESC LIMIT 1",
-        [feed.id, batch_id, batch_id]).fetchall()
+        [feed.id, batch_id, batch_id],
+    ).fetchall()
     if not found:
         which = f"batch {batch_id}" if batch_id else "a batch with rows"
         raise LookupError(f"feed {feed.id} has no {which} in ops.batches (see `ioc batches {feed.id}`)")
     batch_id, source_uri, checksum, received_at, file_name, file_fields = found[0]
-    batch = LandedBatch(batch_id=batch_id, feed=feed.id, source_uri=source_uri, checksum=checksum,
-                        received_at=received_at, file_name=file_name,
-                        file_fields=json.loads(file_fields) if file_fields else {})
-    raw = con.execute(f"SELECT source_row, source_uri, record::VARCHAR FROM raw.{quote(feed.id)} "
-                      "WHERE batch_id = ? ORDER BY source_uri, source_row", [batch_id]).fetchall()
+    batch = LandedBatch(
+        batch_id=batch_id,
+        feed=feed.id,
+        source_uri=source_uri,
+        checksum=checksum,
+        received_at=received_at,
+        file_name=file_name,
+        file_fields=json.loads(file_fields) if file_fields else {},
+    )
+    raw = con.execute(
+        f"SELECT source_row, source_uri, record::VARCHAR FROM raw.{quote(feed.id)} "
+        "WHERE batch_id = ? ORDER BY source_uri, source_row",
+        [batch_id],
+    ).fetchall()
     records = records_frame([json.loads(r[2]) for r in raw], [r[0] for r in raw], [r[1] for r in raw])
     where = f"file {file_name}" if file_name else source_uri
     conformed = conform(feed, records, getattr(feed.source, "number_format", "en"), where)
@@ -134,7 +164,7 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     finally:
         validator.close()
     worker().call("build_data_docs", validation.data_docs)
-    results = result_rows(feed, batch, validation, records.height, datetime.now(timezone.utc))
+    results = result_rows(feed, batch, validation, records.height, datetime.now(UTC))
     con.register("_results", results)
     con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
     con.unregister("_results")
@@ -142,6 +172,15 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
 
 
 def results_table(validation: Validation) -> pl.DataFrame:
-    return pl.DataFrame([{"check": r.check.id, "severity": r.check.severity, "passed": r.success,
-                          "failing rows": r.unexpected_count, "blocks batch": r.blocks_batch}
-                         for r in validation.results])
+    return pl.DataFrame(
+        [
+            {
+                "check": r.check.id,
+                "severity": r.check.severity,
+                "passed": r.success,
+                "failing rows": r.unexpected_count,
+                "blocks batch": r.blocks_batch,
+            }
+            for r in validation.results
+        ]
+    )

@@ -71,8 +71,7 @@ def connect(timeout: float = CONNECT_TIMEOUT) -> socket.socket | None:
     except OSError as exc:
         connection.close()
         if not isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):  # a service there, not answering
-            log.warning("the validation service at %s did not answer (%s): this load starts its own worker",
-                        path, exc)
+            log.warning("the validation service at %s did not answer (%s): this load starts its own worker", path, exc)
         return None
 
 
@@ -92,8 +91,10 @@ def serve(path: Path | None = None) -> None:
     _warm()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not _private(path.parent):
-        raise SystemExit(f"{path.parent} must be a directory of this user's only (mode 0700): the service's "
-                         "requests run as this user. Remove it, or set IOC_VALIDATION_SOCKET to a path in one.")
+        raise SystemExit(
+            f"{path.parent} must be a directory of this user's only (mode 0700): the service's "
+            "requests run as this user. Remove it, or set IOC_VALIDATION_SOCKET to a path in one."
+        )
     if running_at(path):
         raise SystemExit(f"a validation service is already answering on {path}")
     path.unlink(missing_ok=True)  # a socket left by a service that was killed
@@ -172,8 +173,9 @@ def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int,
             os.close(fd)
         from pipelines.validate import gx_worker
 
-        caller, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                                   struct.calcsize("3i")))
+        caller, uid, _ = struct.unpack(
+            "3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        )
         if uid != os.getuid():  # the socket's mode keeps others out; this says so if it ever did not
             print(f"refused a connection of uid {uid} (pid {caller})", flush=True)
             return

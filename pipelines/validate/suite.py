@@ -78,11 +78,32 @@ def suite_checks(feed: Feed) -> list[SuiteCheck]:
         while check_id in seen:
             check_id += "'"
         seen.add(check_id)
-        checks.append(SuiteCheck(check_id, check.check, origin, check.severity, check.scope, check.frame,
-                                 tuple(check.columns()), check, getattr(check, "mostly", None)))
+        checks.append(
+            SuiteCheck(
+                check_id,
+                check.check,
+                origin,
+                check.severity,
+                check.scope,
+                check.frame,
+                tuple(check.columns()),
+                check,
+                getattr(check, "mostly", None),
+            )
+        )
     for i, rule in enumerate(feed.outliers):
-        checks.append(SuiteCheck(f"{OUTLIER_CHECK}:{rule.column}:{rule.method}:{i}", OUTLIER_CHECK,
-                                 f"outliers[{i}]", "warning", "row", "rows", (rule.column,), rule))
+        checks.append(
+            SuiteCheck(
+                f"{OUTLIER_CHECK}:{rule.column}:{rule.method}:{i}",
+                OUTLIER_CHECK,
+                f"outliers[{i}]",
+                "warning",
+                "row",
+                "rows",
+                (rule.column,),
+                rule,
+            )
+        )
     return checks
 
 
@@ -141,8 +162,10 @@ def build_suites(feed: Feed):
     for frame in FRAMES:
         compiled = [e for check in checks if check.frame == frame for e in expectations(check, feed)]
         suites[frame] = gx.ExpectationSuite(
-            name=suite_name(feed.id, frame), expectations=compiled,
-            meta={"feed": feed.id, "generated_from": f"schemas/feeds/{feed.id}.yaml"})
+            name=suite_name(feed.id, frame),
+            expectations=compiled,
+            meta={"feed": feed.id, "generated_from": f"schemas/feeds/{feed.id}.yaml"},
+        )
     return suites
 
 

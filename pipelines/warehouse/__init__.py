@@ -15,5 +15,17 @@ from pipelines.warehouse.connection import (
 from pipelines.warehouse.sql import literal, quote
 from pipelines.warehouse.transaction import committed
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "NoTimeTravel", "WarehouseBusy", "backend", "claimed", "committed", "connect", "exclusive",
-           "has_clean_table", "literal", "quote", "table_exists"]
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "NoTimeTravel",
+    "WarehouseBusy",
+    "backend",
+    "claimed",
+    "committed",
+    "connect",
+    "exclusive",
+    "has_clean_table",
+    "literal",
+    "quote",
+    "table_exists",
+]

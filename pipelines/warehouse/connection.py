@@ -107,8 +107,10 @@ def lake_settings() -> tuple[str, str]:
     """The DuckLake catalog's connection string and the data path (a directory, or an s3:// URL), ending in '/'."""
     catalog = os.environ.get("IOC_DUCKLAKE_CATALOG", "").strip()
     if not catalog:
-        raise ValueError("IOC_WAREHOUSE=ducklake needs IOC_DUCKLAKE_CATALOG, the PostgreSQL catalog's libpq "
-                         "connection string (e.g. 'dbname=ioc host=127.0.0.1 user=ioc'; its password in PGPASSWORD)")
+        raise ValueError(
+            "IOC_WAREHOUSE=ducklake needs IOC_DUCKLAKE_CATALOG, the PostgreSQL catalog's libpq "
+            "connection string (e.g. 'dbname=ioc host=127.0.0.1 user=ioc'; its password in PGPASSWORD)"
+        )
     data = os.environ.get("IOC_DUCKLAKE_DATA", "").strip() or str(paths().home / "lake")
     if not is_object_storage(data):
         data = str(Path(data).resolve())
@@ -121,8 +123,14 @@ def is_object_storage(path: str) -> bool:
 
 
 S3_SETTINGS = {  # the S3 secret's parameters, from the environment (the keys are never written anywhere)
-    "KEY_ID": "AWS_ACCESS_KEY_ID", "SECRET": "AWS_SECRET_ACCESS_KEY", "SESSION_TOKEN": "AWS_SESSION_TOKEN",
-    "REGION": "AWS_REGION", "ENDPOINT": "IOC_S3_ENDPOINT", "URL_STYLE": "IOC_S3_URL_STYLE", "USE_SSL": "IOC_S3_USE_SSL"}
+    "KEY_ID": "AWS_ACCESS_KEY_ID",
+    "SECRET": "AWS_SECRET_ACCESS_KEY",
+    "SESSION_TOKEN": "AWS_SESSION_TOKEN",
+    "REGION": "AWS_REGION",
+    "ENDPOINT": "IOC_S3_ENDPOINT",
+    "URL_STYLE": "IOC_S3_URL_STYLE",
+    "USE_SSL": "IOC_S3_USE_SSL",
+}
 
 
 def use_object_storage(database) -> None:
@@ -133,8 +141,10 @@ def use_object_storage(database) -> None:
     database.execute(f"LOAD {literal(str(extension_file('httpfs')))}")
     missing = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not os.environ.get(v)]
     if missing:
-        raise ValueError(f"a data path in object storage (s3://…) needs {' and '.join(missing)} in the environment "
-                         "(the storage's access key; never in a file of the project)")
+        raise ValueError(
+            f"a data path in object storage (s3://…) needs {' and '.join(missing)} in the environment "
+            "(the storage's access key; never in a file of the project)"
+        )
     parameters = ["TYPE s3"]
     for key, variable in S3_SETTINGS.items():
         value = os.environ.get(variable, "").strip()
@@ -154,8 +164,10 @@ def extension_file(name: str) -> Path:
     package = importlib.import_module(f"duckdb_extension_{name}")
     file = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not file.exists():
-        raise RuntimeError(f"{file} is missing: duckdb-extension-{name.replace('_', '-')} must match "
-                           f"duckdb {duckdb.__version__} (pyproject.toml pins both)")
+        raise RuntimeError(
+            f"{file} is missing: duckdb-extension-{name.replace('_', '-')} must match "
+            f"duckdb {duckdb.__version__} (pyproject.toml pins both)"
+        )
     return file
 
 
@@ -163,8 +175,10 @@ def extension_file(name: str) -> Path:
 def _lake_as_of(moment: datetime, timeout: float):
     """The lake as it stood at `moment`, attached read-only for this connection alone."""
     if backend() != "ducklake":
-        raise NoTimeTravel("the warehouse is a DuckDB file, which keeps no earlier states: what a KPI was as "
-                           "reported on a date needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake)")
+        raise NoTimeTravel(
+            "the warehouse is a DuckDB file, which keeps no earlier states: what a KPI was as "
+            "reported on a date needs the DuckLake warehouse (IOC_WAREHOUSE=ducklake)"
+        )
     import duckdb
 
     if moment.tzinfo is None:
@@ -173,14 +187,18 @@ def _lake_as_of(moment: datetime, timeout: float):
     database = _lake_database(catalog, data, timeout)
     name = f"as_of_{uuid.uuid4().hex}"
     try:
-        database.execute(f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {name} (DATA_PATH "
-                         f"{literal(data)}, SNAPSHOT_TIME {literal(moment.isoformat())}, READ_ONLY)")
+        database.execute(
+            f"ATTACH {literal('ducklake:postgres:' + catalog)} AS {name} (DATA_PATH "
+            f"{literal(data)}, SNAPSHOT_TIME {literal(moment.isoformat())}, READ_ONLY)"
+        )
     except duckdb.Error as exc:
         if "no snapshot found" not in str(exc).lower():
             raise
         first = database.execute(f"SELECT min(snapshot_time) FROM ducklake_snapshots({literal(LAKE)})").fetchall()[0][0]
-        raise NoTimeTravel(f"the warehouse has no state as of {moment.isoformat()}: its history starts at "
-                           f"{first.isoformat() if first else 'its first load'}") from None
+        raise NoTimeTravel(
+            f"the warehouse has no state as of {moment.isoformat()}: its history starts at "
+            f"{first.isoformat() if first else 'its first load'}"
+        ) from None
     con = database.cursor()
     try:
         con.execute(f"USE {name}")
@@ -235,8 +253,9 @@ def claimed(names: list[str]):
 
     catalog, _ = lake_settings()
     with psycopg.connect(catalog, autocommit=True) as guard:
-        yield {name for name in names
-               if guard.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)]).fetchone()[0]}
+        yield {
+            name for name in names if guard.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)]).fetchone()[0]
+        }
 
 
 SETTINGS_A_CONNECTION_MAY_CHANGE = ("memory_limit", "preserve_insertion_order")
@@ -311,15 +330,22 @@ def _advisory_lock(guard, catalog: str, timeout: float, name: str) -> None:
     delay = 0.05
     while not guard.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
         if time.monotonic() > deadline:
-            raise WarehouseBusy(f"{name!r} stayed locked for {timeout:.0f} s by another process of the platform "
-                                f"(DuckLake catalog {catalog}); see pg_locks where locktype = 'advisory'")
+            raise WarehouseBusy(
+                f"{name!r} stayed locked for {timeout:.0f} s by another process of the platform "
+                f"(DuckLake catalog {catalog}); see pg_locks where locktype = 'advisory'"
+            )
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
 
 
 def table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database() "
-                            "AND table_schema = ? AND table_name = ?", [schema, table]).fetchall())
+    return bool(
+        con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database() "
+            "AND table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
 
 
 def has_clean_table(con, feed_id: str) -> bool:

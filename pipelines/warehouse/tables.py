@@ -193,15 +193,26 @@ CREATE TABLE IF NOT EXISTS marts.kpi_history (
 
 # The DuckDB type of each contract type.
 DUCKDB_TYPES = {
-    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
-    "date": "DATE", "timestamp": "TIMESTAMPTZ", "month": "VARCHAR",
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "month": "VARCHAR",
 }
 
-LINEAGE = {"_batch_id": "VARCHAR", "_source_uri": "VARCHAR", "_source_row": "BIGINT",
-           "_received_at": "TIMESTAMPTZ", "_loaded_at": "TIMESTAMPTZ",
-           # when the source last had the record (its receipt, or a snapshot that listed it), and when it was
-           # found withdrawn (deleted at the source, or a status that says so); current rows have no _withdrawn_at
-           "_last_seen_at": "TIMESTAMPTZ", "_withdrawn_at": "TIMESTAMPTZ"}
+LINEAGE = {
+    "_batch_id": "VARCHAR",
+    "_source_uri": "VARCHAR",
+    "_source_row": "BIGINT",
+    "_received_at": "TIMESTAMPTZ",
+    "_loaded_at": "TIMESTAMPTZ",
+    # when the source last had the record (its receipt, or a snapshot that listed it), and when it was
+    # found withdrawn (deleted at the source, or a status that says so); current rows have no _withdrawn_at
+    "_last_seen_at": "TIMESTAMPTZ",
+    "_withdrawn_at": "TIMESTAMPTZ",
+}
 
 
 def clean_table(feed: Feed) -> str:
@@ -213,10 +224,14 @@ def ensure_clean_table(con, feed: Feed) -> None:
     columns = {c.name: DUCKDB_TYPES[c.type] for c in feed.columns} | LINEAGE
     body = ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS {clean_table(feed)} ({body})")
-    existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = 'clean' AND table_name = ?",
-        [feed.id]).fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+            "AND table_schema = 'clean' AND table_name = ?",
+            [feed.id],
+        ).fetchall()
+    }
     for name, kind in columns.items():
         if name not in existing:
             con.execute(f"ALTER TABLE {clean_table(feed)} ADD COLUMN {quote(name)} {kind}")

@@ -37,7 +37,8 @@ def committed(con, work, attempts: int = ATTEMPTS):
             if CONFLICT not in str(exc) or attempt == attempts:
                 raise
             pause = random.uniform(0.05, 0.25) * attempt
-            log.info("commit conflicted with another writer's (attempt %d of %d): again in %.2f s",
-                     attempt, attempts, pause)
+            log.info(
+                "commit conflicted with another writer's (attempt %d of %d): again in %.2f s", attempt, attempts, pause
+            )
             time.sleep(pause)
     raise AssertionError("unreachable")

@@ -23,7 +23,7 @@ from pipelines.extract.landing import (
     release_arrow_memory,
 )
 from pipelines.failpoints import failpoint
-from pipelines.load.publish import publish, record_key_sql
+from pipelines.load.publish import publish
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
 from pipelines.load.withdrawals import (
@@ -40,7 +40,7 @@ from pipelines.validate.batch import (
     result_rows,
 )
 from pipelines.warehouse import committed, exclusive, has_clean_table, literal, quote
-from pipelines.warehouse.tables import clean_table, ensure_clean_table
+from pipelines.warehouse.tables import clean_table, ensure_clean_table, record_key_sql
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
 

@@ -7,12 +7,6 @@ from pipelines.warehouse import quote
 from pipelines.warehouse.tables import LINEAGE, clean_table, ensure_clean_table
 
 
-def record_key_sql(feed: Feed, alias: str | None = None) -> str:
-    """SQL of a row's key as one text (columns joined by '|', a missing value '?'), as ops tables keep it."""
-    prefix = f"{alias}." if alias else ""
-    return " || '|' || ".join(f"coalesce(CAST({prefix}{quote(c)} AS VARCHAR), '?')" for c in feed.load.key)
-
-
 def _match(columns: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{quote(c)} = {right}.{quote(c)}" for c in columns)
 

@@ -12,8 +12,7 @@ from datetime import datetime
 
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LandedBatch
-from pipelines.load.publish import record_key_sql
-from pipelines.warehouse.tables import clean_table, ensure_clean_table
+from pipelines.warehouse.tables import clean_table, ensure_clean_table, record_key_sql
 
 
 def warehouse_count(con, feed: Feed) -> int:

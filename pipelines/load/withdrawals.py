@@ -15,10 +15,9 @@ from datetime import datetime
 
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LandedBatch
-from pipelines.load.publish import record_key_sql
 from pipelines.load.reconcile import warehouse_count
 from pipelines.warehouse import literal, quote
-from pipelines.warehouse.tables import clean_table, ensure_clean_table
+from pipelines.warehouse.tables import clean_table, ensure_clean_table, record_key_sql
 
 
 def withdrawn_at_sql(feed: Feed, received_at: str) -> str:

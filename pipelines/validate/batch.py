@@ -40,12 +40,12 @@ from pipelines.declarations.checks import (
 )
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, LandedBatch
-from pipelines.load.publish import record_key_sql
 from pipelines.settings import paths
 from pipelines.validate import form_rules
 from pipelines.validate import outliers as outlier_methods
 from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
 from pipelines.warehouse import has_clean_table, literal, quote
+from pipelines.warehouse.tables import record_key_sql
 
 MAX_FAILING_KEYS = 20
 

@@ -235,3 +235,9 @@ def ensure_clean_table(con, feed: Feed) -> None:
     for name, kind in columns.items():
         if name not in existing:
             con.execute(f"ALTER TABLE {clean_table(feed)} ADD COLUMN {quote(name)} {kind}")
+
+
+def record_key_sql(feed: Feed, alias: str | None = None) -> str:
+    """SQL of a row's key as one text (columns joined by '|', a missing value '?'), as ops tables keep it."""
+    prefix = f"{alias}." if alias else ""
+    return " || '|' || ".join(f"coalesce(CAST({prefix}{quote(c)} AS VARCHAR), '?')" for c in feed.load.key)

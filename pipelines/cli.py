@@ -1074,11 +1074,11 @@ def simulate(
     """Play the departments: serve their APIs, drop their report files, fill the finance database."""
     import os
 
-    from pipelines.runtime import TOKEN_ENVS
+    from pipelines.runtime import token_envs
     from pipelines.settings import paths
     from simulator.app import run
 
-    unset = [name for name in TOKEN_ENVS if not os.environ.get(name)]
+    unset = [name for name in token_envs() if not os.environ.get(name)]
     if serve and unset:
         errors.print(
             f"[yellow]![/yellow] {', '.join(unset)} not set: those APIs will refuse every request (401). "

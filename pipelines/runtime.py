@@ -26,7 +26,16 @@ import httpx
 from pipelines.airflow_env import airflow_environ, prepare_airflow
 from pipelines.settings import paths
 
-TOKEN_ENVS = ("IOC_TTHC_TOKEN", "IOC_HOTLINE_TOKEN", "IOC_SOC_TOKEN", "IOC_AIR_TOKEN")
+
+def token_envs() -> tuple[str, ...]:
+    """The environment variables the feeds' API tokens are read from, as the feeds declare them
+    (source.auth.bearer_token_env in schemas/feeds/*.yaml), sorted."""
+    from pipelines.declarations.loading import catalog
+
+    declared = (getattr(feed.source, "auth", None) for feed in catalog().feeds.values())
+    return tuple(sorted({auth.bearer_token_env for auth in declared if auth}))
+
+
 DEFAULT_PORTS = {
     "simulator": ("IOC_SIM_PORT", 8765),
     "exporter": ("IOC_EXPORTER_PORT", 9108),
@@ -93,7 +102,7 @@ def runtime_environ() -> dict[str, str]:
     """The services' environment: Airflow under $IOC_HOME, the simulator's URL, and the API tokens —
     fresh secrets for this start, shared by the simulator and the tasks through the environment only."""
     env = {**os.environ, **airflow_environ()}
-    for name in TOKEN_ENVS:
+    for name in token_envs():
         env.setdefault(name, secrets.token_urlsafe(24))
     bin_dir = str(Path(sys.executable).parent)
     env.update(

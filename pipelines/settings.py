@@ -54,10 +54,6 @@ class Paths:
         return self.home / "logs"
 
     @property
-    def feeds_dir(self) -> Path:
-        return self.schemas / "feeds"
-
-    @property
     def org_units_file(self) -> Path:
         return self.schemas / "org_units.yaml"
 

@@ -23,7 +23,6 @@ os.environ.update(airflow_environ(SESSION_HOME))
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
-TOKEN_ENVS = ("IOC_TTHC_TOKEN", "IOC_HOTLINE_TOKEN", "IOC_SOC_TOKEN", "IOC_AIR_TOKEN")
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
@@ -141,7 +140,10 @@ def query(home):
 
 @pytest.fixture
 def tokens(monkeypatch) -> dict[str, str]:
-    values = {name: secrets.token_urlsafe(16) for name in TOKEN_ENVS}
+    """A fresh secret in each API token variable the feeds declare."""
+    from pipelines.runtime import token_envs
+
+    values = {name: secrets.token_urlsafe(16) for name in token_envs()}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values

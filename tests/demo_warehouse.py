@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipelines.runtime import TOKEN_ENVS
+from pipelines.runtime import token_envs
 
 DEMO_SEED, DEMO_MONTHS, DEMO_SCALE = 42, 6, 1.0  # the simulator's defaults, which `make demo` runs
 
@@ -39,7 +39,7 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime, months: int 
     dbname = f"ioc_test_finance_{uuid.uuid4().hex[:8]}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("IOC_HOME", str(home))
-        for name in TOKEN_ENVS:
+        for name in token_envs():
             env.setenv(name, secrets.token_urlsafe(16))
         write_report_files(world, home / "inbox" / "dept_monthly_report")
         write_task_export(world, home / "inbox" / "directive_tasks")

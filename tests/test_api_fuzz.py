@@ -26,7 +26,7 @@ from pipelines.serve.app import create_app
 from tests.conftest import TEST_NOW
 from tests.demo_warehouse import build_demo_warehouse
 from tests.stack import start_exporter
-from tests.test_file_drop import HEADER
+from tests.helpers import HEADER
 
 SCHEMA_URL = "/api/openapi.json"
 # requests generated per operation (fewer where there is less to vary); more for a deeper run

@@ -53,8 +53,7 @@ def metadata_db(postgres):
 
 def test_celery_workers_run_a_feed_dag_and_the_parts_of_a_split_pull_with_redis(home, tmp_path, redis, metadata_db,
                                                                               monkeypatch, query, simulator, world):
-    from tests.test_kpis import TASK_HEADER
-    from tests.test_file_drop import write_csv
+    from tests.helpers import TASK_HEADER, write_csv
 
     monkeypatch.setenv("IOC_AIRFLOW_DB_URL", metadata_db)
     port = free_port()

@@ -134,7 +134,7 @@ def test_the_stack_runs_its_warehouse_on_ducklake_with_more_than_one_worker():
 @pytest.mark.parametrize("board", sorted((REPO_ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")),
                          ids=lambda p: p.stem)
 def test_grafana_dashboards_query_metrics_the_platform_exports(board):
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    readme = "\n".join(p.read_text(encoding="utf-8") for p in [REPO_ROOT / "README.md", *(REPO_ROOT / "docs").glob("*.md")])
     rules = (REPO_ROOT / "alerts" / "rules" / "ioc.rules.yml").read_text(encoding="utf-8")
     dashboard = json.loads(board.read_text(encoding="utf-8"))
     assert dashboard["panels"] and dashboard["uid"].startswith("ioc-")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from pipelines.warehouse import connect
 from pipelines.settings import REPO_ROOT
 from simulator.files import write_report_files, write_task_export
 from tests.conftest import TEST_NOW, ioc
-from tests.test_file_drop import inbox, write_csv
+from tests.helpers import TASK_HEADER, report, write_csv
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 FEED = "dept_monthly_report"
@@ -55,12 +54,6 @@ def province(tmp_path, monkeypatch) -> Path:
     feed_file.write_text(yaml.safe_dump(feed, allow_unicode=True, sort_keys=False), encoding="utf-8")
     monkeypatch.setenv("IOC_SCHEMAS", str(copy))
     return copy
-
-
-def report(home: Path, unit: str, period: str, received: str) -> None:
-    path = write_csv(inbox(home) / f"{unit}_{period}.csv", [[unit, period, "GP_CAP", "Giấy phép", "5", "", ""]])
-    moment = datetime.fromisoformat(received).timestamp()
-    os.utime(path, (moment, moment))
 
 
 def test_units_opening_closing_and_merging_give_rates_never_above_100(province, home):
@@ -121,8 +114,7 @@ def test_task_states_and_rates(home, query):
         ("NV-5", "SYT", "30/12/2026", "", "Đang thực hiện"),  # open
         ("NV-6", "SYT", "01/10/2026", "", "Đã hủy"),  # cancelled: not due
     ]
-    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
-              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+    header = TASK_HEADER
     lines = [[t, "TB 1/TB-VP", "Lãnh đạo", u, f"Nhiệm vụ {t}", "01/09/2026", due, status, done, "20/11/2026 08:00:00"]
              for t, u, due, done, status in rows]
     folder = home / "inbox" / "directive_tasks"
@@ -148,8 +140,7 @@ def test_task_states_and_rates(home, query):
 def test_a_task_load_shows_in_the_marts_without_copying_its_tasks(home, query):
     """marts.task_status is a view over the tasks where they are: a load writes no row of it, yet its tasks
     show at once with their states, and the per-unit rates follow; a full refresh gives the same states."""
-    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
-              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+    header = TASK_HEADER
 
     def line(task: str, due: str, status: str, done: str = "", updated: str = "20/11/2026 08:00:00") -> list[str]:
         return [task, "TB 1/TB-VP", "Lãnh đạo", "SXD", f"Nhiệm vụ {task}", "01/09/2026", due, status, done, updated]
@@ -182,8 +173,7 @@ def test_a_task_load_shows_in_the_marts_without_copying_its_tasks(home, query):
 def test_a_warehouse_with_the_task_mart_as_a_table_gets_the_view(home, query):
     """A warehouse written when marts.task_status was a table: the next refresh replaces it with the view,
     with every task's state, in one transaction."""
-    header = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
-              "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
+    header = TASK_HEADER
     folder = home / "inbox" / "directive_tasks"
     folder.mkdir(parents=True)
     write_csv(folder / "nhiem_vu.csv", [["NV-1", "TB 1", "Lãnh đạo", "SXD", "Nhiệm vụ 1", "01/09/2026", "15/10/2026",

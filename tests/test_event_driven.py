@@ -28,7 +28,7 @@ def monthly_cells(wall: str) -> dict:
 def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_ioc_down_stops_it(home, monkeypatch):
     from pipelines.declarations.loading import catalog
     from pipelines.runtime import AirflowClient
-    from tests.test_deadlines import report
+    from tests.helpers import report
 
     ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
     for key, value in ports.items():

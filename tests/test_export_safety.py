@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import TEST_NOW, ioc
-from tests.test_kpis import TASK_HEADER
+from tests.helpers import TASK_HEADER
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

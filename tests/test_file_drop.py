@@ -17,29 +17,9 @@ from openpyxl import Workbook
 from pipelines.ingest import ingest_feed
 from simulator.cp1258 import encode_cp1258
 from tests.conftest import VENV_BIN, ioc
+from tests.helpers import HEADER, ROWS, inbox, write_csv
 
 FEED = "dept_monthly_report"
-HEADER = ["Mã đơn vị", "Kỳ báo cáo", "Mã chỉ tiêu", "Tên chỉ tiêu", "Giá trị", "Đơn vị tính", "Ghi chú"]
-ROWS = [
-    ["SKHCN", "10/2026", "GP_CAP", "Số giấy phép được cấp", "11", "giấy phép", ""],
-    ["SKHCN", "10/2026", "TIN_BAI", "Số tin, bài đăng tải", "28", "tin", "Cổng thông tin điện tử"],
-    ["SKHCN", "10/2026", "KINH_PHI", "Kinh phí đã giải ngân", "1.234,5", "triệu đồng", "Đợt 1"],
-]
-
-
-def inbox(home: Path) -> Path:
-    path = home / "inbox" / FEED
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",",
-              header: list[str] = HEADER) -> Path:
-    lines = [delimiter.join(f'"{c}"' if delimiter in c else c for c in row) for row in [header, *rows]]
-    text = "\r\n".join(lines) + "\r\n"
-    data = encode_cp1258(text) if encoding == "cp1258" else text.encode(encoding)
-    path.write_bytes(data)
-    return path
 
 
 def batches(query):

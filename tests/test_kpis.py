@@ -48,7 +48,7 @@ import yaml  # noqa: E402
 from pipelines.declarations.loading import DeclarationError, read_catalog  # noqa: E402
 from pipelines.settings import REPO_ROOT  # noqa: E402
 from tests.conftest import ioc  # noqa: E402
-from tests.test_file_drop import write_csv  # noqa: E402
+from tests.helpers import TASKS_NOW, ingest_tasks  # noqa: E402
 
 BROKEN_KPIS = {
     "unknown table": (lambda k: k["measure"].update({"from": "tthc_dosiers"}), "kpis[0].measure.from",
@@ -108,34 +108,9 @@ def test_every_shipped_kpi_of_the_domain_is_declared():
 
 # --- the CLI on a real warehouse ----------------------------------------------------------------
 
-NOW = "2026-11-20T10:00:00+07:00"
-
-
-TASK_HEADER = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ", "Ngày giao",
-               "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]
-
-
-def ingest_tasks(home) -> None:
-    """Five directive tasks of SXD and SYT, ingested through the task tracker's CSV export."""
-    rows = [  # task, unit, due, done, status
-        ("NV-1", "SXD", "15/10/2026", "14/10/2026", "Hoàn thành"),
-        ("NV-2", "SXD", "15/10/2026", "20/10/2026", "Hoàn thành"),  # done late
-        ("NV-3", "SXD", "02/11/2026", "", "Đang thực hiện"),  # overdue on 20 November
-        ("NV-4", "SYT", "25/11/2026", "", "Chưa thực hiện"),  # due within 7 days
-        ("NV-5", "SYT", "30/12/2026", "", "Đang thực hiện"),  # open
-    ]
-    header = TASK_HEADER
-    folder = home / "inbox" / "directive_tasks"
-    folder.mkdir(parents=True)
-    write_csv(folder / "nhiem_vu.csv", [[t, "TB 1/TB-VP", "Lãnh đạo", u, f"Nhiệm vụ {t}", "01/09/2026", due, status,
-                                         done, "20/11/2026 08:00:00"] for t, u, due, done, status in rows],
-              header=header)
-    ioc("ingest", "directive_tasks", check=True)
-
-
 def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
     ingest_tasks(home)
-    out = ioc("kpi", "compute", "--now", NOW, "--json", check=True)
+    out = ioc("kpi", "compute", "--now", TASKS_NOW, "--json", check=True)
     values = {(v["kpi_id"], v["unit_code"], v["period"]): v for v in json.loads(out.stdout)["values"]}
     assert values[("tasks_overdue", "SXD", "2026-11")]["value"] == 1
     assert values[("tasks_overdue", "SXD", "2026-11")]["status"] == "amber"
@@ -154,7 +129,7 @@ def test_kpi_compute_and_show_over_ingested_tasks_with_history(home):
                     con.execute("SELECT count(*) FROM marts.kpi_history").fetchall()[0][0])
 
     first = counts()
-    ioc("kpi", "compute", "--now", NOW, check=True)
+    ioc("kpi", "compute", "--now", TASKS_NOW, check=True)
     assert counts() == first, "recomputing the same state adds no row and no history"
 
     later = ioc("kpi", "compute", "--now", "2026-11-27T10:00:00+07:00", "--kpi", "tasks_overdue", "--json", check=True)
@@ -182,7 +157,7 @@ def test_kpi_show_as_of_gives_the_values_as_reported_then_on_ducklake(home, lake
     from zoneinfo import ZoneInfo
 
     ingest_tasks(home)
-    ioc("kpi", "compute", "--now", NOW, check=True)
+    ioc("kpi", "compute", "--now", TASKS_NOW, check=True)
     before = json.loads(ioc("kpi", "show", "tasks_overdue", "--json", check=True).stdout)
     clock.sleep(0.5)
     reported = datetime.now(timezone.utc)
@@ -218,7 +193,7 @@ def test_kpi_show_as_of_gives_the_values_as_reported_then_on_ducklake(home, lake
 
 def test_kpi_show_as_of_on_the_duckdb_file_says_it_needs_ducklake(home, monkeypatch):
     monkeypatch.delenv("IOC_WAREHOUSE", raising=False)
-    ioc("kpi", "compute", "--now", NOW, check=True)
+    ioc("kpi", "compute", "--now", TASKS_NOW, check=True)
     refused = ioc("kpi", "show", "--as-of", "2026-11-20")
     assert refused.returncode == 2 and "IOC_WAREHOUSE=ducklake" in refused.stderr
     wrong = ioc("kpi", "show", "--as-of", "20/11/2026")
@@ -233,8 +208,8 @@ def test_kpi_show_as_of_on_the_duckdb_file_says_it_needs_ducklake(home, monkeypa
 
 
 def test_kpi_compute_for_one_period_leaves_the_others_and_snapshots_alone(home):
-    ioc("kpi", "compute", "--now", NOW, check=True)
-    out = json.loads(ioc("kpi", "compute", "--now", NOW, "--period", "2026-10", "--json", check=True).stdout)
+    ioc("kpi", "compute", "--now", TASKS_NOW, check=True)
+    out = json.loads(ioc("kpi", "compute", "--now", TASKS_NOW, "--period", "2026-10", "--json", check=True).stdout)
     assert {v["period"] for v in out["values"]} == {"2026-10"}
     assert "tasks_overdue" in out["skipped"], "a snapshot of now is not recomputed for a past period"
 
@@ -249,7 +224,7 @@ def test_an_exporter_limited_to_a_unit_serves_only_its_subtree(home):
     from pipelines.metrics.exporter import StateCollector, subtree
 
     ingest_tasks(home)
-    ioc("kpi", "compute", "--now", NOW, check=True)
+    ioc("kpi", "compute", "--now", TASKS_NOW, check=True)
 
     def units_served(collector) -> set[str]:
         registry = CollectorRegistry(auto_describe=False)

@@ -25,7 +25,7 @@ from pipelines.declarations.loading import read_catalog
 from pipelines.settings import paths
 from tests.conftest import ioc
 from tests.stack import free_port, start_exporter, start_prometheus, wait_until
-from tests.test_deadlines import report
+from tests.helpers import report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = "2026-12-03T10:00:00+07:00"

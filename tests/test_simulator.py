@@ -120,6 +120,15 @@ def test_api_refuses_a_missing_or_wrong_token(server: SimulatorServer, monkeypat
         assert "error" in response.json() and TOKENS["IOC_TTHC_TOKEN"] not in response.text
 
 
+def test_the_apis_ask_for_the_token_variables_the_feeds_declare():
+    """`ioc up` and the tests' tokens fixture fill the variables the feeds declare (source.auth.bearer_token_env,
+    read by pipelines.runtime.token_envs); the simulator checks its own list: the two agree."""
+    from pipelines.runtime import token_envs
+    from simulator.http_api import ENDPOINTS
+
+    assert token_envs() == tuple(sorted(e.token_env for e in ENDPOINTS.values()))
+
+
 def test_pagination_returns_every_record_exactly_once(server: SimulatorServer, world: World):
     records, pages = fetch_all(f"{server.url}{DOSSIERS}", {"page_size": 97})
     ids = [r["dossier_id"] for r in records]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.ingest import ingest_feed
-from tests.test_file_drop import HEADER, inbox
+from tests.helpers import HEADER, inbox
 
 FEED = "dept_monthly_report"
 SXD, SCT, OPERATOR = "token-of-sxd-0123456789", "token-of-sct-9876543210", "operator-token-of-the-centre-42"
@@ -118,7 +118,7 @@ def test_the_upload_page_sends_a_report_and_follows_it_until_loaded(home, tmp_pa
     from playwright.sync_api import sync_playwright
 
     from tests.stack import start_exporter
-    from tests.test_wall import CHROMIUM_FLAGS
+    from tests.helpers import CHROMIUM_FLAGS
 
     monkeypatch.setenv("IOC_SUBMIT_TOKEN_SXD", SXD)
     process, address = start_exporter(home, tmp_path)

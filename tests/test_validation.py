@@ -17,7 +17,7 @@ from pipelines.settings import REPO_ROOT
 from pipelines.validate.suite import build_suites, suite_checks
 from simulator.files import write_report_files
 from tests.conftest import ioc
-from tests.test_file_drop import ROWS, inbox, write_csv
+from tests.helpers import ROWS, inbox, write_csv
 
 FEED = "dept_monthly_report"
 

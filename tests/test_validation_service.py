@@ -17,7 +17,7 @@ import pytest
 from pipelines.validate import service
 from tests.conftest import VENV_BIN, ioc
 from tests.stack import wait_until
-from tests.test_file_drop import ROWS, write_csv
+from tests.helpers import ROWS, write_csv
 
 FEED = "dept_monthly_report"
 BAD_ROWS = [ROWS[0], ROWS[1][:4] + ["-3"] + ROWS[1][5:], ROWS[2]]  # a negative count: quarantined

@@ -19,11 +19,10 @@ from pipelines.calendar.workdays import working_days_after
 from pipelines.declarations.loading import catalog
 from tests.conftest import TEST_NOW
 from tests.demo_warehouse import build_demo_warehouse
+from tests.helpers import CHROMIUM_FLAGS
 from tests.stack import start_exporter, wait_until
 
 SCREENSHOTS = Path(__file__).with_name("screenshots")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 STATUS_WORDS = {"vi": {"Đạt", "Cảnh báo", "Không đạt", "Không có dữ liệu"},
                 "en": {"On target", "Warning", "Off target", "No data"}}
@@ -725,7 +724,7 @@ def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, t
     from pipelines.deadlines.refresh import refresh_deadlines
     from pipelines.ingest import ingest_feed
     from pipelines.warehouse import connect
-    from tests.test_deadlines import report
+    from tests.helpers import report
 
     home = tmp_path / "demo-copy"
     monkeypatch.setenv("IOC_HOME", str(demo.home))

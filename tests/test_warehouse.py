@@ -49,8 +49,7 @@ def test_loads_of_two_feeds_hold_their_transactions_open_together_and_both_commi
     import subprocess
 
     from tests.conftest import VENV_BIN
-    from tests.test_file_drop import ROWS, write_csv
-    from tests.test_kpis import TASK_HEADER
+    from tests.helpers import ROWS, TASK_HEADER, write_csv
 
     ioc("warehouse", "init", check=True)  # the catalog is made once, before the writers start
     reports = write_csv(tmp_path / "SKHCN_2026-10.csv", ROWS)
@@ -180,8 +179,7 @@ def test_a_ducklake_keeps_its_data_and_raw_history_in_object_storage(home, lake_
     """IOC_DUCKLAKE_DATA and IOC_RAW_DATA as s3:// URLs: a load writes the lake's Parquet files and the batch's raw
     record file as objects (through DuckDB's httpfs, the keys from the environment), nothing on local disk, and
     the warehouse reads them back — clean rows, raw history, the deadline marts."""
-    from tests.test_kpis import TASK_HEADER
-    from tests.test_file_drop import write_csv
+    from tests.helpers import TASK_HEADER, write_csv
 
     ioc("warehouse", "init", check=True)
     rows = [[f"NV-{i}", "TB 1/TB-VP", "Lãnh đạo", "SXD", f"Nhiệm vụ {i}", "01/09/2026", "02/11/2026",

@@ -18,10 +18,6 @@ def is_working_day(day: date) -> bool:
     return _calendar().is_working_day(day)
 
 
-def holiday_name(day: date) -> str | None:
-    return _calendar().get(day)
-
-
 def add_working_days(day: date, count: int) -> date:
     """The count-th working day after day (count 0: day itself if it is a working day, else the next)."""
     if count == 0:

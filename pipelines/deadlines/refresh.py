@@ -25,8 +25,6 @@ from pipelines.deadlines.task_status import (
 from pipelines.declarations.loading import Catalog
 from pipelines.warehouse import committed, has_clean_table
 
-MARTS = ("report_status", "reporting_rates", "task_status", "task_rates")
-
 
 def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
     """Compute and store the marts (recorded in ops.runs, metrics published). Returns report_status,

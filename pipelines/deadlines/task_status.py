@@ -11,8 +11,6 @@ from pipelines.calendar.workdays import register_working_days, working_days_afte
 from pipelines.declarations.models import Feed
 from pipelines.warehouse import literal, quote
 
-TASK_STATES = ("done_on_time", "done_late", "overdue", "due_soon", "open", "cancelled")
-
 
 def task_rows_sql(feed: Feed) -> str:
     """SELECT of the columns task_status reads, with each row's lineage, from the tasks of clean.<feed> the

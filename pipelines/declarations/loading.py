@@ -72,7 +72,7 @@ def _validate(model, file: Path, data: object):
         for err in exc.errors():
             message = err["msg"]
             if err["type"] == "extra_forbidden":
-                message = "unknown key (check its spelling against the README's feed format)"
+                message = "unknown key (check its spelling against the declaration reference in docs/feeds.md)"
             elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
                 message += f" (got {err['input']!r})"
             problems.append(DeclarationProblem(file, _location(err["loc"]), message))

@@ -60,6 +60,6 @@ def write_checks(out: YamlText, draft: TableDraft) -> None:
     for check, why in checks:
         out.item(2, check, why=why)
     out.comment(
-        "more checks (values_between, column_pair_in_order, row_count_between…): see the README's check reference",
+        "more checks (values_between, column_pair_in_order, row_count_between…): see docs/validation.md, The checks",
         indent=2,
     )

@@ -115,8 +115,10 @@ def serve(path: Path | None = None) -> None:
         signal.signal(number, _stop)
     print(f"validation service (pid {os.getpid()}) ready on {path}", flush=True)
     try:
-        while True:
-            ready, _, _ = select.select([listener, wakeup], [], [])
+        while not _stopping:
+            # A timeout too: a stop is seen within a second even if its signal's wakeup went astray (seen once in a
+            # loaded test run: one SIGTERM left the service waiting here).
+            ready, _, _ = select.select([listener, wakeup], [], [], 1.0)
             if wakeup in ready:
                 os.read(wakeup, 512)  # (the handler runs as select returns; SIGCHLD's only wake the loop)
             if listener not in ready:
@@ -144,7 +146,12 @@ def running_at(path: Path) -> bool:
         probe.close()
 
 
+_stopping = False
+
+
 def _stop(number, frame) -> None:
+    global _stopping
+    _stopping = True
     raise SystemExit(0)
 
 

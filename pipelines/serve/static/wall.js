@@ -1,4 +1,4 @@
-// The operations-centre wall: built only on the JSON API under /api/ (see the README), refreshed on
+// The operations-centre wall: built only on the JSON API under /api/ (see docs/wall.md, "The wall's API"), refreshed on
 // its own. State lives in the address (#unit=…&kpi=…&at=…) so a wall screen can be bookmarked.
 import {
   STRINGS, STATUS_SYMBOL, fill, kpiValue, kpiChange, periodLabel, dateTime, day, dayMonth, ago, duration, number,

@@ -55,6 +55,7 @@ LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changi
 test: install
 	$(VENV)/bin/ruff check pipelines dags
 	$(VENV)/bin/ruff format --check pipelines dags
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ioc feeds check
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --ignore=tests/test_celery.py
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --warehouse ducklake $(LAKE_TESTS)

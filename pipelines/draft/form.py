@@ -11,7 +11,7 @@ from pipelines.declarations.indicators import NUMBERING, PART_PREFIX, IndicatorC
 from pipelines.declarations.models import Feed, FormLayout
 from pipelines.draft.names import ascii_words, snake_name, unique, upper_code
 from pipelines.draft.samples import HEADER_SEARCH_ROWS, DraftError, Sample, label_like
-from pipelines.draft.table import FILE_NAME, unit_and_period
+from pipelines.draft.table import FILE_NAME, month_key, unit_and_period
 from pipelines.draft.vocabulary import (
     FORM_RULES,
     INDICATOR_LABELS,
@@ -177,10 +177,9 @@ def _with(seen: list[str], defaults: list[str]) -> list[str]:
 def _period(sample: Sample) -> tuple[int | None, int | None]:
     """The form's year and month: from its file name (SYT_2026-10.xlsx), else its title ('tháng 10 năm 2026')."""
     found = FILE_NAME.match(sample.path.name)
-    if found:
-        text = found["period"]
-        year, month = (text[:4], text[5:]) if re.fullmatch(r"\d{4}-\d{2}", text) else (text[3:], text[:2])
-        return int(year), int(month)  # the period, whoever the name's first part is
+    if found:  # the period, whoever the name's first part is
+        year, month = month_key(found["period"]).split("-")
+        return int(year), int(month)
     for row in sample.rows[:HEADER_SEARCH_ROWS]:
         for cell in row:
             titled = PERIOD_IN_TITLE.search(cell or "")

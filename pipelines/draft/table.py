@@ -194,8 +194,7 @@ def unit_and_period(name: str, codes: frozenset[str]) -> tuple[str, str] | None:
     found = FILE_NAME.match(name)
     if not found or found["unit"] not in codes:
         return None
-    period = found["period"]
-    return found["unit"], period if re.fullmatch(r"\d{4}-\d{2}", period) else f"{period[3:]}-{period[:2]}"
+    return found["unit"], month_key(found["period"])
 
 
 def _file_names(samples: list[Sample], slots: list[Slot], codes: frozenset[str]) -> FileNames | None:
@@ -212,12 +211,13 @@ def _file_names(samples: list[Sample], slots: list[Slot], codes: frozenset[str])
         kind = slot.inferred.type
         if slot.inferred.references and names.unit_column is None and _agrees(slot, units, lambda v: v):
             names.unit_column = slot.name
-        elif kind == "month" and names.period_column is None and _agrees(slot, periods, _month_key):
+        elif kind == "month" and names.period_column is None and _agrees(slot, periods, month_key):
             names.period_column = slot.name
     return names
 
 
-def _month_key(text: str) -> str | None:
+def month_key(text: str) -> str | None:
+    """YYYY-MM of a month as files and cells write it: 2026-10, 10-2026, 10/2026."""
     found = re.fullmatch(r"(\d{4})-(\d{1,2})|(\d{1,2})[/.-](\d{4})", text)
     if not found:
         return None

@@ -24,12 +24,12 @@ with DAG(
 
     @task(task_id="refresh", pool=WRITER_POOL, outlets=[REPORT_STATUS, TASK_STATUS])
     def refresh() -> dict:
-        from pipelines.deadlines.refresh import refresh_deadlines
+        from pipelines import jobs
         from pipelines.declarations.loading import catalog
         from pipelines.warehouse import connect
 
         with connect() as con:
-            marts = refresh_deadlines(con, catalog())
+            marts = jobs.deadlines(con, catalog())
         return {name: frame.height for name, frame in marts.items()}  # task_status: see marts.task_status
 
     refresh()

@@ -34,13 +34,11 @@ with DAG(
 
     @task(task_id="compute", pool=WRITER_POOL, outlets=[KPI_VALUES])
     def compute() -> dict:
-        from pipelines.deadlines.refresh import refresh_deadlines
-        from pipelines.kpi.compute import compute_kpis
+        from pipelines import jobs
         from pipelines.warehouse import connect
 
         with connect() as con:
-            refresh_deadlines(con, catalog())
-            run = compute_kpis(con, catalog())
+            run = jobs.kpis(con, catalog())
         red = run.values.filter(run.values["status"] == "red") if not run.values.is_empty() else run.values
         return {"rows": run.values.height, "red": red.height, "skipped": run.skipped}
 

@@ -493,12 +493,12 @@ def late(
     now: Annotated[str | None, typer.Option(help="Evaluate as of this instant (ISO 8601 with offset).")] = None,
 ) -> None:
     """Who is late now: missing reports past their deadline and overdue tasks, most late first."""
-    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines import jobs
     from pipelines.warehouse import connect, table_exists
 
     moment = _moment(now)
     with connect() as con:
-        marts = refresh_deadlines(con, _catalog(), moment)
+        marts = jobs.deadlines(con, _catalog(), moment)
         overdue = (
             []
             if not table_exists(con, "marts", "task_status")
@@ -624,16 +624,14 @@ def kpi_compute(
     """Refresh the deadline marts, compute the KPIs into marts.kpi_values, print the province's status."""
     from zoneinfo import ZoneInfo
 
-    from pipelines.deadlines.refresh import refresh_deadlines
-    from pipelines.kpi.compute import compute_kpis
+    from pipelines import jobs
     from pipelines.kpi.present import format_value, period_text, status_style, status_text
     from pipelines.warehouse import connect
 
     catalog, moment = _catalog(), _moment(now)
     try:
         with connect() as con:
-            refresh_deadlines(con, catalog, moment)
-            run = compute_kpis(con, catalog, moment, period, kpi)
+            run = jobs.kpis(con, catalog, moment, period, kpi)
     except (KeyError, ValueError) as exc:
         errors.print(f"[red]✗[/red] {exc.args[0] if exc.args else exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -702,7 +700,8 @@ def report_monthly(
 ) -> None:
     """The month's briefing for the leaders, in Vietnamese: a PDF laid out as an administrative report and an
     XLSX workbook (one sheet per section). Its number and date are kept: writing it again gives the same."""
-    from pipelines.briefing.content import latest_complete_month, monthly, write_files
+    from pipelines.briefing.content import latest_complete_month, monthly
+    from pipelines.briefing.files import write_files
     from pipelines.settings import paths
     from pipelines.warehouse import connect
 
@@ -1033,9 +1032,10 @@ def serve(
     import uvicorn
 
     from pipelines.serve.app import create_app
+    from pipelines.snapshots.refresh import Refresher
 
     try:
-        application = create_app(units=units)
+        application = create_app(units=units, beside=[Refresher()])
     except ValueError as exc:
         errors.print(f"[red]✗[/red] --units: {exc}")
         raise typer.Exit(2) from None

@@ -16,7 +16,7 @@ from pipelines.extract.errors import SourceError
 from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
-from pipelines.metrics.runs import recorded_run
+from pipelines.snapshots import published_after, recorded_run
 from pipelines.warehouse import claimed, connect
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,12 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
     units = catalog().org_units
     summaries = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
-    with connect() as con:
+    with connect() as con, published_after(con, catalog()):  # the snapshots, even if a stage fails
         con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
         # No table's rows are read in the order they were written (every reader sorts what it shows): DuckDB
         # may then insert in parallel (measured, 9.5M rows into clean.directive_tasks: 25 s → 11 s).
         con.execute("SET preserve_insertion_order = false")
-        with recorded_run(con, catalog(), "load", feed.id, publish_after=not follows_deadlines):
+        with recorded_run(con, "load", feed.id):
             # A large run lets GE's worker go as soon as its last batch is validated (its memory is given back
             # before the commit needs DuckDB's); a small one keeps it for the next load of this process.
             let_go = sum(b.rows for b in batches) >= LET_GX_GO_ROWS
@@ -143,10 +143,11 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
             from pipelines.validate.gx_worker import worker
 
             worker().submit("build_data_docs", docs)
-        if follows_deadlines:  # alerts resolve on receipt; this run publishes the snapshots, even if it fails
+        if follows_deadlines:  # alerts resolve on receipt
             from pipelines.deadlines.refresh import refresh_deadlines
 
-            refresh_deadlines(con, catalog())
+            with recorded_run(con, "deadlines"):
+                refresh_deadlines(con, catalog())
     if docs:
         from pipelines.validate.gx_worker import worker
 

@@ -24,10 +24,9 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime, months: int 
                          scale: float = DEMO_SCALE):
     """Fill $IOC_HOME=`home` like the demo does (a smaller world with `months`, `scale`); returns the
     simulated world (with what it planted)."""
-    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines import jobs
     from pipelines.declarations.loading import catalog
     from pipelines.ingest import ingest_feed
-    from pipelines.kpi.compute import compute_kpis
     from pipelines.warehouse import connect
     from simulator.finance_db import fill_finance_db
     from simulator.files import write_report_files, write_task_export
@@ -52,8 +51,7 @@ def build_demo_warehouse(home: Path, admin_dsn: str, now: datetime, months: int 
                     _, error = ingest_feed(feed_id)
                     assert error is None, f"{feed_id}: {error}"
             with connect() as con:
-                refresh_deadlines(con, catalog(), now=now)
-                compute_kpis(con, catalog(), now=now)
+                jobs.kpis(con, catalog(), now=now)
         finally:
             with psycopg.connect(admin_dsn, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')

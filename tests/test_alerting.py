@@ -270,11 +270,11 @@ def test_a_late_report_alert_reaches_the_webhook_and_resolves_when_the_report_is
     """Nothing received: every department's monthly report past its deadline is overdue. Prometheus
     scrapes `ioc serve`, evaluates the generated rules and sends to Alertmanager, which notifies the
     webhook; SXD's report then arrives, is loaded, and the alert resolves."""
-    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines import jobs
     from pipelines.warehouse import connect
 
     with connect() as con:
-        status = refresh_deadlines(con, catalog())["report_status"]
+        status = jobs.deadlines(con, catalog())["report_status"]
     missing = status.filter((status["unit_code"] == "SXD") & (status["status"] == "missing")
                             & (status["feed"] == "dept_monthly_report"))
     period = missing["period"].max()

@@ -373,8 +373,8 @@ def test_a_dossier_gone_from_the_api_is_kept_marked_withdrawn_and_reconciliation
     stop counting them, and the difference is 0 again. One that comes back is current again."""
     from pipelines.kpi.compute import compute_kpis
     from pipelines.warehouse import connect
-    from pipelines.metrics.state import collect_state
-    from pipelines.serve.wall import collect_wall
+    from pipelines.snapshots.metrics import collect_state
+    from pipelines.snapshots.wall import collect_wall
 
     declare_snapshots(monkeypatch)
     source = Source(world)

@@ -144,7 +144,7 @@ def test_the_cli_and_api_explain_csv_and_briefing_workbook_of_a_real_load_hold_n
     assert sorted(c.removeprefix("'") for c in column(written, "title")) == sorted(texts)
     assert set(column(written, "numerator")) == {"1.0"}
 
-    with TestClient(create_app(refresh=False)) as api:
+    with TestClient(create_app()) as api:
         answer = api.get("/api/kpis/tasks_overdue/explain", params={"unit": "HP", "format": "csv"})
         assert answer.status_code == 200, answer.text
         assert live_formulas(answer.text, numeric) == []

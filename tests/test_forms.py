@@ -299,7 +299,7 @@ def client(home, monkeypatch):
 
     monkeypatch.setenv("IOC_SUBMIT_TOKEN_SYT", SYT_TOKEN)
     monkeypatch.setenv("IOC_SUBMIT_TOKEN_SCT", SCT_TOKEN)
-    with TestClient(create_app(refresh=False)) as test_client:
+    with TestClient(create_app()) as test_client:
         yield test_client
 
 

@@ -179,7 +179,7 @@ def test_kpi_show_as_of_gives_the_values_as_reported_then_on_ducklake(home, lake
 
     from pipelines.serve.app import create_app
 
-    with TestClient(create_app(refresh=False)) as api:
+    with TestClient(create_app()) as api:
         answer = api.get("/api/kpis/tasks_overdue/as-of", params={"at": reported.isoformat()})
         assert answer.status_code == 200, answer.text
         assert [(v["unit_code"], v["value"]) for v in answer.json()["values"]] == \
@@ -202,7 +202,7 @@ def test_kpi_show_as_of_on_the_duckdb_file_says_it_needs_ducklake(home, monkeypa
 
     from pipelines.serve.app import create_app
 
-    with TestClient(create_app(refresh=False)) as api:
+    with TestClient(create_app()) as api:
         answer = api.get("/api/kpis/tasks_overdue/as-of", params={"at": "2026-11-20"})
     assert answer.status_code == 409 and "IOC_WAREHOUSE=ducklake" in answer.json()["detail"]
 

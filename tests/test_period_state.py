@@ -176,7 +176,7 @@ def test_the_wall_api_shows_the_complete_period_with_the_running_one_beside_it(p
     from pipelines.serve.app import create_app
 
     build(home)
-    with TestClient(create_app(refresh=False)) as api:
+    with TestClient(create_app()) as api:
         tiles = {t["id"]: t for t in api.get("/api/kpis").json()["kpis"]}
         summary = api.get("/api/summary").json()
         drill = api.get("/api/kpis/dossier_on_time_rate", params={"unit": "HP"}).json()
@@ -233,7 +233,7 @@ def test_a_kpi_declaring_judge_running_is_judged_in_its_running_period(province,
     assert (sa["status"], sa["period_state"]) == ("green", "running")
     assert (sb["status"], sb["period_state"]) == ("red", "running")
     assert stored("reporting_rate", "HP", "2026-12")["status"] == "running", "only the KPI that declares it"
-    with TestClient(create_app(refresh=False)) as api:
+    with TestClient(create_app()) as api:
         drill = api.get("/api/kpis/dossier_on_time_rate", params={"unit": "HP"}).json()
     children = {c["unit"]: c for c in drill["children"]}
     assert children["SB"]["current"]["period"] == "2026-11", "the period shown is still the latest complete one"

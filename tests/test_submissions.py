@@ -33,7 +33,7 @@ def client(home, monkeypatch):
     monkeypatch.setenv("IOC_SUBMIT_TOKEN_SXD", SXD)
     monkeypatch.setenv("IOC_SUBMIT_TOKEN_SCT", SCT)
     monkeypatch.setenv("IOC_OPERATOR_TOKEN", OPERATOR)
-    with TestClient(create_app(refresh=False)) as test_client:
+    with TestClient(create_app()) as test_client:
         yield test_client
 
 
@@ -222,7 +222,7 @@ def test_failed_attempts_claiming_one_unit_are_throttled_from_any_address(home, 
     from pipelines.serve.app import create_app
 
     monkeypatch.setenv("IOC_SUBMIT_TOKEN_SXD", SXD)
-    app = create_app(refresh=False)
+    app = create_app()
     statuses = []
     for i in range(12):
         with TestClient(app, client=(f"10.0.1.{i}", 50000)) as stranger:

@@ -322,7 +322,7 @@ def test_an_empty_platform_says_what_to_run_then_shows_an_empty_wall(home, tmp_p
     """Before any snapshot (the writer holds the new warehouse), the API says what to run; once the
     empty warehouse is published, the page shows every feed as never loaded and every KPI as no data."""
     from pipelines.warehouse import connect
-    from pipelines.published import publish
+    from pipelines.snapshots import publish
 
     with connect() as con:
         process, address = start_exporter(home, tmp_path)
@@ -348,7 +348,7 @@ def test_the_data_quality_panel_shows_a_source_the_warehouse_disagrees_with(home
     the source says it holds, and the wall's data-quality panel says so, in Vietnamese and in English."""
     from pipelines.ingest import ingest_feed
     from pipelines.warehouse import connect
-    from pipelines.published import publish
+    from pipelines.snapshots import publish
 
     ingest_feed("tthc_dossiers")
     bad = set(world.planted["tthc_dossiers"]["unknown_agency"]) | set(world.planted["tthc_dossiers"]["non_integer_fee"])
@@ -721,7 +721,7 @@ def _unit_name(demo: Demo, code: str) -> str:
 def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, tmp_path, monkeypatch):
     """SXD's missing report arrives: after its load publishes a new snapshot, the open page shows the
     cell as late, without a reload."""
-    from pipelines.deadlines.refresh import refresh_deadlines
+    from pipelines import jobs
     from pipelines.ingest import ingest_feed
     from pipelines.warehouse import connect
     from tests.helpers import report
@@ -743,24 +743,23 @@ def test_the_wall_refreshes_itself_when_a_late_report_arrives(demo, open_wall, t
         _, error = ingest_feed("dept_monthly_report")
         assert error is None
         with connect() as con:
-            refresh_deadlines(con, catalog(), now=TEST_NOW)  # publishes the new snapshot
+            jobs.deadlines(con, catalog(), now=TEST_NOW)  # publishes the new snapshot
         wall.page.wait_for_selector(f"{cell}[data-status='late']", timeout=20_000)
         assert wall.page.locator(cell).inner_text().startswith("+")
     finally:
         process.stop()
 
 
-def test_the_exporter_publishes_a_missing_or_old_snapshot_only_when_the_warehouse_is_free(home):
+def test_the_refresher_publishes_a_missing_or_old_snapshot_only_when_the_warehouse_is_free(home):
     from pipelines.warehouse import connect
-    from pipelines.metrics.exporter import refresh_if_stale
-    from pipelines.metrics.state import state_file
-    from pipelines.serve.wall import wall_file
+    from pipelines.snapshots import state_file, wall_file
+    from pipelines.snapshots.refresh import refresh_if_stale
 
     assert refresh_if_stale(), "nothing published yet"
     assert state_file().exists() and wall_file().exists()
     assert not refresh_if_stale(), "both are fresh"
     wall_file().unlink()  # e.g. a home from before the wall existed
     with connect():
-        assert not refresh_if_stale(), "a writer holds the warehouse: the exporter never waits for it"
+        assert not refresh_if_stale(), "a writer holds the warehouse: the refresher never waits for it"
     assert not wall_file().exists()
     assert refresh_if_stale() and wall_file().exists()

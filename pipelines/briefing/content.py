@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.periods import Period, parse_period
@@ -373,15 +372,6 @@ def _quality(con, catalog: Catalog, month: Period, now: datetime) -> list[Qualit
             )
         )
     return lines
-
-
-def write_files(b: Monthly, folder: Path) -> dict[str, Path]:
-    """The briefing as PDF and XLSX in `folder` (bao-cao-thang-2026-11.pdf, .xlsx), replaced if there."""
-    from pipelines.briefing.pdf import write_pdf
-    from pipelines.briefing.xlsx import write_xlsx
-
-    stem = f"bao-cao-thang-{b.period.key}"
-    return {"pdf": write_pdf(b, folder / f"{stem}.pdf"), "xlsx": write_xlsx(b, folder / f"{stem}.xlsx")}
 
 
 def latest_complete_month(now: datetime | None = None) -> str:

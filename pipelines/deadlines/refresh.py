@@ -27,12 +27,10 @@ from pipelines.warehouse import committed, has_clean_table
 
 
 def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
-    """Compute and store the marts (recorded in ops.runs, metrics published). Returns report_status,
-    reporting_rates and task_rates (task_status is a view: it has a row per task)."""
-    from pipelines.metrics.runs import recorded_run
-
-    with recorded_run(con, catalog, "deadlines"):
-        return _refresh(con, catalog, now or datetime.now(UTC))
+    """Compute and store the marts (its orchestrator records the run and publishes the snapshots:
+    pipelines.snapshots). Returns report_status, reporting_rates and task_rates (task_status is a view: it has
+    a row per task)."""
+    return _refresh(con, catalog, now or datetime.now(UTC))
 
 
 def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:

@@ -114,7 +114,7 @@ def tombstones_after(feed: Feed) -> str | None:
 
 
 def tombstone(feed: Feed, record: dict, at_field: str, where: str) -> list[str]:
-    """[record key as ops tables keep it (load.publish.record_key_sql: key fields joined by '|'), deleted at]
+    """[record key as ops tables keep it (warehouse.tables.record_key_sql: key fields joined by '|'), deleted at]
     of a tombstone record."""
     missing = [f for f in feed.load.key + [at_field] if record.get(f) is None]
     if missing:

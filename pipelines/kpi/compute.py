@@ -239,11 +239,8 @@ def compute_kpis(
     con, catalog: Catalog, now: datetime | None = None, period: str | None = None, kpi_ids: list[str] | None = None
 ) -> KpiRun:
     """Compute the KPIs (all by default) for their recent periods, or for one period, and store them
-    (the run is recorded in ops.runs and the metrics state published)."""
-    from pipelines.metrics.runs import recorded_run
-
-    with recorded_run(con, catalog, "kpis"):
-        return _compute(con, catalog, now or datetime.now(UTC), period, kpi_ids)
+    (its orchestrator records the run and publishes the snapshots: pipelines.snapshots)."""
+    return _compute(con, catalog, now or datetime.now(UTC), period, kpi_ids)
 
 
 def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: list[str] | None) -> KpiRun:

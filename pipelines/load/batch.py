@@ -23,7 +23,7 @@ from pipelines.extract.landing import (
     release_arrow_memory,
 )
 from pipelines.failpoints import failpoint
-from pipelines.load.publish import publish
+from pipelines.load.merge import merge_into_clean
 from pipelines.load.raw import keep_raw, parquet_columns, raw_file, record_sql
 from pipelines.load.reconcile import reconcile
 from pipelines.load.withdrawals import (
@@ -324,7 +324,7 @@ def _write_outcome(
             f"{received} AS _last_seen_at, {withdrawn_at_sql(feed, received)} AS _withdrawn_at FROM {STAGED} "
             f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})"
         )
-        publish(con, feed, "_valid")
+        merge_into_clean(con, feed, "_valid")
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")
         con.execute(f"DROP TABLE {REPEATS}")

@@ -13,10 +13,9 @@ import httpx
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipelines.metrics.state import read_state, state_file
+from pipelines.snapshots.files import read_state, state_file
 
 log = logging.getLogger(__name__)
-REFRESH_AFTER_SECONDS = 60  # the exporter republishes the state itself when it is older than this
 DEFAULT_AIRFLOW_HEALTH = "http://127.0.0.1:8080/api/v2/monitor/health"
 
 
@@ -108,42 +107,3 @@ class AirflowProbe:
             return 0.0, None
         beat = (body.get("scheduler") or {}).get("latest_scheduler_heartbeat")
         return 1.0, datetime.fromisoformat(beat).timestamp() if beat else None
-
-
-class Refresher(threading.Thread):
-    """Republishes the state when it is older than REFRESH_AFTER_SECONDS and the warehouse is free, so
-    that time-based values stay current between pipeline runs; never waits for a writer."""
-
-    def __init__(self, interval: float = 15.0):
-        super().__init__(name="ioc-state-refresher", daemon=True)
-        self.interval, self.stopping = interval, threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            refresh_if_stale()
-            self.stopping.wait(self.interval)
-
-
-def refresh_if_stale(max_age: float = REFRESH_AFTER_SECONDS) -> bool:
-    """Publish the snapshots (metrics state, wall) now if one is missing or old and the warehouse lock is
-    free; True if it did."""
-    from pipelines.declarations.loading import catalog
-    from pipelines.published import publish
-    from pipelines.serve.wall import wall_file
-    from pipelines.warehouse import WarehouseBusy, connect
-
-    try:
-        oldest = min(state_file().stat().st_mtime, wall_file().stat().st_mtime)
-        if time.time() - oldest < max_age:
-            return False
-    except FileNotFoundError:
-        pass
-    try:
-        with connect(timeout=0) as con:
-            publish(con, catalog())
-        return True
-    except WarehouseBusy:
-        return False  # a writer is at work and will publish when it is done
-    except Exception:
-        log.exception("could not refresh the published snapshots")
-        return False

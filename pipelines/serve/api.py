@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from pipelines.kpi.present import STATUS_ORDER
 from pipelines.kpi.tree import upward
 from pipelines.serve.auth import bearer
-from pipelines.serve.wall import read_wall, seconds_since, wall_file
+from pipelines.snapshots.files import read_wall, seconds_since, wall_file
 
 NO_SNAPSHOT = (
     "no wall snapshot has been published yet ({file}): it is written after every load, deadline "
@@ -294,7 +294,8 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
 
         from fastapi.responses import Response
 
-        from pipelines.briefing.content import latest_complete_month, monthly, write_files
+        from pipelines.briefing.content import latest_complete_month, monthly
+        from pipelines.briefing.files import write_files
         from pipelines.declarations.loading import catalog
         from pipelines.warehouse import WarehouseBusy, connect
 

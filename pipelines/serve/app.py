@@ -6,8 +6,10 @@ writers publish. Explaining a value, the monthly briefing and submissions do, wa
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse
@@ -15,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from pipelines.metrics.exporter import Refresher, StateCollector, subtree
+from pipelines.metrics.exporter import StateCollector, subtree
 from pipelines.serve.api import create_router
 from pipelines.serve.body_limit import BodyLimit
 from pipelines.serve.upload import PART_OVERHEAD
@@ -36,20 +38,30 @@ def body_limit() -> int:
     return max(sizes, default=0) + max(PART_OVERHEAD, 1 << 20)
 
 
-def create_app(refresh: bool = True, airflow_health_url: str | None = None, units: str | None = None) -> FastAPI:
-    """The wall, its API and /metrics; with `units` (a unit's code), /metrics serves that unit's subtree only."""
+class Background(Protocol):
+    """Work that runs beside the app while it serves (the command line gives the snapshots' refresher)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    airflow_health_url: str | None = None, units: str | None = None, beside: Sequence[Background] = ()
+) -> FastAPI:
+    """The wall, its API and /metrics; with `units` (a unit's code), /metrics serves that unit's subtree only.
+    What runs `beside` is started with the app and stopped with it."""
     registry = CollectorRegistry(auto_describe=False)
     collector = StateCollector(airflow_health_url, subtree(units) if units else None)
     registry.register(collector)
-    refresher = Refresher() if refresh else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        if refresher is not None:
-            refresher.start()
+        for work in beside:
+            work.start()
         yield
-        if refresher is not None:
-            refresher.stopping.set()
+        for work in beside:
+            work.stop()
 
     app = FastAPI(
         title="IOC wall and exporter", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan

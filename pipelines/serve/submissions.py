@@ -281,7 +281,7 @@ def may_read(catalog: Catalog, token: str | None) -> tuple[bool, str | None]:
 def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict | None:
     """What became of a submission of `unit` (any unit's: None, for the operator): refused (why), waiting in the
     inbox, or loaded (its batch's status and the reasons of its quarantined rows, in Vietnamese and English)."""
-    from pipelines.serve.messages import batch_text, reason_text, vietnamese_expected
+    from pipelines.validate.messages import batch_text, reason_text, vietnamese_expected
 
     row = con.execute(
         "SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "

@@ -4,7 +4,7 @@ A load's own GE worker makes it wait seconds before its first answer (GE's impor
 pays whole. `ioc validation-service` (started by `ioc up`, before the Airflow workers that load) imports GE
 once and listens on a Unix socket. Each process that loads connects; the service forks a worker for it,
 GE already imported, which answers that process's requests as a worker of its own would
-(gx_worker.answer), then exits: nothing of one load's state or memory reaches the next, and loads that run
+(gx_process.answer), then exits: nothing of one load's state or memory reaches the next, and loads that run
 side by side each have a worker. Where the service is not running (or not answering), a load starts its
 own worker: the cold path, slower, the same results.
 
@@ -165,7 +165,7 @@ def _warm() -> None:
     import pandas  # noqa: F401
     import sqlalchemy  # noqa: F401
 
-    from pipelines.validate import gx, gx_duckdb, gx_worker, suite  # noqa: F401
+    from pipelines.validate import gx, gx_duckdb, gx_process, suite  # noqa: F401
 
 
 def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int, int]) -> None:
@@ -178,7 +178,7 @@ def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int,
         listener.close()
         for fd in pipe:
             os.close(fd)
-        from pipelines.validate import gx_worker
+        from pipelines.validate import gx_process
 
         caller, uid, _ = struct.unpack(
             "3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
@@ -188,7 +188,7 @@ def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int,
             return
         connection.sendall(READY)
         with connection.makefile("rb") as requests, connection.makefile("wb") as answers:
-            answered = gx_worker.answer(requests, answers)
+            answered = gx_process.answer(requests, answers)
         print(f"worker {os.getpid()} answered {answered} requests of pid {caller}", flush=True)
     except BaseException:  # noqa: BLE001 (logged; the caller sees its connection close)
         log.exception("a validation worker failed")

@@ -1,4 +1,4 @@
-"""Publish valid rows to clean.<feed>: the latest version per key, or whole partitions replaced."""
+"""Merge a batch's valid rows into clean.<feed>: the latest version per key, or whole partitions replaced."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def _match(columns: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{quote(c)} = {right}.{quote(c)}" for c in columns)
 
 
-def publish(con, feed: Feed, incoming: str) -> None:
+def merge_into_clean(con, feed: Feed, incoming: str) -> None:
     """Merge the valid rows in relation `incoming` into clean.<feed>.
 
     incoming has the contract columns plus _batch_id, _source_uri, _source_row, _received_at, _loaded_at.

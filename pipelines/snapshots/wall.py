@@ -1,5 +1,5 @@
 """The wall's data: one snapshot of what the operations centre watches, read from the warehouse by
-every writer (see `pipelines.published`) and served by `/api/` without touching the warehouse.
+every writer's orchestrator (see `pipelines.snapshots`) and served by `/api/` without touching the warehouse.
 
 Sections: the organisation units; every KPI with its recent periods per unit (tiles, sparklines,
 drill-down); expected reports per unit and period (the timeliness grid); open directive tasks overdue
@@ -9,17 +9,15 @@ Instants are ISO 8601 in UTC (the page shows them in Asia/Ho_Chi_Minh); days are
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 
 from pipelines.calendar.deadlines import TIMEZONE, describe
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.completeness import completion_rule
-from pipelines.published import read_json, write_json_atomically
-from pipelines.serve.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
-from pipelines.settings import paths
+from pipelines.snapshots.files import iso
+from pipelines.validate.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
 from pipelines.warehouse import table_exists
 from pipelines.warehouse.tables import KPI_DDL
 
@@ -27,18 +25,6 @@ SPARKLINE_PERIODS = 12  # at most this many recent periods per KPI and unit
 RECENT_BATCHES = 20  # a feed's failing checks are those of its latest batches
 FAILED_BATCHES_SHOWN = 5
 QUARANTINE_REASONS_SHOWN = 5
-
-
-def wall_file() -> Path:
-    return paths().home / "serve" / "wall.json"
-
-
-def publish_wall(con, catalog: Catalog) -> Path:
-    return write_json_atomically(wall_file(), collect_wall(con, catalog))
-
-
-def read_wall() -> dict | None:
-    return read_json(wall_file())
 
 
 def collect_wall(con, catalog: Catalog, now: datetime | None = None) -> dict:
@@ -55,25 +41,6 @@ def collect_wall(con, catalog: Catalog, now: datetime | None = None) -> dict:
         "feeds": _feeds(con, catalog),
         "checks": CHECK_LABELS,
     }
-
-
-def iso(value) -> str | None:
-    """An instant as ISO 8601 UTC ('Z'), a day as an ISO date; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def seconds_since(text: str | None) -> float | None:
-    """Seconds from an instant written by iso() until now."""
-    if text is None:
-        return None
-    then = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return datetime.now(UTC).timestamp() - then.timestamp()
 
 
 def _units(catalog: Catalog, now: datetime) -> list[dict]:

@@ -1,11 +1,5 @@
-"""The serving state of the platform as metric samples, read from the warehouse and published as one
-JSON file that the exporter reads at scrape time.
-
-DuckDB lets one process open the file at a time, and a load can hold it for minutes; the exporter must
-keep answering meanwhile. So every writer publishes this state at the end of its work, under the
-warehouse lock, with an atomic rename: a scrape reads either the previous state or the new one, both
-complete and consistent, and never waits for a writer. The exporter also refreshes it itself when
-the warehouse is free and the state is older than a minute.
+"""The serving state of the platform as metric samples, read from the warehouse into the snapshot that the
+exporter (`pipelines.metrics.exporter`) turns into metric families at scrape time (see `pipelines.snapshots`).
 
 Label values come from the declarations (feeds, KPIs, organisation units, check names), never from
 raw data: a value the declarations do not know is not exported, so cardinality stays bounded.
@@ -15,14 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.status import STATUSES
-from pipelines.published import read_json, write_json_atomically
-from pipelines.settings import paths
 from pipelines.warehouse import table_exists
 from pipelines.warehouse.tables import KPI_DDL
 
@@ -45,10 +36,6 @@ class Family:
         self.samples.append(list(values))
 
 
-def state_file() -> Path:
-    return paths().home / "metrics" / "state.json"
-
-
 def collect_state(con, catalog: Catalog) -> dict:
     """Every metric family of the platform's current state."""
     families: list[Family] = []
@@ -59,15 +46,6 @@ def collect_state(con, catalog: Catalog) -> dict:
     families += _run_families(con, catalog)
     families += _submission_families(con, catalog)
     return {"generated_at": time.time(), "families": [f.__dict__ for f in families]}
-
-
-def publish_state(con, catalog: Catalog) -> Path:
-    """Collect the state and replace the state file atomically."""
-    return write_json_atomically(state_file(), collect_state(con, catalog))
-
-
-def read_state() -> dict | None:
-    return read_json(state_file())
 
 
 def _epoch(value) -> float:

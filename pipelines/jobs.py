@@ -1,0 +1,31 @@
+"""The warehouse-writing jobs besides a feed's load (pipelines.ingest), as the scheduler's tasks, the command
+line and the demo run them: each stage's run recorded in ops.runs, then the snapshots published for the wall
+and the exporter (pipelines.snapshots), even when a stage fails. The stages themselves only compute and store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from pipelines.deadlines.refresh import refresh_deadlines
+from pipelines.declarations.loading import Catalog
+from pipelines.kpi.compute import KpiRun, compute_kpis
+from pipelines.snapshots import published_after, recorded_run
+
+
+def deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
+    """Who is late as of `now`: the deadline marts refreshed (refresh_deadlines' result)."""
+    with published_after(con, catalog), recorded_run(con, "deadlines"):
+        return refresh_deadlines(con, catalog, now)
+
+
+def kpis(
+    con, catalog: Catalog, now: datetime | None = None, period: str | None = None, kpi_ids: list[str] | None = None
+) -> KpiRun:
+    """The deadline marts refreshed, then the KPIs (all, or `kpi_ids` and those they build on) computed."""
+    with published_after(con, catalog):
+        with recorded_run(con, "deadlines"):
+            refresh_deadlines(con, catalog, now)
+        with recorded_run(con, "kpis"):
+            return compute_kpis(con, catalog, now, period, kpi_ids)

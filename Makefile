@@ -51,11 +51,12 @@ stop:
 # the Celery test (scale-out) runs on DuckLake only, and a property test's extra seeds on the file only. (The two
 # passes side by side overloaded the 2 cores: no faster, measured.)
 LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changing_sources.py \
-	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py
+	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py tests/test_warehouse_schema.py
 test: install
 	$(VENV)/bin/ruff check pipelines dags
 	$(VENV)/bin/ruff format --check pipelines dags
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/ioc feeds check
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --ignore=tests/test_celery.py
 	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --warehouse ducklake $(LAKE_TESTS)

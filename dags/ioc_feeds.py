@@ -43,7 +43,10 @@ def schedule(feed):
         return cron
     from airflow.timetables.assets import AssetOrTimeSchedule
 
-    return AssetOrTimeSchedule(timetable=cron, assets=inbox_asset(feed)) if cron else [inbox_asset(feed)]
+    # Airflow takes the task SDK's Asset here (converted in AssetTriggeredTimetable.__init__, "so this class works
+    # in dag files"), though its annotation names only the scheduler's serialized assets.
+    assets = inbox_asset(feed)
+    return AssetOrTimeSchedule(timetable=cron, assets=assets) if cron else [assets]  # type: ignore[arg-type]
 
 
 def build_dag(feed) -> DAG:
@@ -76,7 +79,9 @@ def build_dag(feed) -> DAG:
             window = None
             incremental = getattr(catalog().feed(feed_id).source, "incremental", None)
             if context["dag_run"].run_type == "backfill" and incremental:  # re-read this run's interval
-                window = Window(context["data_interval_start"], context["data_interval_end"])
+                start, end = context["data_interval_start"], context["data_interval_end"]
+                assert start is not None and end is not None  # a backfill run is of its interval
+                window = Window(start, end)
             return len(extract_feed(feed_id, record_failure=final_try, window=window))
 
         @task(task_id="load", pool=WRITER_POOL, trigger_rule="all_done", outlets=[clean_asset(feed.id)])

@@ -10,7 +10,6 @@ from pathlib import Path
 from pipelines.settings import REPO_ROOT, paths
 
 WRITER_POOL = "duckdb_writer"  # the warehouse's writers: one slot on the DuckDB file (they queue for its lock)
-LAKE_WRITERS = 4  # slots on DuckLake: loads commit side by side (one feed's merges one at a time)
 
 
 def airflow_environ(home: Path | None = None) -> dict[str, str]:
@@ -38,12 +37,12 @@ def airflow_bin() -> str:
 
 
 def writer_pool() -> tuple[str, str]:
-    """The writer pool's slots and description on the warehouse's backend (IOC_WAREHOUSE)."""
-    from pipelines.warehouse import backend
+    """The writer pool's slots and description on the warehouse's backend (IOC_WAREHOUSE): one on the DuckDB file,
+    more on DuckLake (loads commit side by side)."""
+    from pipelines.warehouse import chosen
 
-    if backend() == "ducklake":
-        return str(LAKE_WRITERS), "Loads side by side on the DuckLake warehouse (the merges of one feed one at a time)"
-    return "1", "One writer of the DuckDB warehouse at a time"
+    warehouse = chosen()
+    return str(warehouse.writers), warehouse.writers_description
 
 
 def prepare_airflow(env: dict[str, str], log) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from pipelines import wording
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 feeds_app = typer.Typer(no_args_is_help=True, help="Declared department feeds.")
@@ -31,8 +36,6 @@ def main() -> None:
     """The `ioc` command. A command that finished leaves at once: an orderly interpreter exit tears down what
     nothing needs any more (polars' and DuckDB's modules and threads), 0.3 s of every small `ioc ingest`
     (measured). A command that fails with an exception exits as Python does, with its traceback."""
-    import logging
-    import os
 
     try:
         app()
@@ -77,7 +80,10 @@ def warehouse_init() -> None:
 
 
 def _catalog():
-    from pipelines.declarations.loading import DeclarationError, catalog
+    from pipelines.declarations.loading import (  # lazy: the declarations (pydantic models, 0.3 s and more) only for the commands that read them: ioc --help stays quick
+        DeclarationError,
+        catalog,
+    )
 
     try:
         return catalog()
@@ -103,7 +109,7 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
     if as_json:
         print(json.dumps([f.model_dump(mode="json", exclude={"columns"}) for f in feeds], ensure_ascii=False, indent=1))
         return
-    table = Table("feed", "tên (vi)", "owner", "source", "schedule", "columns", "current data")
+    table = Table("feed", wording.text("cli.column.name_vi"), "owner", "source", "schedule", "columns", "current data")
     for f in feeds:
         mode = (
             f"latest by {f.load.version}"
@@ -474,9 +480,9 @@ def quality(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         )
         return
     for title, rows in (
-        ("Chất lượng dữ liệu theo nguồn / by feed", feeds),
-        ("Theo đơn vị / by organisation unit", units),
-        ("Quy tắc giữa các ô không đạt / rules across cells broken", rules),
+        (wording.bilingual("cli.quality.by_feed"), feeds),
+        (wording.bilingual("cli.quality.by_unit"), units),
+        (wording.bilingual("cli.quality.rules_broken"), rules),
     ):
         if not rows:
             continue
@@ -533,11 +539,11 @@ def late(
     units = {u.code: u.vi for u in _catalog().org_units.units}
     table = Table(
         "feed",
-        "đơn vị / unit",
-        "kỳ / period",
-        "hạn / due",
-        "trễ (ngày làm việc) / working days late",
-        title="Báo cáo chưa nộp quá hạn / reports missing past their deadline",
+        wording.bilingual("cli.column.unit"),
+        wording.bilingual("cli.column.period"),
+        wording.bilingual("cli.column.due"),
+        wording.bilingual("cli.column.working_days_late"),
+        title=wording.bilingual("cli.late.reports"),
     )
     for r in missing:
         table.add_row(
@@ -549,13 +555,13 @@ def late(
         )
     console.print(table if missing else "no report is missing past its deadline")
     table = Table(
-        "nhiệm vụ / task",
-        "đơn vị / unit",
-        "nội dung / title",
-        "hạn / due",
-        "trễ / days late",
-        "ngày làm việc / working days",
-        title="Nhiệm vụ quá hạn / overdue tasks",
+        wording.bilingual("cli.column.task"),
+        wording.bilingual("cli.column.unit"),
+        wording.bilingual("cli.column.title"),
+        wording.bilingual("cli.column.due"),
+        wording.bilingual("cli.column.days_late"),
+        wording.bilingual("cli.column.working_days"),
+        title=wording.bilingual("cli.late.tasks"),
     )
     for t in overdue:
         table.add_row(
@@ -571,8 +577,6 @@ def late(
 
 def _moment(now: str | None):
     """--now as an aware datetime (None: the present), or exit 2."""
-    from datetime import datetime
-
     if now is None:
         return None
     try:
@@ -594,7 +598,9 @@ def kpi_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         print(json.dumps([k.model_dump(mode="json", by_alias=True) for k in kpis], ensure_ascii=False, indent=1))
         return
-    table = Table("KPI", "tên (vi)", "owner", "grain", "unit", "better", "target", "green", "amber")
+    table = Table(
+        "KPI", wording.text("cli.column.name_vi"), "owner", "grain", "unit", "better", "target", "green", "amber"
+    )
     for k in kpis:
         target = f"{k.target:g}" if k.target is not None else ("per period" if k.target_sql else "—")
         rel = "× target" if k.thresholds.relative_to_target else ""
@@ -653,11 +659,11 @@ def kpi_compute(
     province = catalog.org_units.province
     table = Table(
         "KPI",
-        "kỳ / period",
-        "giá trị / value",
-        "mục tiêu / target",
-        "trạng thái / status",
-        "đơn vị đỏ / units red",
+        wording.bilingual("cli.column.period"),
+        wording.bilingual("cli.column.value"),
+        wording.bilingual("cli.column.target"),
+        wording.bilingual("cli.column.status"),
+        wording.bilingual("cli.column.units_red"),
         "s",
         title=f"KPI — {province} (marts.kpi_values: {values.height} rows)",
     )
@@ -668,7 +674,7 @@ def kpi_compute(
         shown = (done if not done.is_empty() else rows)["period"].max()
         last = rows.filter(rows["period"] == shown)
         mine = last.filter(last["unit_code"] == province).to_dicts()
-        row = mine[0] if mine else {"period": shown, "value": None, "target": None, "status": "no_data"}
+        row: dict[str, Any] = mine[0] if mine else {"period": shown, "value": None, "target": None, "status": "no_data"}
         red = last.filter(last["status"] == "red").height
         style = status_style(row["status"])
         if row.get("period_state") == "running":
@@ -713,11 +719,15 @@ def report_monthly(
     except (ValueError, FileNotFoundError) as exc:
         errors.print(f"[red]✗[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    console.print(
-        f"✓ Báo cáo số {briefing.reference}, {briefing.month_words}: "
-        f"{sum(k.status == 'red' for k in briefing.kpis)} chỉ số không đạt, {len(briefing.reports)} báo cáo "
-        f"nộp trễ/chưa nộp, {len(briefing.tasks)} nhiệm vụ quá hạn"
+    said = wording.text(
+        "cli.report.written",
+        reference=briefing.reference,
+        month=briefing.month_words,
+        red=sum(k.status == "red" for k in briefing.kpis),
+        reports=len(briefing.reports),
+        tasks=len(briefing.tasks),
     )
+    console.print(f"✓ {said}")
     for path in written.values():
         console.print(f"  {path}")
 
@@ -778,7 +788,7 @@ def kpi_explain(
     console.print(
         f"[bold]{k.id}[/bold] — {k.name.vi} / {k.name.en} · {unit} · {e.period}: "
         f"{format_value(k, v.get('value'))} [{style}]{status_text(v.get('status'))}[/{style}] "
-        f"(tính lúc / computed at {e.as_of:%Y-%m-%d %H:%M} UTC)"
+        f"({wording.bilingual('cli.explain.computed_at')} {e.as_of:%Y-%m-%d %H:%M} UTC)"
     )
     for role, part in [("", e)] if not e.inputs else list(e.inputs.items()):
         if role:
@@ -789,17 +799,18 @@ def kpi_explain(
             console.print(f"[yellow]{part.unavailable}[/yellow]")
             continue
         console.print(
-            f"{part.records_total} bản ghi / records, {part.against_total} làm chỉ tiêu không đạt / "
-            f"keep it off target; tử số / numerator {part.numerator}, mẫu số / denominator {part.denominator}"
+            f"{part.records_total} {wording.bilingual('cli.explain.records')}, {part.against_total} "
+            f"{wording.bilingual('cli.explain.against')}; {wording.bilingual('cli.explain.numerator')} "
+            f"{part.numerator}, {wording.bilingual('cli.explain.denominator')} {part.denominator}"
         )
         impact = part.impact_name or {"vi": "", "en": ""}
         table = Table(
-            "đơn vị / unit",
+            wording.bilingual("cli.column.unit"),
             f"{impact['vi']} / {impact['en']}",
-            "tử / num",
-            "mẫu / den",
-            "bản ghi / record",
-            "nguồn / lineage",
+            wording.bilingual("cli.column.numerator"),
+            wording.bilingual("cli.column.denominator"),
+            wording.bilingual("cli.column.record"),
+            wording.bilingual("cli.column.lineage"),
         )
         for r in part.records:
             said = ", ".join(f"{name}={value}" for name, value in list(r["fields"].items())[:4])
@@ -923,7 +934,7 @@ def kpi_show(
     if mode == "units":
         rows.sort(key=lambda r: (STATUS_ORDER.get(r["status"], 9), r["unit_code"]))
     names = {u.code: u.vi for u in catalog.org_units.units}
-    first = {"trend": "đơn vị / unit", "units": "đơn vị / unit", "kpis": "KPI"}[mode]
+    first = "KPI" if mode == "kpis" else wording.bilingual("cli.column.unit")
     title = {
         "trend": f"{kpi} — {unit} {names.get(unit, '')}",
         "units": f"{kpi} — {catalog.kpis[kpi].name.vi} ({period_text(rows[0]) if rows else 'no data'})" if kpi else "",
@@ -931,12 +942,12 @@ def kpi_show(
     }[mode]
     table = Table(
         first,
-        "kỳ / period",
-        "giá trị / value",
-        "mục tiêu / target",
-        "trạng thái / status",
-        "kỳ trước / previous",
-        "liên tiếp / in a row",
+        wording.bilingual("cli.column.period"),
+        wording.bilingual("cli.column.value"),
+        wording.bilingual("cli.column.target"),
+        wording.bilingual("cli.column.status"),
+        wording.bilingual("cli.column.previous"),
+        wording.bilingual("cli.column.streak"),
         title=title,
     )
     for r in rows:
@@ -963,7 +974,7 @@ def kpi_show(
     if pending is not None and not pending.is_empty():
         keys = sorted(set(pending["period"].to_list()))
         console.print(
-            f"[dim]◌ Kỳ đang diễn ra, chưa đánh giá / periods still running, not judged: {', '.join(keys)} "
+            f"[dim]◌ {wording.bilingual('cli.kpi.running_hint')}: {', '.join(keys)} "
             f"— `ioc kpi show{' ' + kpi if kpi else ''} --period {keys[-1]}`[/dim]",
             highlight=False,
         )

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 from pipelines.declarations.loading import catalog
+from pipelines.runtime import PASSWORDS_FILE, up, urls, wait_for_first_runs
 from pipelines.settings import paths
+from pipelines.warehouse import connect, has_clean_table
 
 
 def run_demo() -> int:
     """Bring the stack up, wait for every feed DAG's first run of its own and the KPI DAG after them,
     then report what landed, who is late, and the KPIs. The stack keeps running: `make stop` ends it."""
-    from pipelines.runtime import PASSWORDS_FILE, up, urls, wait_for_first_runs
-
     started = time.monotonic()
     home = paths().home
     print(f"IOC demo — state in {home}")
@@ -46,8 +46,6 @@ def run_demo() -> int:
 
 
 def report(home: Path) -> None:
-    from pipelines.warehouse import connect, has_clean_table
-
     print("\nWhat landed (warehouse " + str(home / "warehouse.duckdb") + "):")
     with connect() as con:
         rows = con.execute("""

@@ -111,7 +111,7 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
 
         gx_worker.start()  # GE imports in its own process while the first chunks are staged
     units = catalog().org_units
-    summaries = []
+    summaries: list[BatchSummary] = []
     follows_deadlines = bool(feed.reporting or feed.tasks)  # who is late follows the data at once
     with connect() as con, published_after(con, catalog()):  # the snapshots, even if a stage fails
         con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")

@@ -24,14 +24,15 @@ from pathlib import Path
 import httpx
 
 from pipelines.airflow_env import airflow_environ, prepare_airflow
+from pipelines.declarations.loading import catalog
 from pipelines.settings import paths
+from pipelines.validate import service as validation_service
+from pipelines.validate.service import socket_path
 
 
 def token_envs() -> tuple[str, ...]:
     """The environment variables the feeds' API tokens are read from, as the feeds declare them
     (source.auth.bearer_token_env in schemas/feeds/*.yaml), sorted."""
-    from pipelines.declarations.loading import catalog
-
     declared = (getattr(feed.source, "auth", None) for feed in catalog().feeds.values())
     return tuple(sorted({auth.bearer_token_env for auth in declared if auth}))
 
@@ -60,9 +61,7 @@ class Service:
 
     def healthy(self) -> bool:
         if self.name == "validation":
-            from pipelines.validate import service
-
-            return service.running()
+            return validation_service.running()
         try:
             return httpx.get(self.health, timeout=2).status_code == 200
         except httpx.HTTPError:
@@ -74,8 +73,6 @@ def run_dir() -> Path:
 
 
 def services() -> list[Service]:
-    from pipelines.validate.service import socket_path
-
     bin_dir = Path(sys.executable).parent
     return [
         # first: the Airflow workers' loads connect to it as they start
@@ -166,8 +163,8 @@ def up(echo=print) -> dict[str, str]:
     run_dir().mkdir(parents=True, exist_ok=True)
     ensure_postgres()  # the simulator's finance database lives there
     env = runtime_environ()
-    with (logs / "airflow-setup.log").open("a") as log:
-        prepare_airflow(env, log)
+    with (logs / "airflow-setup.log").open("a") as setup_log:
+        prepare_airflow(env, setup_log)
     for service in services():
         if running(service.name):
             echo(f"• {service.name} is already running")
@@ -189,8 +186,6 @@ def up(echo=print) -> dict[str, str]:
 
 
 def urls() -> dict[str, str]:
-    from pipelines.validate.service import socket_path
-
     return {
         "operations wall": f"http://127.0.0.1:{port('exporter')}/",
         "wall API": f"http://127.0.0.1:{port('exporter')}/api/summary",

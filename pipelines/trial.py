@@ -13,8 +13,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
+from pipelines.conform.rows import map_headers
 from pipelines.declarations.checks import INDICATOR_CHECK, TYPE_CHECK
-from pipelines.declarations.models import Feed
+from pipelines.declarations.loading import catalog
+from pipelines.declarations.models import Feed, FileDropSource
+from pipelines.extract.file_drop import csv_chunks, file_name_fields, kept_rows, sheet_of, table_frame, workbook_bytes
+from pipelines.extract.form import read_form
+from pipelines.extract.landing import LINEAGE_COLUMNS, SOURCE_ROW, LandedBatch, new_batch_id
+from pipelines.extract.tabular import read_grid
+from pipelines.load.batch import STAGED, BatchSummary, validated
+from pipelines.text import column_letter
+from pipelines.validate import service
+from pipelines.validate.batch import BatchValidator
+from pipelines.warehouse import quote
 
 PARSE_CHECKS = (TYPE_CHECK, "values_in_set", INDICATOR_CHECK)  # a value that is not of its column's kind
 MAX_EXAMPLES = 5
@@ -60,8 +73,6 @@ class Trial:
 def _nothing_written():
     """Everything the platform writes goes to a temporary $IOC_HOME for the trial (removed after it); a running
     validation service of the real $IOC_HOME still validates (its worker writes under the temporary home too)."""
-    from pipelines.validate import service
-
     saved = {k: os.environ.get(k) for k in ("IOC_HOME", "IOC_VALIDATION_SOCKET", "IOC_RAW_DATA", "IOC_WAREHOUSE")}
     home = Path(tempfile.mkdtemp(prefix="ioc-try-"))
     os.environ["IOC_VALIDATION_SOCKET"] = str(service.socket_path())
@@ -81,13 +92,6 @@ def _nothing_written():
 
 def try_file(feed: Feed, path: Path) -> Trial:
     """Read, conform and validate the file as the feed's load would; UnreadableFile if it cannot be read."""
-    import duckdb
-
-    from pipelines.declarations.loading import catalog
-    from pipelines.extract.file_drop import file_name_fields
-    from pipelines.extract.landing import LandedBatch, new_batch_id
-    from pipelines.load.batch import STAGED, BatchSummary, validated
-    from pipelines.validate.batch import BatchValidator
 
     trial = Trial(feed.id, path.name)
     with _nothing_written() as home:
@@ -118,11 +122,8 @@ def try_file(feed: Feed, path: Path) -> Trial:
 
 def _read(feed: Feed, path: Path, batch):
     """The file's landing frames as the feed's extractor reads them, how, its header row, and a form's layout."""
-    from pipelines.extract.file_drop import csv_chunks, kept_rows, sheet_of, table_frame, workbook_bytes
-    from pipelines.extract.form import read_form
-    from pipelines.extract.tabular import read_grid
 
-    source = feed.source
+    source = feed.source_as(FileDropSource)  # a file is tried against a file_drop feed
     if source.form is None and path.suffix.lower() in (".csv", ".txt"):
         chunks, how, header_row = csv_chunks(feed, path, whole=True)  # decoded whole first: no second read
         return kept_rows(feed, batch, chunks), how, header_row, None
@@ -136,6 +137,7 @@ def _read(feed: Feed, path: Path, batch):
     if source.form is not None:
         read = read_form(feed, grid, batch.file_fields, sheet_of(grid))
         reporting = feed.reporting
+        assert reporting is not None  # a form declares it (the declarations' checks)
         batch.file_fields = {
             reporting.unit_column: read.unit,
             reporting.period_column: read.period,
@@ -149,9 +151,6 @@ def _read(feed: Feed, path: Path, batch):
 
 def _first_seen(chunks, trial: Trial, feed: Feed, layout):
     """The chunks, noting the header's mapping from the first (a form's from its layout)."""
-    from pipelines.conform.rows import map_headers
-    from pipelines.extract.landing import LINEAGE_COLUMNS
-    from pipelines.text import column_letter
 
     for i, chunk in enumerate(chunks):
         if i == 0:
@@ -183,8 +182,6 @@ def _first_seen(chunks, trial: Trial, feed: Feed, layout):
 
 
 def _outcome(con, feed: Feed, trial: Trial, validation, staged: str) -> None:
-    from pipelines.extract.landing import SOURCE_ROW
-    from pipelines.warehouse import quote
 
     trial.would_load = 0 if validation.blocked else validation.published
     trial.quarantined = validation.quarantined

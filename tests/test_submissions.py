@@ -136,10 +136,13 @@ def test_the_upload_page_sends_a_report_and_follows_it_until_loaded(home, tmp_pa
             page.wait_for_selector("body[data-ready='1']")
             assert sorted(page.locator("#feed option").all_inner_texts()) == [
                 "Biểu số liệu chỉ tiêu kinh tế - xã hội của các sở", "Báo cáo tháng của các sở, ngành"]
+            label = page.locator("label[for='file']").inner_text()  # the wording's, its {types} and {max} filled
+            assert label.startswith("Tệp (.") and "; tối đa " in label and label.endswith(" SKHCN_2026-11.xlsx"), label
             page.select_option("#feed", FEED)
             page.fill("#token", SXD)
             page.click("#token-form button")
             assert page.locator("#token-saved").is_visible()
+            assert page.locator("#token-saved").inner_text() == "Đã lưu mã của đơn vị trên máy này. Đổi mã"
             page.set_input_files("#file", str(good))
             page.click("#send")
             page.wait_for_selector("#result .s-waiting, #result .s-accepted")

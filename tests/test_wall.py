@@ -453,6 +453,8 @@ def test_switching_the_language_on_a_laptop(demo, open_wall):
     assert "Overdue" in page.locator("#tasks li.task").first.inner_text()
     assert "working days after" in page.locator(f"{MONTHLY} caption").inner_text()
     assert page.locator("#kpis-title").inner_text().upper() == "KPIS"
+    assert page.locator(".lang").get_attribute("aria-label") == "Language / Ngôn ngữ"  # data-i18n-label
+    assert page.locator("#crumbs").get_attribute("aria-label") == "Organisation units"
     assert not re.search(r"\b1 (batches|rows|units|days|working days|periods)\b", page.inner_text("body"))
     wall.shot("laptop-1366x768-en", full_page=True)
 

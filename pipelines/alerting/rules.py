@@ -35,7 +35,7 @@ def _alert(
     description: tuple[str, str],
     for_: str | None = None,
 ) -> dict:
-    rule = {"alert": name, "expr": expr}
+    rule: dict[str, object] = {"alert": name, "expr": expr}
     if for_:
         rule["for"] = for_
     rule["labels"] = {"severity": severity, **labels}

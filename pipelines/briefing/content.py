@@ -10,20 +10,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.periods import Period, parse_period
+from pipelines.deadlines.task_status import described_columns
+from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.briefing import Briefing
+from pipelines.declarations.indicators import indicator_catalogue
+from pipelines.declarations.kpis import Kpi
 from pipelines.declarations.loading import Catalog
 from pipelines.text import vi_number
 from pipelines.warehouse import committed, table_exists
+from pipelines.wording import text
 
 KIND = "monthly"
-STATUS_VI = {
-    "green": "Đạt",
-    "amber": "Cảnh báo",
-    "red": "Không đạt",
-    "no_data": "Không có dữ liệu",
-    "running": "Chưa đánh giá (kỳ chưa kết thúc)",
-}
-REPORT_STATUS_VI = {"late": "Nộp trễ", "missing": "Chưa nộp"}
 
 
 @dataclass
@@ -118,7 +115,7 @@ class Monthly:
 
     @property
     def month_words(self) -> str:
-        return f"tháng {self.period.start.month} năm {self.period.start.year}"
+        return text("briefing.month", month=self.period.start.month, year=self.period.start.year)
 
 
 def monthly(con, catalog: Catalog, period: str, now: datetime | None = None) -> Monthly:
@@ -164,7 +161,10 @@ def _number(con, month: Period, now: datetime) -> tuple[int, date]:
         (taken,) = con.execute(
             "SELECT coalesce(max(number), 0) FROM ops.briefings WHERE kind = ? AND starts_with(period, ?)", [KIND, year]
         ).fetchone()
-        con.execute("INSERT INTO ops.briefings VALUES (?, ?, ?, ?, ?)", [KIND, month.key, taken + 1, issued, now])
+        con.execute(
+            "INSERT INTO ops.briefings (kind, period, number, issued_on, generated_at) VALUES (?, ?, ?, ?, ?)",
+            [KIND, month.key, taken + 1, issued, now],
+        )
         return taken + 1
 
     holder: list[int] = []
@@ -178,9 +178,6 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
     when the KPI's period covering the month is still running, its value to date beside it, not judged."""
     if not table_exists(con, "marts", "kpi_values"):
         return [], None
-    from pipelines.warehouse.tables import KPI_DDL
-
-    con.execute(KPI_DDL)
     columns = """kpi_id, period, value, target, status, previous_value, coalesce(inputs_degraded, false),
                  stale_feeds, blocked_batches, quarantined_rows, computed_at, coalesce(period_state, 'complete'),
                  CAST(timezone('Asia/Ho_Chi_Minh', computed_at) AS DATE), numerator, denominator"""
@@ -230,9 +227,12 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
         _, period, value, target, status, previous, degraded, stale, blocked, quarantined, at, state, day = row[:13]
         computed = at if computed is None or at > computed else computed
         why = [
-            f"{quarantined} dòng đang cách ly" if quarantined else "",
-            f"{blocked} lô bị chặn" if blocked else "",
-            f"nguồn chậm cập nhật: {', '.join(catalog.feeds[f].name.vi for f in stale or [] if f in catalog.feeds)}"
+            text("briefing.why.quarantined", n=int(quarantined)) if quarantined else "",
+            text("briefing.why.blocked", n=int(blocked)) if blocked else "",
+            text(
+                "briefing.why.stale",
+                feeds=", ".join(catalog.feeds[f].name.vi for f in stale or [] if f in catalog.feeds),
+            )
             if stale
             else "",
         ]
@@ -261,34 +261,30 @@ def _kpis(con, catalog: Catalog, month: Period) -> tuple[list[KpiLine], datetime
     return lines, computed
 
 
-def _figures(catalog: Catalog, kpi, numerator: float | None, denominator: float | None) -> tuple[str, str | None]:
+def _figures(catalog: Catalog, kpi: Kpi, numerator: float | None, denominator: float | None) -> tuple[str, str | None]:
     """Who reports a KPI's indicator, and the figures its value is made of, in the indicator's own unit."""
-    from pipelines.declarations.indicators import indicator_catalogue
-
     ref = kpi.indicator
-    indicator = indicator_catalogue(catalog.feed(ref.feed).source.form.catalogue).get(ref.code)
+    assert ref is not None, "asked of a KPI on an indicator only"
+    # the catalog's checks: an indicator's feed is a form's, and its code is in the form's catalogue
+    form = catalog.feed(ref.feed).form
+    assert form is not None, f"{ref.feed!r} is checked to be a form's feed"
+    indicator = indicator_catalogue(form.catalogue).get(ref.code)
+    assert indicator is not None, f"{ref.code!r} is checked to be in catalogue {form.catalogue}"
     owner = catalog.org_units.get(kpi.owner)
     by = owner.vi if owner else kpi.owner
-    words = {
-        "month": "tháng",
-        "ytd": "lũy kế",
-        "plan_year": "kế hoạch năm",
-        "ytd_vs_plan": "lũy kế",
-        "month_vs_plan": "thực hiện tháng",
-        "vs_last_year": "lũy kế",
-    }
     if numerator is None:
         return by, None
 
     def figure(x: float) -> str:
         return vi_number(x, 0 if float(x).is_integer() else 1)
 
-    text = f"{words[ref.value]} {figure(numerator)} {indicator.unit}"
+    # the figure by what the KPI reads of the indicator (month, ytd, plan_year, ytd_vs_plan, month_vs_plan…)
+    said = [text(f"briefing.figure.{ref.value}", value=figure(numerator), unit=indicator.unit)]
     if denominator is not None and ref.value.endswith("_vs_plan"):
-        text += f", kế hoạch năm {figure(denominator)} {indicator.unit}"
+        said.append(text("briefing.figure.plan_year", value=figure(denominator), unit=indicator.unit))
     elif denominator is not None:
-        text += f", cùng kỳ năm trước {figure(denominator)} {indicator.unit}"
-    return by, text
+        said.append(text("briefing.figure.same_period_last_year", value=figure(denominator), unit=indicator.unit))
+    return by, ", ".join(said)
 
 
 def _reports(con, catalog: Catalog, month: Period, names: dict[str, str]) -> list[ReportLine]:
@@ -323,8 +319,6 @@ def _tasks(con, names: dict[str, str]) -> list[TaskLine]:
     """The directive tasks overdue now, by unit and assigning document, the most overdue first."""
     if not table_exists(con, "marts", "task_status"):
         return []
-    from pipelines.deadlines.task_status import described_columns
-
     optional = described_columns(con)
     rows = con.execute(f"""
         SELECT unit_code, {optional}, task_id, title, due_on, days_late FROM marts.task_status
@@ -338,8 +332,6 @@ def _tasks(con, names: dict[str, str]) -> list[TaskLine]:
 def _quality(con, catalog: Catalog, month: Period, now: datetime) -> list[QualityLine]:
     """Per feed: the month's batches (failed ones), rows received and quarantined, rows still in quarantine,
     and whether it is stale now."""
-    from pipelines.declarations.base import duration_seconds
-
     start = datetime.combine(month.start, time(0), TIMEZONE)
     end = datetime.combine(month.end + timedelta(days=1), time(0), TIMEZONE)
     batches = {
@@ -363,7 +355,7 @@ def _quality(con, catalog: Catalog, month: Period, now: datetime) -> list[Qualit
     for feed in catalog.feeds.values():
         n, failed, received, quarantined = batches.get(feed.id, (0, 0, 0, 0))
         success = last.get(feed.id)
-        stale = bool(feed.stale_after) and (
+        stale = feed.stale_after is not None and (
             success is None or (now - success).total_seconds() > duration_seconds(feed.stale_after)
         )
         lines.append(

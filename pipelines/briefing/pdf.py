@@ -14,8 +14,10 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from pipelines.briefing.content import REPORT_STATUS_VI, STATUS_VI, Monthly
+from pipelines import wording
+from pipelines.briefing.content import Monthly
 from pipelines.briefing.words import change, long_date, number, period_words, short_date, to_date, value
+from pipelines.calendar.deadlines import TIMEZONE
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/liberation2"), Path("/usr/share/fonts/truetype/liberation"))
 FONT_FILES = {
@@ -56,7 +58,7 @@ def write_pdf(b: Monthly, target: Path) -> Path:
         pdf.add_font(FONT, style, str(folder / file))
     pdf.set_margins(30, 20, 15)  # left 30–35 mm, top 20–25, right 15–20
     pdf.set_auto_page_break(True, margin=20)
-    pdf.set_title(f"Báo cáo {b.month_words}")
+    pdf.set_title(wording.text("briefing.pdf_title", month=b.month_words))
     pdf.set_author(b.letterhead.issuer)
     pdf.set_creator("IOC data platform")
     pdf.add_page()
@@ -88,16 +90,17 @@ def _heading(pdf: FPDF, b: Monthly) -> None:
     pdf.line(x_left + left_w / 2 - 15, left_bottom + 0.8, x_left + left_w / 2 + 15, left_bottom + 0.8)
     pdf.set_xy(x_right, top)
     pdf.set_font(FONT, "B", 12)
-    pdf.cell(right_w, 5.5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.cell(right_w, 5.5, wording.text("briefing.national_name"), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_font(FONT, "B", 13)
-    pdf.cell(right_w, 6, "Độc lập - Tự do - Hạnh phúc", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    motto = pdf.get_string_width("Độc lập - Tự do - Hạnh phúc")
+    motto_words = wording.text("briefing.national_motto")
+    pdf.cell(right_w, 6, motto_words, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    motto = pdf.get_string_width(motto_words)
     right_bottom = pdf.get_y()
     pdf.line(x_right + (right_w - motto) / 2, right_bottom + 0.8, x_right + (right_w + motto) / 2, right_bottom + 0.8)
     row = max(left_bottom, right_bottom) + 4
     pdf.set_xy(x_left, row)
     pdf.set_font(FONT, "", 13)
-    pdf.cell(left_w, 6, f"Số: {b.reference}", align="C")
+    pdf.cell(left_w, 6, wording.text("briefing.number", reference=b.reference), align="C")
     pdf.set_xy(x_right, row)
     pdf.set_font(FONT, "I", 13)
     pdf.cell(
@@ -121,10 +124,15 @@ def _balanced(pdf: FPDF, text: str, width: float) -> list[str]:
 
 def _title(pdf: FPDF, b: Monthly) -> None:
     pdf.set_font(FONT, "B", 14)
-    pdf.cell(0, 7, "BÁO CÁO", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 7, wording.text("briefing.kind"), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, "B", 13)
     pdf.multi_cell(
-        0, 6.5, f"Tình hình vận hành, chỉ đạo điều hành {b.month_words}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        0,
+        6.5,
+        wording.text("briefing.subject", month=b.month_words),
+        align="C",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
     )
     summary_w = 40
     pdf.line(
@@ -135,22 +143,29 @@ def _title(pdf: FPDF, b: Monthly) -> None:
     )
     pdf.ln(5)
     pdf.set_font(FONT, "", BODY)
-    pdf.cell(0, 7, f"Kính gửi: {b.letterhead.addressee}.", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    addressee = wording.text("briefing.addressee", addressee=b.letterhead.addressee) + "."
+    pdf.cell(0, 7, addressee, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
-    red = sum(k.status == "red" for k in b.kpis)
+    as_of = b.as_of.astimezone(_zone())
     _paragraph(
         pdf,
-        f"{b.letterhead.issuer.capitalize()} báo cáo tình hình vận hành, chỉ đạo điều hành "
-        f"{b.month_words} của {b.province_name} (số liệu tính đến {b.as_of.astimezone(_zone()):%H} giờ "
-        f"{b.as_of.astimezone(_zone()):%M} {long_date(b.as_of.astimezone(_zone()).date())}): "
-        f"{red} trong {len(b.kpis)} chỉ số không đạt, {len(b.reports)} báo cáo định kỳ nộp trễ hoặc "
-        f"chưa nộp, {len(b.tasks)} nhiệm vụ quá hạn. Cụ thể như sau:",
+        wording.text(
+            "briefing.summary",
+            issuer=b.letterhead.issuer.capitalize(),
+            month=b.month_words,
+            province=b.province_name,
+            hour=f"{as_of:%H}",
+            minute=f"{as_of:%M}",
+            date=long_date(as_of.date()),
+            red=sum(k.status == "red" for k in b.kpis),
+            kpis=len(b.kpis),
+            reports=len(b.reports),
+            tasks=len(b.tasks),
+        ),
     )
 
 
 def _zone():
-    from pipelines.calendar.deadlines import TIMEZONE
-
     return TIMEZONE
 
 
@@ -163,6 +178,11 @@ def _section(pdf: FPDF, title: str) -> None:
 def _paragraph(pdf: FPDF, text: str, style: str = "") -> None:
     pdf.set_font(FONT, style, BODY)
     pdf.multi_cell(0, 6.5, "        " + text, align="J", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _headers(*columns: str) -> list[str]:
+    """A table's column headers, by their ids (briefing.column.*)."""
+    return [wording.text(f"briefing.column.{column}") for column in columns]
 
 
 def _table(pdf: FPDF, header: list[str], rows: list[list[str]], widths: tuple, align: tuple) -> None:
@@ -199,21 +219,21 @@ def _kpi_value(k, month: str) -> str:
 
 
 def _kpis(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "I. CÁC CHỈ SỐ KPI")
+    _section(pdf, wording.text("briefing.section.kpis"))
     rows = [
         [
             str(i),
             k.name + (" (*)" if k.degraded else "") + (" (**)" if k.running_period else ""),
             _kpi_value(k, b.period.key),
             value(k.target, k.unit_of_measure, k.decimals),
-            STATUS_VI[k.status],
+            wording.text(f"kpi.status.{k.status}"),
             change(k.change, k.unit_of_measure, k.decimals),
         ]
         for i, k in enumerate(b.kpis, start=1)
     ]
     _table(
         pdf,
-        ["TT", "Chỉ số", "Giá trị", "Mục tiêu", "Trạng thái", "So với kỳ trước"],
+        _headers("no", "kpi", "value", "target", "status", "change"),
         rows,
         (7, 53, 24, 24, 20, 27),
         ("CENTER", "LEFT", "RIGHT", "RIGHT", "CENTER", "RIGHT"),
@@ -224,7 +244,7 @@ def _kpis(pdf: FPDF, b: Monthly) -> None:
         pdf.multi_cell(
             0,
             5.5,
-            "(*) Số liệu chưa đủ tin cậy: " + "; ".join(f"{k.name}: {k.why_degraded}" for k in degraded) + ".",
+            wording.text("briefing.note.degraded", items="; ".join(f"{k.name}: {k.why_degraded}" for k in degraded)),
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
@@ -234,25 +254,32 @@ def _kpis(pdf: FPDF, b: Monthly) -> None:
         pdf.multi_cell(
             0,
             5.5,
-            "(**) Kỳ chưa kết thúc, số liệu tạm tính: "
-            + "; ".join(
-                f"{k.name}: {period_words(k.running_period)} {to_date(k.running_to_date)}: "
-                f"{value(k.running_value, k.unit_of_measure, k.decimals)}"
-                + (" (chưa đánh giá)" if k.running_status == "running" else f" ({STATUS_VI[k.running_status].lower()})")
-                for k in running
-            )
-            + ".",
+            wording.text(
+                "briefing.note.running",
+                items="; ".join(
+                    f"{k.name}: {period_words(k.running_period)} {to_date(k.running_to_date)}: "
+                    f"{value(k.running_value, k.unit_of_measure, k.decimals)} ({_judged(k.running_status)})"
+                    for k in running
+                ),
+            ),
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
 
 
+def _judged(status: str | None) -> str:
+    """A running period's status in the note (**): not judged, or judged as the KPI declares (in lower case)."""
+    if status == "running":
+        return wording.text("briefing.not_judged")
+    return wording.text(f"kpi.status.{status}").lower()
+
+
 def _indicators(pdf: FPDF, b: Monthly) -> None:
     """The province's main socio-economic indicators, as the departments reported them on their forms."""
-    _section(pdf, "II. CHỈ TIÊU KINH TẾ - XÃ HỘI CHỦ YẾU")
+    _section(pdf, wording.text("briefing.section.indicators"))
     reported = [k for k in b.indicators if k.value is not None]
     if not reported:
-        _paragraph(pdf, "Chưa có số liệu chỉ tiêu kinh tế - xã hội do các sở báo cáo cho kỳ này.")
+        _paragraph(pdf, wording.text("briefing.indicators.none"))
         return
     rows = [
         [
@@ -261,13 +288,13 @@ def _indicators(pdf: FPDF, b: Monthly) -> None:
             k.reported_by or "",
             _kpi_value(k, b.period.key),
             value(k.target, k.unit_of_measure, k.decimals),
-            STATUS_VI[k.status],
+            wording.text(f"kpi.status.{k.status}"),
         ]
         for i, k in enumerate(reported, start=1)
     ]
     _table(
         pdf,
-        ["TT", "Chỉ tiêu", "Đơn vị báo cáo", "Giá trị", "Mục tiêu", "Trạng thái"],
+        _headers("no", "indicator", "reported_by", "value", "target", "status"),
         rows,
         (7, 58, 32, 24, 24, 20),
         ("CENTER", "LEFT", "LEFT", "RIGHT", "RIGHT", "CENTER"),
@@ -276,19 +303,21 @@ def _indicators(pdf: FPDF, b: Monthly) -> None:
     pdf.multi_cell(
         0,
         5.5,
-        "Số liệu theo biểu của các sở: " + "; ".join(f"{k.name}: {k.figures}" for k in reported if k.figures) + ".",
+        wording.text(
+            "briefing.indicators.figures", items="; ".join(f"{k.name}: {k.figures}" for k in reported if k.figures)
+        ),
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
     missing = [k for k in b.indicators if k.value is None]
     if missing:
-        _paragraph(pdf, "Chưa có số liệu: " + "; ".join(k.name for k in missing) + ".")
+        _paragraph(pdf, wording.text("briefing.indicators.missing", items="; ".join(k.name for k in missing)))
 
 
 def _reports(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "III. BÁO CÁO ĐỊNH KỲ NỘP TRỄ, CHƯA NỘP")
+    _section(pdf, wording.text("briefing.section.reports"))
     if not b.reports:
-        _paragraph(pdf, "Các đơn vị đã nộp đầy đủ, đúng hạn báo cáo định kỳ trong tháng.")
+        _paragraph(pdf, wording.text("briefing.reports.none"))
         return
     rows = [
         [
@@ -296,7 +325,7 @@ def _reports(pdf: FPDF, b: Monthly) -> None:
             r.unit_name,
             r.feed_name,
             f"Tháng {r.period[5:]}/{r.period[:4]}",
-            REPORT_STATUS_VI[r.status],
+            wording.text(f"report.status.{r.status}"),
             short_date(r.due_date),
             number(r.working_days_late),
         ]
@@ -304,7 +333,7 @@ def _reports(pdf: FPDF, b: Monthly) -> None:
     ]
     _table(
         pdf,
-        ["TT", "Đơn vị", "Báo cáo", "Kỳ", "Tình trạng", "Hạn nộp", "Số ngày làm việc trễ"],
+        _headers("no", "unit", "report", "period", "report_status", "due_date", "working_days_late"),
         rows,
         (7, 45, 38, 20, 18, 21, 16),
         ("CENTER", "LEFT", "LEFT", "CENTER", "CENTER", "CENTER", "RIGHT"),
@@ -312,9 +341,9 @@ def _reports(pdf: FPDF, b: Monthly) -> None:
 
 
 def _tasks(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "IV. NHIỆM VỤ ĐƯỢC GIAO QUÁ HẠN")
+    _section(pdf, wording.text("briefing.section.tasks"))
     if not b.tasks:
-        _paragraph(pdf, "Không có nhiệm vụ quá hạn.")
+        _paragraph(pdf, wording.text("briefing.tasks.none"))
         return
     rows = [
         [
@@ -329,7 +358,7 @@ def _tasks(pdf: FPDF, b: Monthly) -> None:
     ]
     _table(
         pdf,
-        ["TT", "Đơn vị chủ trì", "Văn bản giao", "Nhiệm vụ", "Hạn", "Số ngày quá hạn"],
+        _headers("no", "lead_unit", "source_document", "task", "due_on", "days_overdue"),
         rows,
         (7, 35, 30, 61, 19, 13),
         ("CENTER", "LEFT", "LEFT", "LEFT", "CENTER", "RIGHT"),
@@ -337,23 +366,29 @@ def _tasks(pdf: FPDF, b: Monthly) -> None:
 
 
 def _quality(pdf: FPDF, b: Monthly) -> None:
-    _section(pdf, "V. GHI CHÚ VỀ CHẤT LƯỢNG DỮ LIỆU")
+    _section(pdf, wording.text("briefing.section.quality"))
     notes = []
     for q in b.quality:
-        said = (
-            ([f"{number(q.failed_batches)} lô dữ liệu không nạp được"] if q.failed_batches else [])
-            + ([f"{number(q.rows_quarantined)} dòng bị cách ly trong tháng"] if q.rows_quarantined else [])
-            + ([f"{number(q.quarantine_open)} dòng đang chờ đơn vị sửa"] if q.quarantine_open else [])
-            + (["nguồn đang chậm cập nhật"] if q.stale else [])
-        )
+        said = [
+            wording.text(f"briefing.quality.{what}", n=int(count), count=number(count))
+            for what, count in (
+                ("failed_batches", q.failed_batches),
+                ("quarantined", q.rows_quarantined),
+                ("held", q.quarantine_open),
+            )
+            if count
+        ] + ([wording.text("briefing.quality.stale")] if q.stale else [])
         if said:
             notes.append(f"- {q.feed_name} ({q.owner}): {', '.join(said)}.")
     if not notes:
-        notes = ["- Các nguồn dữ liệu được cập nhật đúng nhịp, không có dòng dữ liệu bị cách ly."]
+        notes = ["- " + wording.text("briefing.quality.none")]
     pdf.set_font(FONT, "", BODY)
     for note in notes:
         pdf.multi_cell(0, 6.5, note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    _paragraph(pdf, f"{b.letterhead.issuer.capitalize()} kính báo cáo {b.letterhead.addressee}./.")
+    _paragraph(
+        pdf,
+        wording.text("briefing.closing", issuer=b.letterhead.issuer.capitalize(), addressee=b.letterhead.addressee),
+    )
 
 
 def _closing(pdf: FPDF, b: Monthly) -> None:
@@ -363,7 +398,7 @@ def _closing(pdf: FPDF, b: Monthly) -> None:
     top = pdf.get_y()
     left_w = pdf.epw * 0.52
     pdf.set_font(FONT, "BI", 12)
-    pdf.cell(left_w, 6, "Nơi nhận:", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.cell(left_w, 6, wording.text("briefing.recipients"), new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 11)
     for recipient in b.letterhead.recipients:
         pdf.multi_cell(left_w, 5, f"- {recipient};", new_x=XPos.LEFT, new_y=YPos.NEXT)

@@ -3,9 +3,11 @@ năm 2026)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from pipelines.text import vi_number as number
+from pipelines.wording import text
 
 UNIT_VI = {
     "percent": "%",
@@ -48,8 +50,6 @@ def short_date(day: date) -> str:
 
 def period_words(key: str | None) -> str:
     """A period key as the briefing writes it: tháng 11/2026, quý 4/2026, năm 2026, 03/12/2026…"""
-    import re
-
     if key is None:
         return ""
     if m := re.fullmatch(r"(\d{4})-(\d{2})", key):
@@ -70,5 +70,5 @@ def period_words(key: str | None) -> str:
 
 
 def to_date(day: date | None) -> str:
-    """đến ngày 03/12: how far a running period's value goes."""
-    return f"đến ngày {day.day:02d}/{day.month:02d}" if day else ""
+    """đến ngày 03/12: how far a running period's value goes (the platform's words, kpi.to_date)."""
+    return text("kpi.to_date", d=f"{day.day:02d}/{day.month:02d}") if day else ""

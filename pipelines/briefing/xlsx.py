@@ -8,12 +8,16 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
-from pipelines.briefing.content import REPORT_STATUS_VI, STATUS_VI, Monthly
+from pipelines import wording
+from pipelines.briefing.content import Monthly
 from pipelines.briefing.words import UNIT_VI, long_date
+from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.spreadsheet_safe import save_workbook
 
-SHEETS = ("Tổng hợp", "Chỉ số KPI", "Báo cáo định kỳ", "Nhiệm vụ quá hạn", "Chất lượng dữ liệu", "Chỉ tiêu KT-XH")
+SHEET_IDS = ("summary", "kpis", "reports", "tasks", "quality", "indicators")
+SHEETS = tuple(wording.text(f"briefing.sheet.{sheet}") for sheet in SHEET_IDS)  # their names (briefing.sheet.*)
 HEAD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="DDE4F0")
 STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data": "E7E6E6", "running": "DDEBF7"}
@@ -22,54 +26,55 @@ STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data":
 def write_xlsx(b: Monthly, target: Path) -> Path:
     book = Workbook()
     cover = book.active
+    assert isinstance(cover, Worksheet), "a new workbook's active sheet is a worksheet"
     cover.title = SHEETS[0]
     for row in (
         [b.letterhead.issuer_parent],
         [b.letterhead.issuer],
-        [f"Số: {b.reference}"],
+        [wording.text("briefing.number", reference=b.reference)],
         [f"{b.letterhead.place}, {long_date(b.issued_on)}"],
         [],
-        [f"BÁO CÁO tình hình vận hành, chỉ đạo điều hành {b.month_words}"],
-        [f"Kính gửi: {b.letterhead.addressee}"],
+        [wording.text("briefing.xlsx_title", month=b.month_words)],
+        [wording.text("briefing.addressee", addressee=b.letterhead.addressee)],
         [],
-        ["Kỳ báo cáo", b.period.key],
-        ["Từ ngày", b.period.start],
-        ["Đến ngày", b.period.end],
-        ["Số liệu tính đến", _local(b.as_of)],
-        ["Đơn vị", f"{b.province} — {b.province_name}"],
-        ["Số chỉ số KPI không đạt", sum(k.status == "red" for k in b.kpis)],
-        ["Số báo cáo nộp trễ, chưa nộp", len(b.reports)],
-        ["Số nhiệm vụ quá hạn", len(b.tasks)],
+        [_cover("period"), b.period.key],
+        [_cover("from"), b.period.start],
+        [_cover("to"), b.period.end],
+        [_cover("as_of"), _local(b.as_of)],
+        [_cover("unit"), f"{b.province} — {b.province_name}"],
+        [_cover("red_kpis"), sum(k.status == "red" for k in b.kpis)],
+        [_cover("reports"), len(b.reports)],
+        [_cover("tasks"), len(b.tasks)],
     ):
         cover.append(row)
     for cell in ("A1", "A2", "A6"):
         cover[cell].font = HEAD
-    for row in cover.iter_rows(min_row=10, max_row=12, min_col=2, max_col=2):
-        row[0].number_format = "dd/mm/yyyy" if row[0].row < 12 else "dd/mm/yyyy hh:mm"
+    for number, cells in enumerate(cover.iter_rows(min_row=10, max_row=12, min_col=2, max_col=2), start=10):
+        cells[0].number_format = "dd/mm/yyyy" if number < 12 else "dd/mm/yyyy hh:mm"
     cover.column_dimensions["A"].width = 34
     cover.column_dimensions["B"].width = 28
 
     kpis = _sheet(
         book,
         SHEETS[1],
-        [
-            "Mã chỉ số",
-            "Chỉ số",
-            "Kỳ",
-            "Giá trị",
-            "Mục tiêu",
-            "Đơn vị tính",
-            "Trạng thái",
-            "Kỳ trước",
-            "Thay đổi",
-            "Số liệu chưa đủ tin cậy",
-            "Tình trạng kỳ",
-            "Số liệu đến ngày",
-            "Kỳ chưa kết thúc",
-            "Giá trị tạm tính",
-            "Tạm tính đến ngày",
-            "Trạng thái tạm tính",
-        ],
+        _headers(
+            "kpi_id",
+            "kpi",
+            "period",
+            "value",
+            "target",
+            "unit_of_measure",
+            "status",
+            "previous",
+            "change_amount",
+            "degraded",
+            "period_state",
+            "to_date",
+            "running_period",
+            "running_value",
+            "running_to_date",
+            "running_status",
+        ),
     )
     for k in b.kpis:
         kpis.append(
@@ -80,16 +85,16 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
                 k.value,
                 k.target,
                 UNIT_VI[k.unit_of_measure].strip() or "số",
-                STATUS_VI[k.status],
+                wording.text(f"kpi.status.{k.status}"),
                 k.previous_value,
                 k.change,
                 k.why_degraded or "",
-                "Chưa kết thúc" if k.period_state == "running" else "Đã kết thúc",
+                _period_state(k.period_state),
                 k.to_date,
                 k.running_period,
                 k.running_value,
                 k.running_to_date,
-                STATUS_VI[k.running_status] if k.running_status else None,
+                wording.text(f"kpi.status.{k.running_status}") if k.running_status else None,
             ]
         )
         fmt = "#,##0" if k.decimals == 0 else "#,##0." + "0" * k.decimals
@@ -102,7 +107,7 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
     reports = _sheet(
         book,
         SHEETS[2],
-        ["Mã đơn vị", "Đơn vị", "Báo cáo", "Kỳ", "Tình trạng", "Hạn nộp", "Ngày nhận", "Số ngày làm việc trễ"],
+        _headers("unit_code", "unit", "report", "period", "report_status", "due_date", "received", "working_days_late"),
     )
     for r in b.reports:
         reports.append(
@@ -111,7 +116,7 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
                 r.unit_name,
                 r.feed_name,
                 r.period,
-                REPORT_STATUS_VI[r.status],
+                wording.text(f"report.status.{r.status}"),
                 r.due_date,
                 _local(r.received_at) if r.received_at else None,
                 r.working_days_late,
@@ -123,16 +128,9 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
     tasks = _sheet(
         book,
         SHEETS[3],
-        [
-            "Mã đơn vị",
-            "Đơn vị chủ trì",
-            "Văn bản giao",
-            "Mã nhiệm vụ",
-            "Nhiệm vụ",
-            "Người giao",
-            "Hạn",
-            "Số ngày quá hạn",
-        ],
+        _headers(
+            "unit_code", "lead_unit", "source_document", "task_id", "task", "assigned_by", "due_on", "days_overdue"
+        ),
     )
     for t in b.tasks:
         tasks.append([t.unit, t.unit_name, t.source_document, t.task_id, t.title, t.assigned_by, t.due_on, t.days_late])
@@ -141,17 +139,17 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
     quality = _sheet(
         book,
         SHEETS[4],
-        [
-            "Mã nguồn",
-            "Nguồn dữ liệu",
-            "Đơn vị quản lý",
-            "Số lô trong tháng",
-            "Số lô không nạp được",
-            "Số dòng nhận",
-            "Số dòng bị cách ly",
-            "Số dòng đang cách ly",
-            "Chậm cập nhật",
-        ],
+        _headers(
+            "feed_id",
+            "feed",
+            "owner",
+            "batches",
+            "failed_batches",
+            "rows_received",
+            "rows_quarantined",
+            "rows_held",
+            "stale",
+        ),
     )
     for q in b.quality:
         quality.append(
@@ -164,7 +162,7 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
                 q.rows_received,
                 q.rows_quarantined,
                 q.quarantine_open,
-                "Có" if q.stale else "Không",
+                wording.text("briefing.yes") if q.stale else wording.text("briefing.no"),
             ]
         )
         for column in "DEFGH":
@@ -172,17 +170,9 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
     indicators = _sheet(
         book,
         SHEETS[5],
-        [
-            "Mã chỉ số",
-            "Chỉ tiêu",
-            "Đơn vị báo cáo",
-            "Kỳ",
-            "Giá trị",
-            "Mục tiêu",
-            "Đơn vị tính",
-            "Trạng thái",
-            "Số liệu",
-        ],
+        _headers(
+            "kpi_id", "indicator", "reported_by", "period", "value", "target", "unit_of_measure", "status", "figures"
+        ),
     )
     for k in b.indicators:
         indicators.append(
@@ -194,7 +184,7 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
                 k.value,
                 k.target,
                 UNIT_VI[k.unit_of_measure].strip() or "số",
-                STATUS_VI[k.status],
+                wording.text(f"kpi.status.{k.status}"),
                 k.figures,
             ]
         )
@@ -205,6 +195,25 @@ def write_xlsx(b: Monthly, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     save_workbook(book, target)
     return target
+
+
+def _period_state(state: str) -> str:
+    """Whether the period shown has ended (a period still running is shown when none of the KPI's has)."""
+    return (
+        wording.text("briefing.period_state.running")
+        if state == "running"
+        else wording.text("briefing.period_state.complete")
+    )
+
+
+def _cover(label: str) -> str:
+    """A label of the cover sheet (briefing.cover.*)."""
+    return wording.text(f"briefing.cover.{label}")
+
+
+def _headers(*columns: str) -> list[str]:
+    """A sheet's column headers, by their ids (briefing.column.*, the PDF's tables share them)."""
+    return [wording.text(f"briefing.column.{column}") for column in columns]
 
 
 def _sheet(book: Workbook, title: str, header: list[str]):
@@ -220,6 +229,4 @@ def _sheet(book: Workbook, title: str, header: list[str]):
 
 def _local(moment):
     """A moment as Vietnam's wall-clock time (a workbook's cells have no time zone)."""
-    from pipelines.calendar.deadlines import TIMEZONE
-
     return moment.astimezone(TIMEZONE).replace(tzinfo=None)

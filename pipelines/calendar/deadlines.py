@@ -17,6 +17,7 @@ TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 def due_date(period: Period, rule: DeadlineRule) -> date:
     """The last day on which the period's report is on time."""
     if rule.rule == "day_of_next_month":
+        assert rule.day is not None  # the rule's own check: day_of_next_month declares its day
         year, month = (period.end.year + 1, 1) if period.end.month == 12 else (period.end.year, period.end.month + 1)
         return date(year, month, min(rule.day, month_end(year, month).day))
     base = cutoff(period) if rule.rule == "after_cutoff" else period.end

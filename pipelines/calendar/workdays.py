@@ -9,7 +9,7 @@ from functools import lru_cache
 
 @lru_cache(maxsize=1)
 def _calendar():
-    import holidays
+    import holidays  # lazy: the holidays library (0.1 s) only where working days are counted
 
     return holidays.country_holidays("VN")
 
@@ -60,7 +60,7 @@ def working_days_after(first: date, last: date) -> int:
 def register_working_days(con, first: date | None, last: date | None) -> None:
     """Make TABLE (day, counted) on a DuckDB connection, covering `first` to `last` at least: with it,
     working_days_after_sql counts working days for any number of rows in one join."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only where the calendar is written into the warehouse
 
     start = min(first or _TABLE_START, _TABLE_START).year
     counts = _cumulative(_last_year(last or _TABLE_START), start)

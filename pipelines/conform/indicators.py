@@ -27,6 +27,7 @@ def catalogue_of(feed: Feed) -> IndicatorCatalogue | None:
 def with_codes(feed: Feed, records: pl.DataFrame, mapping: dict[str, str], unit_column: str | None) -> pl.DataFrame:
     """The records with the code of the indicator each names (CODE, null when none) and why none (WHY)."""
     catalogue = catalogue_of(feed)
+    assert catalogue is not None  # the indicators of a form's rows: the feed has a form
     matcher = catalogue.matcher
     columns = [mapping.get(NAME), mapping.get(PART_OF), mapping.get(unit_column) if unit_column else None]
     text = [pl.col(c).cast(pl.String).str.strip_chars() if c else pl.lit(None, pl.String) for c in columns]
@@ -53,4 +54,6 @@ def _why(name: str | None, match) -> str:
 
 def expected(feed: Feed) -> str:
     """What an unmatched row's reason says was expected (the wall says it in Vietnamese from the same words)."""
-    return indicator_expected(catalogue_of(feed).id)
+    catalogue = catalogue_of(feed)
+    assert catalogue is not None  # asked for a form's rows only
+    return indicator_expected(catalogue.id)

@@ -19,28 +19,29 @@ from pipelines.calendar.workdays import working_days_after
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.warehouse import has_clean_table, quote
 
-STATUS_SCHEMA = {
-    "feed": pl.String,
-    "unit_code": pl.String,
-    "period_type": pl.String,
-    "period": pl.String,
-    "period_start": pl.Date,
-    "period_end": pl.Date,
-    "due_date": pl.Date,
+STATUS_SCHEMA: dict[str, pl.DataType] = {
+    "feed": pl.String(),
+    "unit_code": pl.String(),
+    "period_type": pl.String(),
+    "period": pl.String(),
+    "period_start": pl.Date(),
+    "period_end": pl.Date(),
+    "due_date": pl.Date(),
     "deadline_at": pl.Datetime("us", "UTC"),
     "received_at": pl.Datetime("us", "UTC"),
-    "status": pl.String,
-    "on_time": pl.Boolean,
-    "lateness_working_days": pl.Int64,
+    "status": pl.String(),
+    "on_time": pl.Boolean(),
+    "lateness_working_days": pl.Int64(),
     # the lineage of the first receipt: its batch, and the file (or the source) it came in
-    "_batch_id": pl.String,
-    "_source_uri": pl.String,
+    "_batch_id": pl.String(),
+    "_source_uri": pl.String(),
 }
 
 
 def expected_reports(feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame:
     """(unit, period) pairs the feed expects, with each period's due date and deadline."""
     reporting = feed.reporting
+    assert reporting is not None  # a reporting feed: refresh passes only the feeds that declare their reporting
     today = now.astimezone(TIMEZONE).date()
     rows = []
     for period in recent_periods(reporting.period_type, today, reporting.history_periods):
@@ -80,7 +81,9 @@ def expected_reports(feed: Feed, units: OrgUnits, now: datetime) -> pl.DataFrame
 def received_reports(con, feed: Feed) -> pl.DataFrame:
     """The first receipt of each (unit, period), with its batch and file: from published file batches named
     for them, and from the current data itself."""
-    unit, period = feed.reporting.unit_column, feed.reporting.period_column
+    reporting = feed.reporting
+    assert reporting is not None  # a reporting feed: refresh passes only the feeds that declare their reporting
+    unit, period = reporting.unit_column, reporting.period_column
     sources = [
         f"""
         SELECT file_fields->>'{unit}' AS unit_code, file_fields->>'{period}' AS period, received_at,

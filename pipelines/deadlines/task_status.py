@@ -16,6 +16,7 @@ def task_rows_sql(feed: Feed) -> str:
     """SELECT of the columns task_status reads, with each row's lineage, from the tasks of clean.<feed> the
     source still lists (a task withdrawn from the export is no longer owed)."""
     t = feed.tasks
+    assert t is not None  # a task feed: refresh passes only the feeds that declare their tasks
     key = feed.load.key[0]
     title = t.title_column or ("title" if feed.column("title") else key)
     optional = {"source_document": t.source_column, "assigned_by": t.assigned_by_column}
@@ -36,6 +37,7 @@ def task_status_sql(feed: Feed, today: date) -> str:
     the tasks are (no row comes to Python). Working days are counted over workdays.TABLE, which
     register_task_calendar writes."""
     t = feed.tasks
+    assert t is not None  # a task feed: refresh passes only the feeds that declare their tasks
 
     def among(values) -> str:
         return f"status IN ({', '.join(literal(v) for v in values)})" if values else "FALSE"

@@ -48,5 +48,7 @@ Duration = Annotated[str, AfterValidator(_duration)]
 
 
 def duration_seconds(text: str) -> int:
-    number, unit = _DURATION.match(text).groups()
+    match = _DURATION.match(text)
+    assert match is not None, f"{text!r} is not a Duration"  # declarations are validated as they are read
+    number, unit = match.groups()
     return int(number) * _UNIT_SECONDS[unit]

@@ -15,7 +15,7 @@ class Briefing(Strict):
 
     issuer_parent: str  # e.g. ỦY BAN NHÂN DÂN THÀNH PHỐ HẢI PHÒNG
     issuer: str = "TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH"
-    symbol: str = Field("BC-TTGSĐH", pattern=r"^BC-\S+$")  # the number reads 12/BC-TTGSĐH
+    symbol: str = Field(default="BC-TTGSĐH", pattern=r"^BC-\S+$")  # the number reads 12/BC-TTGSĐH
     place: str  # Hải Phòng, ngày … tháng … năm …
     addressee: str = "Ủy ban nhân dân"
     recipients: list[str] = ["Như trên", "Lưu: VT"]
@@ -25,7 +25,9 @@ class Briefing(Strict):
     @classmethod
     def default(cls, units: OrgUnits) -> Briefing:
         """Without a schemas/briefing.yaml: the watched unit's centre, addressed to its People's Committee."""
-        name = units.get(units.province).vi
+        watched = units.get(units.province)
+        assert watched is not None  # the organisation units' checks: the watched unit is one of them
+        name = watched.vi
         place = name.removeprefix("Thành phố ").removeprefix("Tỉnh ")
         return cls(
             issuer_parent=f"ỦY BAN NHÂN DÂN {name.upper()}",

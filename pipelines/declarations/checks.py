@@ -14,7 +14,7 @@ quarantined and the rest published). Checks are named for the condition that pas
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -49,13 +49,13 @@ def file_name_fields(feed: Feed) -> list[str]:
 
 
 def _gx():
-    import great_expectations as gx
+    import great_expectations as gx  # lazy: Great Expectations costs seconds: only a suite's build asks for it
 
     return gx.expectations
 
 
 def _pl():
-    import polars as pl
+    import polars as pl  # lazy: the declarations load without polars (0.3 s and more): ioc feeds check, DAG parsing
 
     return pl
 
@@ -70,6 +70,8 @@ class Check(Strict):
     frame: ClassVar[str] = "rows"  # "rows": runs on the batch's rows; "columns": on the columns the source sent
     labels: ClassVar[dict[str, str]] = {}  # what the check means, for people, in vi and en
     fix: ClassVar[dict[str, str] | None] = None  # how a department fixes a failure (vi, en), quoted in reasons
+    if TYPE_CHECKING:  # each check's own field, a Literal of its name (a field here would be one pydantic reads)
+        check: str
 
     def columns(self) -> list[str]:
         """The contract columns the check reads (validated against the feed's columns)."""
@@ -602,7 +604,13 @@ DeclaredCheck = Annotated[
     Field(discriminator="check"),
 ]
 
-CHECK_NAMES = sorted(cls.model_fields["check"].annotation.__args__[0] for cls in CHECK_CLASSES)
+
+def check_name(cls: type[Check]) -> str:
+    """The name a check class is declared by: the one value of its `check` field's Literal."""
+    return get_args(cls.model_fields["check"].annotation)[0]
+
+
+CHECK_NAMES = sorted(check_name(cls) for cls in CHECK_CLASSES)
 
 # The check the conform stage applies while parsing: a value that is not of its column's type.
 TYPE_CHECK = "value_has_contract_type"
@@ -705,12 +713,12 @@ PLATFORM_CHECKS = {
 
 # What each check means, for people (the wall's data-quality panel); a test keeps it complete.
 CHECK_LABELS = (
-    {cls.model_fields["check"].annotation.__args__[0]: cls.labels for cls in CHECK_CLASSES}
+    {check_name(cls): cls.labels for cls in CHECK_CLASSES}
     | {OUTLIER_CHECK: OutlierRule.labels}
     | {name: labels for name, (labels, _) in PLATFORM_CHECKS.items()}
 )
 
 # How a department fixes each failure (vi, en), quoted at the end of a quarantine reason.
-CHECK_FIXES = {cls.model_fields["check"].annotation.__args__[0]: cls.fix for cls in CHECK_CLASSES} | {
+CHECK_FIXES = {check_name(cls): cls.fix for cls in CHECK_CLASSES} | {
     name: fix for name, (_, fix) in PLATFORM_CHECKS.items() if fix
 }

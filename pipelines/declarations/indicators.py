@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from pipelines.declarations.base import Strict, read_yaml
 from pipelines.declarations.models import IDENTIFIER, Names
+from pipelines.settings import paths
 from pipelines.text import label_key
 
 CODE = r"^[A-Z][A-Z0-9_]*$"
@@ -174,8 +175,6 @@ class Matcher:
 
 
 def catalogue_file(catalogue_id: str, schemas: Path | None = None) -> Path:
-    from pipelines.settings import paths
-
     return (schemas or paths().schemas) / "indicators" / f"{catalogue_id}.yaml"
 
 

@@ -12,7 +12,7 @@ from pipelines.declarations.base import Strict
 from pipelines.declarations.models import IDENTIFIER, Names, UnitKind
 
 PeriodType = Literal["daily", "weekly", "monthly", "quarterly", "half_year", "nine_month", "yearly"]
-UNIT_KINDS: tuple[str, ...] = ("nation", "province", "department", "centre", "district", "commune")
+UNIT_KINDS: tuple[UnitKind, ...] = ("nation", "province", "department", "centre", "district", "commune")
 PLACEHOLDERS = ("now", "today")  # {now}: the instant of computation, {today}: its local date
 # When a period of a KPI is complete, so shown and judged by default (pipelines/kpi/completeness.py):
 #   deadline    its reports' deadline has passed (the `reporting.deadline` of every source feed that declares one)

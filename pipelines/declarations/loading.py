@@ -6,15 +6,17 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import ValidationError
 
 from pipelines.declarations.base import read_yaml
 from pipelines.declarations.briefing import Briefing
-from pipelines.declarations.checks import CHECK_NAMES
+from pipelines.declarations.checks import CHECK_NAMES, FormRule
+from pipelines.declarations.indicators import catalogue_file, indicator_catalogue
 from pipelines.declarations.kpis import PLACEHOLDERS, Kpi, KpiFile, RatioOfKpis, TableMeasure, placeholders
-from pipelines.declarations.models import Feed, OrgUnits
+from pipelines.declarations.models import Feed, FileDropSource, OrgUnits
 from pipelines.settings import paths
 from pipelines.text import label_key
 
@@ -84,6 +86,7 @@ def read_org_units(file: Path | None = None) -> OrgUnits:
     units, problems = _org_units_and_problems(file or paths().org_units_file)
     if problems:
         raise DeclarationError(problems)
+    assert units is not None  # read without a problem
     return units
 
 
@@ -157,14 +160,14 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     must_be_columns("load.key", feed.load.key)
     must_be_columns("load.replace", feed.load.replace)
     for col in feed.load.key:
-        column = feed.column(col)
-        if column is not None and column.nullable:
+        declared = feed.column(col)
+        if declared is not None and declared.nullable:
             problem("load.key", f"key column {col!r} must not be nullable")
     if feed.load.version:
         must_be_columns("load.version", [feed.load.version])
-        column = feed.column(feed.load.version)
-        if column is not None and column.type not in ("timestamp", "date", "integer"):
-            problem("load.version", f"version column {column.name!r} must be a timestamp, date or integer")
+        declared = feed.column(feed.load.version)
+        if declared is not None and declared.type not in ("timestamp", "date", "integer"):
+            problem("load.version", f"version column {declared.name!r} must be a timestamp, date or integer")
     incremental = getattr(feed.source, "incremental", None)
     if incremental is not None:
         must_be_columns("source.incremental.cursor_field", [incremental.cursor_field])
@@ -198,16 +201,17 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
         if check.check == "rows_match_file_name" and not getattr(feed.source, "file_name_pattern", None):
             problem(f"checks[{i}]", "rows_match_file_name needs source.file_name_pattern (a file_drop source)")
         if check.check == "column_pair_in_order":
-            kinds = {feed.column(c).type for c in check.columns() if feed.column(c)}
+            kinds = {declared.type for c in check.columns() if (declared := feed.column(c)) is not None}
             if len(kinds) > 1 and not kinds <= {"date", "timestamp"} and not kinds <= {"integer", "number"}:
                 problem(f"checks[{i}]", f"cannot compare columns of types {sorted(kinds)}")
     for i, rule in enumerate(feed.outliers):
         must_be_columns(f"outliers[{i}]", rule.columns())
-        column = feed.column(rule.column)
-        if column is not None and column.type not in ("integer", "number"):
-            problem(f"outliers[{i}].column", f"{rule.column!r} is {column.type}; outliers need a number column")
-    if getattr(feed.source, "submissions", None) is not None:
-        groups = set(re.compile(feed.source.file_name_pattern).groupindex) if feed.source.file_name_pattern else set()
+        declared = feed.column(rule.column)
+        if declared is not None and declared.type not in ("integer", "number"):
+            problem(f"outliers[{i}].column", f"{rule.column!r} is {declared.type}; outliers need a number column")
+    source = feed.source
+    if isinstance(source, FileDropSource) and source.submissions is not None:  # only files are submitted
+        groups = set(re.compile(source.file_name_pattern).groupindex) if source.file_name_pattern else set()
         if feed.reporting is None or feed.reporting.unit_column not in groups:
             problem(
                 "source.submissions",
@@ -229,8 +233,6 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
         must_be_columns("reporting.period_column", [feed.reporting.period_column])
         must_be_columns("reporting.unit_column", [feed.reporting.unit_column])
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(feed.timezone)
     except Exception:
         problem("timezone", f"unknown time zone {feed.timezone!r} (e.g. Asia/Ho_Chi_Minh)")
@@ -256,8 +258,6 @@ FORM_CONTRACT = (
 def _form_problems(feed: Feed) -> list[tuple[str, str]]:
     """A form's feed declares the columns its figures land in, an indicator catalogue that exists, and the
     measures its layout finds; form rules are for forms only."""
-    from pipelines.declarations.checks import FormRule
-    from pipelines.declarations.indicators import catalogue_file, indicator_catalogue
 
     form = getattr(feed.source, "form", None)
     if form is None:
@@ -451,9 +451,8 @@ def kpi_problems(kpi: Kpi, kpis: dict[str, Kpi], org_units: OrgUnits, feeds: dic
 
 def _indicator_problems(kpi: Kpi, feeds: dict[str, Feed]) -> list[tuple[str, str]]:
     """A KPI on an indicator names a form's feed and an indicator of its catalogue that has the value's measures."""
-    from pipelines.declarations.indicators import catalogue_file, indicator_catalogue
-
     ref = kpi.indicator
+    assert ref is not None  # asked of a KPI on an indicator only
     feed = feeds.get(ref.feed)
     form = getattr(feed.source, "form", None) if feed is not None else None
     if form is None:

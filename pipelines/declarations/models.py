@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -317,8 +318,6 @@ class FileDropSource(Strict):
     @field_validator("encodings")
     @classmethod
     def _known_encodings(cls, encodings: list[str]) -> list[str]:
-        import codecs
-
         for name in encodings:
             try:
                 codecs.lookup(name)
@@ -356,6 +355,7 @@ class PostgresSource(Strict):
 
 
 Source = Annotated[HttpJsonSource | FileDropSource | PostgresSource, Field(discriminator="kind")]
+SourceKind = TypeVar("SourceKind", HttpJsonSource, FileDropSource, PostgresSource)
 
 
 # --- loading and reporting ----------------------------------------------------------------
@@ -520,3 +520,15 @@ class Feed(Strict):
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def source_as(self, kind: type[SourceKind]) -> SourceKind:
+        """The feed's source, for the reader of that kind (the file readers, the API's, the database's): each is
+        only given feeds of its kind, so another is a caller's mistake (TypeError)."""
+        if not isinstance(self.source, kind):
+            raise TypeError(f"feed {self.id!r} has a {self.source.kind} source, not {kind.__name__}")
+        return self.source
+
+    @property
+    def form(self) -> FormLayout | None:
+        """The report form the feed's files follow (a file_drop source's `form`); None for any other feed."""
+        return self.source.form if isinstance(self.source, FileDropSource) else None

@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pipelines.declarations import indicators
+from pipelines.declarations.loading import DeclarationError, read_feed
 from pipelines.draft.form import FormDraft, draft_form, looks_like_form
-from pipelines.draft.samples import DraftError, Sample, read_sample
+from pipelines.draft.samples import DraftError, Sample, find_table_header, read_sample
 from pipelines.draft.table import TableDraft, draft_table
 from pipelines.draft.table_yaml import write_checks, write_columns, write_load
 from pipelines.draft.vocabulary import Vocabulary, vocabulary
 from pipelines.draft.yaml_text import YamlText
+from pipelines.settings import paths
 
-FORM_COLUMNS = [
+FORM_COLUMNS: list[dict[str, object]] = [
     {"name": "department_code", "type": "string", "references": "org_unit"},
     {"name": "period", "type": "month"},
     {"name": "indicator_code", "type": "string"},
@@ -52,8 +55,6 @@ def draft_feed(
 ) -> Drafted:
     """Write $IOC_SCHEMAS/feeds/<feed_id>.yaml (and a form's catalogue) from the sample files; DraftError when a
     sample cannot be drafted from or the feed exists (unless `force`). Nothing is written on an error."""
-    from pipelines.settings import paths
-
     words = vocabulary(leave_out=feed_id)
     schemas = paths().schemas
     feed_file = schemas / "feeds" / f"{feed_id}.yaml"
@@ -114,8 +115,6 @@ def draft_feed(
 
 def _with_tables(samples: list[Sample], left_out: list[str]) -> tuple[list[Sample], list[str]]:
     """The samples whose table is found (its header row set), and why the others are left out; DraftError if none."""
-    from pipelines.draft.samples import find_table_header
-
     kept, why = [], list(left_out)
     for sample in samples:
         try:
@@ -230,6 +229,7 @@ def _table_feed(
     write_columns(out, table)
     write_load(out, table)
     if pattern:
+        assert names is not None and names.unit_column and names.period_column  # the columns the pattern names
         _reporting(out, names.unit_column, names.period_column, units, words)
     write_checks(out, table)
     for file, row in table.header_rows.items():
@@ -250,6 +250,7 @@ def _table_feed(
     if table.version:
         drafted.decisions.append(f"version: {table.version} (the latest version of a row wins)")
     if pattern:
+        assert names is not None  # the pattern is theirs
         drafted.decisions.append(
             f"file names: {pattern} ({names.unit_column} and {names.period_column} of every row "
             "are those of its file's name); a file replaces its unit's period"
@@ -330,7 +331,13 @@ def _catalogue(out: YamlText, feed_id: str, form: FormDraft) -> None:
     out.key(0, "measures", [m.code for m in form.measures])
     out.key(0, "indicators")
     for i in form.indicators:
-        entry = {"code": i.code, "vi": i.vi, "en": i.vi, "unit": i.unit, "aggregation": i.aggregation}
+        entry: dict[str, object] = {
+            "code": i.code,
+            "vi": i.vi,
+            "en": i.vi,
+            "unit": i.unit,
+            "aggregation": i.aggregation,
+        }
         if i.parent:
             entry["parent"] = i.parent
         entry["departments"] = i.departments
@@ -342,12 +349,11 @@ def _catalogue(out: YamlText, feed_id: str, form: FormDraft) -> None:
 def _write(drafted: Drafted, feed: YamlText, catalogue: YamlText | None, words: Vocabulary) -> None:
     """Write the catalogue, then the feed once it reads back as a valid declaration; on an error, every file is as
     it was."""
-    from pipelines.declarations import indicators
-    from pipelines.declarations.loading import DeclarationError, read_feed
 
     before = drafted.catalogue_file.read_bytes() if drafted.catalogue_file and drafted.catalogue_file.exists() else None
     try:
         if catalogue is not None:
+            assert drafted.catalogue_file is not None  # a drafted catalogue has its file
             _replace(drafted.catalogue_file, catalogue.render())
             indicators._read.cache_clear()
             drafted.todos += [f"{drafted.catalogue_file.name}:{n}: {what}" for n, what in catalogue.todos]

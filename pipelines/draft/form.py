@@ -7,8 +7,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import polars as pl
+
+from pipelines.declarations.checks import FormRule
 from pipelines.declarations.indicators import NUMBERING, PART_PREFIX, IndicatorCatalogue, tone_key
-from pipelines.declarations.models import Feed, FormLayout
+from pipelines.declarations.models import Feed, FormLayout, FormMeasure, Names
 from pipelines.draft.names import ascii_words, snake_name, unique, upper_code
 from pipelines.draft.samples import HEADER_SEARCH_ROWS, DraftError, Sample, label_like
 from pipelines.draft.table import FILE_NAME, month_key, unit_and_period
@@ -21,6 +24,7 @@ from pipelines.draft.vocabulary import (
     UNIT_LABELS,
     Vocabulary,
 )
+from pipelines.extract.file_drop import sheet_of
 from pipelines.extract.form import figure_like, find_column, header_labels, is_numbering, measure_of, read_form
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.text import label_key
@@ -96,7 +100,9 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
     numbering_vocab = words.form_labels("numbering", NUMBERING_LABELS)
     unit_vocab = words.form_labels("unit_of_measure", UNIT_LABELS)
     note_vocab = words.form_labels("note", NOTE_LABELS)
-    default = FormLayout(catalogue="draft", indicator=indicator_vocab, measures=[{"measure": "x", "labels": ["x"]}])
+    default = FormLayout(
+        catalogue="draft", indicator=indicator_vocab, measures=[FormMeasure(measure="x", labels=["x"])]
+    )
     seen_labels: dict[str, list[str]] = {"indicator": [], "numbering": [], "unit": [], "note": []}
     measures: dict[str, MeasureDraft] = {}
     for sample in samples:
@@ -161,7 +167,7 @@ def draft_form(feed_id: str, samples: list[Sample], words: Vocabulary) -> FormDr
     )
     _indicators(draft, feed_id, samples, words)
     reused = draft.catalogue_reused.indicators if draft.catalogue_reused is not None else []
-    draft.rules = _rules(words, set(measures), any(i.parent for i in [*draft.indicators, *reused]))
+    draft.rules = _rules(words, set(measures), any(i.parent for i in draft.indicators) or any(i.parent for i in reused))
     return draft
 
 
@@ -178,7 +184,9 @@ def _period(sample: Sample) -> tuple[int | None, int | None]:
     """The form's year and month: from its file name (SYT_2026-10.xlsx), else its title ('tháng 10 năm 2026')."""
     found = FILE_NAME.match(sample.path.name)
     if found:  # the period, whoever the name's first part is
-        year, month = month_key(found["period"]).split("-")
+        period = month_key(found["period"])
+        assert period is not None  # FILE_NAME's periods are months as month_key reads them
+        year, month = period.split("-")
         return int(year), int(month)
     for row in sample.rows[:HEADER_SEARCH_ROWS]:
         for cell in row:
@@ -254,13 +262,10 @@ def _draft_feed(feed_id: str, draft: FormDraft) -> Feed:
 
 def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vocabulary) -> None:
     """Every indicator row of the samples, matched to a declared catalogue or given a code of its own."""
-    import polars as pl
-
-    from pipelines.extract.file_drop import sheet_of
 
     feed = _draft_feed(feed_id, draft)
     empty = IndicatorCatalogue(
-        id="draft", name={"vi": "-", "en": "-"}, measures=[m.code for m in draft.measures], indicators=[]
+        id="draft", name=Names(vi="-", en="-"), measures=[m.code for m in draft.measures], indicators=[]
     )
     frames = []
     for sample in samples:
@@ -335,7 +340,9 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
         unit = row["unit"] or ""
         rate = unit == "%" or any(label_key(vi).startswith(w) for w in RATE_WORDS)
         if matched is not None:
+            assert known is not None  # the catalogue it matched in
             indicator = known.get(matched)
+            assert indicator is not None  # the code it matched
             aggregation, todo = indicator.aggregation, None
         else:
             aggregation = "rate" if rate else "flow"
@@ -351,7 +358,7 @@ def _indicators(draft: FormDraft, feed_id: str, samples: list[Sample], words: Vo
                 row["units"],
                 measures if len(measures) < len(all_measures) else [],
                 todo,
-                why=f"code of catalogue {known.id}" if matched else "",
+                why=f"code of catalogue {known.id}" if matched and known is not None else "",
             )
         )
 
@@ -370,8 +377,6 @@ def _clean(name: str) -> str:
 def _rules(words: Vocabulary, measures: set[str], parts: bool) -> list[dict]:
     """The form rules of a declared form whose measures these are (the same codes mean the same figures), else the
     usual rules of a figures form whose measures are here."""
-    from pipelines.declarations.checks import FormRule
-
     for feed, _ in words.forms:
         rules = [c for c in feed.checks if isinstance(c, FormRule)]
         if rules and all(_measures_of(rule) <= measures for rule in rules):

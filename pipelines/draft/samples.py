@@ -7,8 +7,12 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+
+import polars as pl
 
 from pipelines.declarations.models import ReadLimits
+from pipelines.extract.file_drop import frame_columns
 from pipelines.extract.landing import SOURCE_ROW
 from pipelines.extract.records import as_text
 from pipelines.extract.tabular import Grid, read_grid
@@ -41,14 +45,10 @@ class Sample:
     def body(self):
         """The data rows under the header as the landing frame (text cells, the file's row numbers), blank rows
         left out."""
-        from pipelines.extract.file_drop import frame_columns
-
         start = self.header_index + 1
         kept = [
             (i + 1, row) for i, row in enumerate(self.rows[start:], start=start) if any((c or "").strip() for c in row)
         ]
-        import polars as pl
-
         names = frame_columns(self.rows[self.header_index], [r for _, r in kept])
         columns = {name: [(r[j] or None) if j < len(r) else None for _, r in kept] for j, name in enumerate(names)}
         return pl.DataFrame(
@@ -64,8 +64,8 @@ def read_sample(path: Path, encodings: list[str] | None = None, limits: ReadLimi
     data = path.read_bytes()
     try:
         grid = read_grid(path, data, encodings or ENCODINGS, None, limits or ReadLimits())
-        if grid.how.startswith("CSV"):  # text already, in NFC
-            rows = grid.rows
+        if grid.how.startswith("CSV"):  # text already, in NFC: the lists of str the CSV reader made
+            rows = cast("list[list[str | None]]", grid.rows)
         else:
             rows = [[as_text(c) for c in row] for row in itertools.chain(grid.rows, grid.rest)]
     except UnreadableFile as exc:

@@ -28,7 +28,7 @@ class Slot:
     values: list[pl.Series] = field(default_factory=list)  # one per sample that has it
     per_sample: dict[int, pl.Series] = field(default_factory=dict)  # sample index -> its values
     name: str = ""
-    inferred: Inferred | None = None
+    inferred: Inferred = field(init=False)  # set by draft_table for every slot, before anything reads it
     name_why: str = ""
     todo: list[str] = field(default_factory=list)
     codes: dict[str, str] = field(default_factory=dict)  # an enum's label -> code
@@ -46,6 +46,13 @@ class FileNames:
     periods: dict[int, str]  # sample -> YYYY-MM
     unit_column: str | None = None
     period_column: str | None = None
+
+    @property
+    def columns(self) -> list[str] | None:
+        """The unit and period columns, once both are found (the groups of the pattern)."""
+        if not (self.unit_column and self.period_column):
+            return None
+        return [self.unit_column, self.period_column]
 
     @property
     def pattern(self) -> str | None:
@@ -117,7 +124,7 @@ def draft_table(samples: list[Sample], words: Vocabulary) -> TableDraft:
     file_names = _file_names(samples, slots, units)
     key, key_why, key_todo = _key(slots, len(samples), file_names)
     version = _version(slots) if not (file_names and file_names.pattern) else None
-    replace = [file_names.unit_column, file_names.period_column] if file_names and file_names.pattern else None
+    replace = file_names.columns if file_names else None
     return TableDraft(
         slots, fmt, number_why, number_todo, key, key_why, key_todo, version, replace, file_names, totals, header_rows
     )
@@ -194,7 +201,9 @@ def unit_and_period(name: str, codes: frozenset[str]) -> tuple[str, str] | None:
     found = FILE_NAME.match(name)
     if not found or found["unit"] not in codes:
         return None
-    return found["unit"], month_key(found["period"])
+    period = month_key(found["period"])
+    assert period is not None  # FILE_NAME's periods are months as month_key reads them
+    return found["unit"], period
 
 
 def _file_names(samples: list[Sample], slots: list[Slot], codes: frozenset[str]) -> FileNames | None:
@@ -239,7 +248,7 @@ def _agrees(slot: Slot, wanted: dict[int, str], key) -> bool:
 
 def _key(slots: list[Slot], samples: int, names: FileNames | None) -> tuple[list[str], str, str | None]:
     """The smallest set of columns unique in every sample: identifiers (a code, a number) first."""
-    fixed = [names.unit_column, names.period_column] if names and names.pattern else []
+    fixed = (names.columns or []) if names else []
     candidates = [
         s
         for s in slots

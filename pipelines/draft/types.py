@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import polars as pl
 
@@ -116,7 +117,12 @@ def infer(label: str, values: pl.Series, unit_codes: frozenset[str], fmt: str) -
             continue
         some = seen.gather_every(max(1, n // 2000))  # a spread sample first: most columns are not of most types
         found = typed(seen) if typed(some) is not None else None
-        if found is None and n >= MIN_VALUES_FOR_STRAYS and _parses(kind, some, fmt).mean() >= 1 - 2 * STRAYS:
+        # (the mean of a Boolean series of values is a float: the share of them that parse)
+        if (
+            found is None
+            and n >= MIN_VALUES_FOR_STRAYS
+            and cast(float, _parses(kind, some, fmt).mean()) >= 1 - 2 * STRAYS
+        ):
             found = _mostly(kind, typed, seen, fmt)
         if found is not None:
             found.nullable, found.why, found.distinct, found.values = nullable, found.why + blanks, distinct, n
@@ -157,7 +163,7 @@ def _mostly(kind: str, typed, seen: pl.Series, fmt: str) -> Inferred | None:
     """The type most values have, when only a few (at most STRAYS of them) do not: those are errors of the samples,
     said in a TODO (their rows will be quarantined), not a reason to take the column as text."""
     good = _parses(kind, seen, fmt)
-    if good.all() or good.mean() < 1 - STRAYS:
+    if good.all() or cast(float, good.mean()) < 1 - STRAYS:  # (a Boolean series' mean: a float)
         return None
     found = typed(seen.filter(good))
     if found is not None:

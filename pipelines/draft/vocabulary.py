@@ -7,7 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pipelines.declarations.indicators import IndicatorCatalogue, indicator_catalogue
+from pipelines.declarations.loading import DeclarationError, read_feed, read_org_units
 from pipelines.declarations.models import Feed, FormLayout, OrgUnits
+from pipelines.settings import paths
 from pipelines.text import label_key
 
 # Labels of a form's columns that are not measures, and of its indicator column, as forms commonly write them.
@@ -85,7 +87,7 @@ class Vocabulary:
 
     @property
     def forms(self) -> list[tuple[Feed, FormLayout]]:
-        return [(f, f.source.form) for f in self.feeds.values() if getattr(f.source, "form", None) is not None]
+        return [(f, form) for f in self.feeds.values() if (form := f.form) is not None]
 
     def form_labels(self, part: str, defaults: list[str]) -> list[str]:
         """The labels declared forms give a part of theirs (indicator, numbering, unit_of_measure, note)."""
@@ -99,8 +101,6 @@ def vocabulary(leave_out: str | None = None) -> Vocabulary:
     """The declarations of $IOC_SCHEMAS as a vocabulary, without the feed `leave_out` (the one a draft replaces). Each
     feed and catalogue is read on its own: one that does not load is left out (`problem` says which), the others
     still lend their names."""
-    from pipelines.declarations.loading import DeclarationError, read_feed, read_org_units
-    from pipelines.settings import paths
 
     words = Vocabulary(read_org_units())
     broken = []

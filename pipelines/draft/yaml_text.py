@@ -46,4 +46,7 @@ class YamlText:
     @property
     def todos(self) -> list[tuple[int, str]]:
         """(1-based line, what is to do) of every TODO line."""
-        return [(n, comment) for n, (_, comment, todo) in enumerate(self.lines, start=1) if todo]
+        # (a TODO line always has its comment)
+        return [
+            (n, comment) for n, (_, comment, todo) in enumerate(self.lines, start=1) if todo and comment is not None
+        ]

@@ -112,6 +112,7 @@ def layout(path: Path, encodings: list[str], head_rows: int, whole: bool = False
         raise empty_file()
     cut = sample if size <= SAMPLE_BYTES else sample[: sample.rfind(b"\n") + 1] or sample
     nfc = True
+    encoding: str | None  # None until a declared encoding decodes the sample
     if sample.startswith(codecs.BOM_UTF8):
         encoding, shown, skip = "utf-8", "utf-8 with BOM", 3
     else:
@@ -173,10 +174,10 @@ def records(
     that is not a well-formed record, _malformed (why) and _line (its text). Unless the layout holds for
     the whole file, a WholeFileCheck runs beside the parser and Reread is raised, before the last chunk,
     if the layout does not hold."""
-    import numpy as np
-    import polars as pl
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    import numpy as np  # lazy: numpy only when rows are read: the module imports light
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
+    import pyarrow as pa  # lazy: pyarrow only when rows are read: the module imports light
+    import pyarrow.csv as pacsv  # lazy: pyarrow only when rows are read: the module imports light
 
     limits = limits or ReadLimits()
     check = None if fmt.whole else WholeFileCheck(path, fmt.encoding, fmt.skip)
@@ -214,6 +215,7 @@ def records(
             )
             for batch in reader:
                 frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)  # a record batch converts to a frame
                 frame.columns = names
                 # Record numbers: the k-th well-formed record sits after every malformed line that comes before it.
                 bad = np.array([m.number - first for m in handler.lines], dtype=np.int64)  # 0-based body positions
@@ -256,7 +258,7 @@ def records(
 def _within(frame, names: list[str], read: int, limits: ReadLimits) -> None:
     """Raise UnreadableFile if the records read so far are over the row limit, or one of this block's records
     is over the line limit (its cells' bytes, all columns)."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     if read > limits.max_rows:
         raise too_many_rows(limits)
@@ -269,7 +271,7 @@ def _within(frame, names: list[str], read: int, limits: ReadLimits) -> None:
 
 def _finish(frame, names: list[str], nfc: bool):
     """Column order and types fixed, text in NFC; rows with no content at all (blank lines) left out."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     for column, dtype in ((MALFORMED, pl.String), (LINE, pl.String)):
         if column not in frame.columns:
@@ -292,13 +294,15 @@ def _finish(frame, names: list[str], nfc: bool):
 def _malformed_rows(lines: list[MalformedLine], names: list[str], delimiter: str):
     """Rows for lines that are not well-formed records, read again on their own: cells in the header's
     columns as far as they go; extra cells that are all empty make an ordinary row."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     rows = []
     for line in lines:
         cells = next(csv.reader(io.StringIO(line.text, newline=""), delimiter=delimiter), [])
         extra = cells[len(names) :]
-        record = {name: (cell if cell != "" else None) for name, cell in zip(names, cells, strict=False)}
+        record: dict[str, str | int | None] = {
+            name: (cell if cell != "" else None) for name, cell in zip(names, cells, strict=False)
+        }
         record[SOURCE_ROW] = line.number
         if extra and not any(c.strip() for c in extra):
             record[MALFORMED] = record[LINE] = None

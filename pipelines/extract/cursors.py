@@ -45,7 +45,7 @@ def highest(values: list[object], current: str | None) -> str | None:
     return best
 
 
-def cursor_key(value: str):
+def cursor_key(value: str) -> datetime | None:
     """A cursor value as a comparable UTC instant (naive values taken as UTC); None if not ISO 8601."""
     try:
         moment = datetime.fromisoformat(value)

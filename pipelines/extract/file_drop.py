@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,7 +45,7 @@ NO_ROWS = (
 
 def inbox_files(feed: Feed) -> list[Path]:
     """Files waiting in the feed's inbox, oldest first."""
-    source: FileDropSource = feed.source
+    source = feed.source_as(FileDropSource)
     inbox = paths().inbox(source.inbox)
     if not inbox.exists():
         return []
@@ -61,7 +62,7 @@ def inbox_files(feed: Feed) -> list[Path]:
 def file_name_fields(feed: Feed, name: str) -> dict[str, str]:
     """The contract values a file's name carries (e.g. department_code and period of SKHCN_2026-10.xlsx);
     empty when the feed declares no file_name_pattern or the name does not follow it."""
-    pattern = feed.source.file_name_pattern
+    pattern = feed.source_as(FileDropSource).file_name_pattern
     match = re.match(pattern, name) if pattern else None
     return {k: v for k, v in match.groupdict().items() if v} if match else {}
 
@@ -69,7 +70,9 @@ def file_name_fields(feed: Feed, name: str) -> dict[str, str]:
 def extract(feed: Feed, files: list[Path] | None = None) -> list[LandedBatch]:
     """Land every inbox file (or the given files) as one batch each."""
     explicit = files is not None
-    return [extract_file(feed, path, keep_original=explicit) for path in (files if explicit else inbox_files(feed))]
+    return [
+        extract_file(feed, path, keep_original=explicit) for path in (files if files is not None else inbox_files(feed))
+    ]
 
 
 def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedBatch:
@@ -77,7 +80,7 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
 
     A CSV file streams through in chunks of the feed's max_batch_rows; a workbook is read whole (a
     sheet holds at most 1,048,576 rows)."""
-    source: FileDropSource = feed.source
+    source = feed.source_as(FileDropSource)
     received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     file_checksum = checksum_file(path)
     batch = LandedBatch(
@@ -101,6 +104,7 @@ def extract_file(feed: Feed, path: Path, keep_original: bool = False) -> LandedB
             read = read_form(feed, grid, batch.file_fields, sheet_of(grid))
             # what the file says of itself: its name, else its title block (a form named otherwise)
             reporting = feed.reporting
+            assert reporting is not None  # a form declares it (the declarations' checks)
             batch.file_fields = {
                 reporting.unit_column: read.unit,
                 reporting.period_column: read.period,
@@ -185,7 +189,7 @@ def sheet_of(grid: Grid) -> str:
 
 def file_frame(feed: Feed, grid: Grid, file_fields: dict[str, str]):
     """A file's rows as the feed lands them (a table's rows, or a form's figures), and its header row."""
-    if feed.source.form is not None:
+    if feed.form is not None:
         read = read_form(feed, grid, file_fields, sheet_of(grid))
         return read.frame, read.header_row
     return table_frame(feed, grid)
@@ -193,7 +197,7 @@ def file_frame(feed: Feed, grid: Grid, file_fields: dict[str, str]):
 
 def workbook_bytes(feed: Feed, path: Path) -> bytes:
     """The workbook's bytes, unless the file alone is over what any one part of it may unpack to."""
-    limit = feed.source.limits.max_unpacked_bytes
+    limit = feed.source_as(FileDropSource).limits.max_unpacked_bytes
     size = path.stat().st_size
     if size > limit:
         raise over_limit(
@@ -213,7 +217,7 @@ def _land_file(
 def kept_rows(feed: Feed, batch: LandedBatch, chunks):
     """The chunks without the rows the feed's skip rules match, with their lineage; once all are read,
     a warning names the rows skipped."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     skipped: list[int] = []
     for chunk in chunks:
@@ -227,7 +231,7 @@ def kept_rows(feed: Feed, batch: LandedBatch, chunks):
 def csv_chunks(feed: Feed, path: Path, whole: bool = False):
     """A CSV file's records as chunks of the landing frame (streamed), how it was read, and its
     1-based header row. The chunks raise Reread if the file must be read again with `whole`."""
-    source: FileDropSource = feed.source
+    source = feed.source_as(FileDropSource)
     fmt = layout(path, source.encodings, source.header_search_rows, whole=whole)
     header_index = find_header(feed, Grid(rows=fmt.head, how=fmt.how))
     header = frame_columns(fmt.head[header_index], fmt.head[header_index + 1 :])
@@ -252,7 +256,7 @@ def label_index(feed: Feed) -> dict[str, str]:
 
 def find_header(feed: Feed, grid: Grid) -> int:
     """0-based index of the header row: the row among the first rows matching most contract labels."""
-    source: FileDropSource = feed.source
+    source = feed.source_as(FileDropSource)
     labels = label_index(feed)
     needed = min(2, len(feed.columns))
     best_row, best_count = -1, 0
@@ -279,7 +283,7 @@ def table_frame(feed: Feed, grid: Grid, chunk_rows: int = 50_000):
     """A workbook's data rows as a landing frame keyed by the file's own header labels (blank rows
     left out; _source_uri still empty), and the 1-based header row. The rows are taken from the grid as
     they come and turned into text columns a chunk at a time: only one chunk is ever held as Python objects."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     header_row = find_header(feed, grid)
     labels = grid.rows[header_row]
@@ -299,7 +303,7 @@ def table_frame(feed: Feed, grid: Grid, chunk_rows: int = 50_000):
 
 def without_skipped(feed: Feed, frame, skipped: list[int]):
     """The frame without the rows the feed's skip rules match (totals...); their row numbers go to skipped."""
-    if not feed.source.skip_rows or not frame.height:
+    if not feed.source_as(FileDropSource).skip_rows or not frame.height:
         return frame
     header = [c for c in frame.columns if not c.startswith("_")]
     skip = _skip_mask(feed, header)
@@ -307,33 +311,33 @@ def without_skipped(feed: Feed, frame, skipped: list[int]):
     return frame.filter(~skip)
 
 
-def _has_content(row: list[object]) -> bool:
+def _has_content(row: Sequence[object]) -> bool:
     return any(cell is not None and (not isinstance(cell, str) or cell.strip()) for cell in row)
 
 
 def _skip_mask(feed: Feed, header: list[str]):
     """True for rows a skip rule matches: its regex, case-insensitive, against the cell's text with
     spacing collapsed (one column's cell, or any cell)."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     labels = label_index(feed)
     column_of = {labels[label_key(h)]: h for h in header if label_key(h) in labels}
     conditions = []
-    for rule in feed.source.skip_rows:
+    for rule in feed.source_as(FileDropSource).skip_rows:
         names = [column_of.get(rule.column)] if rule.column else header
         cells = [pl.col(n).str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase() for n in names if n]
         conditions.append(pl.any_horizontal([c.str.contains(f"(?i){rule.matches}").fill_null(False) for c in cells]))
     return pl.any_horizontal(conditions)
 
 
-def frame_columns(row: list[object], body: list[list[object]]) -> list[str]:
+def frame_columns(row: Sequence[object], body: Sequence[Sequence[object]]) -> list[str]:
     """The header's labels, and a name for each column of the body beyond them."""
     header = _header_names(row)
     width = max([len(header), *(len(r) for r in body)])
     return header + [f"(column {column_letter(j)})" for j in range(len(header), width)]
 
 
-def _header_names(row: list[object]) -> list[str]:
+def _header_names(row: Sequence[object]) -> list[str]:
     names: list[str] = []
     for j, cell in enumerate(row):
         text = " ".join((as_text(cell) or "").split())

@@ -15,14 +15,19 @@ import functools
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipelines.declarations.indicators import IndicatorCatalogue, indicator_catalogue, tone_key
-from pipelines.declarations.models import MEASURE_PLACEHOLDERS, Feed, FormLayout
+from pipelines.declarations.loading import read_org_units
+from pipelines.declarations.models import MEASURE_PLACEHOLDERS, Feed, FileDropSource, FormLayout
 from pipelines.extract.landing import SOURCE_ROW
 from pipelines.extract.records import as_text
 from pipelines.extract.tabular import Grid
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.text import column_letter, label_key
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # The columns a form's rows land with: the contract's names, so that they map onto the feed's columns as they are.
 FORM_COLUMNS = (
@@ -58,7 +63,7 @@ class FormColumns:
 class FormRead:
     """The figures of one form (a landing frame), where its header is, and what was left out and why."""
 
-    frame: object  # polars DataFrame of FORM_COLUMNS and _source_row
+    frame: pl.DataFrame  # FORM_COLUMNS and _source_row
     header_row: int
     columns: FormColumns
     unit: str  # the reporting unit and the period, from the file's name or its title block
@@ -82,9 +87,10 @@ def read_form(
 def _read(
     feed: Feed, grid: Grid, file_fields: dict[str, str], sheet: str, catalogue: IndicatorCatalogue | None
 ) -> FormRead:
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
-    form: FormLayout = feed.source.form
+    form = feed.form
+    assert form is not None  # a form's feed: its readers ask source.form first
     rows = [[as_text(c) for c in row] for row in itertools.chain(grid.rows, grid.rest)]
     top = _header_top(feed, form, rows)
     columns = _columns(feed, form, rows, top)
@@ -161,7 +167,7 @@ def _cell(cells: list[str], j: int | None) -> str:
 def _header_top(feed: Feed, form: FormLayout, rows: list[list[str | None]]) -> int:
     """0-based row of the header's first row: the first row with the indicator column's label."""
     wanted = {tone_key(label) for label in form.indicator}
-    limit = feed.source.header_search_rows
+    limit = feed.source_as(FileDropSource).header_search_rows
     for i, row in enumerate(rows[:limit]):
         if any(tone_key(c) in wanted for c in row if c):
             return i
@@ -285,7 +291,8 @@ def _labels_agree(feed: Feed, columns: FormColumns, period: str) -> None:
     """A measure's label that names a month or a year names the form's period (a form of 2026-10 says
     "Tháng 10/2026", "Lũy kế 10 tháng", "Kế hoạch năm 2026")."""
     year, month = (int(x) for x in period.split("-"))
-    form = feed.source.form
+    form = feed.form
+    assert form is not None  # a form's feed
     for j, measure in columns.measures.items():
         text = tone_key(columns.labels[j])
         for label in next(m for m in form.measures if m.measure == measure).labels:
@@ -392,7 +399,7 @@ def _ends_table(form: FormLayout, cells: list[str]) -> bool:
 def _skipped(feed: Feed, cells: list[str]) -> bool:
     return any(
         re.search(f"(?i){rule.matches}", " ".join(c.split()).lower())
-        for rule in feed.source.skip_rows
+        for rule in feed.source_as(FileDropSource).skip_rows
         for c in cells
         if c
     )
@@ -454,6 +461,7 @@ def _unit_and_period(
             f"không xác định được {' và '.join(missing)} của biểu từ tên tệp (ví dụ SYT_2026-10.xlsx) hay phần tiêu đề "
             f"(ví dụ '… tháng 10 năm 2026', tên sở): đặt tên tệp theo mã đơn vị và kỳ báo cáo",
         )
+    assert unit and period  # neither is missing
     return unit, period
 
 
@@ -469,8 +477,6 @@ def _month(text: str | None) -> str | None:
 
 
 def _unit_in_title(texts: list[str]) -> str | None:
-    from pipelines.declarations.loading import read_org_units
-
     names = {tone_key(u.vi): u.code for u in read_org_units().units if u.kind == "department"}
     return next((names[tone_key(t)] for t in texts if tone_key(t) in names), None)
 

@@ -8,6 +8,8 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urljoin
 
 import httpx
@@ -19,6 +21,7 @@ from pipelines.declarations.models import (
     NextLinkPagination,
     OffsetPagination,
     PageNumberPagination,
+    TombstoneWithdrawal,
 )
 from pipelines.extract.cursors import cursor_key, earlier
 from pipelines.extract.errors import SourceError
@@ -82,8 +85,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
-
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
@@ -95,7 +96,7 @@ class Fetcher:
 
     def __init__(self, feed: Feed, client: httpx.Client):
         self.feed, self.client = feed, client
-        self.source: HttpJsonSource = feed.source
+        self.source = feed.source_as(HttpJsonSource)
         self.limiter = RateLimiter(self.source.requests_per_second)
 
     def get(self, url: str, params: dict | None = None) -> dict:
@@ -202,13 +203,14 @@ def pages(fetcher: Fetcher, url: str, params: dict):
     pagination = fetcher.source.pagination
     if pagination is not None:
         params = {**params, pagination.size_param: pagination.page_size}
-    request: tuple[str, dict | None] | None = (url, params)
+    request: tuple[str, dict | None] = (url, params)
     for turned in range(MAX_PAGES):
         page = _get_page(fetcher, *request)
         yield page
-        request = _next(page, pagination, url, params, turned)
-        if request is None:
+        following = _next(page, pagination, url, params, turned)
+        if following is None:
             return
+        request = following
     raise SourceError(f"feed {fetcher.feed.id}: more than {MAX_PAGES} pages; the API's pagination does not end")
 
 
@@ -220,7 +222,8 @@ def read_turning_pages(fetcher: Fetcher, url: str, params: dict, pull: Pull) -> 
     the cursor stays where it was, so that the next pull reads the same range again."""
     total_path = getattr(fetcher.source.pagination, "total_path", None)
     for attempt in range(1, MAX_PASSES + 1):
-        totals, keys = [], set()
+        totals: list[int] = []
+        keys: set[int] = set()
         for page in pages(fetcher, url, params):
             pull.add(page.records, page.uri)
             keys.update(record_identity(fetcher.feed, r, version=False) for r in page.records)
@@ -253,16 +256,20 @@ def read_by_keyset(fetcher: Fetcher, url: str, start: str | None, pull: Pull) ->
     the pull runs is skipped: a record updated meanwhile comes later with its new value. A page made only
     of records tied on one value is followed by the query's next page, as its pagination turns."""
     source, feed = fetcher.source, fetcher.feed
-    field, param = source.incremental.cursor_field, source.incremental.param
+    incremental = source.incremental
+    assert incremental is not None  # paging by the cursor is an incremental read's
+    field, param = incremental.cursor_field, incremental.param
     pagination = source.pagination
     size = {pagination.size_param: pagination.page_size} if pagination else {}
     params = {**size, **({param: start} if start else {})}
     request: tuple[str, dict | None] = (url, params)
-    boundary, turned = None, 0
+    boundary: datetime | None = None
+    turned = 0
     for _ in range(MAX_PAGES):
         page = _get_page(fetcher, *request)
-        values = [cursor_key(as_text(r.get(field))) if r.get(field) is not None else None for r in page.records]
-        if any(v is None for v in values) or values != sorted(values) or (boundary and values and values[0] < boundary):
+        found = [cursor_key(text) if (text := as_text(r.get(field))) is not None else None for r in page.records]
+        values = [v for v in found if v is not None]  # every record's, or the SourceError below
+        if len(values) < len(found) or values != sorted(values) or (boundary and values and values[0] < boundary):
             raise SourceError(
                 f"feed {feed.id}: GET {page.uri} did not answer in ascending {field} order (or a record has no "
                 f"ISO 8601 {field}); paging by the cursor needs that order: declare source.incremental.keyset: "
@@ -274,21 +281,24 @@ def read_by_keyset(fetcher: Fetcher, url: str, start: str | None, pull: Pull) ->
         if pull.window is not None and values[-1] > pull.window.end:
             return
         if values[-1] == boundary:  # a whole page tied on the boundary value: turn the page within that query
-            request = _next(page, pagination, url, params, turned)
+            following = _next(page, pagination, url, params, turned)
             turned += 1
-            if request is None:
+            if following is None:
                 return
+            request = following
             continue
         boundary, turned = values[-1], 0
         pull.remember_only([r for r, v in zip(page.records, values, strict=False) if v == boundary])
-        params = {**size, param: earlier(as_text(page.records[-1][field]), TIE_STEP_SECONDS)}
+        last = as_text(page.records[-1][field])
+        assert last is not None  # every record has its cursor value (checked above)
+        params = {**size, param: earlier(last, TIE_STEP_SECONDS)}
         request = (url, params)
     raise SourceError(f"feed {feed.id}: more than {MAX_PAGES} pages; the API's pagination does not end")
 
 
 def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
     """Fetch everything new since the feed's cursor into one landed batch, then advance the cursor."""
-    source: HttpJsonSource = feed.source
+    source = feed.source_as(HttpJsonSource)
     url = setting(feed, "url", source.url)
     headers = {"Accept": "application/json", "User-Agent": "ioc-platform"}
     if source.auth:
@@ -301,7 +311,10 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
         headers["Authorization"] = f"Bearer {token}"
     snapshot = snapshot_due(feed, window)  # a whole read, to find what the source withdrew
     cursor = None if snapshot else start_cursor(feed, window)
-    params = {source.incremental.param: cursor} if cursor else {}
+    params: dict[str, str] = {}
+    if cursor:
+        assert source.incremental is not None  # a cursor is an incremental read's
+        params = {source.incremental.param: cursor}
     pull = Pull(feed, describe_request(url, params), cursor, window, snapshot=snapshot)
     with httpx.Client(timeout=source.timeout_seconds, headers=headers, follow_redirects=True) as client:
         fetcher = Fetcher(feed, client)
@@ -319,6 +332,8 @@ def extract(feed: Feed, window: Window | None = None) -> list[LandedBatch]:
 def read_tombstones(fetcher: Fetcher) -> list[list[str]]:
     """The records the API lists as deleted since the last deletion time it listed."""
     declared, feed = fetcher.feed.withdrawals, fetcher.feed
+    # read for a feed whose withdrawals are tombstones, with the url the declarations' checks require
+    assert isinstance(declared, TombstoneWithdrawal) and declared.url is not None
     url = setting(feed, "withdrawals.url", declared.url)
     after = tombstones_after(feed)
     params = {declared.param: after} if after else None
@@ -330,6 +345,7 @@ def read_tombstones(fetcher: Fetcher) -> list[list[str]]:
 def source_count(fetcher: Fetcher, url: str) -> int:
     """How many records the API says it holds: the total of its unfiltered query (one record asked for)."""
     pagination = fetcher.source.pagination
+    assert pagination is not None  # reconciled by count: the declarations' checks ask for pagination.total_path
     page = _get_page(fetcher, url, {pagination.size_param: 1})
     total = _total(page, pagination.total_path)
     if total is None:

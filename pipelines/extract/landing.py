@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.extract.unreadable import UnreadableFile
+from pipelines.read_ahead import read_ahead
 from pipelines.settings import paths
 
 SOURCE_ROW = "_source_row"
@@ -91,8 +93,6 @@ def land(batch: LandedBatch, records=None, require_rows: tuple[str, str] | None 
         if records is not None:
             batch.rows = _write_records(tmp / "records.parquet", [records] if hasattr(records, "height") else records)
             if require_rows and not batch.rows:
-                from pipelines.extract.unreadable import UnreadableFile
-
                 raise UnreadableFile(*require_rows)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -116,10 +116,8 @@ def write_meta(batch: LandedBatch) -> None:
 
 
 def _write_records(file: Path, chunks) -> int:
-    import polars as pl
-    import pyarrow.parquet as pq
-
-    from pipelines.read_ahead import read_ahead
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
+    import pyarrow.parquet as pq  # lazy: pyarrow only when rows are read: the module imports light
 
     rows, writer = 0, None
     try:
@@ -145,7 +143,7 @@ def _write_records(file: Path, chunks) -> int:
 def release_arrow_memory() -> None:
     """Give back to the system what Arrow's allocator keeps after a large read or write (it keeps freed
     memory for reuse otherwise: measured, 1M tasks, the load's peak 1,216 → 875 MiB with the DuckDB limit)."""
-    import pyarrow as pa
+    import pyarrow as pa  # lazy: pyarrow only when rows are read: the module imports light
 
     pa.default_memory_pool().release_unused()
 
@@ -180,8 +178,8 @@ def records_file(batch: LandedBatch) -> Path | None:
 def record_chunks(batch: LandedBatch, rows: int):
     """The batch's records as polars frames of at most `rows` rows, in order (never all in memory), without
     their JSON as received (_raw: raw history and quarantine read it from the file; conforming never does)."""
-    import polars as pl
-    import pyarrow.parquet as pq
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
+    import pyarrow.parquet as pq  # lazy: pyarrow only when rows are read: the module imports light
 
     # Without pre-buffering: a pre-buffered reader keeps every row group it read until it is closed, so
     # memory grew with the file (measured, 10M rows: 320 MiB of Arrow buffers held by the last chunk).
@@ -192,7 +190,9 @@ def record_chunks(batch: LandedBatch, rows: int):
         produced += part.num_rows
         yield pl.from_arrow(part)
     if produced == 0:
-        yield pl.from_arrow(parquet.schema_arrow.empty_table()).drop(RAW, strict=False)
+        empty = pl.from_arrow(parquet.schema_arrow.empty_table())
+        assert isinstance(empty, pl.DataFrame)  # a table converts to a frame
+        yield empty.drop(RAW, strict=False)
 
 
 def checksum_file(path: Path) -> str:

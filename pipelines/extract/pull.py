@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from zoneinfo import ZoneInfo
 
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.models import Feed
@@ -65,8 +67,6 @@ class Window:
 def whole_days(start: str, end: str, zone: str) -> Window:
     """The window from `start` to `end` inclusive, each an ISO date (the end's whole day) or instant, in the time
     zone `zone` unless it says its offset."""
-    from datetime import time as clock
-    from zoneinfo import ZoneInfo
 
     def instant(text: str, is_end: bool) -> datetime:
         try:
@@ -123,7 +123,8 @@ def tombstone(feed: Feed, record: dict, at_field: str, where: str) -> list[str]:
             f"{json.dumps(record, default=str, ensure_ascii=False)[:200]}; check withdrawals in "
             "the feed file against the source"
         )
-    return ["|".join(as_text(record[k]) for k in feed.load.key), as_text(record[at_field])]
+    # (as_text is None only for None, which no field here is: `or ""` never applies)
+    return ["|".join(as_text(record[k]) or "" for k in feed.load.key), as_text(record[at_field]) or ""]
 
 
 def record_identity(feed: Feed, record: dict, version: bool = True) -> int:
@@ -216,7 +217,7 @@ class Pull:
         self.seen = {record_identity(self.feed, r) for r in records}
 
     def _land(self) -> None:
-        import polars as pl
+        import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
         batch = LandedBatch(
             batch_id=new_batch_id(),
@@ -242,6 +243,7 @@ class Pull:
         last.snapshot_complete = self.snapshot is not None and not self.hold_cursor
         write_meta(last)
         if last.snapshot_complete:
+            assert self.snapshot is not None  # a complete snapshot has its id
             save_snapshot(self.feed.id, self.batches[0].received_at, self.snapshot)
         if self.tombstones:
             save_mark(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -48,7 +49,7 @@ def _json_default(value: object) -> object:
 
 
 def _frame(columns: dict[str, list], raws: list[str], source_rows: list[int], source_uris: list[str]):
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     data = {**columns, SOURCE_ROW: source_rows, SOURCE_URI: source_uris, RAW: raws}
     schema = {name: pl.String for name in columns} | {SOURCE_ROW: pl.Int64, SOURCE_URI: pl.String, RAW: pl.String}
@@ -70,10 +71,10 @@ def records_frame(records: list[dict[str, object]], source_rows: list[int], sour
     return _frame(columns, [_raw(r) for r in records], source_rows, source_uris)
 
 
-def rows_frame(fields: list[str], rows: list[list[object]], source_rows: list[int]):
+def rows_frame(fields: list[str], rows: Sequence[Sequence[object]], source_rows: list[int]):
     """A workbook's rows as text cells under its header (empty cells null) and their row numbers; the raw
     record is built from these cells when the batch is loaded."""
-    import polars as pl
+    import polars as pl  # lazy: polars (0.3 s and more) only when rows are read: the module imports light
 
     columns = {
         name: [as_text(None if j >= len(r) or r[j] == "" else r[j]) for r in rows] for j, name in enumerate(fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ class Grid:
     rows read so far (at least the first `head` rows asked for, where the header is looked for), `rest` the
     rows after them, read only as they are asked for (a workbook's rows are never all held as Python objects)."""
 
-    rows: list[list[object]]
+    rows: Sequence[Sequence[object]]
     how: str  # e.g. "CSV, cp1258, delimiter ';'" or "XLSX, sheet 'Báo cáo'"
     rest: Iterator[list[object]] = field(default_factory=lambda: iter(()))
 
@@ -99,7 +99,7 @@ def _read_csv(data: bytes, encodings: list[str], limits: ReadLimits) -> Grid:
     if "\x00" in text:
         raise binary_not_csv()
     delimiter = sniff_delimiter(_first_lines(text, 50, limits))
-    rows: list[list[object]] = []
+    rows: list[list[str]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for row in reader:
@@ -118,7 +118,7 @@ def _read_csv(data: bytes, encodings: list[str], limits: ReadLimits) -> Grid:
 
 def _first_lines(text: str, count: int, limits: ReadLimits) -> list[str]:
     """The first lines of the text (to find its delimiter), each within the line limit."""
-    lines = []
+    lines: list[str] = []
     for line in io.StringIO(text, newline=""):
         if len(line) > limits.max_line_bytes:
             raise line_too_long(limits, len(lines) + 1)
@@ -131,7 +131,7 @@ def _first_lines(text: str, count: int, limits: ReadLimits) -> list[str]:
 def _read_xlsx(data: bytes, sheet: str | None, head: int) -> Grid:
     """The sheet's first `head` rows, and the others as they are asked for: cells from the first column (A)
     and the first row, as the sheet numbers them."""
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # lazy: the workbook reader only for a workbook
 
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))

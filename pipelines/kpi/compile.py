@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.periods import Period
 from pipelines.declarations.kpis import Kpi, QueryMeasure, TableMeasure
 from pipelines.warehouse import quote
@@ -32,8 +33,6 @@ def period_key_sql(period_type: str, day: str) -> str:
 
 def substitute(sql: str, now: datetime) -> str:
     """Replace {now} and {today} with literals of the computation instant and its local date."""
-    from pipelines.calendar.deadlines import TIMEZONE
-
     return sql.replace("{now}", f"TIMESTAMPTZ '{now.isoformat()}'").replace(
         "{today}", f"DATE '{now.astimezone(TIMEZONE).date().isoformat()}'"
     )
@@ -51,6 +50,8 @@ def _keys(periods: list[Period]) -> str:
 def table_rows(kpi: Kpi, periods: list[Period], current: Period, province: str) -> tuple[str, str, str, list[str]]:
     """A table measure's rows: (unit SQL, period-key SQL, FROM, WHERE conditions)."""
     m = kpi.measure
+    if not isinstance(m, TableMeasure):  # its callers ask it for a table measure's rows only
+        raise TypeError(f"KPI {kpi.id}: a {m.kind} measure has no table rows")
     unit = m.unit or f"'{province}'"
     where = [f"({m.where})"] if m.where else []
     if m.from_.rpartition(".")[0] in ("", "clean"):  # a feed's records: those the source withdrew do not count

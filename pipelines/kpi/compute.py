@@ -209,6 +209,7 @@ def compute_kpi(
         or (isinstance(kpi.measure, TableMeasure) and kpi.measure.denominator is not None)
         or (isinstance(kpi.measure, QueryMeasure) and kpi.measure.has_denominator)
     )
+    value: pl.Expr
     if ratio:
         value = pl.when(pl.col("denominator") > 0).then(kpi.scale * pl.col("numerator") / pl.col("denominator"))
     else:
@@ -337,7 +338,10 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
         con.execute("INSERT INTO marts.kpi_values BY NAME SELECT * FROM _kpi_values")
-        con.execute("INSERT INTO marts.kpi_history SELECT * FROM _kpi_changes")
+        con.execute(
+            "INSERT INTO marts.kpi_history (kpi_id, unit_code, period, value, status, computed_at) "
+            "SELECT kpi_id, unit_code, period, value, status, computed_at FROM _kpi_changes"
+        )
 
     try:
         committed(con, write)

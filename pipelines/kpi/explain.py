@@ -9,6 +9,7 @@ denominator. A ratio_of_kpis KPI explains through its two inputs.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +23,10 @@ from pipelines.declarations.kpis import Kpi, RatioOfKpis, TableMeasure
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import NoRecords, records_sql, substitute
 from pipelines.kpi.compute import FEEDS_VIEW, any_period, declared_feeds
+from pipelines.kpi.present import latest, stored_values
 from pipelines.kpi.tree import ancestors
-from pipelines.warehouse import table_exists
+from pipelines.spreadsheet_safe import safe_value
+from pipelines.warehouse import quote, table_exists
 
 UNITS_VIEW = "_kpi_explain_units"
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 5000
@@ -105,7 +108,9 @@ def explain(
     if value is None and period is None:
         raise LookupError(f"KPI {kpi_id} has no value for unit {unit!r}: run `ioc kpi compute`, or name a period")
     moment = value["computed_at"] if value else (now or datetime.now(UTC))
-    asked = _period(kpi, value["period"] if value else period)
+    key = value["period"] if value else period
+    assert key is not None  # without a stored value a period was named (LookupError above otherwise)
+    asked = _period(kpi, key)
     page, page_size = max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
     e = Explanation(
         kpi_id=kpi_id,
@@ -165,8 +170,6 @@ def all_records(con, catalog: Catalog, kpi_id: str, unit: str, period: str | Non
 def _stored_value(con, kpi_id: str, unit: str, period: str | None) -> dict | None:
     if not table_exists(con, "marts", "kpi_values"):
         return None
-    from pipelines.kpi.present import latest, stored_values
-
     if period:  # the period asked for, complete or running
         rows = con.sql(
             f"SELECT * FROM {stored_values(con)} WHERE kpi_id = ? AND unit_code = ? AND period = ?",
@@ -217,8 +220,6 @@ def _feed_of(kpi: Kpi) -> str | None:
 def _page(con, sql: str, page: int, page_size: int) -> pl.DataFrame:
     """One page, in a stable order: records against the KPI first, the most impact first, then by every
     column (so pages never overlap)."""
-    from pipelines.warehouse import quote
-
     columns = [c for c in con.sql(f"SELECT * FROM ({sql}) LIMIT 0").columns if c not in PART_COLUMNS]
     order = ", ".join(
         ["_kpi_against DESC", "_kpi_impact DESC NULLS LAST", "_kpi_unit"] + [f"{quote(c)} NULLS LAST" for c in columns]
@@ -252,9 +253,6 @@ def write_csv(e: Explanation, out) -> int:
     parts, what the record says, and its lineage), to hand to a department. A ratio of two KPIs writes both
     inputs' records, each row naming its input. Its text never opens as a formula (spreadsheet_safe).
     Returns the rows written."""
-    import csv
-
-    from pipelines.spreadsheet_safe import safe_value
 
     listed = [(role, i) for role, i in e.inputs.items()] if e.inputs else [("", e)]
     fields: dict[str, None] = {}

@@ -12,23 +12,22 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from pipelines import wording
+from pipelines.calendar.periods import period_of
 from pipelines.declarations.kpis import Kpi
+from pipelines.kpi.compute import any_period
 
+# the symbol beside each status's words (so colour is never the only signal) and its terminal colour; the words
+# are the wording's kpi.status.* (pipelines/wording), the same on the wall and in the briefing
 STATUS_LABELS = {
-    "green": {"vi": "Đạt", "en": "on target", "symbol": "●", "style": "green"},
-    "amber": {"vi": "Cảnh báo", "en": "warning", "symbol": "▲", "style": "yellow"},
-    "red": {"vi": "Không đạt", "en": "off target", "symbol": "✖", "style": "bold red"},
-    "no_data": {"vi": "Không có dữ liệu", "en": "no data", "symbol": "○", "style": "dim"},
-    "running": {
-        "vi": "Chưa đánh giá (kỳ chưa kết thúc)",
-        "en": "not judged (period running)",
-        "symbol": "◌",
-        "style": "cyan",
-    },
+    "green": {"symbol": "●", "style": "green"},
+    "amber": {"symbol": "▲", "style": "yellow"},
+    "red": {"symbol": "✖", "style": "bold red"},
+    "no_data": {"symbol": "○", "style": "dim"},
+    "running": {"symbol": "◌", "style": "cyan"},
 }
 UNIT_SUFFIX = {"percent": "%", "count": "", "days": " ngày", "hours": " giờ", "seconds": " s", "vnd": " ₫", "ratio": ""}
 STATUS_ORDER = {"red": 0, "amber": 1, "no_data": 2, "running": 3, "green": 4}
-TO_DATE = {"vi": "đến ngày {d}", "en": "to date {d}"}
 
 
 def format_value(kpi: Kpi, value: float | None) -> str:
@@ -43,9 +42,17 @@ def status_style(status: str | None) -> str:
     return STATUS_LABELS.get(status or "no_data", STATUS_LABELS["no_data"])["style"]
 
 
+def status_words(status: str | None, lang: str = "vi") -> str:
+    """A status in words ("Không đạt", "Off target"); no status, or one unknown, is no data."""
+    known = status if status in STATUS_LABELS else "no_data"
+    return wording.text(f"kpi.status.{known}", lang)
+
+
 def status_text(status: str | None) -> str:
+    """A status as the command line prints it: "✖ Không đạt / off target"."""
     label = STATUS_LABELS.get(status or "no_data", STATUS_LABELS["no_data"])
-    return f"{label['symbol']} {label['vi']} / {label['en']}"
+    english = status_words(status, "en")
+    return f"{label['symbol']} {status_words(status)} / {english[:1].lower()}{english[1:]}"
 
 
 def as_of_moment(text: str) -> datetime:
@@ -73,7 +80,7 @@ def to_date_text(day: date | None) -> str:
     if day is None:
         return ""
     text = f"{day.day:02d}/{day.month:02d}"
-    return f"{TO_DATE['vi'].format(d=text)} / {TO_DATE['en'].format(d=text)}"
+    return f"{wording.text('kpi.to_date', 'vi', d=text)} / {wording.text('kpi.to_date', 'en', d=text)}"
 
 
 def period_text(row: dict) -> str:
@@ -139,8 +146,6 @@ def running(con, kpi_id: str | None = None, unit: str | None = None) -> pl.DataF
 def in_period(con, kpis: dict[str, Kpi], key: str, kpi_id: str | None = None, unit: str | None = None) -> pl.DataFrame:
     """Each KPI (or one) in the period of its type containing the first day of the period `key` names
     (2026-12: December for a monthly KPI, 2026-Q4 for a quarterly one), complete or running."""
-    from pipelines.calendar.periods import period_of
-    from pipelines.kpi.compute import any_period
 
     asked = any_period(key)  # ValueError: not a period key
     wanted = []

@@ -9,7 +9,7 @@ import polars as pl
 
 from pipelines.calendar.periods import Period
 from pipelines.declarations.kpis import Kpi
-from pipelines.declarations.models import OrgUnits
+from pipelines.declarations.models import OrgUnits, UnitKind
 
 
 def ancestors(units: OrgUnits) -> pl.DataFrame:
@@ -21,7 +21,8 @@ def ancestors(units: OrgUnits) -> pl.DataFrame:
 
 def upward(code: str, parent_of: Callable[[str], str | None]) -> list[str]:
     """The unit, its parent, and so on up to the root (a cycle in the tree is not followed twice)."""
-    chain, current = [], code
+    chain: list[str] = []
+    current: str | None = code
     while current is not None and current not in chain:
         chain.append(current)
         current = parent_of(current)
@@ -32,7 +33,7 @@ def spine(kpi: Kpi, periods: list[Period], units: OrgUnits) -> pl.DataFrame:
     """(unit_code, period, period_start, period_end): each unit of the KPI's kinds active at some
     time in each period, and the watched unit (the province, or the nation) — the rows the KPI must show,
     with a value or as no data."""
-    kinds = kpi.grain.units if kpi.grain.units_without_data else ["province"]
+    kinds: list[UnitKind] = kpi.grain.units if kpi.grain.units_without_data else ["province"]
     shown = set(shown_units(kpi, units, kinds))
     rows = [
         (u.code, p.key, p.start, p.end)
@@ -47,7 +48,7 @@ def spine(kpi: Kpi, periods: list[Period], units: OrgUnits) -> pl.DataFrame:
     )
 
 
-def shown_units(kpi: Kpi, units: OrgUnits, kinds: list[str] | None = None) -> list[str]:
+def shown_units(kpi: Kpi, units: OrgUnits, kinds: list[UnitKind] | None = None) -> list[str]:
     """The known units the KPI shows: those of its kinds (or `kinds`), and the watched unit (org_units.province),
     whatever its kind; never a unit above the watched one (a province centre computes no national value)."""
     kinds = kpi.grain.units if kinds is None else kinds

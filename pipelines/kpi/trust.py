@@ -30,13 +30,15 @@ from pipelines.declarations.models import Feed
 from pipelines.kpi.compile import ANCESTORS_VIEW, period_key_sql
 from pipelines.warehouse.sql import literal
 
-HEALTH = {
-    "unit_code": pl.String,
-    "period": pl.String,
-    "stale_feeds": pl.List(pl.String),
-    "blocked_batches": pl.Int64,
-    "quarantined_rows": pl.Int64,
-}
+HEALTH = pl.Schema(
+    {
+        "unit_code": pl.String(),
+        "period": pl.String(),
+        "stale_feeds": pl.List(pl.String),
+        "blocked_batches": pl.Int64(),
+        "quarantined_rows": pl.Int64(),
+    }
+)
 SUCCESS = "('loaded', 'partial', 'duplicate', 'empty')"
 BLOCKED = "('quarantined', 'failed')"
 
@@ -181,6 +183,7 @@ def _period_sql(
 def _field(feed: Feed, column: str, record: str) -> str:
     """A contract column's value in a record as received (its name, or one of its header labels)."""
     c = feed.column(column)
+    assert c is not None  # its callers ask only for a column the feed declares (feed.column first)
     names = [c.name, *c.labels]
     return f"coalesce({', '.join(f'({record}->>{literal(n)})' for n in names)})"
 
@@ -200,6 +203,7 @@ def _stale(con, feeds: list[Feed], periods: list[Period], now: datetime) -> pl.D
         stale = []
         for feed in watched:
             success = last.get(feed.id)
+            assert feed.stale_after is not None  # watched: the feeds that declare it
             if success is None or (now - success).total_seconds() > duration_seconds(feed.stale_after):
                 if success is None or period.end >= success.astimezone(TIMEZONE).date():
                     stale.append(feed.id)

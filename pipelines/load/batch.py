@@ -305,12 +305,20 @@ def _write_outcome(
         con.execute("DROP TABLE _quarantined")
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
     con.register("_results", results)
-    con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
+    con.execute(
+        "INSERT INTO ops.validation_results (feed, batch_id, check_id, check_name, origin, severity, scope, "
+        "column_name, success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, "
+        "run_at, suite_seconds) SELECT feed, batch_id, check_id, check_name, origin, severity, scope, column_name, "
+        "success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, run_at, "
+        "suite_seconds FROM _results"
+    )
     con.unregister("_results")
     if validation.outliers.height:
         con.register("_outliers", validation.outliers)
         con.execute(
-            "INSERT INTO ops.outliers SELECT ?, ?, source_row, unit_code, series, period, column_name, value, "
+            "INSERT INTO ops.outliers (feed, batch_id, source_row, unit_code, series, period, column_name, value, "
+            "method, score, threshold, expected_min, expected_max, baseline_size, flagged_at) "
+            "SELECT ?, ?, source_row, unit_code, series, period, column_name, value, "
             "method, score, threshold, expected_min, expected_max, baseline_size, ? FROM _outliers",
             [feed.id, batch.batch_id, loaded_at],
         )
@@ -372,8 +380,8 @@ def _find_repeats(con, feed: Feed, batch: LandedBatch) -> int:
         FROM {STAGED} AS s JOIN {clean_table(feed)} AS c ON {same}
         WHERE len(s.reasons) = 0 AND c._withdrawn_at IS NULL""")
     return con.execute(
-        f"INSERT INTO ops.repeated_records SELECT ?, ?, source_uri, source_row, record_key, "
-        f"first_batch_id FROM {REPEATS}",
+        "INSERT INTO ops.repeated_records (feed, batch_id, source_uri, source_row, record_key, first_batch_id) "
+        f"SELECT ?, ?, source_uri, source_row, record_key, first_batch_id FROM {REPEATS}",
         [feed.id, batch.batch_id],
     ).fetchall()[0][0]
 

@@ -12,6 +12,7 @@ commit) is not history, and the batch's next load links it again.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from pipelines.declarations.models import Feed
@@ -62,6 +63,7 @@ def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
     """Inside the load's transaction: link the batch's landed file into raw history and make raw.<feed>
     cover the columns it brought. Linking again (a load retried after a crash) replaces the link."""
     landed = records_file(batch)
+    assert landed is not None  # load_batch keeps only batches with records (it records the others as failed)
     target = raw_file(feed, batch.batch_id)
     if not is_object_storage(target):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +77,6 @@ def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
         try:
             os.link(landed, tmp)
         except OSError:  # another filesystem: copy instead
-            import shutil
-
             shutil.copyfile(landed, tmp)
         os.replace(tmp, file)
     _record_columns(con, feed, parquet_columns(con, target))
@@ -86,7 +86,8 @@ def keep_raw(con, feed: Feed, batch: LandedBatch) -> None:
 def _record_columns(con, feed: Feed, columns: list[str]) -> None:
     """Remember the columns a feed's raw files hold (each once: the warehouse has no unique constraints)."""
     con.execute(
-        "INSERT INTO ops.raw_columns SELECT DISTINCT $feed, name FROM (SELECT unnest($names::VARCHAR[]) AS name) "
+        "INSERT INTO ops.raw_columns (feed, name) SELECT DISTINCT $feed, name "
+        "FROM (SELECT unnest($names::VARCHAR[]) AS name) "
         "WHERE name NOT IN (SELECT name FROM ops.raw_columns WHERE feed = $feed)",
         {"feed": feed.id, "names": columns},
     )

@@ -30,10 +30,12 @@ def warehouse_count(con, feed: Feed) -> int:
 
 def reconcile(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
     """Record the comparison for the pull this batch ended; returns source − warehouse."""
+    assert batch.source_count is not None  # asked for a pull whose source said its count (load_batch checks)
     held = warehouse_count(con, feed)
     difference = batch.source_count - held
     con.execute(
-        "INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'count', ?, ?, ?)",
+        "INSERT INTO ops.reconciliations (feed, batch_id, checked_at, method, source_count, warehouse_count, "
+        "difference) VALUES (?, ?, ?, 'count', ?, ?, ?)",
         [feed.id, batch.batch_id, at, batch.source_count, held, difference],
     )
     return difference

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import polars as pl
+
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LandedBatch
 from pipelines.load.reconcile import warehouse_count
@@ -32,7 +34,8 @@ def withdrawn_at_sql(feed: Feed, received_at: str) -> str:
 def record_snapshot_keys(con, feed: Feed, batch: LandedBatch, staged: str) -> None:
     """The keys a snapshot's batch brought (every row received, valid or not)."""
     con.execute(
-        f"INSERT INTO ops.snapshot_keys SELECT ?, ?, {record_key_sql(feed)} FROM {staged}", [feed.id, batch.snapshot]
+        f"INSERT INTO ops.snapshot_keys (feed, snapshot, record_key) SELECT ?, ?, {record_key_sql(feed)} FROM {staged}",
+        [feed.id, batch.snapshot],
     )
 
 
@@ -52,7 +55,8 @@ def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
         f"UPDATE {table} SET _withdrawn_at = ? WHERE {gone}", [at, feed.id, batch.snapshot]
     ).fetchall()[0][0]
     con.execute(
-        f"INSERT INTO ops.withdrawals SELECT ?, {key}, ?, _last_seen_at, 'snapshot', ? FROM {table} "
+        f"INSERT INTO ops.withdrawals (feed, record_key, withdrawn_at, last_seen_at, learned_by, batch_id) "
+        f"SELECT ?, {key}, ?, _last_seen_at, 'snapshot', ? FROM {table} "
         f"WHERE _withdrawn_at = ? AND {key} NOT IN {listed}",
         [feed.id, at, batch.batch_id, at, feed.id, batch.snapshot],
     )
@@ -62,7 +66,8 @@ def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
     ).fetchall()[0][0]
     held = warehouse_count(con, feed)
     con.execute(
-        "INSERT INTO ops.reconciliations VALUES (?, ?, ?, 'key_scan', ?, ?, ?)",
+        "INSERT INTO ops.reconciliations (feed, batch_id, checked_at, method, source_count, warehouse_count, "
+        "difference) VALUES (?, ?, ?, 'key_scan', ?, ?, ?)",
         [feed.id, batch.batch_id, at, listed_count, held, listed_count - held],
     )
     con.execute("DELETE FROM ops.snapshot_keys WHERE feed = ? AND snapshot <= ?", [feed.id, batch.snapshot])
@@ -71,8 +76,6 @@ def apply_snapshot(con, feed: Feed, batch: LandedBatch, at: datetime) -> int:
 
 def apply_tombstones(con, feed: Feed, batch: LandedBatch) -> int:
     """The deleted records the source listed: current rows with those keys are withdrawn when it says."""
-    import polars as pl
-
     ensure_clean_table(con, feed)
     table, key = clean_table(feed), record_key_sql(feed)
     # A record the list names twice (deleted, restored, deleted again) is withdrawn once, when it last says.
@@ -80,7 +83,8 @@ def apply_tombstones(con, feed: Feed, batch: LandedBatch) -> int:
     con.register("_tombstones", listed.unique(subset="record_key", keep="last", maintain_order=True))
     try:
         withdrawn = con.execute(
-            f"INSERT INTO ops.withdrawals SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "
+            f"INSERT INTO ops.withdrawals (feed, record_key, withdrawn_at, last_seen_at, learned_by, batch_id) "
+            f"SELECT ?, {key}, t.at::TIMESTAMPTZ, _last_seen_at, 'tombstone', ? "
             f"FROM {table} JOIN _tombstones AS t ON t.record_key = {key} WHERE _withdrawn_at IS NULL",
             [feed.id, batch.batch_id],
         ).fetchall()[0][0]

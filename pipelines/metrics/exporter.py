@@ -8,11 +8,15 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
 
 import httpx
+import polars as pl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from pipelines.declarations.loading import catalog
+from pipelines.kpi.tree import ancestors
 from pipelines.snapshots.files import read_state, state_file
 
 log = logging.getLogger(__name__)
@@ -57,9 +61,10 @@ class StateCollector(Collector):
             for family in state["families"]:
                 kind = CounterMetricFamily if family["type"] == "counter" else GaugeMetricFamily
                 metric = kind(family["name"], family["help"], labels=family["labels"])
-                at = family["labels"].index("unit") if self.units is not None and "unit" in family["labels"] else None
+                units = self.units
+                at = family["labels"].index("unit") if units is not None and "unit" in family["labels"] else None
                 for *labels, value in family["samples"]:
-                    if at is None or labels[at] in self.units:
+                    if at is None or (units is not None and labels[at] in units):
                         metric.add_metric([str(v) for v in labels], value)
                 yield metric
         yield from self.airflow.families()
@@ -67,10 +72,6 @@ class StateCollector(Collector):
 
 def subtree(root: str) -> frozenset[str]:
     """The unit and every unit under it, from the declared organisation tree (ValueError if unknown)."""
-    import polars as pl
-
-    from pipelines.declarations.loading import catalog
-    from pipelines.kpi.tree import ancestors
 
     units = catalog().org_units
     if units.get(root) is None:
@@ -82,7 +83,8 @@ class AirflowProbe:
     """Airflow's scheduler heartbeat from the api-server's health endpoint, cached for 10 s."""
 
     def __init__(self, url: str):
-        self.url, self._at, self._value = url, 0.0, (0.0, None)
+        self.url, self._at = url, 0.0
+        self._value: tuple[float, float | None] = (0.0, None)  # (up, the scheduler's heartbeat)
 
     def families(self):
         if time.monotonic() - self._at > 10:
@@ -99,8 +101,6 @@ class AirflowProbe:
             yield gauge
 
     def _probe(self) -> tuple[float, float | None]:
-        from datetime import datetime
-
         try:
             body = httpx.get(self.url, timeout=0.5).json()
         except (httpx.HTTPError, ValueError):

@@ -14,22 +14,30 @@ exception, for auditors, reads a DuckLake snapshot of the past (read-only: it ne
     GET /api/kpis/{kpi}/as-of?at=2026-11-20&unit=HP
                                       the KPI's latest values as reported at that moment (a date: its end,
                                       Vietnam time), from the warehouse's snapshot then (DuckLake only)
+    GET /api/wording                  the wording the pages show, per language and message id (pipelines/wording)
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 import threading
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from prometheus_client import CollectorRegistry
 
-from pipelines.kpi.present import STATUS_ORDER
+from pipelines.briefing.content import latest_complete_month, monthly
+from pipelines.declarations.loading import catalog
+from pipelines.kpi.explain import MAX_PAGE_SIZE, explain, write_csv
+from pipelines.kpi.present import STATUS_ORDER, as_of_moment, latest
 from pipelines.kpi.tree import upward
 from pipelines.serve.auth import bearer
+from pipelines.serve.submissions import Guard, may_read, outcome, receive
 from pipelines.snapshots.files import read_wall, seconds_since, wall_file
+from pipelines.warehouse import NoTimeTravel, WarehouseBusy, connect, table_exists
+from pipelines.wording import DEFAULT, LANGUAGES, catalogue
 
 NO_SNAPSHOT = (
     "no wall snapshot has been published yet ({file}): it is written after every load, deadline "
@@ -68,7 +76,8 @@ class WallSnapshot:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._mtime, self._view = -1.0, None
+        self._mtime = -1.0
+        self._view: WallView | None = None
 
     def get(self) -> WallView:
         try:
@@ -81,6 +90,7 @@ class WallSnapshot:
                 if data is None:
                     raise HTTPException(503, NO_SNAPSHOT.format(file=wall_file()))
                 self._mtime, self._view = mtime, WallView(data)
+            assert self._view is not None  # read above the first time (no file's mtime is -1.0)
             return self._view
 
 
@@ -96,9 +106,11 @@ def _task_count(wall: dict, state: str, unit: str | None = None) -> int:
 
 
 def _stamp(wall: dict) -> dict:
+    age = seconds_since(wall["generated_at"])
+    assert age is not None  # every snapshot says when it was generated (collect_wall)
     return {
         "generated_at": wall["generated_at"],
-        "age_seconds": round(seconds_since(wall["generated_at"]), 1),
+        "age_seconds": round(age, 1),
         "timezone": wall["timezone"],
     }
 
@@ -153,8 +165,6 @@ def _worst_first(kpi: dict):
 
 
 def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegistry | None = None) -> APIRouter:
-    from pipelines.serve.submissions import Guard
-
     snapshot = snapshot or WallSnapshot()
     guard = Guard(registry or CollectorRegistry(auto_describe=False))
     router = APIRouter(prefix="/api")
@@ -249,11 +259,6 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         format: Literal["json", "csv"] = Query("json", description="csv: every record, for a department"),
     ):
         """The records behind a KPI value, those that keep it off target first, with their lineage."""
-        from fastapi.responses import Response
-
-        from pipelines.declarations.loading import catalog
-        from pipelines.kpi.explain import MAX_PAGE_SIZE, explain, write_csv
-        from pipelines.warehouse import WarehouseBusy, connect
 
         view = snapshot.get()
         kpi = view.kpi(kpi_id)  # an unknown KPI is a 404, as elsewhere
@@ -290,14 +295,8 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         format: Literal["pdf", "xlsx"] = Query("pdf"),
     ):
         """The month's briefing for the leaders (as `ioc report monthly` writes it), to download."""
-        import tempfile
 
-        from fastapi.responses import Response
-
-        from pipelines.briefing.content import latest_complete_month, monthly
-        from pipelines.briefing.files import write_files
-        from pipelines.declarations.loading import catalog
-        from pipelines.warehouse import WarehouseBusy, connect
+        from pipelines.briefing.files import write_files  # lazy: fpdf (1.5 s) only when a briefing is asked
 
         snapshot.get()  # 503 before anything is published, as elsewhere
         try:
@@ -349,8 +348,6 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         with why, in Vietnamese and English. The feed, the token and the declared size are checked from the
         headers before the body is read; the body goes to disk as it arrives, cut at the feed's max_bytes.
         Failed authentications are throttled; both outcomes are recorded in ops.submissions."""
-        from pipelines.serve.submissions import receive
-
         return await receive(feed_id, request, authorization, guard)
 
     @router.get("/submissions/{submission_id}")
@@ -362,9 +359,6 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
     ):
         """What became of a submission (for the unit that sent it, or the centre's operator): refused (why),
         waiting in the inbox, or its batch's outcome. No token: 401; another unit's submission: 404."""
-        from pipelines.declarations.loading import catalog
-        from pipelines.serve.submissions import may_read, outcome
-        from pipelines.warehouse import WarehouseBusy, connect
 
         allowed, unit = may_read(catalog(), bearer(authorization))
         if not allowed:
@@ -391,8 +385,6 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
         at: str = Query(..., description="a date (its end, Vietnam time) or an ISO date and time"),
         unit: str | None = Query(None, description="one unit; every unit by default"),
     ) -> dict:
-        from pipelines.kpi.present import as_of_moment, latest
-        from pipelines.warehouse import NoTimeTravel, connect, table_exists
 
         snapshot.get().kpi(kpi_id)  # an unknown KPI is a 404, as elsewhere
         try:
@@ -429,6 +421,18 @@ def create_router(snapshot: WallSnapshot | None = None, registry: CollectorRegis
     def feeds() -> dict:
         wall = snapshot.get().data
         return {**_stamp(wall), "feeds": _feeds_now(wall), "checks": wall["checks"]}
+
+    @router.get("/wording")
+    def wording(response: Response) -> dict:
+        """The platform's wording in every language (pipelines/wording's catalogues), by message id: the words
+        the wall's pages show. A message with plural forms in a language that has them is the list of its forms
+        (English: one, other). It changes only with a release: the browser revalidates it (no-cache)."""
+        response.headers["Cache-Control"] = "no-cache"
+        return {
+            "default": DEFAULT,
+            "languages": list(LANGUAGES),
+            "messages": {lang: catalogue(lang) for lang in LANGUAGES},
+        }
 
     return router
 

@@ -17,9 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from pipelines.declarations.loading import catalog
 from pipelines.metrics.exporter import StateCollector, subtree
 from pipelines.serve.api import create_router
 from pipelines.serve.body_limit import BodyLimit
+from pipelines.serve.submissions import submission_rules
 from pipelines.serve.upload import PART_OVERHEAD
 
 STATIC = Path(__file__).with_name("static")
@@ -28,13 +30,8 @@ STATIC = Path(__file__).with_name("static")
 def body_limit() -> int:
     """The largest body any route takes: the largest file a feed accepts as a submission, with its form's parts
     (1 MiB without any: the other routes take no body)."""
-    from pipelines.declarations.loading import catalog
 
-    sizes = [
-        f.source.submissions.max_bytes
-        for f in catalog().feeds.values()
-        if getattr(f.source, "submissions", None) is not None
-    ]
+    sizes = [rules.max_bytes for f in catalog().feeds.values() if (rules := submission_rules(f)) is not None]
     return max(sizes, default=0) + max(PART_OVERHEAD, 1 << 20)
 
 

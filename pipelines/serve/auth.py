@@ -33,7 +33,9 @@ def bearer(header: str | None) -> str | None:
 
 def is_operator(token: str | None) -> bool:
     known = os.environ.get(OPERATOR_TOKEN_ENV)
-    return bool(token and known) and hmac.compare_digest(known.encode(), token.encode())
+    if not token or not known:
+        return False
+    return hmac.compare_digest(known.encode(), token.encode())
 
 
 class Throttle:

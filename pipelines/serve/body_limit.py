@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 
-TOO_LARGE = {
-    "status": "refused",
-    "reason": {"vi": "yêu cầu quá lớn", "en": "the request's body is over the server's limit"},
-}
+from pipelines.wording import both
 
 
 class BodyTooLarge(Exception):
@@ -53,7 +50,7 @@ class BodyLimit:
 
 
 async def _too_large(send) -> None:
-    body = json.dumps(TOO_LARGE, ensure_ascii=False).encode()
+    body = json.dumps({"status": "refused", "reason": both("api.too_large")}, ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",

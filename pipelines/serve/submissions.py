@@ -33,8 +33,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 
-from pipelines.declarations.loading import Catalog
-from pipelines.declarations.models import Feed
+from pipelines.declarations.loading import Catalog, catalog
+from pipelines.declarations.models import Feed, FileDropSource, Submissions
 from pipelines.extract.file_drop import file_frame, file_name_fields, label_index, without_skipped
 from pipelines.extract.tabular import read_grid
 from pipelines.extract.unreadable import UnreadableFile
@@ -42,6 +42,9 @@ from pipelines.serve.auth import Throttle, bearer, is_operator
 from pipelines.serve.upload import PART_OVERHEAD, NotMultipart, TooLarge, peek_file_name, receive_file
 from pipelines.settings import paths
 from pipelines.text import label_key, vi_number
+from pipelines.validate.messages import batch_text, reason_text, vietnamese_expected
+from pipelines.warehouse import committed, connect
+from pipelines.wording import text
 
 LOG = logging.getLogger("ioc.serve")
 MAX_NAME_BYTES = 200  # a file system takes 255 bytes; the archive prefixes 18
@@ -55,6 +58,11 @@ class Refused(Exception):
         super().__init__(en)
         self.status, self.vi, self.en = status, vi, en
 
+    @classmethod
+    def saying(cls, status: int, msg_id: str, **params) -> Refused:
+        """Refused with a message of the wording (pipelines/wording) in both languages."""
+        return cls(status, text(msg_id, "vi", **params), text(msg_id, "en", **params))
+
 
 class Throttled(Refused):
     """Too many failed authentications from the address (or for the unit claimed): wait `retry_after` seconds."""
@@ -63,8 +71,8 @@ class Throttled(Refused):
         self.retry_after = math.ceil(wait)
         super().__init__(
             429,
-            f"quá nhiều lần xác thực sai: thử lại sau {self.retry_after} giây",
-            f"too many failed authentications: try again in {self.retry_after} seconds",
+            text("submit.refused.throttled", "vi", seconds=self.retry_after),
+            text("submit.refused.throttled", "en", seconds=self.retry_after),
         )
 
 
@@ -85,9 +93,21 @@ class Submission:
     http_status: int = 202
 
 
+def submission_rules(feed: Feed) -> Submissions | None:
+    """What the feed's submissions follow (its file_drop source's `submissions`); None: it accepts none."""
+    source = feed.source
+    return source.submissions if isinstance(source, FileDropSource) else None
+
+
+def _rules(feed: Feed) -> Submissions:
+    rules = submission_rules(feed)
+    assert rules is not None  # a feed that accepts submissions: submission_feed (or may_read) chose it
+    return rules
+
+
 def tokens(feed: Feed) -> dict[str, str]:
     """unit code → token, from $<prefix><UNIT> variables and the YAML file $<tokens_file_env> names."""
-    rules = feed.source.submissions
+    rules = _rules(feed)
     found: dict[str, str] = {}
     file = os.environ.get(rules.tokens_file_env)
     if file:
@@ -111,33 +131,34 @@ def unit_of(feed: Feed, token: str | None) -> str | None:
 def submission_feed(catalog: Catalog, feed_id: str) -> Feed:
     """The feed, if it accepts submissions; Refused (404) otherwise."""
     feed = catalog.feeds.get(feed_id)
-    if feed is None or getattr(feed.source, "submissions", None) is None:
-        raise Refused(
-            404, f"nguồn {feed_id!r} không nhận báo cáo gửi qua mạng", f"feed {feed_id!r} does not accept submissions"
-        )
+    if feed is None or submission_rules(feed) is None:
+        raise Refused.saying(404, "submit.refused.feed", feed=feed_id)
     return feed
 
 
 def not_a_department() -> Refused:
-    return Refused(
-        401,
-        "mã xác thực không đúng: gửi kèm tiêu đề 'Authorization: Bearer <mã được cấp cho đơn vị>'",
-        "the token is not a department's: send the header 'Authorization: Bearer <your unit's token>'",
-    )
+    return Refused.saying(401, "submit.refused.token")
 
 
 def too_large(max_bytes: int) -> Refused:
     return Refused(
         413,
-        f"tệp quá lớn (hơn {vi_number(max_bytes)} byte, mức tối đa)",
-        f"the file is too large (over {max_bytes:,} bytes, the most accepted)",
+        text("submit.refused.too_large", "vi", size=vi_number(max_bytes)),
+        text("submit.refused.too_large", "en", size=f"{max_bytes:,}"),
     )
 
 
 def claimed_unit(feed: Feed, file_name: str | None) -> str | None:
     """The unit a file's name says it is from (who a failed attempt claims to be)."""
-    match = re.match(feed.source.file_name_pattern, file_name) if file_name and feed.source.file_name_pattern else None
-    return match.groupdict().get(feed.reporting.unit_column) if match else None
+    pattern = feed.source_as(FileDropSource).file_name_pattern
+    match = re.match(pattern, file_name) if file_name and pattern else None
+    return match.groupdict().get(_unit_column(feed)) if match else None
+
+
+def _unit_column(feed: Feed) -> str:
+    reporting = feed.reporting
+    assert reporting is not None  # a feed accepting submissions declares its unit column (the declarations' checks)
+    return reporting.unit_column
 
 
 def new_id(now: datetime) -> str:
@@ -150,7 +171,7 @@ def submit(
 ) -> Submission:
     """Check a file received (on disk, beside the inbox under a hidden name) and land it in the feed's inbox;
     Refused says why not (the caller then removes it)."""
-    rules = feed.source.submissions
+    rules = _rules(feed)
     name = (file_name or "").strip()
     if (
         not name
@@ -160,27 +181,18 @@ def submit(
         or not SAFE_NAME.match(name)
         or len(name.encode()) > MAX_NAME_BYTES
     ):
-        raise Refused(
-            400,
-            f"tên tệp không hợp lệ ({name!r}): chỉ dùng tên tệp, không có đường dẫn",
-            f"the file name {name!r} is not a plain name: send the file's name only, without a path",
-        )
+        raise Refused.saying(400, "submit.refused.file_name", name=name)
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix not in rules.file_types:
-        raise Refused(
-            415,
-            f"không nhận tệp loại .{suffix}; hãy gửi tệp {', '.join('.' + t for t in rules.file_types)}",
-            f"files of type .{suffix} are not accepted; send {', '.join('.' + t for t in rules.file_types)}",
+        raise Refused.saying(
+            415, "submit.refused.file_type", suffix=suffix, types=", ".join("." + t for t in rules.file_types)
         )
     if claimed_unit(feed, name) != unit:
-        raise Refused(
-            403,
-            f"tên tệp phải bắt đầu bằng mã đơn vị {unit} và kỳ báo cáo, ví dụ {unit}_2026-11.{suffix}",
-            f"the file's name must carry your unit {unit} and the period, e.g. {unit}_2026-11.{suffix}",
-        )
+        raise Refused.saying(403, "submit.refused.unit_in_name", unit=unit, suffix=suffix)
     body = received.read_bytes()
     rows = _rows_for(feed, name, body, unit)
-    os.replace(received, paths().inbox(feed.source.inbox) / name)  # the watcher never sees it half-written
+    inbox = paths().inbox(feed.source_as(FileDropSource).inbox)
+    os.replace(received, inbox / name)  # the watcher never sees it half-written
     return Submission(
         submission_id, feed.id, unit, name, size, hashlib.sha256(body).hexdigest(), now, "accepted", rows=rows
     )
@@ -188,7 +200,7 @@ def submit(
 
 def receiving(feed: Feed, submission_id: str) -> Path:
     """Where a submission's body is written as it arrives: in the inbox, under a hidden name the watcher skips."""
-    inbox = paths().inbox(feed.source.inbox)
+    inbox = paths().inbox(feed.source_as(FileDropSource).inbox)
     inbox.mkdir(parents=True, exist_ok=True)
     return inbox / f".{submission_id}.part"
 
@@ -196,28 +208,26 @@ def receiving(feed: Feed, submission_id: str) -> Path:
 def _rows_for(feed: Feed, name: str, body: bytes, unit: str) -> int:
     """Read the file as the inbox reads it (its limits, its header, its skip rules: a totals row is no unit's);
     every row must be the unit's. The number of rows."""
+    source = feed.source_as(FileDropSource)
     try:
-        grid = read_grid(Path(name), body, feed.source.encodings, feed.source.sheet, feed.source.limits)
+        grid = read_grid(Path(name), body, source.encodings, source.sheet, source.limits)
         frame, _ = file_frame(feed, grid, file_name_fields(feed, name))
     except UnreadableFile as exc:
-        raise Refused(422, f"không đọc được tệp: {exc.vi}", f"the file cannot be read: {exc}") from None
+        raise Refused(
+            422, text("submit.refused.unreadable", "vi", why=exc.vi), text("submit.refused.unreadable", "en", why=exc)
+        ) from None
     frame = without_skipped(feed, frame, [])
     labels = label_index(feed)
-    column = next((h for h in frame.columns if labels.get(label_key(h)) == feed.reporting.unit_column), None)
+    unit_column = _unit_column(feed)
+    column = next((h for h in frame.columns if labels.get(label_key(h)) == unit_column), None)
     others = sorted({str(v).strip() for v in (frame[column].to_list() if column else []) if v is not None} - {unit})
     if others:
-        raise Refused(
-            403,
-            f"tệp có dòng của đơn vị khác ({', '.join(others)}): chỉ gửi số liệu của {unit}",
-            f"the file has rows of other units ({', '.join(others)}): send {unit}'s figures only",
-        )
+        raise Refused.saying(403, "submit.refused.other_units", units=", ".join(others), unit=unit)
     return frame.height
 
 
 def record(con, submission: Submission) -> None:
     """The submission (accepted or refused) in ops.submissions."""
-    from pipelines.warehouse import committed
-
     columns = {
         "submission_id": submission.submission_id,
         "feed": submission.feed,
@@ -273,7 +283,7 @@ def may_read(catalog: Catalog, token: str | None) -> tuple[bool, str | None]:
     if is_operator(token):
         return True, None
     for feed in catalog.feeds.values():
-        if getattr(feed.source, "submissions", None) is not None and (unit := unit_of(feed, token)):
+        if submission_rules(feed) is not None and (unit := unit_of(feed, token)):
             return True, unit
     return False, None
 
@@ -281,8 +291,6 @@ def may_read(catalog: Catalog, token: str | None) -> tuple[bool, str | None]:
 def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict | None:
     """What became of a submission of `unit` (any unit's: None, for the operator): refused (why), waiting in the
     inbox, or loaded (its batch's status and the reasons of its quarantined rows, in Vietnamese and English)."""
-    from pipelines.validate.messages import batch_text, reason_text, vietnamese_expected
-
     row = con.execute(
         "SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "
         "rows FROM ops.submissions WHERE submission_id = ?",
@@ -355,21 +363,19 @@ class Guard:
 async def receive(feed_id: str, request: Request, authorization: str | None, guard: Guard):
     """POST /api/submissions/<feed>: every refusal decided as early as it can be, the body read last; the
     answer (202, or the refusal's status with why), and the submission recorded."""
-    from pipelines.declarations.loading import catalog
-
     now = datetime.now(UTC)
     submission_id, address = new_id(now), request.client.host if request.client else None
     feed, unit, name, size, throttled, received = None, None, None, 0, False, None
     try:
         feed = submission_feed(catalog(), feed_id)
-        rules = feed.source.submissions
+        rules = _rules(feed)
         unit = unit_of(feed, bearer(authorization))
         if unit is None:  # a stranger: throttled, and never read beyond the file's name
             name = await peek_file_name(request.stream(), request.headers.get("content-type"))
             claimed = claimed_unit(feed, name)
             wait = guard.throttle.blocked(address, claimed) or guard.throttle.failed(address, claimed)
             throttled = wait is not None
-            raise Throttled(wait) if throttled else not_a_department()
+            raise Throttled(wait) if wait is not None else not_a_department()
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > rules.max_bytes + PART_OVERHEAD:
             raise too_large(rules.max_bytes)
@@ -381,10 +387,10 @@ async def receive(feed_id: str, request: Request, authorization: str | None, gua
         except TooLarge:
             raise too_large(rules.max_bytes) from None
         except NotMultipart as exc:
-            raise Refused(400, "nội dung gửi phải là biểu mẫu multipart có trường 'file'", str(exc)) from None
+            raise Refused.saying(400, exc.msg_id, **exc.params) from None
         name, size = upload.file_name, upload.size
         if not upload.found:
-            raise Refused(400, "thiếu tệp (trường 'file')", "no file was sent (multipart field 'file')")
+            raise Refused.saying(400, "submit.refused.no_file")
         done = await run_in_threadpool(submit, feed, unit, name, received, size, submission_id, now)
     except Refused as refused:
         done = refusal(submission_id, now, feed_id, unit, name, size, refused, address)
@@ -428,7 +434,5 @@ async def receive(feed_id: str, request: Request, authorization: str | None, gua
 
 def _recorded(submission: Submission) -> None:
     """Record a submission in ops.submissions (under the writer's lock, waiting for a load to finish)."""
-    from pipelines.warehouse import connect
-
     with connect() as con:
         record(con, submission)

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from pipelines.serve.body_limit import BodyTooLarge
+from pipelines.wording import text
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks  # a TypedDict defined for type checkers only
 
 PART_OVERHEAD = 64 << 10  # what a body may hold beyond its file: boundaries, part headers, small fields
 HEADERS_PEEK = 16 << 10  # what is read of a body to learn the file's name, at most
@@ -24,7 +29,12 @@ class TooLarge(Exception):
 
 
 class NotMultipart(Exception):
-    """The body is not a multipart form (or it is cut short)."""
+    """The body is not a multipart form (or it is cut short): why, as a message of the wording (its id and
+    params, for the refusal in both languages; the exception's own text is the English)."""
+
+    def __init__(self, msg_id: str, **params: object):
+        super().__init__(text(msg_id, "en", **params))
+        self.msg_id, self.params = msg_id, params
 
 
 @dataclass
@@ -37,7 +47,7 @@ class Upload:
 def boundary(content_type: str | None) -> bytes:
     kind, options = parse_options_header(content_type or "")
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
-        raise NotMultipart("the body must be a multipart form (multipart/form-data) with a field 'file'")
+        raise NotMultipart("submit.refused.not_multipart")
     return options[b"boundary"]
 
 
@@ -52,7 +62,7 @@ class _Parts:
         self.in_file = False
         self.named = False  # the file part's headers have been read
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.part_begin,
             "on_header_field": self.header_field,
@@ -128,5 +138,5 @@ async def receive_file(
         except (TooLarge, BodyTooLarge):
             raise
         except Exception as exc:  # python-multipart's parse errors
-            raise NotMultipart(f"the multipart body cannot be read ({exc})") from None
+            raise NotMultipart("submit.refused.multipart_unreadable", error=exc) from None
     return parts.upload

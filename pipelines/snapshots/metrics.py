@@ -15,7 +15,6 @@ from pipelines.declarations.checks import CHECK_LABELS
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.status import STATUSES
 from pipelines.warehouse import table_exists
-from pipelines.warehouse.tables import KPI_DDL
 
 BATCH_STATUSES = ("loaded", "partial", "quarantined", "failed", "duplicate", "empty")
 SUCCESS_STATUSES = ("loaded", "partial", "duplicate", "empty")  # the source answered and its data is in
@@ -322,7 +321,6 @@ def _kpi_families(con, catalog: Catalog) -> list[Family]:
     families = [value, target, status, streak, escalated, period_end, degraded, info]
     if not table_exists(con, "marts", "kpi_values"):
         return families
-    con.execute(KPI_DDL)  # a warehouse from before a column was added gets it
     units = catalog.org_units.codes
     # only complete periods (pipelines/kpi/completeness.py): a period still running is not judged, so no alert
     # rule ever sees it — a KPI whose every period is still running exports nothing yet

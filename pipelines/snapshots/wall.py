@@ -10,16 +10,18 @@ Instants are ISO 8601 in UTC (the page shows them in Asia/Ho_Chi_Minh); days are
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pipelines.calendar.deadlines import TIMEZONE, describe
+from pipelines.deadlines.task_status import described_columns
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.checks import CHECK_LABELS
+from pipelines.declarations.indicators import indicator_catalogue
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.completeness import completion_rule
 from pipelines.snapshots.files import iso
 from pipelines.validate.messages import batch_text, check_text, column_label, reason_text, vietnamese_expected
 from pipelines.warehouse import table_exists
-from pipelines.warehouse.tables import KPI_DDL
 
 SPARKLINE_PERIODS = 12  # at most this many recent periods per KPI and unit
 RECENT_BATCHES = 20  # a feed's failing checks are those of its latest batches
@@ -65,7 +67,6 @@ def _kpis(con, catalog: Catalog) -> list[dict]:
     date" (`to_date`: the day its value was computed) and not judged unless the KPI says it may be."""
     values: dict[str, dict[str, list]] = {}
     if table_exists(con, "marts", "kpi_values"):
-        con.execute(KPI_DDL)  # a warehouse from before a column was added gets it
         rows = con.execute(f"""
             SELECT kpi_id, unit_code, period, period_start, period_end, value, target, status, previous_value,
                    previous_status, streak, escalated, computed_at, inputs_degraded, stale_feeds, blocked_batches,
@@ -168,13 +169,14 @@ def _kpis(con, catalog: Catalog) -> list[dict]:
 
 def _indicator(kpi, catalog: Catalog) -> dict | None:
     """What a KPI on a form's indicator reads: the feed, the indicator (its names and unit) and the value."""
-    from pipelines.declarations.indicators import indicator_catalogue
-
     ref = kpi.indicator
     if ref is None:
         return None
-    form = catalog.feed(ref.feed).source.form
+    # the catalog's checks: an indicator's feed is a form's, and its code is in the form's catalogue
+    form = catalog.feed(ref.feed).form
+    assert form is not None
     indicator = indicator_catalogue(form.catalogue).get(ref.code)
+    assert indicator is not None
     return {
         "feed": ref.feed,
         "code": ref.code,
@@ -196,15 +198,17 @@ def _reports(con, catalog: Catalog) -> list[dict]:
         if feed_id not in catalog.feeds:
             continue
         feed = catalog.feeds[feed_id]
+        reporting = feed.reporting
+        assert reporting is not None  # marts.report_status holds the rows of the feeds that declare their reporting
         entry = feeds.setdefault(
             feed_id,
             {
                 "feed": feed_id,
                 "name": feed.name.model_dump(),
                 "owner": feed.owner,
-                "period_type": feed.reporting.period_type,
-                "deadline_rule": describe(feed.reporting.deadline),
-                "escalate_after_working_days": feed.reporting.escalate_after_working_days,
+                "period_type": reporting.period_type,
+                "deadline_rule": describe(reporting.deadline),
+                "escalate_after_working_days": reporting.escalate_after_working_days,
                 "periods": {},
                 "units": {},
             },
@@ -233,8 +237,6 @@ def _tasks(con, catalog: Catalog) -> list[dict]:
     screen can show, whatever the number of tasks; _task_counts has the totals."""
     if not table_exists(con, "marts", "task_status"):
         return []
-    from pipelines.deadlines.task_status import described_columns
-
     optional = described_columns(con)
     rows = con.execute(f"""
         SELECT feed, task_id, title, unit_code, {optional}, due_on, state, days_late, working_days_late,
@@ -261,7 +263,7 @@ def _tasks(con, catalog: Catalog) -> list[dict]:
 
 def _task_counts(con, catalog: Catalog) -> dict:
     """Tasks overdue and due soon, in all and per unit (the snapshot lists only each unit's worst)."""
-    counts = {"overdue": 0, "due_soon": 0, "units": {}}
+    counts: dict[str, Any] = {"overdue": 0, "due_soon": 0, "units": {}}
     if not table_exists(con, "marts", "task_status"):
         return counts
     for feed, unit, state, n in con.execute(

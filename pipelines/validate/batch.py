@@ -29,7 +29,9 @@ from pipelines.declarations.checks import (
     TYPE_CHECK,
     WELL_FORMED_CHECK,
     WELL_FORMED_EXPECTED,
+    ColumnPairInOrder,
     FormRule,
+    KeyIsUnique,
     OutlierRule,
     UnitCodeIsActive,
     active_column,
@@ -43,6 +45,7 @@ from pipelines.extract.landing import LINE, MALFORMED, SOURCE_ROW, SOURCE_URI, L
 from pipelines.settings import paths
 from pipelines.validate import form_rules
 from pipelines.validate import outliers as outlier_methods
+from pipelines.validate.gx_worker import worker
 from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
 from pipelines.warehouse import has_clean_table, literal, quote
 from pipelines.warehouse.tables import record_key_sql
@@ -104,7 +107,9 @@ def unit_validity(units: OrgUnits) -> pl.DataFrame:
 
 def _as_of_interval(feed: Feed, column: str) -> tuple[pl.Expr, pl.Expr]:
     """The first and last day a row's `column` stands for (a month spans its days)."""
-    kind = feed.column(column).type
+    declared = feed.column(column)
+    assert declared is not None  # a column the declarations' checks name: one of the feed's
+    kind = declared.type
     value = pl.col(column)
     if kind == "month":
         start = (value + "-01").str.to_date("%Y-%m-%d", strict=False)
@@ -222,8 +227,6 @@ class BatchValidator:
         self.parts = 0
         self.well_formed_rows = 0
         self.extra = f"{staged}_reasons"  # reasons found on the whole batch (duplicate keys), by row
-        from pipelines.validate.gx_worker import worker
-
         worker().submit("prepare", feed)  # GE's context and checkpoints, while the first chunk is read
 
     def add(self, conformed: Conformed) -> None:
@@ -354,8 +357,6 @@ class BatchValidator:
                 )
 
     def _send_columns(self) -> None:
-        from pipelines.validate.gx_worker import worker
-
         self.columns_sent = list(self.source_columns)
         worker().submit("validate_columns", self.feed, self.parameters, self.columns_sent)
 
@@ -364,7 +365,7 @@ class BatchValidator:
             self.feed.id,
             check.name,
             check.column,
-            self.labels.get(check.column),
+            self.labels.get(check.column) if check.column is not None else None,
             expected_text(check, self.feed),
             _actual(check),
         )
@@ -372,8 +373,6 @@ class BatchValidator:
     def finish(self) -> Validation:
         """Great Expectations on the whole batch, then the batch's decision; the staged rows, with their last
         reasons (duplicate keys, a blocked batch), are then the temporary view `staged`."""
-        from pipelines.validate.gx_worker import worker
-
         started = time.monotonic()
         con, feed = self.con, self.feed
         docs = []
@@ -469,6 +468,7 @@ class BatchValidator:
     def _mark_duplicates(self, result: CheckResult) -> None:
         """Rows whose key another row of the batch has too: their reason, kept in the `extra` table."""
         d, staged = result.check.declaration, self._staged_files
+        assert isinstance(d, KeyIsUnique)  # the result of key_is_unique
         key = ", ".join(quote(c) for c in d.key)
         same = " AND ".join(f"s.{quote(c)} IS NOT DISTINCT FROM d.{quote(c)}" for c in d.key)
         rows = self.con.sql(f"""
@@ -532,11 +532,11 @@ def _blocking_text(result: CheckResult, feed: Feed, lang: str = "en") -> str:
 def _actual(check: SuiteCheck) -> pl.Expr:
     """The values a reason quotes for a failing row."""
     d = check.declaration
-    if check.name == "column_pair_in_order":
+    if isinstance(d, ColumnPairInOrder):  # check.name is the declaration's own
         return pl.format(f"{d.greater}={{}}, {d.lesser}={{}}", pl.col(d.greater), pl.col(d.lesser))
-    if check.name == "key_is_unique":
+    if isinstance(d, KeyIsUnique):
         return pl.concat_str([pl.col(c).cast(pl.String) for c in d.key], separator=" / ")
-    if check.name == "unit_code_is_active" and d.as_of:
+    if isinstance(d, UnitCodeIsActive) and d.as_of:
         return pl.format(f"{{}} on {d.as_of} {{}}", pl.col(d.column), pl.col(d.as_of))
     if isinstance(d, FormRule):
         return pl.col(rule_column(d))

@@ -50,7 +50,9 @@ def broken(con, feed: Feed, rule: FormRule, typed: pl.DataFrame, published: bool
 
 
 def _figures(feed: Feed, typed: pl.DataFrame) -> pl.DataFrame:
-    catalogue = indicator_catalogue(feed.source.form.catalogue)
+    form = feed.form
+    assert form is not None  # form rules are a form's (the declarations' checks)
+    catalogue = indicator_catalogue(form.catalogue)
     info = pl.DataFrame(
         {
             "indicator_code": [i.code for i in catalogue.indicators],

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipelines.declarations.models import Feed
 from pipelines.settings import paths
+from pipelines.validate.gx_duckdb import adapt
 from pipelines.validate.suite import build_suites, suite_name
 
 DATASOURCE = "ioc"  # pandas frames (the columns a source sent)
@@ -41,8 +42,8 @@ class ExpectationOutcome:
 @lru_cache(maxsize=4)
 def _context(root: Path):
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    import great_expectations as gx  # lazy: Great Expectations costs seconds: imported in its worker only
+    from great_expectations.data_context.types.base import ProgressBarsConfig  # lazy: the same
 
     for name in ("great_expectations", "great_expectations._docs_decorators"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -55,8 +56,6 @@ def _context(root: Path):
     context.data_sources.add_or_update_pandas(name=DATASOURCE)
     staging = root / "staging" / "validate.duckdb"
     staging.parent.mkdir(parents=True, exist_ok=True)
-    from pipelines.validate.gx_duckdb import adapt
-
     adapt()
     context.data_sources.add_or_update_sql(name=STAGING, connection_string=f"duckdb:///{staging}")
     return context
@@ -95,7 +94,7 @@ def checkpoint(feed: Feed, frame: str):
 
 
 def _register_checkpoint(feed: Feed, frame: str, suite):
-    import great_expectations as gx
+    import great_expectations as gx  # lazy: Great Expectations costs seconds: imported in its worker only
 
     ctx = context()
     staged = frame == "rows"
@@ -135,8 +134,10 @@ def _register_checkpoint(feed: Feed, frame: str, suite):
 def run_suite(feed: Feed, frame: str, parameters: dict, data=None) -> tuple[list[ExpectationOutcome], list]:
     """Run the feed's suite of one frame: "rows" on the feed's staged table, "columns" on `data` (a pandas
     frame); returns the outcomes and the identifiers of the stored results (for build_data_docs)."""
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
-    from great_expectations.exceptions.resource_freshness import ResourceFreshnessAggregateError
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,  # lazy: Great Expectations costs seconds: imported in its worker only
+    )
+    from great_expectations.exceptions.resource_freshness import ResourceFreshnessAggregateError  # lazy: the same
 
     with warnings.catch_warnings():
         # GE 1.24 reads tz-aware columns through a pandas API that pandas 3.1 deprecates; harmless here.

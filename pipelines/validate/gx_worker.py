@@ -20,7 +20,9 @@ import socket
 import subprocess
 import sys
 import threading
+from typing import NoReturn
 
+from pipelines.validate import service
 from pipelines.validate.gx_process import ENV_PREFIXES
 
 
@@ -38,6 +40,7 @@ class OwnWorker:
             stdout=subprocess.PIPE,
             env=os.environ.copy(),
         )
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
         self.requests, self.answers = self.process.stdin, self.process.stdout
         self.let_go_sent = False
 
@@ -94,8 +97,6 @@ class GxWorker:
         if self.channel is not None and self.channel.let_go_sent:
             self.close()  # let go by submit_last() in a load that then failed: its answer goes with it
         if self.channel is None or not self.channel.alive():
-            from pipelines.validate import service
-
             connection = service.connect()
             self.channel = ServiceWorker(connection) if connection is not None else OwnWorker()
 
@@ -104,6 +105,7 @@ class GxWorker:
         the next call() collects it, and raises if it failed."""
         with self.lock:
             self.start()
+            assert self.channel is not None  # start() made one
             env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
             try:
                 pickle.dump((function, env, args), self.channel.requests, protocol=pickle.HIGHEST_PROTOCOL)
@@ -118,6 +120,7 @@ class GxWorker:
         new worker."""
         self.submit(function, *args)
         with self.lock:
+            assert self.channel is not None  # the request was sent on it (or submit raised)
             self.channel.let_go()
 
     def call(self, function: str, *args):
@@ -130,6 +133,7 @@ class GxWorker:
         with self.lock:
             failures, value = [], None
             while self.pending:
+                assert self.channel is not None  # the pending requests were sent on it (close() clears them)
                 try:
                     status, value = pickle.load(self.channel.answers)
                 except (EOFError, OSError, pickle.UnpicklingError) as exc:
@@ -143,7 +147,7 @@ class GxWorker:
                 raise GreatExpectationsFailed(failures[0])
             return value
 
-    def _stopped(self, exc: BaseException):
+    def _stopped(self, exc: BaseException) -> NoReturn:
         self.close()
         raise GreatExpectationsFailed(
             f"the Great Expectations worker stopped ({exc!r}); "

@@ -15,22 +15,14 @@ from pipelines.conform.parse import expected_words
 from pipelines.conform.reasons import FILE_NAME_IN_URI
 from pipelines.declarations.checks import CHECK_FIXES, TYPED_EXPECTED, WELL_FORMED_EXPECTED, indicator_expected
 from pipelines.declarations.loading import Catalog
+from pipelines.validate.suite import expected_text, suite_checks
+from pipelines.wording import LANGUAGES, both, text
 
 PUBLISHABLE = "batch_is_publishable"
-CHECK_NOT_RUN = {
-    "vi": "phép kiểm tra không chạy được (chi tiết kỹ thuật trong Data Docs)",
-    "en": "the check could not run: {error}",
-}
-SOURCE_FAILED = {
-    "vi": "không đọc được nguồn; chi tiết kỹ thuật (tiếng Anh) xem bằng lệnh `ioc batches`",
-    "en": "{error}",
-}
 
 
 def vietnamese_expected(catalog: Catalog) -> dict[tuple[str, str], str]:
     """(feed, what was expected in English) → the same in Vietnamese: every text the declarations write."""
-    from pipelines.validate.suite import expected_text, suite_checks
-
     words = {}
     for feed in catalog.feeds.values():
         number_format = getattr(feed.source, "number_format", "en")
@@ -38,8 +30,8 @@ def vietnamese_expected(catalog: Catalog) -> dict[tuple[str, str], str]:
             words[feed.id, expected_words(column, number_format)] = expected_words(column, number_format, "vi")
         for check in suite_checks(feed):
             words[feed.id, expected_text(check, feed)] = expected_text(check, feed, "vi")
-        for text in (TYPED_EXPECTED, WELL_FORMED_EXPECTED):
-            words[feed.id, text["en"]] = text["vi"]
+        for known in (TYPED_EXPECTED, WELL_FORMED_EXPECTED):
+            words[feed.id, known["en"]] = known["vi"]
         form = getattr(feed.source, "form", None)
         if form is not None:
             words[feed.id, indicator_expected(form.catalogue)] = indicator_expected(form.catalogue, "vi")
@@ -49,11 +41,10 @@ def vietnamese_expected(catalog: Catalog) -> dict[tuple[str, str], str]:
 def place(source_uri: str | None, row: int | None) -> dict[str, str]:
     """Where a row came from: the file (its name, without the archive's prefix) or the page, and the row."""
     found = re.search(FILE_NAME_IN_URI, source_uri or "")
-    vi = f"tệp {found.group(1)}" if found else (source_uri or "")
-    en = f"file {found.group(1)}" if found else (source_uri or "")
-    if row is not None:
-        vi, en = f"{vi} dòng {row}", f"{en} row {row}"
-    return {"vi": vi, "en": en}
+    where = both("dq.place.file", file=found.group(1)) if found else {lang: source_uri or "" for lang in LANGUAGES}
+    if row is None:
+        return where
+    return {lang: text("dq.place.row", lang, where=where[lang], row=row) for lang in LANGUAGES}
 
 
 def column_label(catalog: Catalog, feed_id: str, column: str | None) -> str | None:
@@ -76,43 +67,37 @@ def reason_text(
     """One quarantine reason as a department reads it (`column` as column_label gives it)."""
     where = place(source_uri, row)
     if check == PUBLISHABLE:  # every row of a blocked batch: the batch's own error says which check blocked it
-        return {
-            "vi": f"{where['vi']}: cả lô bị chặn công bố vì một phép kiểm tra chặn không đạt",
-            "en": f"{where['en']}: the whole batch was blocked from publication by a failing blocking check",
-        }
+        return {lang: text("dq.reason.batch_blocked", lang, where=where[lang]) for lang in LANGUAGES}
     fix = CHECK_FIXES.get(check)
-    got = {"vi": "ô trống" if actual is None else f"'{actual}'", "en": "nothing" if actual is None else f"'{actual}'"}
-    column_vi, column_en = (f", cột '{column}'", f", column '{column}'") if column else ("", "")
-    expected_vi = words.get((feed_id, expected or ""))
-    vi = (
-        f"{where['vi']}{column_vi}: "
-        + (f"cần {expected_vi}, " if expected_vi else "")
-        + f"nhận được {got['vi']}"
-        + (f". Cách sửa: {fix['vi']}" if fix else "")
-    )
-    en = (
-        f"{where['en']}{column_en}: "
-        + (f"expected {expected}, " if expected else "")
-        + f"got {got['en']}"
-        + (f". Fix: {fix['en']}" if fix else "")
-    )
-    return {"vi": vi, "en": en}
+    # what was expected, in each language: the Vietnamese of the stored English sentence, when it is known
+    said = {"vi": words.get((feed_id, expected or "")), "en": expected}
+    reasons = {}
+    for lang in LANGUAGES:
+        at = text("dq.reason.column", lang, where=where[lang], column=column) if column else where[lang]
+        got = text("dq.reason.empty", lang) if actual is None else f"'{actual}'"
+        reason = (
+            text("dq.reason.expected_got", lang, where=at, expected=said[lang], got=got)
+            if said[lang]
+            else text("dq.reason.got", lang, where=at, got=got)
+        )
+        reasons[lang] = text("dq.reason.fix", lang, reason=reason, fix=fix[lang]) if fix else reason
+    return reasons
 
 
 def check_text(
     feed_id: str, expected: str | None, observed: str | None, error: str | None, words: dict[tuple[str, str], str]
 ) -> dict[str, str] | None:
     """What a failing check expected and observed (or that it could not run)."""
-    if error:
-        return {"vi": CHECK_NOT_RUN["vi"], "en": CHECK_NOT_RUN["en"].format(error=error)}
+    if error:  # the error is English, for engineers: the Vietnamese says where it is
+        return {"vi": text("dq.check.not_run", "vi"), "en": text("dq.check.not_run_because", "en", error=error)}
     vi, en = [], []
     if expected:
         if (feed_id, expected) in words:
-            vi.append(f"cần: {words[feed_id, expected]}")
-        en.append(f"expected: {expected}")
+            vi.append(text("dq.check.expected", "vi", expected=words[feed_id, expected]))
+        en.append(text("dq.check.expected", "en", expected=expected))
     if observed:
-        vi.append(f"thực tế: {observed}")
-        en.append(f"observed: {observed}")
+        vi.append(text("dq.check.observed", "vi", observed=observed))
+        en.append(text("dq.check.observed", "en", observed=observed))
     return {"vi": " — ".join(vi), "en": " — ".join(en)} if en else None
 
 
@@ -121,4 +106,4 @@ def batch_text(error: str | None, error_vi: str | None) -> dict[str, str] | None
     written for it says so in Vietnamese, with the English detail for engineers)."""
     if not error:
         return None
-    return {"vi": error_vi or SOURCE_FAILED["vi"], "en": error}
+    return {"vi": error_vi or text("dq.batch.source_failed", "vi"), "en": error}

@@ -82,6 +82,7 @@ def score(rule: OutlierRule, incoming: pl.DataFrame, history: pl.DataFrame) -> p
 
 
 def _min_max(rule: OutlierRule, rows: pl.DataFrame) -> pl.DataFrame:
+    assert rule.bounds_by is not None  # the rule's own check: min_max declares bounds_by
     bounds = pl.DataFrame(
         {
             rule.bounds_by: list(rule.bounds),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from pipelines.conform.rows import conform
+from pipelines.declarations.checks import CHECK_CLASSES, CHECK_LABELS, INDICATOR_CHECK, FormRule, check_name
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
@@ -72,8 +73,6 @@ def quality_by_feed(con) -> list[dict]:
 def rules_broken(con, limit: int = 100) -> list[dict]:
     """The open failures of rules across cells (a form's validation rules, its unknown indicators), each with the
     cells involved and their values as its reason quotes them, newest first."""
-    from pipelines.declarations.checks import CHECK_LABELS, INDICATOR_CHECK, FormRule
-
     names = sorted({n for n, cls in _check_classes().items() if issubclass(cls, FormRule)} | {INDICATOR_CHECK})
     rows = _dicts(
         con,
@@ -91,9 +90,7 @@ def rules_broken(con, limit: int = 100) -> list[dict]:
 
 
 def _check_classes() -> dict:
-    from pipelines.declarations.checks import CHECK_CLASSES
-
-    return {cls.model_fields["check"].annotation.__args__[0]: cls for cls in CHECK_CLASSES}
+    return {check_name(cls): cls for cls in CHECK_CLASSES}
 
 
 def quality_by_unit(con) -> list[dict]:
@@ -166,7 +163,13 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
     worker().call("build_data_docs", validation.data_docs)
     results = result_rows(feed, batch, validation, records.height, datetime.now(UTC))
     con.register("_results", results)
-    con.execute("INSERT INTO ops.validation_results SELECT * FROM _results")
+    con.execute(
+        "INSERT INTO ops.validation_results (feed, batch_id, check_id, check_name, origin, severity, scope, "
+        "column_name, success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, "
+        "run_at, suite_seconds) SELECT feed, batch_id, check_id, check_name, origin, severity, scope, column_name, "
+        "success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, run_at, "
+        "suite_seconds FROM _results"
+    )
     con.unregister("_results")
     return batch, validation
 

@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from pipelines.settings import paths
+from pipelines.validate import gx_process
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,12 @@ def serve(path: Path | None = None) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, _stop)
     print(f"validation service (pid {os.getpid()}) ready on {path}", flush=True)
+    watched: list[socket.socket | int] = [listener, wakeup]
     try:
         while not _stopping:
             # A timeout too: a stop is seen within a second even if its signal's wakeup went astray (seen once in a
             # loaded test run: one SIGTERM left the service waiting here).
-            ready, _, _ = select.select([listener, wakeup], [], [], 1.0)
+            ready, _, _ = select.select(watched, [], [], 1.0)
             if wakeup in ready:
                 os.read(wakeup, 512)  # (the handler runs as select returns; SIGCHLD's only wake the loop)
             if listener not in ready:
@@ -178,8 +180,6 @@ def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int,
         listener.close()
         for fd in pipe:
             os.close(fd)
-        from pipelines.validate import gx_process
-
         caller, uid, _ = struct.unpack(
             "3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         )

@@ -66,7 +66,7 @@ def suite_checks(feed: Feed) -> list[SuiteCheck]:
         if not col.nullable:
             implied.append(("contract", ValuesNotNull(check="values_not_null", column=col.name)))
         if col.enum:
-            implied.append(("contract", ValuesInSet(check="values_in_set", column=col.name, values=col.enum)))
+            implied.append(("contract", ValuesInSet(check="values_in_set", column=col.name, values=list(col.enum))))
         if col.references == "org_unit" and col.name not in declared_units:
             implied.append(("contract", UnitCodeIsActive(check="unit_code_is_active", column=col.name)))
     key = list(feed.load.key) + ([feed.load.version] if feed.load.version else [])
@@ -124,7 +124,9 @@ def expected_text(check: SuiteCheck, feed: Feed, lang: str = "en") -> str:
     if check.name == WELL_FORMED_CHECK:
         return WELL_FORMED_EXPECTED[lang]
     if check.name == INDICATOR_CHECK:
-        return indicator_expected(feed.source.form.catalogue, lang)
+        form = feed.form
+        assert form is not None  # the check of a form's rows
+        return indicator_expected(form.catalogue, lang)
     return TYPED_EXPECTED[lang]
 
 
@@ -133,6 +135,7 @@ def expectations(check: SuiteCheck, feed: Feed) -> list:
     meta = {"check_id": check.id, "check": check.name, "severity": check.severity, "origin": check.origin}
     if isinstance(check.declaration, OutlierRule):
         return check.declaration.expectations(feed, meta, _outlier_index(check))
+    assert check.declaration is not None  # a check of the suite: declared (the conform stage's are not)
     return check.declaration.expectations(feed, meta)
 
 
@@ -142,6 +145,7 @@ def failing(check: SuiteCheck, feed: Feed, parameters: dict):
     without a Python object per failing row."""
     if isinstance(check.declaration, OutlierRule):
         return check.declaration.failing(feed, parameters, _outlier_index(check))
+    assert check.declaration is not None  # a check of the suite: declared (the conform stage's are not)
     return check.declaration.failing(feed, parameters)
 
 
@@ -155,7 +159,7 @@ def suite_name(feed_id: str, frame: str) -> str:
 
 def build_suites(feed: Feed):
     """The feed's expectation suites: on its rows, and on the columns its source sent."""
-    import great_expectations as gx
+    import great_expectations as gx  # lazy: Great Expectations costs seconds: suites are built in its worker
 
     checks = suite_checks(feed)
     suites = {}

@@ -1,11 +1,14 @@
-"""The warehouse: where every stage reads and writes, on one of two backends (connection.py), with its
-fixed tables (tables.py), its transactions (transaction.py) and SQL helpers (sql.py)."""
+"""The warehouse: where every stage reads and writes, on one of two backends (backends.py, the one IOC_WAREHOUSE
+names picked and called by connection.py), with its fixed tables (tables.py) brought to their latest version by
+versioned migrations (migrations.py), its transactions (transaction.py) and SQL helpers (sql.py)."""
 
 from pipelines.warehouse.connection import (
     DEFAULT_TIMEOUT_SECONDS,
+    Backend,
     NoTimeTravel,
     WarehouseBusy,
     backend,
+    chosen,
     claimed,
     connect,
     exclusive,
@@ -17,9 +20,11 @@ from pipelines.warehouse.transaction import committed
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
+    "Backend",
     "NoTimeTravel",
     "WarehouseBusy",
     "backend",
+    "chosen",
     "claimed",
     "committed",
     "connect",

@@ -1,7 +1,9 @@
-"""Every table of the warehouse is defined here: the operational record (ops.*, created with every
-connection), the published rows of each feed (clean.<feed>, from the feed's contract) and the KPI marts
-(marts.kpi_values, marts.kpi_history). Raw history's views (raw.<feed>, load/raw.py) and the deadline marts
-(built whole by each refresh, deadlines/refresh.py) are made by the stages that fill them.
+"""Every table of the warehouse is defined here: the operational record (ops.*: the tables as first created,
+INITIAL, and the columns added since, MIGRATIONS, which connect() applies once each, in order: migrations.py),
+the published rows of each feed (clean.<feed>, from the feed's contract) and the KPI marts (marts.kpi_values,
+marts.kpi_history: KPI_DDL, in their current shape, made when first needed). Raw history's views (raw.<feed>,
+load/raw.py) and the deadline marts (built whole by each refresh, deadlines/refresh.py) are made by the stages
+that fill them.
 
 No table declares a PRIMARY KEY or UNIQUE constraint: DuckLake has none, and both backends run the same
 statements. What must be unique (a batch id, a feed's raw column) is kept so by the statements that write
@@ -10,10 +12,14 @@ it (an insert of what is not there yet).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pipelines.declarations.models import Feed
 from pipelines.warehouse.sql import quote
 
-DDL = """
+# Version 1 of the warehouse: its tables as first created (IF NOT EXISTS: a warehouse from before the migrations
+# has some or all of them). Never changed: a column is added by a migration below.
+INITIAL = """
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS clean;
@@ -43,14 +49,6 @@ CREATE TABLE IF NOT EXISTS ops.quarantine (
     quarantined_at TIMESTAMPTZ NOT NULL,
     status VARCHAR NOT NULL DEFAULT 'open'
 );
-ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS file_fields JSON;
-ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS validation_seconds DOUBLE;
-ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS record_key VARCHAR;
-ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS partition_key VARCHAR;
-ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS unit_code VARCHAR;
-ALTER TABLE ops.quarantine ADD COLUMN IF NOT EXISTS superseded_by VARCHAR;
-ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS rows_repeated BIGINT DEFAULT 0;
-ALTER TABLE ops.batches ADD COLUMN IF NOT EXISTS error_vi VARCHAR;
 CREATE TABLE IF NOT EXISTS ops.repeated_records (
     feed VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,
@@ -117,8 +115,6 @@ CREATE TABLE IF NOT EXISTS ops.submissions (
     reason_en VARCHAR,
     rows BIGINT
 );
-ALTER TABLE ops.submissions ADD COLUMN IF NOT EXISTS client VARCHAR;
-ALTER TABLE ops.submissions ADD COLUMN IF NOT EXISTS http_status INTEGER;
 CREATE TABLE IF NOT EXISTS ops.briefings (
     kind VARCHAR NOT NULL,
     period VARCHAR NOT NULL,
@@ -152,8 +148,16 @@ CREATE TABLE IF NOT EXISTS ops.outliers (
     baseline_size INTEGER,
     flagged_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ops.schema_migrations (
+    version INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+);
 """
 
+# The KPI marts, in their current shape, made when KPIs are first computed (until then a warehouse has none: "no KPI
+# has been computed yet"); a migration that adds a column to one changes this text too, and its ALTER runs only
+# where the table exists already.
 KPI_DDL = """
 CREATE SCHEMA IF NOT EXISTS marts;
 CREATE TABLE IF NOT EXISTS marts.kpi_values (
@@ -171,16 +175,16 @@ CREATE TABLE IF NOT EXISTS marts.kpi_values (
     previous_status VARCHAR,
     streak INTEGER,
     escalated BOOLEAN,
-    computed_at TIMESTAMPTZ NOT NULL
+    computed_at TIMESTAMPTZ NOT NULL,
+    -- can the value be trusted: its feeds' state when it was computed (pipelines/kpi/trust.py; migration 5)
+    stale_feeds VARCHAR[],
+    blocked_batches BIGINT,
+    quarantined_rows BIGINT,
+    inputs_degraded BOOLEAN,
+    -- complete (shown and judged by default) or running (shown labelled "to date"; status 'running' unless the
+    -- KPI may judge it): pipelines/kpi/completeness.py. NULL: stored before the column existed (migration 8)
+    period_state VARCHAR
 );
--- can the value be trusted: its feeds' state when it was computed (pipelines/kpi/trust.py)
-ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS stale_feeds VARCHAR[];
-ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS blocked_batches BIGINT;
-ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS quarantined_rows BIGINT;
-ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS inputs_degraded BOOLEAN;
--- complete (shown and judged by default) or running (shown labelled "to date"; status 'running' unless the KPI
--- may judge it): pipelines/kpi/completeness.py. NULL: stored before the column existed
-ALTER TABLE marts.kpi_values ADD COLUMN IF NOT EXISTS period_state VARCHAR;
 CREATE TABLE IF NOT EXISTS marts.kpi_history (
     kpi_id VARCHAR NOT NULL,
     unit_code VARCHAR NOT NULL,
@@ -190,6 +194,87 @@ CREATE TABLE IF NOT EXISTS marts.kpi_history (
     computed_at TIMESTAMPTZ NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One version of the warehouse's schema: statements run in one transaction, then recorded in
+    ops.schema_migrations. Every one after the first adds columns, each by a plain ALTER TABLE … ADD COLUMN."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# In order, once each (migrations.py). To change a fixed table, append a Migration with the next version; never
+# edit one a warehouse may have applied.
+MIGRATIONS = (
+    Migration(1, "the tables as first created", (INITIAL,)),
+    Migration(
+        2,
+        "ops.batches: the fields a file's name gives, and the validation's seconds",
+        (
+            "ALTER TABLE ops.batches ADD COLUMN file_fields JSON",
+            "ALTER TABLE ops.batches ADD COLUMN validation_seconds DOUBLE",
+        ),
+    ),
+    Migration(
+        3,
+        "ops.quarantine: each row's record key, partition and unit, and the batch that superseded it",
+        (
+            "ALTER TABLE ops.quarantine ADD COLUMN record_key VARCHAR",
+            "ALTER TABLE ops.quarantine ADD COLUMN partition_key VARCHAR",
+            "ALTER TABLE ops.quarantine ADD COLUMN unit_code VARCHAR",
+            "ALTER TABLE ops.quarantine ADD COLUMN superseded_by VARCHAR",
+        ),
+    ),
+    Migration(
+        4,
+        "ops.batches: valid rows the warehouse held already",
+        ("ALTER TABLE ops.batches ADD COLUMN rows_repeated BIGINT DEFAULT 0",),
+    ),
+    Migration(
+        5,
+        "marts.kpi_values: its inputs' state when computed (can the value be trusted)",
+        (
+            "ALTER TABLE marts.kpi_values ADD COLUMN stale_feeds VARCHAR[]",
+            "ALTER TABLE marts.kpi_values ADD COLUMN blocked_batches BIGINT",
+            "ALTER TABLE marts.kpi_values ADD COLUMN quarantined_rows BIGINT",
+            "ALTER TABLE marts.kpi_values ADD COLUMN inputs_degraded BOOLEAN",
+        ),
+    ),
+    Migration(6, "ops.batches: the error in Vietnamese", ("ALTER TABLE ops.batches ADD COLUMN error_vi VARCHAR",)),
+    Migration(
+        7,
+        "ops.submissions: the client's address and the HTTP status answered",
+        (
+            "ALTER TABLE ops.submissions ADD COLUMN client VARCHAR",
+            "ALTER TABLE ops.submissions ADD COLUMN http_status INTEGER",
+        ),
+    ),
+    Migration(
+        8,
+        "marts.kpi_values: the period's state (complete or running)",
+        ("ALTER TABLE marts.kpi_values ADD COLUMN period_state VARCHAR",),
+    ),
+)
+# The tables KPI_DDL makes when first needed: a migration's ALTER of one runs only where it exists.
+MADE_WHEN_NEEDED = ("marts.kpi_values", "marts.kpi_history")
+
+
+def _statements_without(tables: tuple[str, ...]) -> str:
+    return ";\n".join(
+        s.strip().rstrip(";")
+        for m in MIGRATIONS
+        for s in m.statements
+        if not any(s.startswith(f"ALTER TABLE {t} ") for t in tables)
+    )
+
+
+# The fixed ops tables in their current shape, for a database made outside connect() (the KPI tests' harness, the
+# benchmarks): every migration's statements on an empty database (without recording them: connect() adopts it).
+DDL = _statements_without(MADE_WHEN_NEEDED) + ";\n"
+
 
 # The DuckDB type of each contract type.
 DUCKDB_TYPES = {

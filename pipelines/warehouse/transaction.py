@@ -21,7 +21,7 @@ ATTEMPTS = 8
 def committed(con, work, attempts: int = ATTEMPTS):
     """Run work() in a transaction and commit it (again, up to `attempts` times, after a conflict); return
     what work() returned. work() must be safe to run again: a failed commit leaves nothing behind."""
-    import duckdb
+    import duckdb  # lazy: DuckDB only when a connection opens: the warehouse package imports light (the validation service's forked workers, service._warm)
 
     for attempt in range(1, attempts + 1):
         con.execute("BEGIN TRANSACTION")

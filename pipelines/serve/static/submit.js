@@ -3,11 +3,17 @@
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "ioc.submitToken";
 const FEED_KEY = "ioc-submit-feed";
-const STATUS = {
-  accepted: "Đã nhận, đang chờ nạp", waiting: "Đã nhận, đang chờ nạp", refused: "Bị từ chối",
-  loaded: "Đã nạp đầy đủ", partial: "Đã nạp, một số dòng bị cách ly", quarantined: "Không nạp được dòng nào",
-  failed: "Không nạp được tệp", duplicate: "Trùng với tệp đã gửi trước đó", empty: "Tệp không có dữ liệu",
-};
+let words = {}; // the page's words (Vietnamese), by message id: GET /api/wording, the platform's catalogues
+const say = (id, values = {}) => (words[id] || id).replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
+
+// An element's fixed text from the wording: its data-i18n message, each {name} in it the element's child marked
+// data-slot="name", kept as it is (its own text is filled elsewhere). The page's HTML holds the same Vietnamese
+// for the moment before the wording loads.
+function render(node) {
+  const slots = Object.fromEntries([...node.querySelectorAll("[data-slot]")].map((s) => [s.dataset.slot, s]));
+  const parts = say(node.dataset.i18n).split(/\{(\w+)\}/); // odd parts: the names of the slots
+  node.replaceChildren(...parts.map((part, i) => (i % 2 ? slots[part] ?? `{${part}}` : part)));
+}
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -25,12 +31,14 @@ function showToken() {
 function show(answer) {
   const box = $("result");
   box.replaceChildren();
-  const status = STATUS[answer.status] || answer.status;
+  const status = words[`submit.status.${answer.status}`] || answer.status;
   box.append(el("p", `${answer.file || ""} — ${status}`, `outcome s-${answer.status}`));
   if (answer.reason && answer.reason.vi) box.append(el("p", answer.reason.vi, "why"));
   if (answer.error && answer.error.vi) box.append(el("p", answer.error.vi, "why"));
   if (answer.rows_received !== undefined) {
-    box.append(el("p", `Nhận ${answer.rows_received} dòng, nạp ${answer.rows_loaded} dòng, cách ly ${answer.rows_quarantined} dòng.`));
+    box.append(el("p", say("submit.rows", {
+      received: answer.rows_received, loaded: answer.rows_loaded, quarantined: answer.rows_quarantined,
+    })));
   }
   if (answer.reasons && answer.reasons.length) {
     const list = el("ul", undefined, "reasons");
@@ -53,6 +61,8 @@ async function follow(url, token) {
 }
 
 async function start() {
+  words = (await (await fetch("/api/wording", { headers: { Accept: "application/json" } })).json()).messages.vi;
+  for (const node of document.querySelectorAll("[data-i18n]")) render(node);
   const feeds = (await (await fetch("/api/feeds")).json()).feeds.filter((f) => f.submissions);
   for (const feed of feeds) {
     const option = el("option", feed.name.vi);
@@ -82,7 +92,7 @@ async function start() {
   $("file-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const token = localStorage.getItem(TOKEN_KEY);
-    if (!token) { show({ status: "refused", reason: { vi: "Hãy nhập mã xác thực của đơn vị trước." } }); return; }
+    if (!token) { show({ status: "refused", reason: { vi: say("submit.no_token") } }); return; }
     const form = new FormData();
     form.append("file", $("file").files[0]);
     $("send").disabled = true;

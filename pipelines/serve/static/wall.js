@@ -1,7 +1,7 @@
 // The operations-centre wall: built only on the JSON API under /api/ (see docs/wall.md, "The wall's API"), refreshed on
 // its own. State lives in the address (#unit=…&kpi=…&at=…) so a wall screen can be bookmarked.
 import {
-  STRINGS, STATUS_SYMBOL, fill, kpiValue, kpiChange, periodLabel, dateTime, day, dayMonth, ago, duration, number,
+  STRINGS, STATUS_SYMBOL, loadWording, fill, kpiValue, kpiChange, periodLabel, dateTime, day, dayMonth, ago, duration, number,
 } from "./i18n.js";
 
 const params = new URLSearchParams(location.search);
@@ -13,7 +13,6 @@ const state = {
   data: null, // the latest responses, by endpoint
   generatedAt: null,
 };
-if (!STRINGS[state.lang]) state.lang = "vi";
 
 const t = () => STRINGS[state.lang];
 const $ = (id) => document.getElementById(id);
@@ -83,7 +82,7 @@ async function refresh(force = false) {
     }
     hideBanner();
   } catch (error) {
-    showBanner(fill(t().loadError, { e: error.message }));
+    showBanner(fill(t().load_error, { e: error.message }));
   } finally {
     if (!document.body.dataset.ready) performance.mark("ioc:wall-ready"); // first full render (bench/wall_page_load.py)
     document.body.dataset.ready = "1";
@@ -139,13 +138,13 @@ function renderSummary() {
   const kpiCounts = ["red", "amber", "green", "no_data", "running"].filter((s) => summary.kpis[s] > 0)
     .map((s) => h("span", { class: `count s-${s}` }, `${STATUS_SYMBOL[s]} ${summary.kpis[s]}`));
   $("summary").replaceChildren(
-    h("li", { class: "kpi-counts", title: t().summaryKpis }, h("span", { class: "label" }, t().summaryKpis), ...kpiCounts),
-    item(summary.reports.missing ? "bad" : "ok", summary.reports.missing, t().summaryMissing,
+    h("li", { class: "kpi-counts", title: t().summary_kpis }, h("span", { class: "label" }, t().summary_kpis), ...kpiCounts),
+    item(summary.reports.missing ? "bad" : "ok", summary.reports.missing, t().summary_missing,
       { title: summary.reports.units_missing.join(", ") }),
-    item(summary.reports.late ? "warn" : "ok", summary.reports.late, t().summaryLate),
-    item(summary.tasks.overdue ? "bad" : "ok", summary.tasks.overdue, t().summaryOverdue),
-    item(summary.tasks.due_soon ? "warn" : "ok", summary.tasks.due_soon, t().summaryDueSoon),
-    item(summary.feeds.stale.length ? "bad" : "ok", summary.feeds.stale.length, t().summaryStale,
+    item(summary.reports.late ? "warn" : "ok", summary.reports.late, t().summary_late),
+    item(summary.tasks.overdue ? "bad" : "ok", summary.tasks.overdue, t().summary_overdue),
+    item(summary.tasks.due_soon ? "warn" : "ok", summary.tasks.due_soon, t().summary_due_soon),
+    item(summary.feeds.stale.length ? "bad" : "ok", summary.feeds.stale.length, t().summary_stale,
       { title: summary.feeds.stale.join(", ") }),
   );
 }
@@ -169,9 +168,9 @@ function targetText(kpi, current) {
   const green = kpi.thresholds.relative_to_target ? (known(target) ? kpi.thresholds.green * target : null)
     : kpi.thresholds.green;
   const parts = [];
-  if (known(green)) parts.push(`${t().greenWhen} ${op} ${kpiValue(state.lang, kpi, green)}`);
+  if (known(green)) parts.push(`${t().green_when} ${op} ${kpiValue(state.lang, kpi, green)}`);
   if (known(target) && target !== green) parts.push(`${t().target} ${op} ${kpiValue(state.lang, kpi, target)}`);
-  return parts.length ? parts.join(" · ") : t().noTarget;
+  return parts.length ? parts.join(" · ") : t().no_target;
 }
 
 function sparkline(kpi, history, width = 132, height = 34) {
@@ -200,7 +199,7 @@ function periodText(reading) {
   if (!reading) return "";
   const label = periodLabel(state.lang, reading.period);
   return reading.period_state === "running" && reading.to_date
-    ? `${label} ${fill(t().toDate, { d: dayMonth(reading.to_date) })}` : label;
+    ? `${label} ${fill(t().to_date, { d: dayMonth(reading.to_date) })}` : label;
 }
 
 // The period still running beside the one shown, when it has a value so far: "◌ T12/2026 đến ngày 03/12: 100 %
@@ -210,9 +209,9 @@ function runningLine(kpi, running) {
   const status = running.status || "running";
   const judged = ["green", "amber", "red"].includes(status);
   const text = `${STATUS_SYMBOL.running} ${periodText(running)}: ${kpiValue(state.lang, kpi, running.value)}`;
-  const verdict = judged ? `${STATUS_SYMBOL[status]} ${t().status[status]}` : t().notJudged;
+  const verdict = judged ? `${STATUS_SYMBOL[status]} ${t().status[status]}` : t().not_judged;
   return h("div", { class: "running", dataset: { period: running.period, status },
-    title: fill(t().runningTitle, { d: running.to_date ? dayMonth(running.to_date) : "" }) },
+    title: fill(t().running_title, { d: running.to_date ? dayMonth(running.to_date) : "" }) },
   text, " · ", h("span", { class: judged ? `judged s-${status}` : "to-date" }, verdict));
 }
 
@@ -221,9 +220,9 @@ function changeText(kpi, reading) {
   if (!current) return "";
   const parts = [];
   if (reading.change === null || reading.change === undefined) {
-    parts.push(current.previous_status ? "" : t().firstPeriod);
+    parts.push(current.previous_status ? "" : t().first_period);
   } else if (Math.abs(reading.change) < 10 ** -(kpi.decimals + 1)) {
-    parts.push(`= ${t().noChange}`);
+    parts.push(`= ${t().no_change}`);
   } else {
     parts.push(`${reading.change > 0 ? "▲" : "▼"} ${kpiChange(state.lang, kpi, reading.change)} ${t().change}`);
   }
@@ -250,7 +249,7 @@ function renderTiles() {
     return h("article", {
       class: `tile s-${status}${current?.inputs?.degraded ? " degraded" : ""}`, tabindex: "0", role: "button",
       dataset: { kpi: kpi.id, status, degraded: String(Boolean(current?.inputs?.degraded)) },
-      "aria-label": `${name(kpi.name)}: ${current ? kpiValue(state.lang, kpi, current.value) : t().noData}, ${t().status[status]}`,
+      "aria-label": `${name(kpi.name)}: ${current ? kpiValue(state.lang, kpi, current.value) : t().no_data}, ${t().status[status]}`,
       onclick: open, onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
     },
     h("header", {}, h("h3", { title: name(kpi.description) }, name(kpi.name)),
@@ -277,7 +276,7 @@ function renderTiles() {
 
 function reportCell(feed, period, cell) {
   const rule = name(feed.deadline_rule);
-  const due = `${t().due}: ${day(state.lang, period.due_date)} (${t().deadlineAt} ${dateTime(state.lang, period.deadline_at)})`;
+  const due = `${t().due}: ${day(state.lang, period.due_date)} (${t().deadline_at} ${dateTime(state.lang, period.deadline_at)})`;
   if (!cell) {
     return h("td", { class: "cell c-not_expected", title: `${t().cell.not_expected}\n${rule}`, dataset: { status: "not_expected" } }, "—");
   }
@@ -286,10 +285,10 @@ function reportCell(feed, period, cell) {
   let text = "✓";
   if (cell.status === "late") {
     text = `+${cell.working_days_late}`;
-    lines[0] += ` — ${fill(t().workdaysLate, { n: cell.working_days_late })}`;
+    lines[0] += ` — ${fill(t().workdays_late, { n: cell.working_days_late })}`;
   } else if (cell.status === "missing") {
     text = cell.working_days_late ? `✖ ${cell.working_days_late}` : "✖";
-    lines[0] += ` — ${fill(t().workdaysLate, { n: cell.working_days_late })}`;
+    lines[0] += ` — ${fill(t().workdays_late, { n: cell.working_days_late })}`;
   } else if (cell.status === "pending") {
     text = "…";
   }
@@ -302,11 +301,11 @@ function trustNote(current) {
   if (!inputs || !inputs.degraded) return null;
   const feedName = (id) => name(state.data.feeds.feeds.find((f) => f.id === id)?.name) || id;
   const parts = [
-    inputs.quarantined_rows ? fill(t().trustQuarantined, { n: inputs.quarantined_rows }) : null,
-    inputs.blocked_batches ? fill(t().trustBlocked, { n: inputs.blocked_batches }) : null,
-    inputs.stale_feeds.length ? fill(t().trustStale, { f: inputs.stale_feeds.map(feedName).join(", ") }) : null,
+    inputs.quarantined_rows ? fill(t().trust_quarantined, { n: inputs.quarantined_rows }) : null,
+    inputs.blocked_batches ? fill(t().trust_blocked, { n: inputs.blocked_batches }) : null,
+    inputs.stale_feeds.length ? fill(t().trust_stale, { f: inputs.stale_feeds.map(feedName).join(", ") }) : null,
   ].filter(Boolean);
-  return h("div", { class: "trust", role: "note" }, h("b", {}, `⚠ ${t().trustDegraded}`), `: ${parts.join(" · ")}`);
+  return h("div", { class: "trust", role: "note" }, h("b", {}, `⚠ ${t().trust_degraded}`), `: ${parts.join(" · ")}`);
 }
 
 function renderReports() {
@@ -331,7 +330,7 @@ function renderReports() {
         ...feed.periods.map((p) => reportCell(feed, p, row.cells[p.period]))))));
   });
   $("reports").replaceChildren(...tables);
-  $("reports-hint").textContent = t().reportsHint;
+  $("reports-hint").textContent = t().reports_hint;
 }
 
 function unitIndex() {
@@ -342,24 +341,24 @@ function renderTasks() {
   const byCode = unitIndex();
   const tasks = state.data.tasks.tasks;
   const counts = state.data.tasks.counts || {};
-  $("tasks-hint").textContent = fill(t().tasksHint, { o: counts.overdue ?? 0, s: counts.due_soon ?? 0 });
+  $("tasks-hint").textContent = fill(t().tasks_hint, { o: counts.overdue ?? 0, s: counts.due_soon ?? 0 });
   if (!tasks.length) {
-    $("tasks").replaceChildren(h("li", { class: "empty" }, t().noTasks));
+    $("tasks").replaceChildren(h("li", { class: "empty" }, t().no_tasks));
     return;
   }
   $("tasks").replaceChildren(...tasks.map((task) => {
     const late = task.state === "overdue";
     const badge = late
-      ? `✖ ${fill(t().overdue, { n: task.days_late })} (${fill(t().overdueWork, { n: task.working_days_late })})`
-      : `▲ ${task.days_until_due ? fill(t().dueIn, { n: task.days_until_due }) : t().dueToday}`;
+      ? `✖ ${fill(t().overdue, { n: task.days_late })} (${fill(t().overdue_work, { n: task.working_days_late })})`
+      : `▲ ${task.days_until_due ? fill(t().due_in, { n: task.days_until_due }) : t().due_today}`;
     return h("li", { class: `task ${late ? "s-red" : "s-amber"}`, dataset: { task: task.task_id, state: task.state } },
       h("span", { class: `badge ${late ? "s-red" : "s-amber"}` }, badge),
       h("p", { class: "task-title" }, task.title),
       h("dl", {},
         h("dt", {}, t().assignee), h("dd", { class: "unit", title: task.unit }, name(byCode[task.unit]?.name) || task.unit),
-        h("dt", {}, t().dueOn), h("dd", {}, day(state.lang, task.due_on)),
+        h("dt", {}, t().due_on), h("dd", {}, day(state.lang, task.due_on)),
         task.source_document ? [h("dt", {}, t().source), h("dd", {}, task.source_document)] : null,
-        task.assigned_by ? [h("dt", {}, t().assignedBy), h("dd", {}, task.assigned_by)] : null,
+        task.assigned_by ? [h("dt", {}, t().assigned_by), h("dd", {}, task.assigned_by)] : null,
         h("dt", {}, "ID"), h("dd", { class: "id" }, task.task_id)));
   }));
 }
@@ -372,35 +371,35 @@ function renderFeeds() {
     const rec = feed.reconciliation;
     const health = feed.stale ? "red" : batch && batch.status === "failed" ? "amber" : feed.failing_checks.length || feed.quarantine_open || (rec && rec.difference) ? "amber" : "green";
     const freshness = feed.last_success_at
-      ? `${feed.stale ? "✖ " + t().staleFeed : "● " + t().fresh} · ${ago(state.lang, feed.success_age_seconds)} (${dateTime(state.lang, feed.last_success_at)})`
+      ? `${feed.stale ? "✖ " + t().stale_feed : "● " + t().fresh} · ${ago(state.lang, feed.success_age_seconds)} (${dateTime(state.lang, feed.last_success_at)})`
       : `✖ ${t().never}`;
     const items = [
       rec && rec.difference ? h("li", { class: "reconcile" },
-        h("strong", {}, `⚖ ${fill(rec.difference > 0 ? t().reconcileFewer : t().reconcileMore, { n: number(state.lang, Math.abs(rec.difference)) })}`),
-        h("span", { class: "why" }, `${fill(t().reconcileCounts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })} · ${dateTime(state.lang, rec.checked_at)}`)) : null,
+        h("strong", {}, `⚖ ${fill(rec.difference > 0 ? t().reconcile_fewer : t().reconcile_more, { n: number(state.lang, Math.abs(rec.difference)) })}`),
+        h("span", { class: "why" }, `${fill(t().reconcile_counts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })} · ${dateTime(state.lang, rec.checked_at)}`)) : null,
       ...feed.failing_checks.map((c) => h("li", { class: `check sev-${c.severity}`, dataset: { check: c.check } },
         h("strong", {}, `${c.severity === "blocking" ? "✖" : "▲"} ${checkName(c.check)}`),
         c.column ? ` (${c.column_label || c.column})` : "", ` · ${t().severity[c.severity] || c.severity} · ${fill(t().batches, { n: c.batches })}`,
         c.file ? ` · ${c.file}` : "",
         c.text ? h("span", { class: "why" }, name(c.text)) : null)),
       ...feed.quarantine_reasons.map((r) => h("li", { class: "reason", dataset: { check: r.check } },
-        h("strong", {}, `◆ ${fill(t().rowsCount, { n: number(state.lang, r.rows) })}`), ` · ${checkName(r.check)}`,
+        h("strong", {}, `◆ ${fill(t().rows_count, { n: number(state.lang, r.rows) })}`), ` · ${checkName(r.check)}`,
         r.column ? ` (${r.column_label || r.column})` : "", r.text ? h("span", { class: "why" }, name(r.text)) : null)),
       ...feed.failed_batches.map((b) => h("li", { class: "failed" },
-        h("strong", {}, `✖ ${t().failedFile}: ${b.file || b.source || ""}`), " ", dateTime(state.lang, b.at),
+        h("strong", {}, `✖ ${t().failed_file}: ${b.file || b.source || ""}`), " ", dateTime(state.lang, b.at),
         b.text ? h("span", { class: "why" }, name(b.text)) : null)),
     ];
     return h("article", { class: `feed s-${health}`, dataset: { feed: feed.id, stale: String(feed.stale) } },
       h("header", {}, h("h3", {}, name(feed.name)), h("span", { class: "owner" }, `${feed.owner} · ${feed.source_kind}`)),
       h("p", { class: `fresh ${feed.stale ? "is-stale" : ""}` }, freshness,
-        feed.stale_after_seconds ? h("small", {}, ` · ${fill(t().staleAfter, { d: duration(state.lang, feed.stale_after_seconds) })}`) : null),
+        feed.stale_after_seconds ? h("small", {}, ` · ${fill(t().stale_after, { d: duration(state.lang, feed.stale_after_seconds) })}`) : null),
       h("p", { class: "counts" },
-        batch ? h("span", { class: `batch b-${batch.status}` }, `${t().lastLoad}: ${t().batch[batch.status] || batch.status}`) : null,
-        ` · ${t().received_} ${number(state.lang, feed.rows_received)} · ${t().loaded} ${number(state.lang, feed.rows_loaded)}`
+        batch ? h("span", { class: `batch b-${batch.status}` }, `${t().last_load}: ${t().batch[batch.status] || batch.status}`) : null,
+        ` · ${t().rows_received} ${number(state.lang, feed.rows_received)} · ${t().loaded} ${number(state.lang, feed.rows_loaded)}`
         + ` · ${t().quarantined} ${number(state.lang, feed.quarantine_open)}`
         + (feed.withdrawn ? ` · ${t().withdrawn} ${number(state.lang, feed.withdrawn)}` : "")
-        + (rec ? ` · ${fill(t().reconcileCounts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })}` : "")),
-      items.filter(Boolean).length ? h("ul", { class: "issues" }, ...items.filter(Boolean)) : h("p", { class: "ok" }, `● ${t().allGood}`));
+        + (rec ? ` · ${fill(t().reconcile_counts, { s: number(state.lang, rec.source_count), w: number(state.lang, rec.warehouse_count) })}` : "")),
+      items.filter(Boolean).length ? h("ul", { class: "issues" }, ...items.filter(Boolean)) : h("p", { class: "ok" }, `● ${t().all_good}`));
   }));
 }
 
@@ -416,7 +415,7 @@ async function renderDrill() {
   try {
     data = await getJson(`/api/kpis/${encodeURIComponent(kpi)}${at ? `?unit=${encodeURIComponent(at)}` : ""}`);
   } catch (error) {
-    showBanner(fill(t().loadError, { e: error.message }));
+    showBanner(fill(t().load_error, { e: error.message }));
     go({ kpi: null, at: null });
     return;
   }
@@ -429,7 +428,7 @@ async function renderDrill() {
   const row = (reading, unit, kind, hasChildren, self = false) => {
     const status = reading.current ? reading.current.status : "no_data";
     return h("tr", { class: self ? "self" : "", dataset: { unit, status } },
-      h("th", { scope: "row" }, name(unitIndex()[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().unitsKinds[kind] || kind}`)),
+      h("th", { scope: "row" }, name(unitIndex()[unit]?.name) || unit, h("small", {}, ` ${unit} · ${t().units_kinds[kind] || kind}`)),
       h("td", { class: "num" }, reading.current ? kpiValue(state.lang, def, reading.current.value) : "—",
         reading.current?.period_state === "running" ? h("small", { class: "to-date" }, ` ${periodText(reading.current)}`) : null,
         runningLine(def, reading.running)),
@@ -439,15 +438,15 @@ async function renderDrill() {
       h("td", { class: "actions" },
         reading.current && reading.current.value !== null
           ? h("button", { type: "button", class: "why", onclick: () => go({ why: unit, page: null }) }, t().why) : null,
-        hasChildren ? h("button", { type: "button", class: "drill-into", onclick: () => go({ at: unit }) }, `${t().drillInto} ›`) : null,
-        self ? null : h("button", { type: "button", class: "show-wall", onclick: () => go({ unit, kpi: null, at: null }) }, t().showWall)));
+        hasChildren ? h("button", { type: "button", class: "drill-into", onclick: () => go({ at: unit }) }, `${t().drill_into} ›`) : null,
+        self ? null : h("button", { type: "button", class: "show-wall", onclick: () => go({ unit, kpi: null, at: null }) }, t().show_wall)));
   };
   const body = h("table", { class: "drill-table" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t().unit), h("th", { scope: "col" }, t().value),
       h("th", { scope: "col" }, ""), h("th", { scope: "col" }, t().change), h("th", { scope: "col" }, t().trend), h("th", {}, ""))),
     h("tbody", {}, row(data, data.unit.code, data.unit.kind, false, true),
       ...data.children.map((c) => row(c, c.unit, c.kind, c.has_children))));
-  $("drill-body").replaceChildren(body, data.children.length ? "" : h("p", { class: "empty" }, t().noChildren));
+  $("drill-body").replaceChildren(body, data.children.length ? "" : h("p", { class: "empty" }, t().no_children));
   if (!dialog.open) dialog.showModal();
 }
 
@@ -459,7 +458,7 @@ async function renderWhy(dialog, def) {
   try {
     data = await getJson(`/api/kpis/${encodeURIComponent(kpi)}/explain?${query}`);
   } catch (error) {
-    showBanner(fill(t().loadError, { e: error.message }));
+    showBanner(fill(t().load_error, { e: error.message }));
     go({ why: null, page: null });
     return;
   }
@@ -470,9 +469,9 @@ async function renderWhy(dialog, def) {
     + (data.value ? ` · ${t().status[data.value.status]}` : "");
   const back = h("button", { type: "button", class: "why-back", onclick: () => go({ why: null, page: null }) }, `‹ ${t().back}`);
   const csv = h("a", { class: "why-csv", href: `/api/kpis/${encodeURIComponent(kpi)}/explain?${new URLSearchParams({ unit: why, period: data.period, format: "csv" })}`,
-    download: "" }, t().downloadCsv);
+    download: "" }, t().download_csv);
   const parts = Object.keys(data.inputs || {}).length
-    ? Object.entries(data.inputs).map(([role, input]) => whyRecords(input, `${t().ratioInput[role]}: ${name(input.kpi?.name) || input.kpi_id}`))
+    ? Object.entries(data.inputs).map(([role, input]) => whyRecords(input, `${t().ratio_input[role]}: ${name(input.kpi?.name) || input.kpi_id}`))
     : [whyRecords(data, null)];
   $("drill-body").replaceChildren(h("div", { class: "why-tools" }, back, csv), ...parts);
   if (!dialog.open) dialog.showModal();
@@ -483,8 +482,8 @@ function whyRecords(data, heading) {
   const current = Number(page || 1);
   const pages = Math.max(1, Math.ceil(data.records_total / data.page_size));
   const impact = name(data.impact_name);
-  const lineage = (l) => [l.feed, l.file || l.batch_id, l.source_row !== null && l.source_row !== undefined ? fill(t().sourceRow, { n: l.source_row }) : null,
-    l.cell ? fill(t().sourceCell, { cell: l.cell }) : null,
+  const lineage = (l) => [l.feed, l.file || l.batch_id, l.source_row !== null && l.source_row !== undefined ? fill(t().source_row, { n: l.source_row }) : null,
+    l.cell ? fill(t().source_cell, { cell: l.cell }) : null,
     l.received_at ? `${t().received} ${dateTime(state.lang, l.received_at)}` : null].filter(Boolean).join(" · ");
   // what tells records apart: not a field every record on the page has alike (the period, the feed…)
   const alike = new Set(data.records.length > 1 ? Object.keys(data.records[0].fields).filter(
@@ -501,13 +500,13 @@ function whyRecords(data, heading) {
       h("td", { class: "fields" }, ...said(r.fields)),
       h("td", { class: "lineage" }, h("small", {}, lineage(r.lineage)))))));
   const pager = pages > 1 ? h("div", { class: "why-pager" },
-    current > 1 ? h("button", { type: "button", onclick: () => go({ page: String(current - 1) }) }, `‹ ${t().previousPage}`) : null,
-    h("span", {}, fill(t().pageOf, { p: current, n: pages })),
-    current < pages ? h("button", { type: "button", class: "next-page", onclick: () => go({ page: String(current + 1) }) }, `${t().nextPage} ›`) : null) : null;
+    current > 1 ? h("button", { type: "button", onclick: () => go({ page: String(current - 1) }) }, `‹ ${t().previous_page}`) : null,
+    h("span", {}, fill(t().page_of, { p: current, n: pages })),
+    current < pages ? h("button", { type: "button", class: "next-page", onclick: () => go({ page: String(current + 1) }) }, `${t().next_page} ›`) : null) : null;
   return h("section", { class: "why-part" },
     heading ? h("h3", {}, heading) : null,
-    data.unavailable && !data.records.length ? h("p", { class: "empty" }, t().whyUnavailable) : null,
-    h("p", { class: "why-count" }, fill(t().whyCount, { n: data.against_total, total: number(state.lang, data.records_total) })),
+    data.unavailable && !data.records.length ? h("p", { class: "empty" }, t().why_unavailable) : null,
+    h("p", { class: "why-count" }, fill(t().why_count, { n: data.against_total, total: number(state.lang, data.records_total) })),
     data.records.length ? table : null, pager);
 }
 
@@ -518,6 +517,17 @@ function tick() {
 }
 
 async function start() {
+  // the page's words first (GET /api/wording): nothing is shown before them
+  for (;;) {
+    try {
+      await loadWording();
+      break;
+    } catch (error) {
+      showBanner(error.message);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    }
+  }
+  if (!STRINGS[state.lang]) state.lang = "vi";
   for (const button of document.querySelectorAll(".lang button")) {
     button.addEventListener("click", async () => {
       state.lang = button.dataset.lang;

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from pipelines.airflow_env import WRITER_POOL
 from pipelines.declarations.loading import catalog
+from pipelines.scheduler.environment import WRITER_POOL
 
 _incremental = sorted(f.id for f in catalog().feeds.values() if getattr(f.source, "incremental", None))
 

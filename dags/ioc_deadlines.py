@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, task
 
-from pipelines.airflow_env import WRITER_POOL
-from pipelines.assets import REPORT_STATUS, TASK_STATUS
+from pipelines.scheduler.assets import REPORT_STATUS, TASK_STATUS
+from pipelines.scheduler.environment import WRITER_POOL
 
 with DAG(
     dag_id="ioc_deadlines",

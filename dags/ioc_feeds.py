@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from pipelines.airflow_env import WRITER_POOL
-from pipelines.assets import clean_asset, inbox_asset
-from pipelines.callbacks import notify_failure
 from pipelines.declarations.base import duration_seconds
 from pipelines.declarations.loading import catalog
+from pipelines.scheduler.assets import clean_asset, inbox_asset
+from pipelines.scheduler.callbacks import notify_failure
+from pipelines.scheduler.environment import WRITER_POOL
 
 
 def timetable(feed) -> CronTriggerTimetable | None:

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAny, task
 
-from pipelines.airflow_env import WRITER_POOL
-from pipelines.assets import KPI_VALUES, REPORT_STATUS, TASK_STATUS, clean_asset
 from pipelines.declarations.loading import catalog
+from pipelines.scheduler.assets import KPI_VALUES, REPORT_STATUS, TASK_STATUS, clean_asset
+from pipelines.scheduler.environment import WRITER_POOL
 
 _catalog = catalog()
 _feeds = sorted({feed for kpi in _catalog.kpis.values() for feed in kpi.sources} & set(_catalog.feeds))

@@ -17,6 +17,7 @@ from pipelines.extract.landing import LandedBatch, land, new_batch_id, pending
 from pipelines.extract.pull import Window
 from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.snapshots import published_after, recorded_run
+from pipelines.validate import gx_worker
 from pipelines.warehouse import claimed, connect
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,6 @@ def claim_name(batch: LandedBatch) -> str:
 
 def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
     if any(b.rows for b in batches):
-        from pipelines.validate import gx_worker
-
         gx_worker.start()  # GE imports in its own process while the first chunks are staged
     units = catalog().org_units
     summaries: list[BatchSummary] = []
@@ -124,9 +123,7 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
             let_go = sum(b.rows for b in batches) >= LET_GX_GO_ROWS
             for i, batch in enumerate(batches):
                 last = let_go and i == len(batches) - 1
-                summary = load_batch(
-                    con, feed, batch, units, last_docs=[d for s in summaries for d in s.data_docs] if last else None
-                )
+                summary = load_batch(con, feed, batch, units, on_validated=_let_gx_go(summaries) if last else None)
                 log.info(
                     "%s batch %s %s: received %d, loaded %d, quarantined %d",
                     feed.id,
@@ -140,19 +137,26 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
         docs = [identifier for s in summaries for identifier in s.data_docs]
         requested = any(s.data_docs_requested for s in summaries)
         if docs and not requested:  # built by GE's worker while the deadlines are computed here
-            from pipelines.validate.gx_worker import worker
-
-            worker().submit("build_data_docs", docs)
+            gx_worker.worker().submit("build_data_docs", docs)
         if follows_deadlines:  # alerts resolve on receipt
             from pipelines.deadlines.refresh import refresh_deadlines
 
             with recorded_run(con, "deadlines"):
                 refresh_deadlines(con, catalog())
     if docs:
-        from pipelines.validate.gx_worker import worker
-
-        worker().collect()
+        gx_worker.worker().collect()
     return summaries
+
+
+def _let_gx_go(summaries: list[BatchSummary]):
+    """For the run's last batch, once it is validated: GE's worker builds the run's Data Docs and exits, its
+    memory (GE's, some 300 MiB) given back before the batch's commit needs DuckDB's."""
+
+    def let_go(docs: list) -> bool:
+        gx_worker.worker().submit_last("build_data_docs", [*(d for s in summaries for d in s.data_docs), *docs])
+        return True
+
+    return let_go
 
 
 def raise_for_source_failures(summaries: list[BatchSummary]) -> None:
@@ -172,8 +176,6 @@ def backfill_part(feed_id: str, window: Window, part: int = 1, parts: int = 1) -
 def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
     """Extract then load; a source error is returned after its failed batch is recorded."""
     if files:
-        from pipelines.validate import gx_worker
-
         gx_worker.start()  # GE imports in its own process while the files are read
     error = None
     try:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.airflow_env import airflow_environ, prepare_airflow
 from pipelines.declarations.loading import catalog
+from pipelines.scheduler.environment import airflow_environ, prepare_airflow
 from pipelines.settings import paths
 from pipelines.validate import service as validation_service
 from pipelines.validate.service import socket_path

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipelines.airflow_env import airflow_environ
+from pipelines.scheduler.environment import airflow_environ
 
 # Airflow reads its configuration when first imported: point it at a throwaway home before any test
 # module imports it.
@@ -203,7 +203,7 @@ def finance_db(postgres, world, monkeypatch):
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated Airflow metadata database with the warehouse writer pool, for Airflow's test runner."""
-    from pipelines.airflow_env import prepare_airflow
+    from pipelines.scheduler.environment import prepare_airflow
 
     with open(SESSION_HOME / "airflow-setup.log", "w") as log:
         prepare_airflow(dict(os.environ), log)

@@ -14,7 +14,7 @@ import uuid
 import psycopg
 import pytest
 
-from pipelines.airflow_env import airflow_environ, prepare_airflow
+from pipelines.scheduler.environment import airflow_environ, prepare_airflow
 from pipelines.warehouse import backend
 from tests.conftest import VENV_BIN
 from tests.stack import Process, free_port, wait_until

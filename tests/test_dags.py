@@ -65,7 +65,7 @@ def test_dag_is_wired_from_its_declaration(dagbag, feed_id):
         inbox = timetable.asset_condition
         assert inbox.uri == f"ioc://inbox/{feed_id}" and len(inbox.watchers) == 1
         trigger = inbox.watchers[0].trigger
-        assert trigger["classpath"] == "pipelines.extract.inbox_watch.InboxTrigger"
+        assert trigger["classpath"] == "pipelines.scheduler.inbox_watch.InboxTrigger"
         assert trigger["kwargs"]["directory"].endswith(f"/inbox/{feed.source.inbox}")  # under the parser's $IOC_HOME
         assert trigger["kwargs"]["patterns"] == feed.source.patterns
         timetable = timetable.timetable

@@ -1,4 +1,4 @@
-"""The inbox watcher of event-driven file feeds (pipelines.extract.inbox_watch.InboxTrigger), run as the
+"""The inbox watcher of event-driven file feeds (pipelines.scheduler.inbox_watch.InboxTrigger), run as the
 triggerer runs it (its async generator) on a real directory: a complete file is announced once, a file still
 being written is not, files complete together come in one event, and nothing is deleted or moved."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pipelines.extract.inbox_watch import InboxTrigger, InboxWatch, snapshot
+from pipelines.scheduler.inbox_watch import InboxTrigger, InboxWatch, snapshot
 
 PATTERNS = ["*.csv", "*.xlsx"]
 
@@ -45,7 +45,7 @@ def test_a_complete_file_is_announced_once_and_kept(tmp_path):
     events = collect(trigger, [(0.1, lambda: report.write_text("a,b\n1,2\n"))], seconds=2.0)
     assert [files for _, files in events] == [["SXD_2026-11.csv"]], "announced once, however long it waits"
     assert report.read_text() == "a,b\n1,2\n", "the watcher never deletes nor moves a file"
-    assert trigger.serialize() == ("pipelines.extract.inbox_watch.InboxTrigger", {
+    assert trigger.serialize() == ("pipelines.scheduler.inbox_watch.InboxTrigger", {
         "feed": "dept_monthly_report", "directory": str(inbox), "patterns": PATTERNS, "poke_interval": 0.2})
 
 

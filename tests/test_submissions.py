@@ -6,6 +6,7 @@ record in ops.submissions."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -64,6 +65,27 @@ def test_an_accepted_submission_lands_atomically_loads_and_reports_its_outcome(c
     loaded = outcome(client, body["outcome"]).json()
     assert loaded["status"] == "loaded" and loaded["rows_loaded"] == 2 and loaded["reasons"] == []
     assert recorded(query) == [("SXD", "SXD_2026-11.csv", "accepted", None)]
+
+
+def test_each_submission_follows_its_own_batch_however_soon_the_same_name_or_bytes_come_again(client, home):
+    """A department corrects its report and sends it again under the same name, then sends the first version once
+    more: each outcome is its own file's batch (found by its bytes and by loading after it, never by a window of
+    time around its name and the file's modification time, which says when it was written, not submitted), the
+    last one a duplicate of the first."""
+    first, corrected = csv_bytes("SXD"), csv_bytes("SXD", value="7")
+    urls = []
+    for body in (first, corrected, first):
+        answer = send(client, "SXD_2026-11.csv", body)
+        assert answer.status_code == 202, answer.text
+        urls.append(answer.json()["outcome"])
+        assert outcome(client, urls[-1]).json()["status"] == "waiting", "not taken for an earlier one's batch"
+        landed = inbox(home) / "SXD_2026-11.csv"
+        ahead = time.time() + 60  # the file's clock ahead of the server's (a copy keeps its own time)
+        os.utime(landed, (ahead, ahead))
+        ingest_feed(FEED)
+    batches = [outcome(client, url).json() for url in urls]
+    assert [b["status"] for b in batches] == ["loaded", "loaded", "duplicate"]
+    assert len({b["batch_id"] for b in batches}) == 3
 
 
 def test_a_submission_with_a_bad_row_reports_the_row_in_vietnamese_and_english(client, home):

@@ -4,6 +4,7 @@ history, its quarantined rows and its published rows all commit together, or non
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -102,12 +103,14 @@ STAGED = "_staged"  # the batch's typed rows with their reasons: a temporary vie
 REPEATS = "_repeats"  # the batch's valid rows that the warehouse held already
 
 
-def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: list | None = None) -> BatchSummary:
+def load_batch(
+    con, feed: Feed, batch: LandedBatch, units: OrgUnits, on_validated: Callable[[list], bool] | None = None
+) -> BatchSummary:
     """Commit one landed batch, then remove it from the landing zone. Safe to run again.
 
-    With `last_docs` (the Data Docs identifiers of the run's earlier batches), this is the run's last batch:
-    once it is validated, GE's worker builds the run's Data Docs and exits, while the batch commits
-    (summary.data_docs_requested then says so).
+    `on_validated`, if given, is called with the batch's Data Docs identifiers once it is validated and before
+    it commits (the orchestrator may then let GE's worker go: pipelines.ingest); if it returns True, the Data
+    Docs were asked for (summary.data_docs_requested).
 
     The batch is read, conformed, validated and staged in chunks of the feed's max_batch_rows, so memory
     follows the chunk size; its raw records, batch record, quarantine, results and published rows then
@@ -150,12 +153,8 @@ def load_batch(con, feed: Feed, batch: LandedBatch, units: OrgUnits, last_docs: 
     validator = BatchValidator(con, feed, batch, units, STAGED)
     try:
         validation = validated(con, feed, batch, validator, summary)
-        if last_docs is not None and validation is not None:
-            from pipelines.validate.gx_worker import worker
-
-            # The worker's memory (GE's, some 300 MiB) is given back before the commit needs DuckDB's.
-            worker().submit_last("build_data_docs", [*last_docs, *validation.data_docs])
-            summary.data_docs_requested = True
+        if on_validated is not None and validation is not None:
+            summary.data_docs_requested = on_validated(validation.data_docs)
         summary.status = _status(summary, blocked=bool(validation and validation.blocked))
 
         warnings = list(summary.warnings)

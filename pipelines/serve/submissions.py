@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from pipelines.declarations.loading import Catalog, catalog
 from pipelines.declarations.models import Feed, FileDropSource, Submissions
-from pipelines.extract.file_drop import file_frame, file_name_fields, label_index, without_skipped
+from pipelines.extract.file_drop import archived_name, file_frame, file_name_fields, label_index, without_skipped
 from pipelines.extract.tabular import read_grid
 from pipelines.extract.unreadable import UnreadableFile
 from pipelines.serve.auth import Throttle, bearer, is_operator
@@ -293,7 +293,7 @@ def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict
     inbox, or loaded (its batch's status and the reasons of its quarantined rows, in Vietnamese and English)."""
     row = con.execute(
         "SELECT submission_id, feed, unit, file_name, bytes, submitted_at, status, reason_vi, reason_en, "
-        "rows FROM ops.submissions WHERE submission_id = ?",
+        "rows, checksum FROM ops.submissions WHERE submission_id = ?",
         [submission_id],
     ).fetchone()
     if row is None or (unit is not None and row[2] != unit):  # another unit's is not found, as an unknown id
@@ -310,15 +310,19 @@ def outcome(con, catalog: Catalog, submission_id: str, unit: str | None) -> dict
         "reason_en",
         "rows",
     )
-    answer = dict(zip(keys, row, strict=False))
+    answer = dict(zip(keys, row[: len(keys)], strict=True))
     answer["submitted_at"] = answer["submitted_at"].astimezone(UTC).isoformat()
     answer["reason"] = {"vi": answer.pop("reason_vi"), "en": answer.pop("reason_en")}
     if answer["status"] == "refused":
         return answer
+    # Its batch: the first one loaded after it from these very bytes (the archive names a file by its sha256,
+    # as the submission recorded it), so neither an earlier upload of the same file nor another file of that
+    # name is taken for it.
     batch = con.execute(
         "SELECT batch_id, status, rows_received, rows_loaded, rows_quarantined, error, error_vi FROM ops.batches "
-        "WHERE feed = ? AND file_name = ? AND received_at >= ? - INTERVAL 2 SECOND ORDER BY received_at LIMIT 1",
-        [row[1], row[3], row[5]],
+        "WHERE feed = ? AND file_name = ? AND ends_with(source_uri, ?) AND loaded_at >= ? "
+        "ORDER BY loaded_at LIMIT 1",
+        [row[1], row[3], f"/{archived_name(row[10], row[3])}", row[5]],
     ).fetchone()
     if batch is None:
         answer["status"] = "waiting"

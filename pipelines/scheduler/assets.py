@@ -1,7 +1,7 @@
 """The data the DAGs produce, as Airflow assets: feed DAGs update clean.<feed>, the deadline DAG the
 deadline marts, the KPI DAG marts.kpi_values. The KPI DAG is scheduled on the others. A file-drop feed's
-inbox is an asset too, watched (pipelines.extract.inbox_watch): a complete file arriving starts the feed's
-DAG. (The pool every warehouse writer shares, WRITER_POOL, is in pipelines.airflow_env, which creates it.)"""
+inbox is an asset too, watched (pipelines.scheduler.inbox_watch): a complete file arriving starts the feed's
+DAG. (The pool every warehouse writer shares, WRITER_POOL, is in pipelines.scheduler.environment, which creates it.)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ KPI_VALUES = Asset(name="marts.kpi_values", uri="ioc://warehouse/marts/kpi_value
 
 def inbox_asset(feed) -> Asset:
     """A file-drop feed's inbox, with the watcher that updates it when complete files arrive."""
-    from pipelines.extract.inbox_watch import InboxTrigger
+    from pipelines.scheduler.inbox_watch import InboxTrigger
     from pipelines.settings import paths
 
     source = feed.source

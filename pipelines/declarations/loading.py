@@ -239,20 +239,22 @@ def feed_problems(feed: Feed, file: Path, org_units: OrgUnits) -> list[Declarati
     return problems
 
 
-# What a form's figures land as (pipelines.extract.form), and the code the catalogue gives each.
-FORM_CONTRACT = (
-    "department_code",
-    "period",
-    "indicator_code",
-    "indicator_name",
-    "part_of",
-    "stt",
-    "measure",
-    "value",
-    "unit_of_measure",
-    "note",
-    "source_cell",
+# What a form's figures land as (pipelines.extract.form reads all but indicator_code, which the catalogue gives
+# each: pipelines.conform.indicators), with the type and nullability a feed's columns declare for them.
+FORM_COLUMNS: tuple[dict, ...] = (
+    {"name": "department_code", "type": "string", "references": "org_unit"},
+    {"name": "period", "type": "month"},
+    {"name": "indicator_code", "type": "string"},
+    {"name": "indicator_name", "type": "string"},
+    {"name": "part_of", "type": "string", "nullable": True},
+    {"name": "stt", "type": "string", "nullable": True},
+    {"name": "measure", "type": "string"},
+    {"name": "value", "type": "number"},
+    {"name": "unit_of_measure", "type": "string", "nullable": True},
+    {"name": "note", "type": "string", "nullable": True},
+    {"name": "source_cell", "type": "string"},
 )
+FORM_CONTRACT = tuple(c["name"] for c in FORM_COLUMNS)
 
 
 def _form_problems(feed: Feed) -> list[tuple[str, str]]:

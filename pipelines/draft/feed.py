@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.declarations import indicators
-from pipelines.declarations.loading import DeclarationError, read_feed
+from pipelines.declarations.loading import FORM_COLUMNS, DeclarationError, read_feed
 from pipelines.draft.form import FormDraft, draft_form, looks_like_form
 from pipelines.draft.samples import DraftError, Sample, find_table_header, read_sample
 from pipelines.draft.table import TableDraft, draft_table
@@ -18,20 +18,6 @@ from pipelines.draft.table_yaml import write_checks, write_columns, write_load
 from pipelines.draft.vocabulary import Vocabulary, vocabulary
 from pipelines.draft.yaml_text import YamlText
 from pipelines.settings import paths
-
-FORM_COLUMNS: list[dict[str, object]] = [
-    {"name": "department_code", "type": "string", "references": "org_unit"},
-    {"name": "period", "type": "month"},
-    {"name": "indicator_code", "type": "string"},
-    {"name": "indicator_name", "type": "string"},
-    {"name": "part_of", "type": "string", "nullable": True},
-    {"name": "stt", "type": "string", "nullable": True},
-    {"name": "measure", "type": "string"},  # enum: the measures
-    {"name": "value", "type": "number"},
-    {"name": "unit_of_measure", "type": "string", "nullable": True},
-    {"name": "note", "type": "string", "nullable": True},
-    {"name": "source_cell", "type": "string"},
-]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipelines.declarations.indicators import IndicatorCatalogue, indicator_catalogue, tone_key
-from pipelines.declarations.loading import read_org_units
+from pipelines.declarations.loading import FORM_CONTRACT, read_org_units
 from pipelines.declarations.models import MEASURE_PLACEHOLDERS, Feed, FileDropSource, FormLayout
 from pipelines.extract.landing import SOURCE_ROW
 from pipelines.extract.records import as_text
@@ -29,19 +29,9 @@ from pipelines.text import column_letter, label_key
 if TYPE_CHECKING:
     import polars as pl
 
-# The columns a form's rows land with: the contract's names, so that they map onto the feed's columns as they are.
-FORM_COLUMNS = (
-    "department_code",
-    "period",
-    "indicator_name",
-    "part_of",
-    "stt",
-    "measure",
-    "value",
-    "unit_of_measure",
-    "note",
-    "source_cell",
-)
+# The columns a form's rows land with: the contract's names (all but the code the catalogue gives), so that
+# they map onto the feed's columns as they are.
+FORM_COLUMNS = tuple(c for c in FORM_CONTRACT if c != "indicator_code")
 MAX_NAMED = 12  # rows a warning names before it says how many more
 
 

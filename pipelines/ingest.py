@@ -6,10 +6,12 @@ split into parts that workers run side by side (backfill_part).
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.deadlines.refresh import refresh_deadlines
 from pipelines.declarations.loading import catalog
 from pipelines.declarations.models import Feed
 from pipelines.extract.errors import SourceError
@@ -35,8 +37,6 @@ LET_GX_GO_ROWS = 250_000
 def _extractor(feed: Feed):
     """The feed's extractor module, imported alone (lazily: a file's load need not import the HTTP client or the
     PostgreSQL driver, about 0.3 s)."""
-    import importlib
-
     return importlib.import_module(f"pipelines.extract.{feed.source.kind}")
 
 
@@ -139,8 +139,6 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
         if docs and not requested:  # built by GE's worker while the deadlines are computed here
             gx_worker.worker().submit("build_data_docs", docs)
         if follows_deadlines:  # alerts resolve on receipt
-            from pipelines.deadlines.refresh import refresh_deadlines
-
             with recorded_run(con, "deadlines"):
                 refresh_deadlines(con, catalog())
     if docs:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetWatcher
 
+from pipelines.scheduler.inbox_watch import InboxTrigger
+from pipelines.settings import paths
+
 
 def clean_asset(feed_id: str) -> Asset:
     return Asset(name=f"clean.{feed_id}", uri=f"ioc://warehouse/clean/{feed_id}")
@@ -19,8 +22,6 @@ KPI_VALUES = Asset(name="marts.kpi_values", uri="ioc://warehouse/marts/kpi_value
 
 def inbox_asset(feed) -> Asset:
     """A file-drop feed's inbox, with the watcher that updates it when complete files arrive."""
-    from pipelines.scheduler.inbox_watch import InboxTrigger
-    from pipelines.settings import paths
 
     source = feed.source
     trigger = InboxTrigger(

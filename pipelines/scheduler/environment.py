@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pipelines.settings import REPO_ROOT, paths
+from pipelines.warehouse import chosen
 
 WRITER_POOL = "duckdb_writer"  # the warehouse's writers: one slot on the DuckDB file (they queue for its lock)
 
@@ -39,8 +40,6 @@ def airflow_bin() -> str:
 def writer_pool() -> tuple[str, str]:
     """The writer pool's slots and description on the warehouse's backend (IOC_WAREHOUSE): one on the DuckDB file,
     more on DuckLake (loads commit side by side)."""
-    from pipelines.warehouse import chosen
-
     warehouse = chosen()
     return str(warehouse.writers), warehouse.writers_description
 

@@ -51,7 +51,7 @@ class Backend(ABC):
     """What a warehouse backend does; the module-level functions of connection.py call the chosen one's."""
 
     name: str
-    writers: int  # the slots of Airflow's writer pool (airflow_env.py)
+    writers: int  # the slots of Airflow's writer pool (scheduler/environment.py)
     writers_description: str
 
     @abstractmethod

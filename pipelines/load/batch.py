@@ -39,6 +39,7 @@ from pipelines.validate.batch import (
     Validation,
     quarantine_keys,
     result_rows,
+    store_results,
 )
 from pipelines.warehouse import committed, exclusive, has_clean_table, literal, quote
 from pipelines.warehouse.tables import clean_table, ensure_clean_table, record_key_sql
@@ -303,15 +304,7 @@ def _write_outcome(
             )
         con.execute("DROP TABLE _quarantined")
     results = result_rows(feed, batch, validation, summary.rows_received, loaded_at)
-    con.register("_results", results)
-    con.execute(
-        "INSERT INTO ops.validation_results (feed, batch_id, check_id, check_name, origin, severity, scope, "
-        "column_name, success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, "
-        "run_at, suite_seconds) SELECT feed, batch_id, check_id, check_name, origin, severity, scope, column_name, "
-        "success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, run_at, "
-        "suite_seconds FROM _results"
-    )
-    con.unregister("_results")
+    store_results(con, results)
     if validation.outliers.height:
         con.register("_outliers", validation.outliers)
         con.execute(

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -49,6 +50,9 @@ from pipelines.validate.gx_worker import worker
 from pipelines.validate.suite import SuiteCheck, expected_text, failing, suite_checks, type_check
 from pipelines.warehouse import has_clean_table, literal, quote
 from pipelines.warehouse.tables import record_key_sql
+
+if TYPE_CHECKING:
+    import duckdb
 
 MAX_FAILING_KEYS = 20
 
@@ -667,3 +671,18 @@ def result_rows(feed: Feed, batch: LandedBatch, validation: Validation, rows: in
             "suite_seconds": pl.Float64,
         },
     )
+
+
+RESULT_COLUMNS = (
+    "feed, batch_id, check_id, check_name, origin, severity, scope, column_name, success, unexpected_count, "
+    "unexpected_percent, failing_keys, observed, expected, error, run_at, suite_seconds"
+)
+
+
+def store_results(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> None:
+    """Append result_rows' frame to ops.validation_results (columns named: the table may grow more)."""
+    con.register("_results", results)
+    try:
+        con.execute(f"INSERT INTO ops.validation_results ({RESULT_COLUMNS}) SELECT {RESULT_COLUMNS} FROM _results")
+    finally:
+        con.unregister("_results")

@@ -13,7 +13,7 @@ from pipelines.declarations.checks import CHECK_CLASSES, CHECK_LABELS, INDICATOR
 from pipelines.declarations.models import Feed, OrgUnits
 from pipelines.extract.landing import LandedBatch
 from pipelines.extract.records import records_frame
-from pipelines.validate.batch import BatchValidator, Validation, result_rows
+from pipelines.validate.batch import BatchValidator, Validation, result_rows, store_results
 from pipelines.validate.gx_worker import worker
 from pipelines.warehouse import quote
 
@@ -162,15 +162,7 @@ def revalidate(con, feed: Feed, units: OrgUnits, batch_id: str | None = None) ->
         validator.close()
     worker().call("build_data_docs", validation.data_docs)
     results = result_rows(feed, batch, validation, records.height, datetime.now(UTC))
-    con.register("_results", results)
-    con.execute(
-        "INSERT INTO ops.validation_results (feed, batch_id, check_id, check_name, origin, severity, scope, "
-        "column_name, success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, "
-        "run_at, suite_seconds) SELECT feed, batch_id, check_id, check_name, origin, severity, scope, column_name, "
-        "success, unexpected_count, unexpected_percent, failing_keys, observed, expected, error, run_at, "
-        "suite_seconds FROM _results"
-    )
-    con.unregister("_results")
+    store_results(con, results)
     return batch, validation
 
 

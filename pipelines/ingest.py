@@ -138,9 +138,9 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
         requested = any(s.data_docs_requested for s in summaries)
         if docs and not requested:  # built by GE's worker while the deadlines are computed here
             gx_worker.worker().submit("build_data_docs", docs)
-        if follows_deadlines:  # alerts resolve on receipt
+        if follows_deadlines:  # alerts resolve on receipt: the feed's part of the marts
             with recorded_run(con, "deadlines"):
-                refresh_deadlines(con, catalog())
+                refresh_deadlines(con, catalog(), feed=feed)
     if docs:
         gx_worker.worker().collect()
     return summaries

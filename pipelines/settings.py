@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +68,13 @@ def paths() -> Paths:
     if not raw_history.startswith("s3://"):
         raw_history = str(Path(raw_history).resolve())
     return Paths(home=home, schemas=schemas, raw_history=raw_history)
+
+
+def validation_socket() -> Path:
+    """$IOC_VALIDATION_SOCKET, or the socket of this $IOC_HOME's service, in a directory of the user's own
+    under the system's temporary one (a Unix socket's path holds at most 107 bytes, which $IOC_HOME may
+    not leave)."""
+    if named := os.environ.get("IOC_VALIDATION_SOCKET", "").strip():
+        return Path(named)
+    digest = hashlib.sha256(str(paths().home).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"ioc-{os.getuid()}" / f"validation-{digest}.sock"

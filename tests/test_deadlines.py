@@ -225,3 +225,34 @@ def test_ioc_late_names_the_planted_late_departments_and_overdue_tasks(world, ho
     rows = list(csv.DictReader(table.open(encoding="utf-8-sig")))
     assert {r["task_id"] for r in rows} == set(world.planted["directive_tasks"]["overdue"])
     assert all(r["against"] == "True" and r["lineage_batch_id"] and r["lineage_source_row"] for r in rows)
+
+
+def test_a_load_refreshes_its_own_feeds_part_of_the_marts_as_a_whole_refresh_would(home):
+    """After a load, only that feed's rows of the report marts are computed again: the same rows a whole refresh
+    gives them, the other feeds' rows left as they were."""
+    for month in range(5, 11):
+        report(home, "SYT", f"2026-{month:02d}", f"2026-{month:02d}-10T09:00:00+07:00")
+    report(home, "SCT", "2026-09", "2026-09-20T09:00:00+07:00")
+    ingest_feed(FEED)
+    catalog = read_catalog(REPO_ROOT / "schemas")
+    other = catalog.feeds["dept_indicators"]
+    earlier, now = datetime(2026, 9, 1, 12, tzinfo=HCM), datetime(2026, 10, 30, 12, tzinfo=HCM)
+
+    def marts(con) -> dict[str, pl.DataFrame]:
+        return {name: con.sql(f"SELECT * EXCLUDE (computed_at) FROM marts.{name}").pl().sort(pl.all())
+                for name in ("report_status", "reporting_rates")}
+
+    with connect() as con:
+        refresh_deadlines(con, catalog, earlier)
+        before = marts(con)
+        refresh_deadlines(con, catalog, now, feed=catalog.feeds[FEED])
+        partly = marts(con)
+        refresh_deadlines(con, catalog, now)
+        whole = marts(con)
+
+    for name in ("report_status", "reporting_rates"):
+        ours = pl.col("feed") == FEED
+        assert partly[name].filter(ours).equals(whole[name].filter(ours)), name
+        assert partly[name].filter(~ours).equals(before[name].filter(~ours)), f"{name}: other feeds untouched"
+        assert not before[name].filter(ours).equals(whole[name].filter(ours)), f"{name}: the refresh changed it"
+    assert before["report_status"].filter(pl.col("feed") == other.id).height > 0, "the other feed has rows"

@@ -52,14 +52,17 @@ def running_service(socket_dir, tmp_path, monkeypatch):
         process.wait(timeout=30)
 
 
-def ingest(home: Path, name: str, rows: list[list[str]], socket: Path) -> subprocess.Popen:
-    """`ioc ingest` of one report file in `home`, against the service at `socket`, started (not waited for)."""
+def ingest(home: Path, name: str, rows: list[list[str]], socket: Path, warm: bool = False, feed: str = FEED,
+           **env: str) -> subprocess.Popen:
+    """`ioc ingest` of one report file in `home`, against the service at `socket`, started (not waited for): in
+    its own process (the service's GE workers tested alone), or `warm`, handed to the service's warm runner."""
     inbox = home / "inbox" / FEED
     inbox.mkdir(parents=True, exist_ok=True)
     write_csv(inbox / name, rows)
-    return subprocess.Popen([str(VENV_BIN / "ioc"), "ingest", FEED], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "IOC_HOME": str(home), "IOC_VALIDATION_SOCKET": str(socket)})
+    return subprocess.Popen([str(VENV_BIN / "ioc"), "ingest", feed], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE if warm else subprocess.STDOUT, text=True,
+                            env={**os.environ, "IOC_HOME": str(home), "IOC_VALIDATION_SOCKET": str(socket),
+                                 "IOC_WARM_RUNS": "1" if warm else "0", **env})
 
 
 def outcome(home: Path) -> dict:
@@ -145,3 +148,56 @@ def test_the_default_socket_is_short_and_private_whatever_the_home(tmp_path, mon
     second = service.socket_path()
     assert first != second and first.parent == second.parent
     assert len(str(first).encode()) < 108 and first.parent.name == f"ioc-{os.getuid()}"
+
+
+def warm_runs(log: Path) -> dict[int, tuple[int, int | None]]:
+    """The runner's log: the warm child of each caller's pid, and the child's exit status once it ended."""
+    text = log.read_text()
+    ended = {int(child): int(code) for child, code in re.findall(r"warm run (\d+) ended with (-?\d+)", text)}
+    return {int(caller): (int(child), ended.get(int(child)))
+            for child, caller in re.findall(r"warm run (\d+) for pid (\d+)", text)}
+
+
+def test_ioc_ingest_runs_warm_in_the_runner_with_the_callers_streams_status_and_fate(running_service, tmp_path):
+    process, path, log = running_service
+    warm = ingest(tmp_path / "warm", "SKHCN_2026-10.csv", BAD_ROWS, path, warm=True)
+    warm_out, warm_err = warm.communicate(timeout=300)
+    cold = ingest(tmp_path / "cold", "SKHCN_2026-10.csv", BAD_ROWS, path)
+    cold_out = cold.communicate(timeout=300)[0]
+    assert (warm.returncode, cold.returncode) == (0, 0), (warm_err, cold_out)
+    assert outcome(tmp_path / "warm") == outcome(tmp_path / "cold")
+    assert "partial" in warm_out and "SKHCN_2026-10.csv" in warm_out, "the command's output, on the caller's stdout"
+    child, status = warm_runs(log)[warm.pid]
+    assert status == 0 and child != warm.pid
+    assert cold.pid not in warm_runs(log), "IOC_WARM_RUNS=0: the command ran in its own process"
+
+    # the exit status and the error are the command's: an unknown feed, a load that dies at a failpoint
+    unknown = ingest(tmp_path / "warm", "SKHCN_2026-11.csv", ROWS, path, warm=True, feed="no_such_feed")
+    unknown_out, unknown_err = unknown.communicate(timeout=120)
+    alone = ingest(tmp_path / "cold", "SKHCN_2026-11.csv", ROWS, path, feed="no_such_feed")
+    assert unknown.returncode == alone.wait(timeout=120) != 0
+    assert "no_such_feed" in unknown_err and unknown_err.strip() in alone.stdout.read()
+    crashed = ingest(tmp_path / "warm", "SKHCN_2026-11.csv", ROWS, path, warm=True, IOC_FAILPOINTS="load.staged")
+    assert crashed.wait(timeout=300) == 77
+    assert warm_runs(log)[crashed.pid][1] == 77
+
+    # a caller that is killed takes its run with it, as the process itself would have gone
+    barrier = tmp_path / "barrier"
+    held = ingest(tmp_path / "held", "SKHCN_2026-10.csv", ROWS, path, warm=True, IOC_BARRIER="load.staged",
+                  IOC_BARRIER_DIR=str(barrier), IOC_BARRIER_PARTIES="2")
+    wait_until(lambda: barrier.exists() and any(barrier.iterdir()), timeout=120, interval=0.2,
+               what="the warm run waiting at its barrier")
+    child = warm_runs(log)[held.pid][0]
+    held.kill()
+    held.wait(timeout=30)
+    wait_until(lambda: warm_runs(log)[held.pid][1] is not None, timeout=30, interval=0.2,
+               what="the warm run ending with its caller")
+    assert warm_runs(log)[held.pid][1] == -signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+    assert process.poll() is None, "the service and its runner keep serving"
+    again = ingest(tmp_path / "held", "SKHCN_2026-10.csv", ROWS, path, warm=True)
+    assert again.wait(timeout=300) == 0, again.stderr.read()
+    after = outcome(tmp_path / "held")  # the killed run's landed file loaded once; the same file dropped again
+    assert sorted(after["batches"]) == [("duplicate", 0, 0, 0), ("loaded", 3, 3, 0)], after
+    assert len(after["clean"]) == 3

@@ -1,6 +1,7 @@
 """Recompute the deadline marts as of now: marts.report_status, marts.reporting_rates,
 marts.task_status, marts.task_rates. Run on a schedule, so lateness grows even when no data arrives,
-and after every load of a reporting or task feed, so who is late follows the data at once.
+and after every load of a reporting or task feed, so who is late follows the data at once: then only that
+feed's rows of the marts are computed again (the others' are as the last refresh left them).
 
 A task's state depends only on its row and on today's date: marts.task_status is a view over the tasks'
 clean tables that computes it where they are (working days through marts.working_days, a table of the
@@ -23,32 +24,45 @@ from pipelines.deadlines.task_status import (
     today_in,
 )
 from pipelines.declarations.loading import Catalog
+from pipelines.declarations.models import Feed
 from pipelines.warehouse import committed, has_clean_table
 
 
-def refresh_deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
+def refresh_deadlines(
+    con, catalog: Catalog, now: datetime | None = None, feed: Feed | None = None
+) -> dict[str, pl.DataFrame]:
     """Compute and store the marts (its orchestrator records the run and publishes the snapshots:
-    pipelines.snapshots). Returns report_status, reporting_rates and task_rates (task_status is a view: it has
-    a row per task)."""
-    return _refresh(con, catalog, now or datetime.now(UTC))
+    pipelines.snapshots); with `feed` (after its load), only that feed's part of them. Returns report_status,
+    reporting_rates and task_rates, whole or that feed's (task_status is a view: it has a row per task)."""
+    return _refresh(con, catalog, now or datetime.now(UTC), feed)
 
 
-def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
+def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[str, pl.DataFrame]:
     today = today_in(now)
     computed_at = now.astimezone(UTC)
-    reports = [report_status(con, f, catalog.org_units, now) for f in catalog.feeds.values() if f.reporting]
+    feeds = [only] if only is not None else list(catalog.feeds.values())
+    reports = [report_status(con, f, catalog.org_units, now) for f in feeds if f.reporting]
     status = pl.concat(reports) if reports else None
-    task_feeds = [f for f in catalog.feeds.values() if f.tasks and has_clean_table(con, f.id)]
+    task_feeds = (
+        [f for f in catalog.feeds.values() if f.tasks and has_clean_table(con, f.id)]
+        if only is None or only.tasks
+        else []
+    )
     marts = {"report_status": status, "reporting_rates": reporting_rates(status) if status is not None else None}
     stamp = _stamp(computed_at)
 
     def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         for name, frame in marts.items():
-            if frame is not None:
-                con.register("_mart", frame.with_columns(stamp))
+            if frame is None:
+                continue
+            con.register("_mart", frame.with_columns(stamp))
+            if only is not None and _columns(con, name) == con.sql("SELECT * FROM _mart").columns:
+                con.execute(f"DELETE FROM marts.{name} WHERE feed = ?", [only.id])
+                con.execute(f"INSERT INTO marts.{name} BY NAME SELECT * FROM _mart")
+            else:  # the whole mart (or its first time, or its columns changed)
                 con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
-                con.unregister("_mart")
+            con.unregister("_mart")
         if task_feeds:
             register_task_calendar(con, task_feeds, today)
             if _kind(con, "task_status") == "BASE TABLE":  # written as a table before it became a view
@@ -62,6 +76,18 @@ def _refresh(con, catalog: Catalog, now: datetime) -> dict[str, pl.DataFrame]:
     if task_feeds:
         marts["task_rates"] = con.sql("SELECT * FROM marts.task_rates").pl()
     return {k: v for k, v in marts.items() if v is not None}
+
+
+def _columns(con, name: str) -> list[str]:
+    """The columns of marts.<name>, in order (none where it does not exist)."""
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+            "AND table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",
+            [name],
+        ).fetchall()
+    ]
 
 
 def _kind(con, name: str) -> str | None:

@@ -15,7 +15,6 @@ pickled, so whoever may connect may run code as that user.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import select
@@ -24,26 +23,15 @@ import socket
 import stat
 import struct
 import sys
-import tempfile
 from pathlib import Path
 
-from pipelines.settings import paths
+from pipelines.settings import validation_socket as socket_path
 from pipelines.validate import gx_process
 
 log = logging.getLogger(__name__)
 
 READY = b"R"  # what a forked worker sends first: the connection is served
 CONNECT_TIMEOUT = 10.0  # seconds a load waits for the service's worker before starting its own
-
-
-def socket_path() -> Path:
-    """$IOC_VALIDATION_SOCKET, or the socket of this $IOC_HOME's service, in a directory of the user's own
-    under the system's temporary one (a Unix socket's path holds at most 107 bytes, which $IOC_HOME may
-    not leave)."""
-    if named := os.environ.get("IOC_VALIDATION_SOCKET", "").strip():
-        return Path(named)
-    digest = hashlib.sha256(str(paths().home).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"ioc-{os.getuid()}" / f"validation-{digest}.sock"
 
 
 def _private(directory: Path) -> bool:

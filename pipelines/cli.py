@@ -83,6 +83,34 @@ def warehouse_init() -> None:
     console.print(f"[green]✓[/green] warehouse ready: {where}", highlight=False)
 
 
+@warehouse_app.command("compact")
+def warehouse_compact(
+    keep_days: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-days",
+            help="History kept for time travel, in days (default: $IOC_HISTORY_DAYS, else 400).",
+            min=0,
+        ),
+    ] = None,
+) -> None:
+    """Merge the warehouse's small files and let go of history older than --keep-days (the DAG ioc_maintenance
+    runs it each night)."""
+    from pipelines import jobs  # lazy: a command may import its own stage
+    from pipelines.warehouse import connect  # lazy: a command may import its own stage
+
+    with connect() as con:
+        done = jobs.compact(con, keep_days)
+    if not done:
+        console.print("[green]✓[/green] the DuckDB file checkpointed (it keeps no history to let go of)")
+        return
+    console.print(
+        f"[green]✓[/green] data files {done['data_files_before']} → {done['data_files_after']}, "
+        f"snapshots expired {done['snapshots_expired']}, old files deleted {done['files_deleted']}",
+        highlight=False,
+    )
+
+
 def _catalog():
     from pipelines.declarations.loading import (  # lazy: the declarations (pydantic models, 0.3 s and more) only for the commands that read them: ioc --help stays quick
         DeclarationError,

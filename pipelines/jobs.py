@@ -4,6 +4,7 @@ and the exporter (pipelines.snapshots), even when a stage fails. The stages them
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import polars as pl
@@ -12,6 +13,9 @@ from pipelines.deadlines.refresh import refresh_deadlines
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compute import KpiRun, compute_kpis
 from pipelines.snapshots import published_after, recorded_run
+from pipelines.warehouse import compact as compact_warehouse
+
+HISTORY_DAYS = 400  # the warehouse's history kept for time travel (a year's reports as they stood, and a month)
 
 
 def deadlines(con, catalog: Catalog, now: datetime | None = None) -> dict[str, pl.DataFrame]:
@@ -29,3 +33,11 @@ def kpis(
             refresh_deadlines(con, catalog, now)
         with recorded_run(con, "kpis"):
             return compute_kpis(con, catalog, now, period, kpi_ids)
+
+
+def compact(con, keep_days: int | None = None) -> dict[str, int]:
+    """The warehouse's small files merged and its history older than `keep_days` (default $IOC_HISTORY_DAYS, else
+    HISTORY_DAYS) let go; the DAG ioc_maintenance runs it each night."""
+    days = keep_days if keep_days is not None else int(os.environ.get("IOC_HISTORY_DAYS") or HISTORY_DAYS)
+    with recorded_run(con, "compact"):
+        return compact_warehouse(con, days)

@@ -23,7 +23,7 @@ def dagbag(airflow_db):
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert sorted(dagbag.dag_ids) == sorted([f"feed_{f}" for f in catalog().feeds] +
-                                            ["backfill_split", "ioc_deadlines", "ioc_kpis"])
+                                            ["backfill_split", "ioc_deadlines", "ioc_kpis", "ioc_maintenance"])
 
 
 def test_kpi_dag_runs_when_a_feed_it_reads_has_new_data(dagbag):
@@ -39,6 +39,9 @@ def test_kpi_dag_runs_when_a_feed_it_reads_has_new_data(dagbag):
     deadlines = dagbag.get_dag("ioc_deadlines")
     assert type(deadlines.timetable).__name__ == "CronTriggerTimetable", \
         "the deadline DAG runs on a schedule, so lateness grows even without new data"
+    maintenance = dagbag.get_dag("ioc_maintenance")
+    assert type(maintenance.timetable).__name__ == "CronTriggerTimetable"
+    assert maintenance.get_task("compact").pool == "duckdb_writer"
 
 
 @pytest.mark.parametrize("feed_id", sorted(catalog().feeds))
@@ -80,7 +83,7 @@ def test_every_dag_runs_green_under_airflows_test_runner(airflow_db, dagbag, sim
     write_form_files(world, home / "inbox" / "dept_indicators")
 
     states = {}
-    order = {"ioc_deadlines": 1, "ioc_kpis": 2}  # the feeds, then deadlines, then KPIs
+    order = {"ioc_deadlines": 1, "ioc_kpis": 2, "ioc_maintenance": 3}  # the feeds, deadlines, KPIs, compaction
     scheduled = [d for d in dagbag.dag_ids if d != "backfill_split"]  # run by hand, with its window (test below)
     for dag_id in sorted(scheduled, key=lambda d: order.get(d, 0)):
         run = dagbag.get_dag(dag_id).test()

@@ -203,3 +203,41 @@ def test_object_storage_without_its_keys_is_refused_naming_them(home, lake_catal
     refused = ioc("warehouse", "init")
     assert refused.returncode != 0
     assert "AWS_SECRET_ACCESS_KEY" in refused.stderr and "object storage" in refused.stderr
+
+
+def test_compaction_merges_a_lakes_small_files_keeps_its_rows_and_its_history_within_the_kept_days(
+        home, lake_catalog, tmp_path, query):
+    """Every report's load commits small Parquet files of its own; `ioc warehouse compact` merges them (DuckLake's
+    own merge_adjacent_files), the rows as they were, time travel kept to the history asked for."""
+    from datetime import UTC, datetime
+
+    from pipelines.warehouse import connect
+    from tests.helpers import write_csv
+
+    ioc("warehouse", "init", check=True)
+    for month in ("07", "08", "09", "10"):  # 40 rows each: more than DuckLake inlines into its catalog (10)
+        rows = [["SKHCN", f"{month}/2026", f"CT_{i:02d}", f"Chỉ tiêu {i}", str(i), "cái", ""] for i in range(40)]
+        ioc("ingest", "dept_monthly_report", "--file", str(write_csv(tmp_path / f"SKHCN_2026-{month}.csv", rows)),
+            check=True)
+    after_loads = datetime.now(UTC)
+    clean = "SELECT * FROM clean.dept_monthly_report ORDER BY ALL"
+    before, files = query(clean), "SELECT count(*) FROM ducklake_list_files('warehouse', 'dept_monthly_report', " \
+                                  "schema => 'clean')"
+    assert query(files)[0][0] >= 4, "a file per load at least"
+
+    done = ioc("warehouse", "compact", "--keep-days", "400")
+
+    assert done.returncode == 0, done.stderr
+    assert query(files) == [(1,)], done.stdout
+    assert "data files" in done.stdout and "→" in done.stdout
+    assert query(clean) == before
+    with connect(as_of=after_loads) as past:  # history within the kept days: time travel still answers
+        assert past.execute(clean).fetchall() == before
+    assert query("SELECT success FROM ops.runs WHERE pipeline = 'compact'") == [(True,)]
+
+    assert ioc("warehouse", "compact", "--keep-days", "0").returncode == 0  # no history kept: only now
+    from pipelines.warehouse import NoTimeTravel
+
+    with pytest.raises(NoTimeTravel), connect(as_of=after_loads):
+        pass
+    assert query(clean) == before

@@ -25,7 +25,7 @@ from pipelines.deadlines.task_status import (
 )
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
-from pipelines.warehouse import committed, has_clean_table
+from pipelines.warehouse import committed, has_clean_table, is_view, table_exists
 
 
 def refresh_deadlines(
@@ -65,7 +65,8 @@ def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[st
             con.unregister("_mart")
         if task_feeds:
             register_task_calendar(con, task_feeds, today)
-            if _kind(con, "task_status") == "BASE TABLE":  # written as a table before it became a view
+            if table_exists(con, "marts", "task_status") and not is_view(con, "marts", "task_status"):
+                # written as a table before it became a view
                 con.execute("DROP TABLE marts.task_status")
             con.execute(
                 f"CREATE OR REPLACE VIEW marts.task_status AS {task_status_view_sql(task_feeds, today, computed_at)}"
@@ -83,22 +84,11 @@ def _columns(con, name: str) -> list[str]:
     return [
         row[0]
         for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
-            "AND table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'marts' AND table_name = ? ORDER BY column_index",
             [name],
         ).fetchall()
     ]
-
-
-def _kind(con, name: str) -> str | None:
-    """The table_type of marts.<name> (BASE TABLE, VIEW), or None."""
-    found = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
-        "AND table_schema = 'marts' "
-        "AND table_name = ?",
-        [name],
-    ).fetchall()
-    return found[0][0] if found else None
 
 
 def _stamp(computed_at: datetime) -> pl.Expr:

@@ -10,9 +10,11 @@ from pipelines.warehouse.connection import (
     backend,
     chosen,
     claimed,
+    compact,
     connect,
     exclusive,
     has_clean_table,
+    is_view,
     table_exists,
 )
 from pipelines.warehouse.sql import literal, quote
@@ -27,9 +29,11 @@ __all__ = [
     "chosen",
     "claimed",
     "committed",
+    "compact",
     "connect",
     "exclusive",
     "has_clean_table",
+    "is_view",
     "literal",
     "quote",
     "table_exists",

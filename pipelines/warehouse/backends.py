@@ -35,6 +35,7 @@ from filelock import FileLock, Timeout
 from pipelines.settings import paths
 from pipelines.warehouse.migrations import migrate
 from pipelines.warehouse.sql import literal
+from pipelines.warehouse.transaction import committed
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 
@@ -79,12 +80,20 @@ class Backend(ABC):
         """Make the warehouse ready for its writers (its schema current); say where it is."""
         raise NotImplementedError
 
+    @abstractmethod
+    def compact(self, con, keep_days: int) -> dict[str, int]:
+        """Merge the warehouse's small files and let go of its history older than `keep_days` days (its time
+        travel stops there); what it did, counted."""
+        raise NotImplementedError
+
     def table_exists(self, con, schema: str, table: str) -> bool:
-        """Whether schema.table is in the warehouse (the catalog the connection uses, either backend)."""
+        """Whether schema.table (a table or a view) is in the warehouse (the catalog the connection uses, either
+        backend). Asked of duckdb_columns(), not information_schema.tables: over DuckLake the latter computes every
+        table's size from the catalog (measured: 45–170 ms a question against 6–17 ms, a dozen per load)."""
         return bool(
             con.execute(
-                "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database() "
-                "AND table_schema = ? AND table_name = ?",
+                "SELECT 1 FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = ? AND table_name = ? LIMIT 1",
                 [schema, table],
             ).fetchall()
         )
@@ -154,6 +163,11 @@ class DuckDBFile(Backend):
         with self.connect(DEFAULT_TIMEOUT_SECONDS):
             pass
         return f"DuckDB file {paths().warehouse}"
+
+    def compact(self, con, keep_days: int) -> dict[str, int]:
+        """The file keeps no history and compacts itself as it commits: a CHECKPOINT writes its log into it."""
+        con.execute("CHECKPOINT")
+        return {}
 
 
 LAKE = "warehouse"  # the name the lake is attached under (the catalog every statement reads)
@@ -248,6 +262,51 @@ class DuckLake(Backend):
                 return bool(row[0])
 
             yield {name for name in names if taken(name)}
+
+    def compact(self, con, keep_days: int) -> dict[str, int]:
+        """DuckLake's own maintenance (ducklake.select/docs/stable/duckdb/maintenance): every load commits Parquet
+        files of its own, small for a report; adjacent small files of a table are merged into larger ones,
+        snapshots older than `keep_days` expired (time travel before them ends), and the files nothing refers to
+        any more deleted once a day old (a query that began before may still read them)."""
+        lake = literal(LAKE)
+
+        def data_files() -> int:
+            tables = con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = ? "
+                "AND table_type = 'BASE TABLE'",
+                [LAKE],
+            ).fetchall()
+            return sum(
+                con.execute(
+                    f"SELECT count(*) FROM ducklake_list_files({lake}, ?, schema => ?)", [table, schema]
+                ).fetchall()[0][0]
+                for schema, table in tables
+            )
+
+        before = data_files()
+        # Each a commit of its own, run again if a load's commit conflicted with it (transaction.committed). Rows
+        # inlined in the catalog (a commit of a few rows writes no file) are written out to files first.
+        committed(con, lambda: con.execute(f"CALL ducklake_flush_inlined_data({lake})").fetchall())
+        merged = committed(con, lambda: con.execute(f"CALL ducklake_merge_adjacent_files({lake})").fetchall())
+        expired = committed(
+            con,
+            lambda: con.execute(
+                f"CALL ducklake_expire_snapshots({lake}, older_than => now() - to_days(?))", [keep_days]
+            ).fetchall(),
+        )
+        removed = committed(
+            con,
+            lambda: con.execute(
+                f"CALL ducklake_cleanup_old_files({lake}, older_than => now() - INTERVAL 1 DAY)"
+            ).fetchall(),
+        )
+        return {
+            "data_files_before": before,
+            "data_files_after": data_files(),
+            "merge_steps": len(merged),
+            "snapshots_expired": len(expired),
+            "files_deleted": len(removed),
+        }
 
     def initialise(self) -> str:
         """The catalog's PostgreSQL database created if the server lacks it, then the lake's own tables and the

@@ -39,12 +39,14 @@ __all__ = [
     "WarehouseBusy",
     "backend",
     "chosen",
+    "compact",
     "claimed",
     "connect",
     "exclusive",
     "extension_file",
     "has_clean_table",
     "initialise",
+    "is_view",
     "is_object_storage",
     "lake_settings",
     "table_exists",
@@ -99,6 +101,22 @@ def initialise() -> str:
     DuckLake catalog (its PostgreSQL database created if the server lacks it, then the lake's own tables) —
     once, before parallel writers start (two initialising one empty catalog at once collide)."""
     return chosen().initialise()
+
+
+def compact(con, keep_days: int) -> dict[str, int]:
+    """The warehouse's small files merged, its history older than `keep_days` let go (Backend.compact)."""
+    return chosen().compact(con, keep_days)
+
+
+def is_view(con, schema: str, name: str) -> bool:
+    """Whether schema.name is a view (duckdb_views(): quick on DuckLake too, where information_schema is not)."""
+    return bool(
+        con.execute(
+            "SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? "
+            "AND view_name = ?",
+            [schema, name],
+        ).fetchall()
+    )
 
 
 def table_exists(con, schema: str, table: str) -> bool:

@@ -312,8 +312,8 @@ def ensure_clean_table(con, feed: Feed) -> None:
     existing = {
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
-            "AND table_schema = 'clean' AND table_name = ?",
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'clean' AND table_name = ?",
             [feed.id],
         ).fetchall()
     }

@@ -15,10 +15,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines import warm_runs, wording
 from pipelines.calendar import workdays
+from pipelines.warehouse.catalog import CatalogLost
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 feeds_app = typer.Typer(no_args_is_help=True, help="Declared department feeds.")
@@ -39,13 +41,18 @@ errors = Console(stderr=True, width=None if sys.stderr.isatty() else 240, soft_w
 def main() -> None:
     """The `ioc` command. A command that finished leaves at once: an orderly interpreter exit tears down what
     nothing needs any more (polars' and DuckDB's modules and threads), 0.3 s of every small `ioc ingest`
-    (measured). A command that fails with an exception exits as Python does, with its traceback."""
+    (measured). A lost connection to the lake's catalog ends any command with its one line (CatalogLost: the
+    catalog, what was being done, that nothing was committed), exit 1; a command that fails with another exception
+    exits as Python does, with its traceback."""
 
     try:
         app()
         code: object = 0
     except SystemExit as done:
         code = done.code
+    except CatalogLost as lost:
+        errors.print(f"[red]✗[/red] {escape(str(lost))}", highlight=False)
+        code = 1
     if (gx_worker := sys.modules.get("pipelines.validate.gx_worker")) is not None:
         gx_worker.worker().close()  # its own worker, if any, finishes what it was asked (Data Docs) first
     logging.shutdown()

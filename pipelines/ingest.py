@@ -21,6 +21,7 @@ from pipelines.load.batch import BatchSummary, load_batch
 from pipelines.snapshots import published_after, recorded_run
 from pipelines.validate import gx_worker
 from pipelines.warehouse import claimed, connect
+from pipelines.warehouse.catalog import catalog_lost
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +89,25 @@ def load_feed(feed_id: str, only: list[LandedBatch] | None = None) -> list[Batch
 
     Several workers may load one feed at once (on DuckLake: the parts of a large pull). Each takes the pending
     batches no other holds (claimed(); a whole read's batches go together, in order, as its withdrawals need),
-    reads, validates and stages them beside the others, and commits one at a time per feed (load_batch)."""
+    reads, validates and stages them beside the others, and commits one at a time per feed (load_batch).
+
+    A lost connection to the lake's catalog raises CatalogLost, one line (the catalog, what was being done, nothing
+    committed): the batch stays landed, and the next try (Airflow's retry, `ioc ingest` again) loads it once."""
     feed = catalog().feed(feed_id)
     wanted = None if only is None else {b.batch_id for b in only}
     batches = [b for b in pending(feed_id) if wanted is None or b.batch_id in wanted]
     if not batches:
         return []
-    with claimed(sorted({claim_name(b) for b in batches})) as mine:
-        taken = [b for b in batches if claim_name(b) in mine]
-        if len(taken) < len(batches):
-            log.info("%s: %d landed batches are being loaded by another worker", feed_id, len(batches) - len(taken))
-        return _load(feed, taken) if taken else []
+    try:
+        with claimed(sorted({claim_name(b) for b in batches})) as mine:
+            taken = [b for b in batches if claim_name(b) in mine]
+            if len(taken) < len(batches):
+                log.info("%s: %d landed batches are being loaded by another worker", feed_id, len(batches) - len(taken))
+            return _load(feed, taken) if taken else []
+    except Exception as exc:  # lost outside a transaction (attaching the lake, staging, a lock's session)
+        if (lost := catalog_lost(exc, f"loading feed {feed_id}")) is not None and lost is not exc:
+            raise lost from exc
+        raise
 
 
 def claim_name(batch: LandedBatch) -> str:

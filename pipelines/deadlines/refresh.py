@@ -73,7 +73,7 @@ def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[st
             )
             con.execute(f"CREATE OR REPLACE TABLE marts.task_rates AS {TASK_RATES_SQL}", [computed_at])
 
-    committed(con, write)
+    committed(con, write, doing="refreshing the deadline marts")
     if task_feeds:
         marts["task_rates"] = con.sql("SELECT * FROM marts.task_rates").pl()
     return {k: v for k, v in marts.items() if v is not None}

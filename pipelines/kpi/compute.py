@@ -344,7 +344,7 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
         )
 
     try:
-        committed(con, write)
+        committed(con, write, doing="writing the KPIs into marts.kpi_values")
     finally:
         for name in ("_kpi_values", "_kpi_changes", "_kpi_ids"):
             con.unregister(name)

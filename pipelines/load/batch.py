@@ -132,9 +132,10 @@ def load_batch(
         summary.status = "already_loaded"
         return summary
     loaded_at = datetime.now(UTC)
+    doing = f"loading feed {feed.id} batch {batch.batch_id}"
     if batch.status == "failed" or records_file(batch) is None:
         summary.status = "failed"
-        _commit(con, lambda: _record(con, summary, batch, loaded_at))
+        _commit(con, lambda: _record(con, summary, batch, loaded_at), f"{doing}: recording it failed")
         discard(batch)
         return summary
     earlier = con.execute(
@@ -145,7 +146,7 @@ def load_batch(
     if earlier and batch.rows and not batch.snapshot:  # a snapshot's keys are needed even when nothing changed
         summary.status, summary.duplicate_of = "duplicate", earlier[0][0]
         summary.warnings.append(f"same content as batch {earlier[0][0]} ({batch.rows} rows); nothing added")
-        _commit(con, lambda: _record(con, summary, batch, loaded_at))
+        _commit(con, lambda: _record(con, summary, batch, loaded_at), f"{doing}: recording it a duplicate")
         discard(batch)
         return summary
 
@@ -159,6 +160,7 @@ def load_batch(
         summary.status = _status(summary, blocked=bool(validation and validation.blocked))
 
         warnings = list(summary.warnings)
+        merging = f"{doing}: merging into clean.{feed.id}"
 
         def write() -> None:  # run again from the start if its commit conflicts with another writer's (DuckLake)
             summary.warnings = list(warnings)
@@ -192,7 +194,7 @@ def load_batch(
         # Batches of one feed are read, validated and staged side by side (the parts of a split pull, on several
         # workers) but merge into its clean table one at a time: a merge reads what the others committed.
         with exclusive(f"commit:{feed.id}"):
-            _commit(con, write)
+            _commit(con, write, merging)
     finally:
         validator.close()
     discard(batch)
@@ -407,5 +409,5 @@ def _status(summary: BatchSummary, blocked: bool = False) -> str:
     return "partial" if summary.rows_loaded else "quarantined"
 
 
-def _commit(con, work) -> None:
-    committed(con, work)
+def _commit(con, work, doing: str) -> None:
+    committed(con, work, doing=doing)

@@ -2,6 +2,7 @@
 names picked and called by connection.py), with its fixed tables (tables.py) brought to their latest version by
 versioned migrations (migrations.py), its transactions (transaction.py) and SQL helpers (sql.py)."""
 
+from pipelines.warehouse.catalog import CatalogLost, LockLost
 from pipelines.warehouse.connection import (
     DEFAULT_TIMEOUT_SECONDS,
     Backend,
@@ -23,6 +24,8 @@ from pipelines.warehouse.transaction import committed
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "Backend",
+    "CatalogLost",
+    "LockLost",
     "NoTimeTravel",
     "WarehouseBusy",
     "backend",

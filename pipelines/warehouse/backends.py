@@ -33,6 +33,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from pipelines.settings import paths
+from pipelines.warehouse.catalog import catalog_named, catalog_setting
 from pipelines.warehouse.migrations import migrate
 from pipelines.warehouse.sql import literal
 from pipelines.warehouse.transaction import committed
@@ -360,7 +361,7 @@ class DuckLake(Backend):
 
 def lake_settings() -> tuple[str, str]:
     """The DuckLake catalog's connection string and the data path (a directory, or an s3:// URL), ending in '/'."""
-    catalog = os.environ.get("IOC_DUCKLAKE_CATALOG", "").strip()
+    catalog = catalog_setting()
     if not catalog:
         raise ValueError(
             "IOC_WAREHOUSE=ducklake needs IOC_DUCKLAKE_CATALOG, the PostgreSQL catalog's libpq "
@@ -438,7 +439,7 @@ def advisory_lock(guard, catalog: str, timeout: float, name: str) -> None:
         if time.monotonic() > deadline:
             raise WarehouseBusy(
                 f"{name!r} stayed locked for {timeout:.0f} s by another process of the platform "
-                f"(DuckLake catalog {catalog}); see pg_locks where locktype = 'advisory'"
+                f"(DuckLake catalog, {catalog_named(catalog)}); see pg_locks where locktype = 'advisory'"
             )
         time.sleep(delay)
         delay = min(delay * 2, 2.0)

@@ -56,7 +56,11 @@ def migrate(con) -> list[int]:
     for migration in MIGRATIONS:
         if applied is not None and migration.version <= applied:
             continue
-        committed(con, lambda m=migration: _apply(con, m, columns))
+        committed(
+            con,
+            lambda m=migration: _apply(con, m, columns),
+            doing=f"applying the warehouse schema's migration {migration.version}",
+        )
         log.info("warehouse schema migration %d applied: %s", migration.version, migration.name)
         done.append(migration.version)
     return done

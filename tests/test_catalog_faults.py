@@ -111,6 +111,25 @@ def test_a_catalog_connection_lost_mid_load_ends_it_with_one_line_and_the_next_r
     assert_loaded_once_on_the_next_run(query)
 
 
+@pytest.mark.parametrize("point, before", [("load.after_raw", "merging"), ("load.before_commit", "committing")])
+def test_a_writer_whose_merge_lock_session_is_cut_stops_before_it_merges_or_commits(
+        lake, tmp_path, query, point, before):
+    """The session holding the feed's merge lock (exclusive(), an advisory lock) is ended while the load holds it:
+    the lock is gone with it — another writer of the feed could take it and merge — so the writer, which still has
+    its own connection to the lake, must find out and stop before it merges (or, cut later, before it commits),
+    not merge without the lock."""
+    file = write_csv(tmp_path / "SKHCN_2026-10.csv", ROWS)
+
+    answer = load_cut_at(point, MERGE_LOCK_SESSION, [MERGE_LOCK >> 32, MERGE_LOCK & 0xFFFF_FFFF], lake, file,
+                         tmp_path / "barrier")
+
+    line = assert_said_in_one_line(answer, lake, f"lost the lock 'commit:{REPORT_FEED}'",
+                                   f"merging into clean.{REPORT_FEED}")
+    assert line.split("merging into", 1)[1].startswith(f" clean.{REPORT_FEED}: committing") == (before == "committing")
+    assert nothing_committed(query)
+    assert_loaded_once_on_the_next_run(query)
+
+
 def test_a_failed_rollback_leaves_the_transactions_own_error_raised():
     """committed() rolls back after work() fails; when the ROLLBACK fails too, the error raised is work()'s, with the
     ROLLBACK's failure noted on it, not the ROLLBACK's error in its place."""

@@ -170,6 +170,7 @@ def load_batch(
                 summary.rows_repeated = _find_repeats(con, feed, batch)
                 summary.rows_loaded = validation.published - summary.rows_repeated
             if validation is not None:
+                lock.confirm(merging)  # the merge lock's session may have been cut while raw history was written
                 _write_outcome(con, feed, batch, validation, summary, loaded_at)
                 if batch.snapshot:
                     record_snapshot_keys(con, feed, batch, STAGED)
@@ -189,11 +190,14 @@ def load_batch(
                     )
             _record(con, summary, batch, loaded_at, validation.seconds if validation else None)
             failpoint("load.before_commit")
+            lock.confirm(f"{merging}: committing")  # still ours as the commit begins: no other writer merged meanwhile
 
         failpoint("load.staged")
         # Batches of one feed are read, validated and staged side by side (the parts of a split pull, on several
-        # workers) but merge into its clean table one at a time: a merge reads what the others committed.
-        with exclusive(f"commit:{feed.id}"):
+        # workers) but merge into its clean table one at a time: a merge reads what the others committed. If the
+        # lock's session is cut (on DuckLake: a PostgreSQL session of its own), the lock is gone with it: write()
+        # confirms it is still held before it merges and before the commit, and stops (LockLost) otherwise.
+        with exclusive(f"commit:{feed.id}") as lock:
             _commit(con, write, merging)
     finally:
         validator.close()

@@ -33,7 +33,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from pipelines.settings import paths
-from pipelines.warehouse.catalog import catalog_named, catalog_setting
+from pipelines.warehouse.catalog import LockLost, catalog_named, catalog_setting, lost_connection
 from pipelines.warehouse.migrations import migrate
 from pipelines.warehouse.sql import literal
 from pipelines.warehouse.transaction import committed
@@ -47,6 +47,14 @@ class WarehouseBusy(Exception):
 
 class NoTimeTravel(ValueError):
     """The warehouse cannot show an earlier state (the DuckDB file keeps none, or not from that time)."""
+
+
+class Held:
+    """A lock exclusive() holds for its block. confirm() says, before what it guards goes on, that it still is
+    held: here always (the DuckDB file is the process's until it closes it)."""
+
+    def confirm(self, doing: str) -> None:
+        """Raise LockLost if the lock is no longer held; `doing` says what was about to go on."""
 
 
 class Backend(ABC):
@@ -67,8 +75,8 @@ class Backend(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def exclusive(self, name: str, timeout: float) -> AbstractContextManager:
-        """One process at a time, on any machine, for what `name` names, for the block."""
+    def exclusive(self, name: str, timeout: float) -> AbstractContextManager[Held]:
+        """One process at a time, on any machine, for what `name` names, for the block: the lock, held."""
         raise NotImplementedError
 
     @abstractmethod
@@ -154,7 +162,7 @@ class DuckDBFile(Backend):
 
     @contextmanager
     def exclusive(self, name: str, timeout: float):
-        yield  # connect() is exclusive already: nothing more is taken
+        yield Held()  # connect() is exclusive already: nothing more is taken
 
     @contextmanager
     def claimed(self, names: list[str]):
@@ -238,13 +246,13 @@ class DuckLake(Backend):
     @contextmanager
     def exclusive(self, name: str, timeout: float):
         """A PostgreSQL advisory lock in the lake's catalog database, held until the block ends (or the process
-        dies)."""
+        dies, or its session is cut: AdvisoryLock.confirm() finds out)."""
         import psycopg  # lazy: psycopg only on DuckLake
 
         catalog, _ = lake_settings()
         with psycopg.connect(catalog, autocommit=True) as guard:
             advisory_lock(guard, catalog, timeout, name)
-            yield
+            yield AdvisoryLock(guard, catalog, name)
 
     @contextmanager
     def claimed(self, names: list[str]):
@@ -424,6 +432,33 @@ def extension_file(name: str) -> Path:
             f"duckdb {duckdb.__version__} (pyproject.toml pins both)"
         )
     return file
+
+
+class AdvisoryLock(Held):
+    """A PostgreSQL advisory lock held by a session of its own (`guard`) in the lake's catalog database."""
+
+    def __init__(self, guard, catalog: str, name: str) -> None:
+        self.guard, self.catalog, self.name = guard, catalog, name
+
+    def confirm(self, doing: str) -> None:
+        """The guard session still answers and still holds the lock; else LockLost (a session cut by the server, an
+        administrator or the network has lost its locks with it: another writer may hold this one now)."""
+        import psycopg  # lazy: psycopg only on DuckLake
+
+        # pg_advisory_lock(bigint) shows in pg_locks as classid (its high 32 bits) and objid (its low ones), objsubid 1
+        key = lock_key(self.name) & 0xFFFF_FFFF_FFFF_FFFF
+        try:
+            row = self.guard.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                "AND granted AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1)",
+                [key >> 32, key & 0xFFFF_FFFF],
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise LockLost(
+                catalog_named(self.catalog), self.name, doing, lost_connection(exc) or type(exc).__name__
+            ) from exc
+        if not (row and row[0]):
+            raise LockLost(catalog_named(self.catalog), self.name, doing, "its session no longer holds it")
 
 
 def lock_key(name: str) -> int:

@@ -19,6 +19,7 @@ from pipelines.warehouse.backends import (
     SETTINGS_A_CONNECTION_MAY_CHANGE,
     WRITER,
     Backend,
+    Held,
     NoTimeTravel,
     WarehouseBusy,
     extension_file,
@@ -35,6 +36,7 @@ __all__ = [
     "SETTINGS_A_CONNECTION_MAY_CHANGE",
     "WRITER",
     "Backend",
+    "Held",
     "NoTimeTravel",
     "WarehouseBusy",
     "backend",
@@ -81,9 +83,12 @@ def connect(timeout: float = DEFAULT_TIMEOUT_SECONDS, as_of: datetime | None = N
 def exclusive(name: str, timeout: float = DEFAULT_TIMEOUT_SECONDS):
     """One process at a time, on any machine, for what `name` names (e.g. the commits of one feed's batches, which
     merge into one clean table): a PostgreSQL advisory lock in the lake's catalog database, held until the block
-    ends (or the process dies). On the DuckDB file, connect() is exclusive already: nothing more is taken."""
-    with chosen().exclusive(name, timeout):
-        yield
+    ends (or the process dies). On the DuckDB file, connect() is exclusive already: nothing more is taken.
+
+    It yields the lock held: `confirm(doing)` before what it guards goes on (a merge, its commit) raises LockLost
+    if the lock's session was cut meanwhile (its lock gone with it, maybe to another process)."""
+    with chosen().exclusive(name, timeout) as held:
+        yield held
 
 
 @contextmanager

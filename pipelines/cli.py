@@ -118,6 +118,23 @@ def warehouse_compact(
     )
 
 
+@warehouse_app.command("check")
+def warehouse_check() -> None:
+    """Whether the warehouse answers and can be written: the DuckDB file, or the DuckLake's catalog and data path (and
+    raw history's path); one line each, exit 1 if any fails."""
+    from pipelines.warehouse.connection import check
+
+    try:
+        found = check()
+    except ValueError as exc:  # a setting that cannot work (IOC_WAREHOUSE, an object storage without its keys)
+        errors.print(f"[red]✗[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    for ok, line in found:
+        console.print(f"[green]✓[/green] {escape(line)}" if ok else f"[red]✗[/red] {escape(line)}", highlight=False)
+    if not all(ok for ok, _ in found):
+        raise typer.Exit(1)
+
+
 def _catalog():
     from pipelines.declarations.loading import (  # lazy: the declarations (pydantic models, 0.3 s and more) only for the commands that read them: ioc --help stays quick
         DeclarationError,

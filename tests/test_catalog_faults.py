@@ -145,3 +145,44 @@ def test_a_failed_rollback_leaves_the_transactions_own_error_raised():
     with pytest.raises(duckdb.CatalogException, match="the statement's own error") as raised:
         committed(Connection(), work)
     assert any("ROLLBACK failed too" in note for note in raised.value.__notes__)
+
+
+def test_warehouse_check_says_the_lake_catalog_and_data_path_answer(lake, home):
+    answer = ioc("warehouse", "check")
+
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    lines = answer.stdout.splitlines()
+    assert lines[0].startswith(f"✓ DuckLake catalog (PostgreSQL host 127.0.0.1:5432, database {lake}): answers")
+    assert "the lake's tables are there" in lines[0]
+    assert lines[1] == f"✓ DuckLake data {home / 'lake'}: writable"
+    assert PASSWORD not in answer.stdout + answer.stderr
+
+
+def test_warehouse_check_says_plainly_what_does_not_answer(lake, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    catalog = f"dbname={lake} host=127.0.0.1 port=1 user=postgres password={PASSWORD}"  # nothing listens on port 1
+
+    answer = ioc("warehouse", "check", env={"IOC_DUCKLAKE_CATALOG": catalog,
+                                            "IOC_DUCKLAKE_DATA": str(blocked / "lake")})
+
+    assert answer.returncode == 1 and "Traceback" not in answer.stderr, answer.stdout + answer.stderr
+    lines = answer.stdout.splitlines()
+    assert lines[0].startswith(f"✗ DuckLake catalog (PostgreSQL host 127.0.0.1:1, database {lake}): does not answer")
+    assert lines[1].startswith(f"✗ DuckLake data {blocked / 'lake'}: missing, and {blocked} takes no directory")
+    assert PASSWORD not in answer.stdout + answer.stderr
+
+
+@pytest.mark.duckdb_only
+def test_warehouse_check_says_whether_the_duckdb_file_can_be_written(home, tmp_path):
+    fine = ioc("warehouse", "check", env={"IOC_WAREHOUSE": "duckdb"})
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert fine.stdout.splitlines()[0] == (f"✓ DuckDB file {home / 'warehouse.duckdb'}: not made yet; its directory "
+                                           f"{home}: writable")
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    refused = ioc("warehouse", "check", env={"IOC_WAREHOUSE": "duckdb", "IOC_HOME": str(blocked / "home")})
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stdout + refused.stderr
+    assert refused.stdout.splitlines()[0].startswith(f"✗ DuckDB file {blocked / 'home' / 'warehouse.duckdb'}: "
+                                                     "not made yet; its directory")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -55,6 +56,9 @@ class Held:
 
     def confirm(self, doing: str) -> None:
         """Raise LockLost if the lock is no longer held; `doing` says what was about to go on."""
+
+
+Check = tuple[bool, str]  # one line of `ioc warehouse check`: whether it is fine, and what was found
 
 
 class Backend(ABC):
@@ -93,6 +97,12 @@ class Backend(ABC):
     def compact(self, con, keep_days: int) -> dict[str, int]:
         """Merge the warehouse's small files and let go of its history older than `keep_days` days (its time
         travel stops there); what it did, counted."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def check(self) -> list[Check]:
+        """Whether what the warehouse needs answers and can be written, one line each, without waiting for a writer
+        and without opening the warehouse (`ioc warehouse check`)."""
         raise NotImplementedError
 
     def table_exists(self, con, schema: str, table: str) -> bool:
@@ -177,6 +187,20 @@ class DuckDBFile(Backend):
         """The file keeps no history and compacts itself as it commits: a CHECKPOINT writes its log into it."""
         con.execute("CHECKPOINT")
         return {}
+
+    def check(self) -> list[Check]:
+        """The file (or, before it is made, its directory) and raw history's directory, writable by this user. The
+        file is not opened: a load holding it would make the check wait."""
+        p = paths()
+        file = p.warehouse
+        if file.exists():
+            ok = os.access(file, os.R_OK | os.W_OK) and os.access(file.parent, os.W_OK)  # (and its .wal beside it)
+            said = f"writable, {file.stat().st_size / 1e6:.1f} MB" if ok else "not writable by this user"
+            found = [(ok, f"DuckDB file {file}: {said}")]
+        else:
+            ok, said = directory_check("directory", file.parent, made_by="`ioc warehouse init` or the first load")
+            found = [(ok, f"DuckDB file {file}: not made yet; its {said}")]
+        return [*found, storage_check("raw history", p.raw_history)]
 
 
 LAKE = "warehouse"  # the name the lake is attached under (the catalog every statement reads)
@@ -336,6 +360,25 @@ class DuckLake(Backend):
         shown = make_conninfo("", **{k: v for k, v in parts.items() if k != "password"})
         return f"DuckLake: catalog {shown}, data {data}"
 
+    def check(self) -> list[Check]:
+        """The catalog answers (a session of its own, 5 s at most), and the data path and raw history's can be
+        written. The lake is not attached: nothing waits for a writer."""
+        catalog = catalog_setting()
+        if not catalog:
+            return [
+                (
+                    False,
+                    "DuckLake catalog: IOC_DUCKLAKE_CATALOG is not set (the PostgreSQL catalog's libpq "
+                    "connection string, e.g. 'dbname=ioc host=127.0.0.1 user=ioc')",
+                )
+            ]
+        _, data = lake_settings()
+        return [
+            catalog_check(catalog),
+            storage_check("DuckLake data", data),
+            storage_check("raw history", paths().raw_history),
+        ]
+
     def _database(self, catalog: str, data: str, timeout: float):
         """This process's in-memory DuckDB with the extensions loaded, the lake attached and its schema current:
         done once per process (0.3 s), each connection a cursor of it. A forked child makes its own."""
@@ -459,6 +502,80 @@ class AdvisoryLock(Held):
             ) from exc
         if not (row and row[0]):
             raise LockLost(catalog_named(self.catalog), self.name, doing, "its session no longer holds it")
+
+
+def catalog_check(catalog: str) -> Check:
+    """Whether the lake's catalog answers, and whether the lake's tables are in it."""
+    import psycopg  # lazy: psycopg only on DuckLake
+
+    where = f"DuckLake catalog ({catalog_named(catalog)})"
+    try:
+        with psycopg.connect(catalog, autocommit=True, connect_timeout=5) as session:
+            row = session.execute(
+                "SELECT current_setting('server_version'), to_regclass('ducklake_metadata') IS NOT NULL"
+            ).fetchone()
+    except psycopg.Error as exc:
+        return False, f"{where}: does not answer ({first_line(exc, catalog)})"
+    assert row is not None  # a SELECT of values: one row
+    version, made = row
+    lake = "the lake's tables are there" if made else "no lake in it yet: `ioc warehouse init` makes it"
+    return True, f"{where}: answers (PostgreSQL {version}); {lake}"
+
+
+def storage_check(what: str, path: str) -> Check:
+    """Whether a directory takes a file (or could be made, as a writer would), or an object storage prefix answers."""
+    if is_object_storage(path):
+        return object_storage_check(what, path)
+    return directory_check(what, Path(path), made_by="the first load")
+
+
+def directory_check(what: str, directory: Path, made_by: str) -> Check:
+    """Whether `directory` takes a file (one written and removed), or, not made yet, whether the nearest directory
+    above it that exists is writable (`made_by` makes the rest)."""
+    if directory.is_dir():
+        probe = directory / f".ioc-check-{uuid.uuid4().hex}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return False, f"{what} {directory}: not writable ({exc.strerror})"
+        return True, f"{what} {directory}: writable"
+    existing = next(p for p in directory.parents if p.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".ioc-check-", dir=existing))
+    except OSError as exc:
+        return False, f"{what} {directory}: missing, and {existing} takes no directory to make it in ({exc.strerror})"
+    return True, f"{what} {directory}: not made yet, {existing} writable ({made_by} makes it)"
+
+
+def object_storage_check(what: str, url: str) -> Check:
+    """Whether an s3:// prefix answers a listing (DuckDB's httpfs, the keys from the environment)."""
+    import duckdb  # lazy: DuckDB only when a connection opens: the warehouse package imports light (the validation service's forked workers, service._warm)
+
+    try:
+        with duckdb.connect() as database:
+            use_object_storage(database)
+            count = database.execute(f"SELECT count(*) FROM glob({literal(url.rstrip('/') + '/*')})").fetchall()[0][0]
+    except (duckdb.Error, ValueError, RuntimeError) as exc:
+        return False, f"{what} {url}: does not answer ({first_line(exc)})"
+    return True, f"{what} {url}: answers ({count} objects at its top)"
+
+
+def first_line(exc: BaseException, secret_of: str = "") -> str:
+    """An error's first line, with the password of the connection string `secret_of` (if any) masked."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    password = catalog_password(secret_of) if secret_of else ""
+    return text.replace(password, "***") if password else text
+
+
+def catalog_password(catalog: str) -> str:
+    from psycopg import Error as PsycopgError  # lazy: psycopg only on DuckLake
+    from psycopg.conninfo import conninfo_to_dict  # lazy: psycopg only on DuckLake
+
+    try:
+        return str(conninfo_to_dict(catalog).get("password") or "")
+    except PsycopgError:
+        return ""
 
 
 def lock_key(name: str) -> int:

@@ -19,6 +19,7 @@ from pipelines.warehouse.backends import (
     SETTINGS_A_CONNECTION_MAY_CHANGE,
     WRITER,
     Backend,
+    Check,
     Held,
     NoTimeTravel,
     WarehouseBusy,
@@ -36,10 +37,12 @@ __all__ = [
     "SETTINGS_A_CONNECTION_MAY_CHANGE",
     "WRITER",
     "Backend",
+    "Check",
     "Held",
     "NoTimeTravel",
     "WarehouseBusy",
     "backend",
+    "check",
     "chosen",
     "compact",
     "claimed",
@@ -99,6 +102,12 @@ def claimed(names: list[str]):
     connect() is exclusive already: every name is this process's."""
     with chosen().claimed(names) as mine:
         yield mine
+
+
+def check() -> list[Check]:
+    """Whether what the warehouse needs answers and can be written, one line each (`ioc warehouse check`): the DuckDB
+    file; or the DuckLake's catalog and data path; and raw history's path."""
+    return chosen().check()
 
 
 def initialise() -> str:

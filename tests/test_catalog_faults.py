@@ -147,6 +147,19 @@ def test_a_failed_rollback_leaves_the_transactions_own_error_raised():
     assert any("ROLLBACK failed too" in note for note in raised.value.__notes__)
 
 
+def test_the_lost_catalog_errors_cross_processes_whole():
+    """A scheduler's worker may send a task's error to another process: it pickles, and says the same there."""
+    import pickle
+
+    from pipelines.warehouse import CatalogLost, LockLost
+
+    for error in (CatalogLost("PostgreSQL host db, database ioc", "loading feed f batch b", "its session ended"),
+                  LockLost("PostgreSQL host db, database ioc", "commit:f", "loading feed f batch b", "its session ended")):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error) and "\n" not in str(error)
+        assert "nothing was committed" in str(error)
+
+
 def test_warehouse_check_says_the_lake_catalog_and_data_path_answer(lake, home):
     answer = ioc("warehouse", "check")
 

@@ -29,10 +29,15 @@ ROLLBACK_FAILED = 'failed to execute query "rollback"'
 
 class CatalogLost(Exception):
     """The connection to the DuckLake's catalog was lost while the warehouse was written: nothing of what was being
-    done was committed. Its message is one line: the catalog, what was being done, what to do."""
+    done was committed. Its message is one line: the catalog, what was being done, what to do. (Its arguments are
+    its parts, so that it pickles: a scheduler's worker may send it on.)"""
 
     def __init__(self, where: str, doing: str, reason: str) -> None:
-        super().__init__(
+        super().__init__(where, doing, reason)
+
+    def __str__(self) -> str:
+        where, doing, reason = self.args
+        return (
             f"lost the DuckLake catalog ({where}) while {doing} ({reason}): nothing was committed; run it again "
             "once `ioc warehouse check` passes (Airflow retries a load by itself)"
         )
@@ -43,11 +48,14 @@ class LockLost(CatalogLost):
     guarded (a merge) must not go on. Nothing of it was committed."""
 
     def __init__(self, where: str, name: str, doing: str, reason: str) -> None:
-        Exception.__init__(
-            self,
+        Exception.__init__(self, where, name, doing, reason)
+
+    def __str__(self) -> str:
+        where, name, doing, reason = self.args
+        return (
             f"lost the lock {name!r} (its session in the DuckLake catalog, {where}, was cut: {reason}) while "
             f"{doing}: stopped there, as another writer may hold the lock now; nothing was committed; run it again "
-            "(Airflow retries a load by itself)",
+            "(Airflow retries a load by itself)"
         )
 
 

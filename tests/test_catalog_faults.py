@@ -171,17 +171,18 @@ def test_warehouse_check_says_the_lake_catalog_and_data_path_answer(lake, home):
     assert PASSWORD not in answer.stdout + answer.stderr
 
 
-def test_warehouse_check_says_plainly_what_does_not_answer(lake, tmp_path):
+def test_warehouse_check_says_plainly_what_does_not_answer(lake_catalog, tmp_path):
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    catalog = f"dbname={lake} host=127.0.0.1 port=1 user=postgres password={PASSWORD}"  # nothing listens on port 1
+    catalog = f"dbname={lake_catalog} host=127.0.0.1 port=1 user=postgres password={PASSWORD}"  # nothing listens there
 
     answer = ioc("warehouse", "check", env={"IOC_DUCKLAKE_CATALOG": catalog,
                                             "IOC_DUCKLAKE_DATA": str(blocked / "lake")})
 
     assert answer.returncode == 1 and "Traceback" not in answer.stderr, answer.stdout + answer.stderr
     lines = answer.stdout.splitlines()
-    assert lines[0].startswith(f"✗ DuckLake catalog (PostgreSQL host 127.0.0.1:1, database {lake}): does not answer")
+    assert lines[0].startswith(f"✗ DuckLake catalog (PostgreSQL host 127.0.0.1:1, database {lake_catalog}): does not "
+                               "answer")
     assert lines[1].startswith(f"✗ DuckLake data {blocked / 'lake'}: missing, and {blocked} takes no directory")
     assert PASSWORD not in answer.stdout + answer.stderr
 

@@ -166,11 +166,13 @@ def load_batch(
             summary.warnings = list(warnings)
             keep_raw(con, feed, batch)
             failpoint("load.after_raw")
+            # the merge lock's session may have been cut since it was taken: confirmed before clean.<feed> is read
+            # for repeats, merged into, or its withdrawn records marked
+            lock.confirm(merging)
             if validation is not None and validation.published and not validation.blocked:
                 summary.rows_repeated = _find_repeats(con, feed, batch)
                 summary.rows_loaded = validation.published - summary.rows_repeated
             if validation is not None:
-                lock.confirm(merging)  # the merge lock's session may have been cut while raw history was written
                 _write_outcome(con, feed, batch, validation, summary, loaded_at)
                 if batch.snapshot:
                     record_snapshot_keys(con, feed, batch, STAGED)

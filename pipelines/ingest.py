@@ -180,13 +180,16 @@ def backfill_part(feed_id: str, window: Window, part: int = 1, parts: int = 1) -
     return load_feed(feed_id, only=landed)
 
 
-def ingest_feed(feed_id: str, files: list[Path] | None = None) -> tuple[list[BatchSummary], SourceError | None]:
-    """Extract then load; a source error is returned after its failed batch is recorded."""
+def ingest_feed(
+    feed_id: str, files: list[Path] | None = None, record_failure: bool = True
+) -> tuple[list[BatchSummary], SourceError | None]:
+    """Extract then load; a source error is returned (after its failed batch is recorded: a scheduler passes
+    record_failure only on its last try), what landed loaded all the same."""
     if files:
         gx_worker.start()  # GE imports in its own process while the files are read
     error = None
     try:
-        extract_feed(feed_id, files)
+        extract_feed(feed_id, files, record_failure=record_failure)
     except SourceError as exc:
         error = exc
     return load_feed(feed_id), error

@@ -303,7 +303,7 @@ class FileDropSource(Strict):
     # load a file as soon as it is complete in the inbox (Airflow's event-driven scheduling); the feed's
     # schedule stays as a safety net
     watch: bool = True
-    watch_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 2.0
+    watch_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
     submissions: Submissions | None = None  # departments may upload their files through the API
     limits: ReadLimits = ReadLimits()  # what a file may hold before it is refused unread
     form: FormLayout | None = None  # a report form (indicators as rows, measures as columns), not a table

@@ -65,7 +65,7 @@ class InboxWatch:
 class InboxTrigger(BaseEventTrigger):
     """Fires when complete files are in a feed's inbox; never deletes nor moves them."""
 
-    def __init__(self, *, feed: str, directory: str, patterns: list[str], poke_interval: float = 2.0) -> None:
+    def __init__(self, *, feed: str, directory: str, patterns: list[str], poke_interval: float = 1.0) -> None:
         super().__init__()
         self.feed, self.directory, self.patterns, self.poke_interval = feed, directory, list(patterns), poke_interval
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest_scale.py                       # 1M and 10M rows, tasks and dossiers
     .venv/bin/python bench/ingest_scale.py --rows 1000000 --feeds directive_tasks --runs 3 --http 0
+    .venv/bin/python bench/ingest_scale.py --smoke             # 2,000 rows, one run, 2,000 dossiers pulled
 
 For each feed and size it generates a CSV once (cached under $TMPDIR/ioc-bench-files; Vietnamese
 headers and labels as the departments send them, a few bad values and malformed lines planted), then
@@ -20,7 +21,10 @@ It also pulls about 1M dossiers (--http) over HTTP from the simulator's API, ser
 peak memory.
 
 Targets (issue 12): 10M rows — A peak ≤ 1.5 GB and wall ≤ 3 × B; 1M rows — wall ≤ 6 × B, peak ≤ 1 GB;
-the HTTP pull of 1M dossiers — peak ≤ 1 GB.
+the HTTP pull of 1M dossiers — peak ≤ 1 GB. A missed target or a wrong outcome makes the exit status 1.
+
+`--smoke`: both feeds at 2,000 rows (files written afresh, not cached), one run, and 2,000 dossiers pulled:
+the same path in seconds, its outcomes checked (`make test` runs it).
 """
 
 from __future__ import annotations
@@ -134,17 +138,17 @@ GENERATORS = {"directive_tasks": _piece_tasks, "tthc_dossiers": _piece_dossiers}
 BAD_VALUES_PER_PIECE = {"directive_tasks": 2, "tthc_dossiers": 3}
 
 
-def generate(feed: str, rows: int) -> Path:
-    """The benchmark file of `rows` data rows (cached): pieces of generated rows, each followed by the
+def generate(feed: str, rows: int, folder: Path = FILES) -> Path:
+    """The benchmark file of `rows` data rows (cached in `folder`): pieces of generated rows, each followed by the
     feed's malformed lines (which count among the rows)."""
     import io
 
     import numpy as np
 
-    path = FILES / f"{feed}_{rows}.csv"
+    path = folder / f"{feed}_{rows}.csv"
     if path.exists():
         return path
-    FILES.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(42)
     tmp = path.with_suffix(".tmp")
     written = 0
@@ -297,7 +301,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--http", type=int, metavar="DOSSIERS", default=1_000_000,
                         help="also pull this many dossiers from the simulator's API (0: skip)")
+    parser.add_argument("--smoke", action="store_true", help="2,000 rows, one run, 2,000 dossiers pulled")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.runs, args.http = [2_000], 1, 2_000
     failures = []
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
         root = Path(tmp)
@@ -313,7 +320,7 @@ def main() -> None:
         for feed in args.feeds:
             for rows in args.rows:
                 started = time.perf_counter()
-                file = generate(feed, rows)
+                file = generate(feed, rows, root / "files" if args.smoke else FILES)
                 print(f"\n{feed}, {rows:,} rows: {file} ({file.stat().st_size / 2**20:,.0f} MiB, "
                       f"ready in {time.perf_counter() - started:.1f} s)")
                 ingests, natives = [], []

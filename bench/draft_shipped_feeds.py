@@ -1,14 +1,18 @@
 """Benchmark of issue 27's first target: `ioc feeds draft` on the department simulator's files gives, for each
 shipped file-drop feed, a declaration that loads the same rows as the shipped one.
 
-    .venv/bin/python bench/draft_shipped_feeds.py [--months 6] [--variant unseen|beside ...] [--keep DIR]
+    .venv/bin/python bench/draft_shipped_feeds.py [--months 6] [--variant unseen|beside ...] [--keep DIR] [--smoke]
 
 The simulator writes its files (every layout departments use, the planted errors included). For each shipped
 file-drop feed F, in a copy of schemas/ from which F's own declaration is removed (a department the project has
 never seen: only the other feeds' names and codes can be reused), `ioc feeds draft <F's files> --id F` writes a
 draft. Both declarations then load all of F's files, each into a fresh $IOC_HOME (`ioc ingest F --file …`), and
 the clean rows are compared: columns matched by their header labels, an enum's codes by their labels. Prints,
-per feed, the draft's TODO lines, the rows each loads and quarantines, and whether the clean rows are the same.
+per feed, the draft's TODO lines, the rows each loads and quarantines, and whether the clean rows are the same;
+exits 1 where they are not.
+
+`--smoke`: two months of files, and two cases of the six — the task export drafted beside its feed, the forms
+drafted unseen (both variants, a form's measures and an enum's codes translated) — in seconds (`make test` runs it).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -81,7 +86,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the simulated world")
     parser.add_argument("--variant", action="append", choices=("unseen", "beside"),
                         help="unseen: the feed's own declaration removed; beside: drafted under a new id (default both)")
+    parser.add_argument("--smoke", action="store_true", help="two months, two cases: the same path in seconds")
     options = parser.parse_args()
+    cases = [(f, v) for f in FEEDS for v in options.variant or ("unseen", "beside")]
+    if options.smoke:
+        options.months, cases = 2, [("directive_tasks", "beside"), ("dept_indicators", "unseen")]
     root = Path(options.keep or tempfile.mkdtemp(prefix="ioc-draft-bench-"))
     if root.exists() and options.keep:
         shutil.rmtree(root)
@@ -91,7 +100,7 @@ def main() -> None:
     subprocess.run([str(IOC), "simulate", "--no-serve", "--months", str(options.months), "--seed", str(options.seed)], env=env, check=True,
                    capture_output=True)
     results = {}
-    for feed_id, variant in [(f, v) for f in FEEDS for v in options.variant or ("unseen", "beside")]:
+    for feed_id, variant in cases:
         # unseen: the feed's own declaration removed (only the other feeds lend names); beside: drafted as a new
         # feed beside the shipped one (a second department sending files like it)
         files = sorted((root / "sim" / "inbox" / feed_id).iterdir())
@@ -144,6 +153,9 @@ def main() -> None:
     print(json.dumps({"same_clean_rows": {f: r["same_clean_rows"] for f, r in results.items()}}))
     if not options.keep:
         shutil.rmtree(root, ignore_errors=True)
+    differ = [f for f, r in results.items() if not r["same_clean_rows"]]
+    print("PASS" if not differ else f"FAIL: the draft loads other clean rows than the shipped feed: {', '.join(differ)}")
+    sys.exit(1 if differ else 0)
 
 
 if __name__ == "__main__":

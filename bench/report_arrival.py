@@ -1,7 +1,7 @@
 """Benchmark: how long a department's report takes from the inbox (dropped) or the API (submitted) to the
 wall's API and /metrics, in the running stack on this machine.
 
-    .venv/bin/python bench/report_arrival.py [--reports 10]
+    .venv/bin/python bench/report_arrival.py [--reports 10] [--smoke]
 
 Starts the demo stack (`ioc up`: simulator, exporter, Airflow standalone with its triggerer) in a fresh
 $IOC_HOME on free loopback ports, waits until the simulator's files are loaded and published, then sends
@@ -10,7 +10,13 @@ POST /api/submissions (each department's report for a period, resubmitted under 
 received already). A report has arrived when the wall's API shows its batch loaded (/api/feeds: the feed's
 latest batch is that file) and /metrics shows the feed's last batch at or after the send, which the
 deadline marts and `ioc late` follow from the same load. Prints each latency and p50/p95 per way.
-Target (issue 16): p95 < 2 minutes.
+Target (issue 16): p95 < 2 minutes; a missed target, or a report that never arrives (10 minutes), makes the exit
+status 1.
+
+`--smoke`: two reports, one each way, the target not judged: the same path with the least sent. It still takes
+minutes (3 to 6 on a busy 2-core machine): the stack must start and load the simulator's six months first, so
+`make test` leaves it out unless IOC_BENCH_STACK=1 (tests/test_bench.py; tests/test_event_driven.py runs the same
+path, a report dropped and one submitted).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import re
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +38,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 IOC = REPO / ".venv" / "bin" / "ioc"
 FEED = "dept_monthly_report"
+TARGET_SECONDS = 120  # issue 16: p95 under two minutes
 HEADER = "Mã đơn vị,Kỳ báo cáo,Mã chỉ tiêu,Tên chỉ tiêu,Giá trị,Đơn vị tính,Ghi chú\r\n"
 
 
@@ -56,11 +64,15 @@ def wait(check, timeout: float, what: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="two reports, one each way")
     args = parser.parse_args()
+    if args.smoke:
+        args.reports = 2
     home = Path(tempfile.mkdtemp(prefix="ioc-arrival-"))
     ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
     env = {**os.environ, "IOC_HOME": str(home), **{k: str(v) for k, v in ports.items()},
            "IOC_SIM_URL": f"http://127.0.0.1:{ports['IOC_SIM_PORT']}"}
+    env.pop("IOC_VALIDATION_SOCKET", None)  # `ioc up` starts this home's own service (not a caller's, e.g. the tests')
     departments = [u for u in _units() if u["kind"] == "department" and not u.get("valid_to")]
     tokens = {u["code"]: f"bench-{u['code']}-{i}" for i, u in enumerate(departments)}
     secrets = home / "tokens.yaml"
@@ -98,6 +110,11 @@ def main() -> None:
         print(json.dumps(summary, indent=1))
     finally:
         subprocess.run([str(IOC), "down"], env=env, capture_output=True)
+    slow = [way for way, figures in summary.items() if figures["p95_s"] >= TARGET_SECONDS]
+    if args.smoke:  # every report arrived (else wait() stopped it); a busy machine's times judge nothing
+        slow = []
+    print("PASS" if not slow else f"FAIL: p95 of {', '.join(slow)} not under {TARGET_SECONDS} s")
+    sys.exit(1 if slow else 0)
 
 
 def _units() -> list[dict]:
@@ -107,10 +124,12 @@ def _units() -> list[dict]:
 
 
 def _loaded_periods(wall: str) -> list[str] | None:
-    feeds = httpx.get(f"{wall}/api/reports", timeout=10).json().get("feeds")
-    if not feeds or not any(c["status"] in ("on_time", "late") for row in feeds[0]["units"] for c in row["cells"].values()):
+    """The monthly reports' periods, latest first, once some are loaded (the forms' grid is beside theirs)."""
+    feeds = httpx.get(f"{wall}/api/reports", timeout=10).json().get("feeds") or []
+    grid = next((g for g in feeds if g["feed"] == FEED), None)
+    if not grid or not any(c["status"] in ("on_time", "late") for row in grid["units"] for c in row["cells"].values()):
         return None
-    return sorted({p["period"] for p in feeds[0]["periods"]}, reverse=True)
+    return sorted({p["period"] for p in grid["periods"]}, reverse=True)
 
 
 def _arrived(wall: str, name: str, sent_at: float) -> bool:

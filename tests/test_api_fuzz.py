@@ -1,4 +1,4 @@
-"""The API fuzzed from its own OpenAPI schema by schemathesis: `ioc serve` on loopback over a small demo
+"""The API fuzzed from its own OpenAPI schema by schemathesis: `ioc serve` on loopback over the demo's
 warehouse (every feed ingested, deadlines and KPIs computed); each operation of its /api/openapi.json is sent a
 bounded, derandomised set of requests (valid ones, invalid ones, boundary values), with the warehouse's own
 KPI ids, unit codes, periods, a submission and a department's token mixed in, so that requests reach the data
@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from pipelines.serve.app import create_app
 from tests.conftest import TEST_NOW
-from tests.demo_warehouse import build_demo_warehouse
+from tests.demo_warehouse import shared_demo_warehouse
 from tests.stack import start_exporter
 from tests.helpers import HEADER
 
@@ -55,11 +55,10 @@ def _report(cells: list[str]) -> bytes:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, postgres) -> str:
-    """A small demo warehouse (three months at a tenth of the demo's scale) and `ioc serve` over it, taking
+    """The demo's warehouse (test_wall.py's, built once per run: a copy) and `ioc serve` over it, taking
     submissions from one department, which has sent one report; its URL."""
     home = tmp_path_factory.mktemp("fuzz") / "ioc-home"
-    home.mkdir()
-    build_demo_warehouse(home, postgres, TEST_NOW, months=3, scale=0.1)
+    shared_demo_warehouse(tmp_path_factory, postgres, TEST_NOW, home)
     with pytest.MonkeyPatch.context() as env:
         env.setenv(f"IOC_SUBMIT_TOKEN_{UNIT}", TOKEN)
         env.setenv("IOC_OPERATOR_TOKEN", OPERATOR_TOKEN)

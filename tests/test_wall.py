@@ -18,7 +18,7 @@ import pytest
 from pipelines.calendar.workdays import working_days_after
 from pipelines.declarations.loading import catalog
 from tests.conftest import TEST_NOW
-from tests.demo_warehouse import build_demo_warehouse
+from tests.demo_warehouse import shared_demo_warehouse
 from tests.helpers import CHROMIUM_FLAGS
 from tests.stack import start_exporter, wait_until
 
@@ -45,8 +45,7 @@ class Demo:
 def demo(tmp_path_factory, postgres):
     """The demo's warehouse and `ioc serve` over it."""
     home = tmp_path_factory.mktemp("demo") / "ioc-home"
-    home.mkdir()
-    world = build_demo_warehouse(home, postgres, TEST_NOW)
+    world = shared_demo_warehouse(tmp_path_factory, postgres, TEST_NOW, home)
     process, address = start_exporter(home, tmp_path_factory.mktemp("wall"))
     yield Demo(home, world, f"http://{address}")
     process.stop()

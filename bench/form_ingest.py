@@ -14,7 +14,8 @@ runs it: the target) and without it (each process imports Great Expectations its
 each run and the medians. Every run must load every figure of its form (exit 1 otherwise).
 
 `--smoke`: a form of 20 indicators, once, with the service (the other three runs are the same path with another
-form or socket): seconds; `make test` runs it.
+form or socket; the caller's service where $IOC_VALIDATION_SOCKET names a running one): seconds; `make test`
+runs it.
 """
 
 from __future__ import annotations
@@ -165,7 +166,11 @@ def main() -> None:
         print(f"form: {args.indicators} indicators × {len(MEASURES)} measures = {figures} figures, "
               f"{large.stat().st_size:,} bytes; baseline: a form of {baseline} figures")
         socket, nobody = root / "validation.sock", root / "nobody-listens.sock"
-        service = start_service(socket)
+        running = os.environ.get("IOC_VALIDATION_SOCKET")
+        if args.smoke and running and Path(running).exists():  # the caller's (the tests'): the same served path
+            socket, service = Path(running), None
+        else:
+            service = start_service(socket)
         # run by run: the large form and the one-row form, with the service and without (the smoke: the first)
         cases = [("large", large, socket, figures), ("baseline", small, socket, baseline),
                  ("large cold", large, nobody, figures), ("baseline cold", small, nobody, baseline)]
@@ -177,8 +182,9 @@ def main() -> None:
                     timed[name].append(ingest_seconds(root, f"{name.replace(' ', '-')}{run}", path, listening, count))
                 print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in timed.items()), flush=True)
         finally:
-            service.terminate()
-            service.wait()
+            if service is not None:
+                service.terminate()
+                service.wait()
         median = {k: statistics.median(v) for k, v in timed.items()}
         small_ones = lambda key: f"; a {baseline}-figure form {median[key]:.2f} s" if key in median else ""  # noqa: E731
         print(f"median, validation service running: {median['large']:.2f} s for the {figures}-figure form "

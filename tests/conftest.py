@@ -78,10 +78,10 @@ VALIDATION_SERVICE = pytest.StashKey[tuple]()
 # The slowest test files first (measured: `make test` prints each pass's slowest tests): pytest-xdist hands a
 # file at a time to the next free worker in collection order, so the long ones start at once and the short
 # ones fill in around them, instead of one long file running alone at the end.
-SLOWEST_FIRST = ("test_event_driven.py", "test_dags.py", "test_bench.py", "test_wall.py", "test_kpis.py",
-                 "test_changing_sources.py", "test_file_drop.py", "test_celery.py", "test_deadlines.py",
-                 "test_api_fuzz.py", "test_warehouse.py", "test_validation.py", "test_feed_drafts.py",
-                 "test_validation_service.py", "test_period_state.py", "test_alerting.py")
+SLOWEST_FIRST = ("test_event_driven.py", "test_dags.py", "test_wall.py", "test_kpis.py", "test_changing_sources.py",
+                 "test_file_drop.py", "test_celery.py", "test_deadlines.py", "test_bench.py", "test_api_fuzz.py",
+                 "test_warehouse.py", "test_validation.py", "test_feed_drafts.py", "test_validation_service.py",
+                 "test_period_state.py", "test_alerting.py")
 
 
 def pytest_collection_modifyitems(config, items):

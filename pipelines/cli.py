@@ -1152,10 +1152,15 @@ WARM_MODULES = (
 
 
 def prepare_warm_runs() -> None:
-    """What the warm runner does once for every run it forks: WARM_MODULES imported, the working-day table built."""
+    """What the warm runner does once for every run it forks: WARM_MODULES imported, the working-day table built,
+    the declarations read."""
+    from pipelines.declarations.loading import catalog  # lazy: the declarations only where they are read
+
     for module in WARM_MODULES:
         importlib.import_module(module)
     workdays.warm()
+    with contextlib.suppress(Exception):  # (a declaration in error is said by the run that reads it)
+        catalog()  # read again by a run only if a file of it changed
 
 
 def warm_run(argv: list[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -532,10 +534,23 @@ def read_catalog(schemas: Path | None = None) -> Catalog:
 
 
 @lru_cache(maxsize=4)
-def _cached_catalog(schemas: Path) -> Catalog:
+def _cached_catalog(schemas: Path, fingerprint: tuple) -> Catalog:
     return read_catalog(schemas)
 
 
+def _fingerprint(schemas: Path) -> tuple:
+    """Every file of the schemas folder with its size and modification time: declarations read again once any
+    changes (a long-lived process, or the warm runner's children, which inherit what it read)."""
+    found = []
+    for folder, _, names in os.walk(schemas):
+        for name in names:
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(folder, name))
+                found.append((folder, name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(found))
+
+
 def catalog() -> Catalog:
-    """The project's declarations (read once per process and schemas folder)."""
-    return _cached_catalog(paths().schemas)
+    """The project's declarations (read once per schemas folder and process, and again when a file changes)."""
+    schemas = paths().schemas
+    return _cached_catalog(schemas, _fingerprint(schemas))

@@ -175,8 +175,13 @@ def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int,
             print(f"refused a connection of uid {uid} (pid {caller})", flush=True)
             return
         connection.sendall(READY)
-        with connection.makefile("rb") as requests, connection.makefile("wb") as answers:
+        requests, answers = connection.makefile("rb"), connection.makefile("wb")
+        try:
             answered = gx_process.answer(requests, answers)
+        finally:
+            for end in (requests, answers):  # a load that handed its last request off has closed its end
+                with contextlib.suppress(OSError):
+                    end.close()
         print(f"worker {os.getpid()} answered {answered} requests of pid {caller}", flush=True)
     except BaseException:  # noqa: BLE001 (logged; the caller sees its connection close)
         log.exception("a validation worker failed")

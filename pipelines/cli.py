@@ -681,6 +681,14 @@ def kpi_compute(
     ] = None,
     kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only these KPIs (and those they build on).")] = None,
     now: Annotated[str | None, typer.Option(help="Compute as of this instant (ISO 8601 with offset).")] = None,
+    full: Annotated[
+        bool | None,
+        typer.Option(
+            "--full/--incremental",
+            help="Every value (--full), or only those the loads since made out of date (--incremental); "
+            "default: incremental unless no full computation ran within the hour.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Refresh the deadline marts, compute the KPIs into marts.kpi_values, print the province's status."""
@@ -693,7 +701,7 @@ def kpi_compute(
     catalog, moment = _catalog(), _moment(now)
     try:
         with connect() as con:
-            run = jobs.kpis(con, catalog, moment, period, kpi)
+            run = jobs.kpis(con, catalog, moment, period, kpi, full)
     except (KeyError, ValueError) as exc:
         errors.print(f"[red]✗[/red] {exc.args[0] if exc.args else exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -703,6 +711,7 @@ def kpi_compute(
             json.dumps(
                 {
                     "rows": values.height,
+                    "incremental": run.incremental,
                     "skipped": run.skipped,
                     "values": values.to_dicts() if not values.is_empty() else [],
                 },

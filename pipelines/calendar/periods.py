@@ -69,6 +69,16 @@ def parse_period(period_type: str, key: str) -> Period:
     return Period(start, end, period_type, key)
 
 
+def any_period(key: str) -> Period:
+    """The period a key names, whatever its type (2026-10, 2026-Q4, 2026-W41, 2026…)."""
+    for period_type in PERIOD_TYPES:
+        try:
+            return parse_period(period_type, key)
+        except ValueError:
+            continue
+    raise ValueError(f"{key!r} is not a period key (e.g. 2026-10, 2026-Q4, 2026-W41, 2026-H2, 2026-9M, 2026)")
+
+
 def period_of(period_type: str, day: date) -> Period:
     """The period of this type that contains the day (the nine-month period: days of January–September)."""
     if period_type == "daily":

@@ -12,10 +12,11 @@ the view at once (copying 10M tasks into a table cost 13 s; computing every stat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import polars as pl
 
+from pipelines.calendar.periods import any_period
 from pipelines.deadlines.report_status import report_status, reporting_rates
 from pipelines.deadlines.task_status import (
     TASK_RATES_SQL,
@@ -25,7 +26,8 @@ from pipelines.deadlines.task_status import (
 )
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
-from pipelines.warehouse import committed, has_clean_table, is_view, table_exists
+from pipelines.warehouse import committed, has_clean_table, is_view, literal, table_exists
+from pipelines.warehouse.pending import ROWS, record_all, record_spans
 
 
 def refresh_deadlines(
@@ -40,6 +42,8 @@ def refresh_deadlines(
 def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[str, pl.DataFrame]:
     today = today_in(now)
     computed_at = now.astimezone(UTC)
+    if only is not None and not table_exists(con, "marts", "report_status"):
+        only = None  # the marts' first time: every feed's part of them, the expected reports not yet sent too
     feeds = [only] if only is not None else list(catalog.feeds.values())
     reports = [report_status(con, f, catalog.org_units, now) for f in feeds if f.reporting]
     status = pl.concat(reports) if reports else None
@@ -57,7 +61,10 @@ def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[st
             if frame is None:
                 continue
             con.register("_mart", frame.with_columns(stamp))
-            if only is not None and _columns(con, name) == con.sql("SELECT * FROM _mart").columns:
+            partial = only is not None and _columns(con, name) == con.sql("SELECT * FROM _mart").columns
+            if {"unit_code", "period"} <= set(frame.columns):  # the KPIs read it: what changed is pending
+                record_changes(con, f"marts.{name}", frame, datetime.now(UTC), only.id if partial and only else None)
+            if partial and only is not None:
                 con.execute(f"DELETE FROM marts.{name} WHERE feed = ?", [only.id])
                 con.execute(f"INSERT INTO marts.{name} BY NAME SELECT * FROM _mart")
             else:  # the whole mart (or its first time, or its columns changed)
@@ -89,6 +96,40 @@ def _columns(con, name: str) -> list[str]:
             [name],
         ).fetchall()
     ]
+
+
+def record_changes(con, mart: str, frame: pl.DataFrame, at: datetime, feed: str | None = None) -> None:
+    """Record in ops.kpi_pending the (unit, period) rows of a mart that its rebuild (registered as _mart) adds,
+    removes or changes (computed_at aside): the KPIs reading it recompute those periods (warehouse/pending.py).
+    With `feed`, _mart holds that feed's rows only, compared with the mart's rows of that feed. A mart made for
+    the first time, or whose columns changed, is recorded whole."""
+    schema, _, table = mart.partition(".")
+    before = {r[0] for r in con.execute(f"DESCRIBE {mart}").fetchall()} if table_exists(con, schema, table) else set()
+    columns = [c for c in frame.columns if c != "computed_at"]
+    if before != {*columns, "computed_at"}:
+        record_all(con, mart, None, ROWS, at)
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    where = f" WHERE feed = {literal(feed)}" if feed is not None else ""
+    changed = con.execute(f"""
+        SELECT DISTINCT CAST(unit_code AS VARCHAR), CAST(period AS VARCHAR) FROM (
+            (SELECT {names} FROM {mart}{where} EXCEPT ALL SELECT {names} FROM _mart)
+            UNION ALL (SELECT {names} FROM _mart EXCEPT ALL SELECT {names} FROM {mart}{where}))""").fetchall()
+    spans: list[tuple[str, date | None, date | None]] = []
+    for unit, key in changed:
+        try:
+            period = any_period(key)
+        except (TypeError, ValueError):  # no period key: any day
+            spans.append((unit, None, None))
+            continue
+        spans.append((unit, period.start, period.end))
+    record_spans(
+        con,
+        mart,
+        None,
+        pl.DataFrame(spans, schema={"unit_code": pl.String, "first_day": pl.Date, "last_day": pl.Date}, orient="row"),
+        at,
+    )
 
 
 def _stamp(computed_at: datetime) -> pl.Expr:

@@ -15,15 +15,17 @@ from datetime import UTC, datetime
 import polars as pl
 
 from pipelines.calendar.deadlines import TIMEZONE
-from pipelines.calendar.periods import PERIOD_TYPES, Period, parse_period, period_of, recent_periods
+from pipelines.calendar.periods import Period, any_period, period_of, recent_periods
 from pipelines.declarations.kpis import Kpi, QueryMeasure, RatioOfKpis, TableMeasure
 from pipelines.declarations.loading import Catalog
 from pipelines.kpi.compile import ANCESTORS_VIEW, compile_kpi, substitute
 from pipelines.kpi.completeness import check_rule, judged
+from pipelines.kpi.pending import inputs_changed, periods_to_recompute, read_pending
 from pipelines.kpi.status import status_expr, with_streaks
 from pipelines.kpi.tree import ancestors, shown_units, spine, unit_kinds
 from pipelines.kpi.trust import input_health
 from pipelines.warehouse import committed, has_clean_table, table_exists
+from pipelines.warehouse.pending import PENDING
 from pipelines.warehouse.tables import KPI_DDL, ensure_clean_table
 
 VALUE_COLUMNS = [
@@ -57,6 +59,7 @@ class KpiRun:
     values: pl.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    incremental: bool = False  # only what ops.kpi_pending made out of date was computed
 
 
 def in_order(kpis: dict[str, Kpi], wanted: list[str] | None) -> list[Kpi]:
@@ -77,16 +80,6 @@ def in_order(kpis: dict[str, Kpi], wanted: list[str] | None) -> list[Kpi]:
             raise KeyError(f"unknown KPI {kpi_id!r}; declared KPIs: {', '.join(sorted(kpis))}")
         visit(kpi_id)
     return order
-
-
-def any_period(key: str) -> Period:
-    """The period a key names, whatever its type (2026-10, 2026-Q4, 2026-W41, 2026…)."""
-    for period_type in PERIOD_TYPES:
-        try:
-            return parse_period(period_type, key)
-        except ValueError:
-            continue
-    raise ValueError(f"{key!r} is not a period key (e.g. 2026-10, 2026-Q4, 2026-W41, 2026-H2, 2026-9M, 2026)")
 
 
 def periods_for(kpi: Kpi, today, asked: Period | None) -> list[Period]:
@@ -156,7 +149,7 @@ def declared_feeds(catalog: Catalog) -> pl.DataFrame:
     )
 
 
-NUMBERS = {"unit_code": pl.String, "period": pl.String, "numerator": pl.Float64, "denominator": pl.Float64}
+NUMBERS = pl.Schema({"unit_code": pl.String, "period": pl.String, "numerator": pl.Float64, "denominator": pl.Float64})
 
 
 def _numbers(
@@ -185,12 +178,33 @@ def _numbers(
 
 
 def compute_kpi(
-    con, kpi: Kpi, catalog: Catalog, periods: list[Period], now: datetime, done: dict[str, pl.DataFrame]
+    con,
+    kpi: Kpi,
+    catalog: Catalog,
+    periods: list[Period],
+    now: datetime,
+    done: dict[str, pl.DataFrame],
+    redo: list[Period] | None = None,
+    stored: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The rows of one KPI for these periods: every expected unit, with a value or no_data."""
+    """The rows of one KPI for these periods: every expected unit, with a value or no_data. With `redo`, the
+    numbers are computed for those periods only, and taken for the others from `stored` (its rows as stored):
+    the rest (targets, inputs' health, status) is derived for every period as when all are computed."""
     today = now.astimezone(TIMEZONE).date()
     current = period_of(kpi.grain.period, today)
-    numbers = _numbers(con, kpi, catalog, periods, current, now, done)
+    if redo is None or isinstance(kpi.measure, RatioOfKpis):
+        numbers = _numbers(con, kpi, catalog, periods, current, now, done)
+    else:
+        kept = [p.key for p in periods if p not in redo]
+        numbers = pl.concat(
+            [
+                _numbers(con, kpi, catalog, redo, current, now, done) if redo else pl.DataFrame(schema=NUMBERS),
+                (stored if stored is not None else pl.DataFrame(schema=NUMBERS))
+                .filter(pl.col("period").is_in(kept))
+                .select(list(NUMBERS))
+                .cast(NUMBERS),
+            ]
+        )
     expected = spine(kpi, periods, catalog.org_units)
     known = unit_kinds(catalog.org_units)
     # units the tree does not know keep their own rows; known units appear at the kinds the KPI shows
@@ -237,18 +251,41 @@ def compute_kpi(
 
 
 def compute_kpis(
-    con, catalog: Catalog, now: datetime | None = None, period: str | None = None, kpi_ids: list[str] | None = None
+    con,
+    catalog: Catalog,
+    now: datetime | None = None,
+    period: str | None = None,
+    kpi_ids: list[str] | None = None,
+    incremental: bool = False,
 ) -> KpiRun:
     """Compute the KPIs (all by default) for their recent periods, or for one period, and store them
-    (its orchestrator records the run and publishes the snapshots: pipelines.snapshots)."""
-    return _compute(con, catalog, now or datetime.now(UTC), period, kpi_ids)
+    (its orchestrator records the run and publishes the snapshots: pipelines.snapshots).
+
+    Every KPI for its recent periods (no `period`, no `kpi_ids`) consumes what ops.kpi_pending holds: all of
+    it is then current. `incremental`: only the values what is pending makes out of date (kpi/pending.py) are
+    computed and written; nothing pending, or no value stored yet, computes every KPI. What changes with time
+    alone (a period complete once its deadline passed, a feed gone stale, a snapshot, a target of {today}) needs
+    a full computation: see docs/kpis.md."""
+    if incremental and (period or kpi_ids):
+        raise ValueError("an incremental computation is of every KPI for its recent periods: no period or KPI ids")
+    return _compute(con, catalog, now or datetime.now(UTC), period, kpi_ids, incremental)
 
 
-def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: list[str] | None) -> KpiRun:
+def _compute(
+    con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: list[str] | None, incremental: bool
+) -> KpiRun:
     asked = any_period(period) if period else None
     today = now.astimezone(TIMEZONE).date()
     run = KpiRun(values=pl.DataFrame())
     done: dict[str, pl.DataFrame] = {}
+    whole = period is None and kpi_ids is None  # every KPI's recent periods: what is pending is then current
+    pending = read_pending(con) if whole and table_exists(con, "ops", "kpi_pending") else None
+    stored = None
+    if incremental and pending is not None and not pending.is_empty() and table_exists(con, "marts", "kpi_values"):
+        stored = con.sql("SELECT * FROM marts.kpi_values").pl()
+    run.incremental = stored is not None
+    redone: list[tuple[str, str]] = []  # (kpi_id, period) whose numbers are computed now
+    unchanged: set[str] = set()
     for kpi in in_order(catalog.kpis, kpi_ids):  # a rule that cannot apply stops the run before anything is written
         check_rule(kpi, catalog)
     for feed in catalog.feeds.values():  # clean tables from before a lineage column was added get it now
@@ -269,25 +306,80 @@ def _compute(con, catalog: Catalog, now: datetime, period: str | None, kpi_ids: 
                 done[kpi.id] = pl.DataFrame(schema={"unit_code": pl.String, "period": pl.String, "value": pl.Float64})
                 continue
             t0 = time.perf_counter()
-            done[kpi.id] = compute_kpi(con, kpi, catalog, periods, now, done)
+            if stored is None or pending is None:
+                done[kpi.id] = compute_kpi(con, kpi, catalog, periods, now, done)
+                redone += [(kpi.id, p.key) for p in periods]
+            else:
+                mine = stored.filter((pl.col("kpi_id") == kpi.id) & pl.col("period").is_in([p.key for p in periods]))
+                redo = _periods_out_of_date(kpi, periods, pending, mine, redone)
+                if not redo and not _inputs_changed(kpi, catalog, pending, unchanged):
+                    done[kpi.id] = mine  # as stored: what a ratio of it reads
+                    unchanged.add(kpi.id)
+                    continue
+                done[kpi.id] = compute_kpi(con, kpi, catalog, periods, now, done, redo, mine)
+                redone += [(kpi.id, p.key) for p in redo]
             run.seconds[kpi.id] = time.perf_counter() - t0
     finally:
         con.unregister(ANCESTORS_VIEW)
         con.unregister(FEEDS_VIEW)
         con.execute("RESET TimeZone")
-    computed = [frame for kpi_id, frame in done.items() if kpi_id not in run.skipped]
-    run.values = store(con, catalog, pl.concat(computed, how="diagonal_relaxed") if computed else None, now)
+    computed = [frame for kpi_id, frame in done.items() if kpi_id not in run.skipped and kpi_id not in unchanged]
+    run.values = store(
+        con,
+        catalog,
+        pl.concat(computed, how="diagonal_relaxed") if computed else None,
+        now,
+        pl.DataFrame(redone, schema={"kpi_id": pl.String, "period": pl.String}, orient="row")
+        if stored is not None
+        else None,
+        pending,
+    )
     return run
 
 
-def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> pl.DataFrame:
-    """Replace the computed periods of each KPI in marts.kpi_values; log changes in marts.kpi_history.
+def _periods_out_of_date(
+    kpi: Kpi, periods: list[Period], pending: pl.DataFrame, stored: pl.DataFrame, redone: list[tuple[str, str]]
+) -> list[Period]:
+    """The KPI's periods to compute again: those the pending changes reach, those its inputs (a ratio's) were
+    computed again for, and those it has no value stored for yet (a new KPI, a new period)."""
+    out = set(periods_to_recompute(kpi, periods, pending))
+    if isinstance(kpi.measure, RatioOfKpis):
+        inputs = {kpi.measure.numerator, kpi.measure.denominator}
+        again = {key for kpi_id, key in redone if kpi_id in inputs}
+        out |= {p for p in periods if p.key in again}
+    have = set(stored["period"].unique())
+    out |= {p for p in periods if p.key not in have}
+    return [p for p in periods if p in out]
+
+
+def _inputs_changed(kpi: Kpi, catalog: Catalog, pending: pl.DataFrame, unchanged: set[str]) -> bool:
+    if isinstance(kpi.measure, RatioOfKpis):  # either input computed (its health may differ)
+        return any(k not in unchanged for k in (kpi.measure.numerator, kpi.measure.denominator))
+    return inputs_changed(kpi, catalog, pending)
+
+
+def store(
+    con,
+    catalog: Catalog,
+    fresh: pl.DataFrame | None,
+    now: datetime,
+    redone: pl.DataFrame | None = None,
+    pending: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Replace the computed periods of each KPI in marts.kpi_values; log changes in marts.kpi_history; consume
+    the `pending` rows of ops.kpi_pending (those read before computing) in the same transaction.
 
     Each computed period gets its period_state as of `now` (complete, or running: then its value is not judged
     unless the KPI says it may be); a stored period not computed again keeps the state it was computed in (one
-    stored before the column existed gets it now)."""
+    stored before the column existed gets it now).
+
+    `redone` (an incremental computation): the (kpi_id, period) whose numbers were computed now. Those rows are
+    written with `now`; a row of another period keeps its computed_at and period_state, and is written only if
+    something else of it changed (its inputs' health, its streak…). Without it, every row of the KPIs is."""
     con.execute(KPI_DDL)
     if fresh is None or fresh.is_empty():
+        if pending is not None and not pending.is_empty():
+            committed(con, lambda: _consume(con, pending))
         return pl.DataFrame()
     computed_at = now.astimezone(UTC)
     fresh = fresh.with_columns(
@@ -298,6 +390,23 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
     stored = con.sql("SELECT * FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)").pl()
     con.unregister("_kpi_ids")
     stored = stored.with_columns(pl.col("computed_at").dt.convert_time_zone("UTC"))
+    keys = ["kpi_id", "unit_code", "period"]
+    if redone is not None:  # the periods not computed again keep the moment and state they were computed in
+        fresh = (
+            fresh.join(redone.with_columns(_redone=pl.lit(True)), on=["kpi_id", "period"], how="left")
+            .join(
+                stored.select(*keys, pl.col("computed_at").alias("_at"), pl.col("period_state").alias("_state")),
+                on=keys,
+                how="left",
+            )
+            .with_columns(
+                computed_at=pl.when(pl.col("_redone"))
+                .then(pl.col("computed_at"))
+                .otherwise(pl.coalesce("_at", "computed_at")),
+                period_state=pl.when(pl.col("_redone")).then(pl.col("period_state")).otherwise(pl.col("_state")),
+            )
+            .drop("_redone", "_at", "_state")
+        )
     replaced = fresh.select("kpi_id", "period").unique()
     kept = stored.join(replaced, on=["kpi_id", "period"], how="anti")
     merged = pl.concat(
@@ -319,11 +428,12 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
         ]
     )
     fresh = merged.join(replaced, on=["kpi_id", "period"], how="semi")
-    before = stored.select(
-        "kpi_id", "unit_code", "period", pl.col("value").alias("_old_value"), pl.col("status").alias("_old_status")
-    )
+    written = merged.select(VALUE_COLUMNS) if redone is None else _written(merged, stored, redone)
+    removed = stored.select(keys).join(merged.select(keys), on=keys, how="anti")
+    before = stored.select(*keys, pl.col("value").alias("_old_value"), pl.col("status").alias("_old_status"))
     changes = (
-        fresh.join(before, on=["kpi_id", "unit_code", "period"], how="left")
+        written.join(replaced, on=["kpi_id", "period"], how="semi")
+        .join(before, on=keys, how="left")
         .filter(
             pl.col("_old_status").is_null()
             | (pl.col("_old_status") != pl.col("status"))
@@ -331,21 +441,71 @@ def store(con, catalog: Catalog, fresh: pl.DataFrame | None, now: datetime) -> p
         )
         .select("kpi_id", "unit_code", "period", "value", "status", "computed_at")
     )
-    con.register("_kpi_values", merged.select(VALUE_COLUMNS))
+    con.register("_kpi_values", written)
     con.register("_kpi_changes", changes)
     con.register("_kpi_ids", pl.DataFrame({"kpi_id": kpi_ids}))
+    con.register("_kpi_keys", pl.concat([written.select(keys), removed]))
 
     def write() -> None:  # run again if its commit conflicts with another writer's (DuckLake)
-        con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
+        if redone is None:
+            con.execute("DELETE FROM marts.kpi_values WHERE kpi_id IN (SELECT kpi_id FROM _kpi_ids)")
+        else:
+            con.execute(
+                "DELETE FROM marts.kpi_values AS v WHERE EXISTS (SELECT 1 FROM _kpi_keys AS k "
+                "WHERE k.kpi_id = v.kpi_id AND k.unit_code = v.unit_code AND k.period = v.period)"
+            )
         con.execute("INSERT INTO marts.kpi_values BY NAME SELECT * FROM _kpi_values")
         con.execute(
             "INSERT INTO marts.kpi_history (kpi_id, unit_code, period, value, status, computed_at) "
             "SELECT kpi_id, unit_code, period, value, status, computed_at FROM _kpi_changes"
         )
+        if pending is not None:
+            _consume(con, pending)
 
     try:
         committed(con, write, doing="writing the KPIs into marts.kpi_values")
     finally:
-        for name in ("_kpi_values", "_kpi_changes", "_kpi_ids"):
+        for name in ("_kpi_values", "_kpi_changes", "_kpi_ids", "_kpi_keys"):
             con.unregister(name)
     return fresh.sort("kpi_id", "unit_code", "period")
+
+
+def _written(merged: pl.DataFrame, stored: pl.DataFrame, redone: pl.DataFrame) -> pl.DataFrame:
+    """The rows an incremental computation writes: those of the periods computed again, and any other that
+    differs from the row stored (computed_at aside)."""
+    keys = ["kpi_id", "unit_code", "period"]
+    compared = [c for c in VALUE_COLUMNS if c not in keys and c != "computed_at"]
+
+    def comparable(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(
+            *keys,
+            pl.col("stale_feeds").list.join("\x1f").alias("stale_feeds"),
+            *(c for c in compared if c != "stale_feeds"),
+        )
+
+    old = comparable(stored).rename({c: f"_old_{c}" for c in compared})
+    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"_old_{c}")) for c in compared])
+    differs = (
+        comparable(merged).join(old, on=keys, how="left").filter(~same | pl.col("_old_status").is_null()).select(keys)
+    )
+    again = merged.join(redone, on=["kpi_id", "period"], how="semi")
+    return pl.concat(
+        [
+            again.select(VALUE_COLUMNS),
+            merged.join(differs, on=keys, how="semi")
+            .join(redone, on=["kpi_id", "period"], how="anti")
+            .select(VALUE_COLUMNS),
+        ]
+    )
+
+
+def _consume(con, pending: pl.DataFrame) -> None:
+    """Delete the rows of ops.kpi_pending that were read before computing (a load committed since stays)."""
+    con.register("_kpi_pending", pending.select("source", "batch_id", "what", "recorded_at"))
+    try:
+        con.execute(
+            f"DELETE FROM {PENDING} AS p WHERE EXISTS (SELECT 1 FROM _kpi_pending AS r WHERE r.source = p.source "
+            "AND r.batch_id IS NOT DISTINCT FROM p.batch_id AND r.what = p.what AND r.recorded_at = p.recorded_at)"
+        )
+    finally:
+        con.unregister("_kpi_pending")

@@ -42,6 +42,7 @@ from pipelines.validate.batch import (
     store_results,
 )
 from pipelines.warehouse import committed, exclusive, has_clean_table, literal, quote
+from pipelines.warehouse.pending import INPUTS, ROWS, record_all, record_rows
 from pipelines.warehouse.tables import clean_table, ensure_clean_table, record_key_sql
 
 PUBLISHED_STATUSES = ("loaded", "partial", "quarantined")
@@ -98,6 +99,8 @@ def _record(
             summary.error_vi,
         ],
     )
+    # the KPIs reading the feed judge their inputs again (its status, quarantine, freshness): kpi/pending.py
+    record_all(con, summary.feed, summary.batch_id, INPUTS, loaded_at)
 
 
 STAGED = "_staged"  # the batch's typed rows with their reasons: a temporary view over its staged Parquet files
@@ -181,7 +184,8 @@ def load_batch(
                 withdrawn += apply_snapshot(con, feed, batch, batch.received_at)
             if batch.tombstones:
                 withdrawn += apply_tombstones(con, feed, batch)
-            if withdrawn:
+            if withdrawn:  # which rows is not worth finding: the KPIs reading the feed recompute every period
+                record_all(con, feed.id, batch.batch_id, ROWS, loaded_at)
                 summary.warnings.append(f"{withdrawn} records the source no longer holds are marked withdrawn")
             if batch.source_count is not None:
                 difference = reconcile(con, feed, batch, loaded_at)
@@ -332,10 +336,37 @@ def _write_outcome(
             f"{received} AS _last_seen_at, {withdrawn_at_sql(feed, received)} AS _withdrawn_at FROM {STAGED} "
             f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})"
         )
+        record_published(con, feed, batch.batch_id, "_valid", loaded_at)
         merge_into_clean(con, feed, "_valid")
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")
         con.execute(f"DROP TABLE {REPEATS}")
+
+
+def record_published(con, feed: Feed, batch_id: str, published: str, at: datetime) -> None:
+    """Record in ops.kpi_pending the rows a batch publishes and those of clean.<feed> they replace (the same key,
+    or the same partition), by unit and the days their dated columns name (warehouse/pending.py). Run before
+    the merge, in the load's transaction."""
+    unit = (
+        feed.reporting.unit_column
+        if feed.reporting
+        else next((c.name for c in feed.columns if c.references == "org_unit"), None)
+    )
+    spans = []
+    for c in feed.columns:
+        if c.type in ("date", "timestamp"):
+            spans.append((f"CAST(r.{quote(c.name)} AS DATE)",) * 2)
+        elif c.type == "month":  # '2026-10': its first and last day
+            first = f"TRY_CAST(r.{quote(c.name)} || '-01' AS DATE)"
+            spans.append((first, f"last_day({first})"))
+    unit_sql = f"r.{quote(unit)}" if unit else None
+    record_rows(con, feed.id, batch_id, published, unit_sql, spans, at)
+    if has_clean_table(con, feed.id):
+        match = " AND ".join(f"c.{quote(k)} = i.{quote(k)}" for k in feed.load.replace or feed.load.key)
+        replaced = (
+            f"(SELECT * FROM {clean_table(feed)} AS c WHERE EXISTS (SELECT 1 FROM {published} AS i WHERE {match}))"
+        )
+        record_rows(con, feed.id, batch_id, replaced, unit_sql, spans, at)
 
 
 def _slices(con, table: str, column: str, rows: int) -> list[str]:

@@ -7,19 +7,29 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Run:
+    """What the block may say of its run: ops.runs.detail when it succeeds (a failure's is its error)."""
+
+    detail: str | None = None
+
+
 @contextmanager
 def recorded_run(con, pipeline: str, feed: str | None = None):
-    """Time the block and record it in ops.runs, whether it succeeds or raises."""
+    """Time the block and record it in ops.runs, whether it succeeds or raises; yields a Run whose detail the
+    block may set."""
     started, t0 = datetime.now(UTC), time.perf_counter()
     success, detail = False, None
+    run = Run()
     try:
-        yield
-        success = True
+        yield run
+        success, detail = True, run.detail
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"[:2000]
         raise

@@ -199,7 +199,8 @@ CREATE TABLE IF NOT EXISTS marts.kpi_history (
 @dataclass(frozen=True)
 class Migration:
     """One version of the warehouse's schema: statements run in one transaction, then recorded in
-    ops.schema_migrations. Every one after the first adds columns, each by a plain ALTER TABLE … ADD COLUMN."""
+    ops.schema_migrations. Every one after the first adds columns, each by a plain ALTER TABLE … ADD COLUMN, or
+    adds an ops table (CREATE TABLE)."""
 
     version: int
     name: str
@@ -256,6 +257,23 @@ MIGRATIONS = (
         8,
         "marts.kpi_values: the period's state (complete or running)",
         ("ALTER TABLE marts.kpi_values ADD COLUMN period_state VARCHAR",),
+    ),
+    Migration(
+        9,
+        "ops.kpi_pending: what each load and deadline refresh changed, for the KPIs to recompute",
+        (
+            # written in the load's (the refresh's) own transaction, consumed in the KPI computation's:
+            # pipelines/warehouse/pending.py writes it, pipelines/kpi/pending.py reads it
+            """CREATE TABLE ops.kpi_pending (
+    source VARCHAR NOT NULL,
+    batch_id VARCHAR,
+    what VARCHAR NOT NULL,
+    unit_code VARCHAR,
+    first_day DATE,
+    last_day DATE,
+    recorded_at TIMESTAMPTZ NOT NULL
+)""",
+        ),
     ),
 )
 # The tables KPI_DDL makes when first needed: a migration's ALTER of one runs only where it exists.

@@ -1,5 +1,6 @@
 """The KPI DAG: recomputes the KPIs whenever a feed they read has new data (Airflow assets), or the
-deadline DAG has re-evaluated lateness. Wiring only: the work is in pipelines.kpi."""
+deadline DAG has re-evaluated lateness — incrementally, and in full once an hour (pipelines.jobs.kpis). Wiring
+only: the work is in pipelines.kpi."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ with DAG(
         "execution_timeout": timedelta(minutes=20),
     },
     doc_md="Refreshes the deadline marts, then writes marts.kpi_values and marts.kpi_history "
-    "from the declarations in `schemas/kpis/`.",
+    "from the declarations in `schemas/kpis/`: only the values the loads since made out of date "
+    "(ops.kpi_pending), or every value when no full computation ran within the hour (docs/kpis.md).",
 ):
 
     @task(task_id="compute", pool=WRITER_POOL, outlets=[KPI_VALUES])

@@ -278,7 +278,7 @@ def _compute(
     today = now.astimezone(TIMEZONE).date()
     run = KpiRun(values=pl.DataFrame())
     done: dict[str, pl.DataFrame] = {}
-    whole = period is None and kpi_ids is None  # every KPI's recent periods: what is pending is then current
+    whole = period is None and not kpi_ids  # every KPI's recent periods: what is pending is then current
     pending = read_pending(con) if whole and table_exists(con, "ops", "kpi_pending") else None
     stored = None
     if incremental and pending is not None and not pending.is_empty() and table_exists(con, "marts", "kpi_values"):

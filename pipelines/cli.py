@@ -686,7 +686,7 @@ def kpi_compute(
         typer.Option(
             "--full/--incremental",
             help="Every value (--full), or only those the loads since made out of date (--incremental); "
-            "default: incremental unless no full computation ran within the hour.",
+            "default: incremental unless no full computation ran within the hour, or --now is given.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,

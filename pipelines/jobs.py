@@ -40,15 +40,16 @@ def kpis(
     """The deadline marts refreshed, then the KPIs (all, or `kpi_ids` and those they build on) computed.
 
     Every KPI for its recent periods: incrementally (only the values what the loads since recorded made out of
-    date: pipelines/kpi/pending.py) unless `full`, or — `full` None — unless no full computation succeeded within
-    FULL_EVERY (ops.runs: a kpis run whose detail is 'full'). Its run's detail says which it was."""
+    date: pipelines/kpi/pending.py) unless `full`, or — `full` None — unless `now` is given or no full
+    computation succeeded within FULL_EVERY (ops.runs: a kpis run whose detail is 'full'). Its run's detail says
+    which it was."""
     with published_after(con, catalog):
         with recorded_run(con, "deadlines"):
             refresh_deadlines(con, catalog, now)
         with recorded_run(con, "kpis") as recorded:
             whole = period is None and not kpi_ids
-            if full is None:
-                full = not whole or not _full_since(con, datetime.now(UTC) - FULL_EVERY)
+            if full is None:  # an instant given (a replay, a test) may be any distance from the values stored
+                full = not whole or now is not None or not _full_since(con, datetime.now(UTC) - FULL_EVERY)
             run = compute_kpis(con, catalog, now, period, kpi_ids, incremental=whole and not full)
             if whole:
                 recorded.detail = INCREMENTAL if run.incremental else FULL

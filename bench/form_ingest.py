@@ -155,7 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.indicators, args.runs = 20, 1
-    with tempfile.TemporaryDirectory(prefix="bench-form-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-form-", ignore_cleanup_errors=True) as tmp:  # (Data Docs come after)
         root = Path(tmp)
         schemas(root / "schemas", args.indicators)
         large, small = root / "large" / "SYT_2026-10.xlsx", root / "small" / "SYT_2026-10.xlsx"

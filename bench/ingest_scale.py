@@ -306,7 +306,7 @@ def main() -> None:
     if args.smoke:
         args.rows, args.runs, args.http = [2_000], 1, 2_000
     failures = []
-    with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         if args.http:
             print(f"\ntthc_dossiers, HTTP pull from the simulator (about {args.http:,} dossiers):")

@@ -326,7 +326,7 @@ def main() -> None:
         figures["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         print(json.dumps(figures, ensure_ascii=False))
         return
-    with tempfile.TemporaryDirectory(prefix="ioc-bench-kpi-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-kpi-", ignore_cleanup_errors=True) as tmp:
         home = Path(tmp) / "home"
         results = {}
         for name in PHASES:

@@ -1155,6 +1155,7 @@ WARM_MODULES = (
     "pipelines.extract.postgres",
     "pyarrow.parquet",
     "duckdb",
+    "psycopg",  # DuckLake's locks, in the catalog's PostgreSQL
     "pandas",  # DuckDB imports it at a statement's first parameter
     "holidays.countries",  # the working-day calendar's, every country's
 )

@@ -215,7 +215,7 @@ def test_compaction_merges_a_lakes_small_files_keeps_its_rows_and_its_history_wi
     from tests.helpers import write_csv
 
     ioc("warehouse", "init", check=True)
-    for month in ("07", "08", "09", "10"):  # 40 rows each: more than DuckLake inlines into its catalog (10)
+    for month in ("09", "10"):  # 40 rows each: more than DuckLake inlines into its catalog (10)
         rows = [["SKHCN", f"{month}/2026", f"CT_{i:02d}", f"Chỉ tiêu {i}", str(i), "cái", ""] for i in range(40)]
         ioc("ingest", "dept_monthly_report", "--file", str(write_csv(tmp_path / f"SKHCN_2026-{month}.csv", rows)),
             check=True)
@@ -223,7 +223,7 @@ def test_compaction_merges_a_lakes_small_files_keeps_its_rows_and_its_history_wi
     clean = "SELECT * FROM clean.dept_monthly_report ORDER BY ALL"
     before, files = query(clean), "SELECT count(*) FROM ducklake_list_files('warehouse', 'dept_monthly_report', " \
                                   "schema => 'clean')"
-    assert query(files)[0][0] >= 4, "a file per load at least"
+    assert query(files)[0][0] >= 2, "a file per load at least"
 
     done = ioc("warehouse", "compact", "--keep-days", "400")
 

@@ -29,12 +29,13 @@ import os
 import select
 import signal
 import socket
-import stat
 import struct
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from pipelines.private_socket import listen, private
 
 WARM_COMMANDS = frozenset({"ingest"})  # `ioc` commands the runner runs (what a scheduler or a script calls often)
 _LENGTH = struct.Struct("!I")
@@ -48,14 +49,6 @@ def socket_for(validation_socket: Path) -> Path:
     return validation_socket.with_name(validation_socket.stem + "-runs.sock")
 
 
-def _private(directory: Path) -> bool:
-    try:
-        st = os.lstat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
-
-
 # The caller's side -------------------------------------------------------------------------------------------
 
 
@@ -65,7 +58,7 @@ def handed_over(argv: list[str], validation_socket: Path) -> int | None:
     if not argv or argv[0] not in WARM_COMMANDS or os.environ.get("IOC_WARM_RUNS", "1").strip() == "0":
         return None
     path = socket_for(validation_socket)
-    if not _private(path.parent):
+    if not private(path.parent):
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -109,8 +102,8 @@ def _receive(connection: socket.socket, size: int) -> bytes | None:
 
 def start(path: Path, run: Callable[[list[str]], None], prepare: Callable[[], None]) -> int:
     """Fork the runner (before the caller imports anything it should not inherit); its pid. It calls `prepare()`
-    (what every run would import or build), listens on `path` (whose directory the caller made private), and runs `run(argv)` in a child per
-    command, until it is terminated or its parent exits."""
+    (what every run would import or build), listens on `path` (whose directory the caller made private), and runs
+    `run(argv)` in a child per command, until it is terminated or its parent exits."""
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
@@ -140,14 +133,7 @@ def _runner(path: Path, run: Callable[[list[str]], None], prepare: Callable[[], 
         signal.signal(number, _stop)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # children are reaped here, for their exit status
     prepare()
-    path.unlink(missing_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    umask = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(umask)
-    listener.listen(64)
+    listener = listen(path)  # (a socket left by a process that was killed replaced)
     print(f"warm runner (pid {os.getpid()}) ready on {path}", flush=True)
     children: dict[int, socket.socket] = {}
     try:

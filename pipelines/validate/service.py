@@ -20,11 +20,11 @@ import os
 import select
 import signal
 import socket
-import stat
 import struct
 import sys
 from pathlib import Path
 
+from pipelines.private_socket import listen, private
 from pipelines.settings import validation_socket as socket_path
 from pipelines.validate import gx_process
 
@@ -34,20 +34,11 @@ READY = b"R"  # what a forked worker sends first: the connection is served
 CONNECT_TIMEOUT = 10.0  # seconds a load waits for the service's worker before starting its own
 
 
-def _private(directory: Path) -> bool:
-    """The directory is this user's, and nobody else's (no group or other permissions)."""
-    try:
-        st = os.lstat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
-
-
 def connect(timeout: float = CONNECT_TIMEOUT) -> socket.socket | None:
     """A connection served by a worker of the service, or None where no service answers (or its socket is
     not in a directory private to this user)."""
     path = socket_path()
-    if not _private(path.parent):
+    if not private(path.parent):
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -79,21 +70,14 @@ def serve(path: Path | None = None) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     _warm()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not _private(path.parent):
+    if not private(path.parent):
         raise SystemExit(
             f"{path.parent} must be a directory of this user's only (mode 0700): the service's "
             "requests run as this user. Remove it, or set IOC_VALIDATION_SOCKET to a path in one."
         )
     if running_at(path):
         raise SystemExit(f"a validation service is already answering on {path}")
-    path.unlink(missing_ok=True)  # a socket left by a service that was killed
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    umask = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(umask)
-    listener.listen(64)
+    listener = listen(path)  # (a socket left by a process that was killed replaced)
     # A signal may be taken by any of the threads GE's imports started (numpy's), not interrupting accept():
     # its handler also writes to this pipe, which the loop waits on beside the socket.
     wakeup, woken = os.pipe()

@@ -145,13 +145,12 @@ def _load(feed: Feed, batches: list[LandedBatch]) -> list[BatchSummary]:
                 summaries.append(summary)
         docs = [identifier for s in summaries for identifier in s.data_docs]
         requested = any(s.data_docs_requested for s in summaries)
-        handed = False
-        if docs and not requested:  # built by GE's worker while the deadlines are computed here (or after)
-            handed = gx_worker.worker().hand_off("build_data_docs", docs)
+        if docs and not requested:  # built by GE's worker while the deadlines are computed here
+            gx_worker.worker().submit("build_data_docs", docs)
         if follows_deadlines:  # alerts resolve on receipt: the feed's part of the marts
             with recorded_run(con, "deadlines"):
                 refresh_deadlines(con, catalog(), feed=feed)
-    if docs and not handed:
+    if docs:  # a load is done when its files are: nothing under $IOC_HOME changes once it has returned
         gx_worker.worker().collect()
     return summaries
 

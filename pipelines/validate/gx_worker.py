@@ -123,23 +123,6 @@ class GxWorker:
             assert self.channel is not None  # the request was sent on it (or submit raised)
             self.channel.let_go()
 
-    def hand_off(self, function: str, *args) -> bool:
-        """Send a load's last request to a worker of the validation service and let it finish on its own, nothing
-        waiting for its answer (Data Docs: a by-product of a load already committed; a failure is in the service's
-        log); True. A worker of this process's own is kept for the process's next load: then the request is only
-        submitted (False), and collect() waits for it."""
-        with self.lock:
-            served = isinstance(self.channel, ServiceWorker) and not self.channel.let_go_sent
-        if not served:
-            self.submit(function, *args)
-            return False
-        self.submit_last(function, *args)
-        with self.lock:
-            channel, self.channel, self.pending = self.channel, None, 0
-        if channel is not None:
-            channel.close()
-        return True
-
     def call(self, function: str, *args):
         """Send a request and wait for its answer (after those of the requests submitted before it)."""
         self.submit(function, *args)

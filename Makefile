@@ -47,19 +47,16 @@ stop:
 
 # Three pytest workers, one test file at a time each (files share fixtures): most tests wait on servers,
 # schedulers and subprocesses, so three keep 2 cores busier than two did (the suite took 20 min in one process).
-# The warehouse tests then run again on DuckLake (IOC_WAREHOUSE=ducklake, its catalog on the local PostgreSQL);
-# the Celery test (scale-out) runs on DuckLake only, and a property test's extra seeds on the file only. (The two
-# passes side by side overloaded the 2 cores: no faster, measured.)
-LAKE_TESTS := tests/test_file_drop.py tests/test_validation.py tests/test_changing_sources.py \
-	tests/test_deadlines.py tests/test_kpis.py tests/test_celery.py tests/test_warehouse_schema.py
+# `--warehouse both`: the warehouse tests (tests/conftest.py's LAKE_FILES) run on the DuckDB file and again on
+# DuckLake (its catalog on the local PostgreSQL), in the same session: a file's tests on one backend go to one worker
+# (tests/conftest.py's scheduler, the slowest first), so no worker waits at the end of one pass for the others.
 test: install
 	$(VENV)/bin/ruff check pipelines dags
 	$(VENV)/bin/ruff format --check pipelines dags
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(VENV)/bin/ioc feeds check
-	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --ignore=tests/test_celery.py
-	$(VENV)/bin/pytest -n 3 --dist loadfile --durations=30 --warehouse ducklake $(LAKE_TESTS)
+	$(VENV)/bin/pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=40 --warehouse both
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

@@ -13,10 +13,12 @@ deadline marts and `ioc late` follow from the same load. Prints each latency and
 Target (issue 16): p95 < 2 minutes; a missed target, or a report that never arrives (10 minutes), makes the exit
 status 1.
 
-`--smoke`: two reports, one each way, the target not judged: the same path with the least sent. It still takes
-minutes (3 to 6 on a busy 2-core machine): the stack must start and load the simulator's six months first, so
-`make test` leaves it out unless IOC_BENCH_STACK=1 (tests/test_bench.py; tests/test_event_driven.py runs the same
-path, a report dropped and one submitted).
+`--smoke`: two reports, one each way, the target not judged: the same path with the least sent. Starting the stack
+and loading the simulator's six months takes minutes (3 to 6 on a busy 2-core machine), so `make test` runs the
+smoke with `--running` in the stack that tests/test_event_driven.py has started already (seconds).
+
+`--running`: measure in a stack already up (`ioc up` of $IOC_HOME; the exporter on $IOC_EXPORTER_PORT, the
+departments' tokens in $IOC_SUBMIT_TOKENS_FILE), and leave it running.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 IOC = REPO / ".venv" / "bin" / "ioc"
@@ -65,22 +68,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=10)
     parser.add_argument("--smoke", action="store_true", help="two reports, one each way")
+    parser.add_argument("--running", action="store_true", help="in the stack of $IOC_HOME, up already; left up")
     args = parser.parse_args()
     if args.smoke:
         args.reports = 2
-    home = Path(tempfile.mkdtemp(prefix="ioc-arrival-"))
-    ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
-    env = {**os.environ, "IOC_HOME": str(home), **{k: str(v) for k, v in ports.items()},
-           "IOC_SIM_URL": f"http://127.0.0.1:{ports['IOC_SIM_PORT']}"}
-    env.pop("IOC_VALIDATION_SOCKET", None)  # `ioc up` starts this home's own service (not a caller's, e.g. the tests')
     departments = [u for u in _units() if u["kind"] == "department" and not u.get("valid_to")]
-    tokens = {u["code"]: f"bench-{u['code']}-{i}" for i, u in enumerate(departments)}
-    secrets = home / "tokens.yaml"
-    secrets.write_text("".join(f"{unit}: {token}\n" for unit, token in tokens.items()), encoding="utf-8")
-    env["IOC_SUBMIT_TOKENS_FILE"] = str(secrets)
-    wall = f"http://127.0.0.1:{ports['IOC_EXPORTER_PORT']}"
+    if args.running:
+        home, env = Path(os.environ["IOC_HOME"]), dict(os.environ)
+        tokens = yaml.safe_load(Path(env["IOC_SUBMIT_TOKENS_FILE"]).read_text(encoding="utf-8"))
+        wall = f"http://127.0.0.1:{env['IOC_EXPORTER_PORT']}"
+    else:
+        home = Path(tempfile.mkdtemp(prefix="ioc-arrival-"))
+        ports = {"IOC_SIM_PORT": free_port(), "IOC_EXPORTER_PORT": free_port(), "IOC_AIRFLOW_PORT": free_port()}
+        env = {**os.environ, "IOC_HOME": str(home), **{k: str(v) for k, v in ports.items()},
+               "IOC_SIM_URL": f"http://127.0.0.1:{ports['IOC_SIM_PORT']}"}
+        env.pop("IOC_VALIDATION_SOCKET", None)  # `ioc up` starts this home's own service (not a caller's: the tests')
+        tokens = {u["code"]: f"bench-{u['code']}-{i}" for i, u in enumerate(departments)}
+        secrets = home / "tokens.yaml"
+        secrets.write_text("".join(f"{unit}: {token}\n" for unit, token in tokens.items()), encoding="utf-8")
+        env["IOC_SUBMIT_TOKENS_FILE"] = str(secrets)
+        wall = f"http://127.0.0.1:{ports['IOC_EXPORTER_PORT']}"
     started = time.monotonic()
-    subprocess.run([str(IOC), "up"], env=env, check=True, capture_output=True)
+    if not args.running:
+        subprocess.run([str(IOC), "up"], env=env, check=True, capture_output=True)
     try:
         periods = wait(lambda: _loaded_periods(wall), 300, "the simulator's reports loaded")
         print(f"stack up and the simulator's reports loaded in {time.monotonic() - started:.0f} s")
@@ -109,7 +119,8 @@ def main() -> None:
                          "p95_s": round(_p95(v), 1), "max_s": round(max(v), 1)} for way, v in latencies.items() if v}
         print(json.dumps(summary, indent=1))
     finally:
-        subprocess.run([str(IOC), "down"], env=env, capture_output=True)
+        if not args.running:
+            subprocess.run([str(IOC), "down"], env=env, capture_output=True)
     slow = [way for way, figures in summary.items() if figures["p95_s"] >= TARGET_SECONDS]
     if args.smoke:  # every report arrived (else wait() stopped it); a busy machine's times judge nothing
         slow = []
@@ -118,8 +129,6 @@ def main() -> None:
 
 
 def _units() -> list[dict]:
-    import yaml
-
     return yaml.safe_load((REPO / "schemas" / "org_units.yaml").read_text(encoding="utf-8"))["units"]
 
 

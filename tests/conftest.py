@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import tempfile
@@ -27,10 +28,29 @@ ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
+# The test files whose tests run on either warehouse backend: with `--warehouse both` (what `make test` runs), each
+# of their tests runs on the DuckDB file and on DuckLake, in one session; the Celery test (scale-out: its workers
+# share a lake) on DuckLake only.
+LAKE_FILES = frozenset({"test_file_drop.py", "test_validation.py", "test_changing_sources.py", "test_deadlines.py",
+                        "test_kpis.py", "test_warehouse_schema.py"})
+LAKE_ONLY_FILES = frozenset({"test_celery.py"})
+
+
 def pytest_addoption(parser):
-    parser.addoption("--warehouse", choices=("duckdb", "ducklake"), default="duckdb",
+    parser.addoption("--warehouse", choices=("duckdb", "ducklake", "both"), default="duckdb",
                      help="the warehouse backend the tests run on (ducklake: each test gets a catalog database "
-                          "of its own on the local PostgreSQL, its data under its $IOC_HOME)")
+                          "of its own on the local PostgreSQL, its data under its $IOC_HOME; both: every test on "
+                          "the file, and those of the warehouse's files (LAKE_FILES) on DuckLake too)")
+
+
+def pytest_generate_tests(metafunc):
+    """With --warehouse both, a warehouse file's tests are run once per backend (`[duckdb]`, `[ducklake]` in
+    their ids)."""
+    if metafunc.config.getoption("--warehouse") != "both":
+        return
+    name = metafunc.definition.path.name
+    if name in LAKE_FILES or name in LAKE_ONLY_FILES:
+        metafunc.parametrize("warehouse_backend", ["ducklake"] if name in LAKE_ONLY_FILES else ["duckdb", "ducklake"])
 
 
 def pytest_configure(config):
@@ -75,36 +95,78 @@ def pytest_unconfigure(config):
 VALIDATION_SERVICE = pytest.StashKey[tuple]()
 
 
-# The slowest test files first (measured: `make test` prints each pass's slowest tests): pytest-xdist hands a
-# file at a time to the next free worker in collection order, so the long ones start at once and the short
-# ones fill in around them, instead of one long file running alone at the end.
-SLOWEST_FIRST = ("test_event_driven.py", "test_dags.py", "test_wall.py", "test_kpis.py", "test_changing_sources.py",
-                 "test_file_drop.py", "test_celery.py", "test_deadlines.py", "test_bench.py", "test_api_fuzz.py",
-                 "test_warehouse.py", "test_validation.py", "test_feed_drafts.py", "test_validation_service.py",
-                 "test_period_state.py", "test_alerting.py")
+# The slowest test files first, each on each backend (`file` on the DuckDB file, `file@ducklake` on DuckLake;
+# measured, 4 December: `make test` prints the slowest tests): pytest-xdist hands a file at a time to the next free
+# worker in collection order (`--no-loadscope-reorder`: by default it puts the files with the most tests first), so
+# the long ones start at once and the short ones fill in around them, instead of one long file running alone at the
+# end. test_wall.py comes well after test_api_fuzz.py: both wait for the one demo warehouse the first builds.
+SLOWEST_FIRST = ("test_event_driven.py", "test_changing_sources.py", "test_kpis.py", "test_file_drop.py@ducklake",
+                 "test_kpis.py@ducklake", "test_api_fuzz.py", "test_deadlines.py@ducklake", "test_dags.py",
+                 "test_validation.py@ducklake", "test_changing_sources.py@ducklake", "test_celery.py@ducklake",
+                 "test_feed_drafts.py", "test_validation_service.py", "test_bench.py", "test_warehouse.py",
+                 "test_deadlines.py", "test_period_state.py", "test_file_drop.py", "test_validation.py",
+                 "test_catalog_faults.py", "test_submissions.py", "test_wall.py", "test_alerting.py",
+                 "test_http_json.py", "test_forms.py", "test_warehouse_schema.py@ducklake")
+
+
+def _backend_of(item) -> str:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "warehouse_backend" in callspec.params:
+        return callspec.params["warehouse_backend"]
+    option = item.config.getoption("--warehouse")
+    return "duckdb" if option == "both" else option
 
 
 def pytest_collection_modifyitems(config, items):
     """The slowest files first; on DuckLake, tests marked duckdb_only are deselected (reported as such, never
     silently skipped)."""
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
-    if config.getoption("--warehouse") != "ducklake":
-        return
-    dropped = [item for item in items if item.get_closest_marker("duckdb_only")]
+
+    def slowest_first(item) -> int:
+        backend = _backend_of(item)
+        return rank.get(item.path.name if backend == "duckdb" else f"{item.path.name}@{backend}", len(rank))
+
+    items.sort(key=slowest_first)  # stable: each file keeps its order
+    dropped = [item for item in items if _backend_of(item) == "ducklake" and item.get_closest_marker("duckdb_only")]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("duckdb_only")]
+        gone = set(dropped)
+        items[:] = [item for item in items if item not in gone]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With --warehouse both, pytest-xdist hands a worker a test file's tests on one backend at a time (they share
+    fixtures, as under --dist loadfile), the same file's tests on the other backend going to whichever worker is
+    free. (pytest-xdist's own `--dist loadgroup` does not group under pytest 9.2: its workers set a node id
+    attribute pytest no longer reads.)"""
+    if config.getoption("--warehouse") != "both" or config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByFileAndBackend(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            backend = "ducklake" if re.search(r"\[ducklake[-\]]", nodeid) else "duckdb"
+            return f"{super()._split_scope(nodeid)}@{backend}"
+
+    return ByFileAndBackend(config, log)
+
+
+@pytest.fixture
+def warehouse_backend(request) -> str:
+    """The warehouse backend this test runs on: --warehouse's (with `both`, each of a warehouse file's tests is
+    parametrized with it, pytest_generate_tests; the others run on the file)."""
+    option = request.config.getoption("--warehouse")
+    return "duckdb" if option == "both" else option
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch, request) -> Path:
+def home(tmp_path, monkeypatch, request, warehouse_backend) -> Path:
     """Every test gets its own $IOC_HOME (warehouse, inboxes, landing zone, cursors), and its own warehouse
     on the backend the run was asked for."""
     path = tmp_path / "ioc-home"
     path.mkdir()
     monkeypatch.setenv("IOC_HOME", str(path))
-    if request.config.getoption("--warehouse") == "ducklake":
+    if warehouse_backend == "ducklake":
         request.getfixturevalue("lake_catalog")
     else:
         monkeypatch.delenv("IOC_WAREHOUSE", raising=False)

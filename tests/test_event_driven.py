@@ -6,13 +6,14 @@ within two minutes, where the hourly cron took up to an hour; `ioc down` then st
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from datetime import datetime, timezone
 
 import httpx
 import pytest
 
-from tests.conftest import ioc
+from tests.conftest import REPO, VENV_BIN, ioc
 from tests.stack import free_port, wait_until
 
 FEED = "dept_monthly_report"
@@ -127,6 +128,12 @@ def test_ioc_up_loads_a_dropped_and_a_submitted_report_within_two_minutes_and_io
         assert list((home / "archive").rglob(f"*{unit}_{period}.csv")), "loaded and archived, never deleted"
         service_log = (home / "logs" / "validation.log").read_text()
         assert " requests of pid " in service_log, "the tasks' loads were validated by the warm service"
+
+        # the arrival benchmark's smoke, in this stack (tests/test_bench.py leaves it here: alone it starts its own)
+        bench = subprocess.run([str(VENV_BIN / "python"), str(REPO / "bench" / "report_arrival.py"), "--smoke",
+                                "--running"], env=dict(os.environ), capture_output=True, text=True, timeout=600)
+        print(bench.stdout[-1500:])
+        assert bench.returncode == 0 and "PASS" in bench.stdout, bench.stdout[-3000:] + bench.stderr[-3000:]
     finally:
         stopped = ioc("down")
     assert stopped.returncode == 0, stopped.stderr

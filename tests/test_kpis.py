@@ -344,7 +344,7 @@ def _kpis(full: bool):
 # A full computation costs some 10 s on DuckLake (2 s on the file): there, one seed (the one that catches a load not
 # recording the rows it replaces, on the file) and its first three loads (a report, dossiers, tasks).
 @pytest.mark.parametrize("seed", [pytest.param(1, marks=pytest.mark.duckdb_only), 2])
-def test_incremental_kpis_after_random_loads_equal_a_full_recomputation(home, request, seed):
+def test_incremental_kpis_after_random_loads_equal_a_full_recomputation(home, warehouse_backend, seed):
     """After each random load (reports, tasks, dossiers; new, corrected, late), the KPIs computed incrementally —
     only what the load made out of date — are exactly those a full recomputation gives then (every column but
     computed_at), the full one finds nothing to log in the history, and nothing stays pending."""
@@ -354,7 +354,7 @@ def test_incremental_kpis_after_random_loads_equal_a_full_recomputation(home, re
     _kpis(full=True)
     loads = [_random_report, _random_dossiers, _random_tasks, _random_dossiers, rng.choice([_random_report, _random_tasks]),
              _random_dossiers]  # a dossier sent again may move to another month: the month it left is recomputed too
-    if request.config.getoption("--warehouse") == "ducklake":
+    if warehouse_backend == "ducklake":
         loads = loads[:3]
     for n, load in enumerate(loads):
         if load is _random_dossiers:

@@ -26,7 +26,7 @@ from pipelines.deadlines.task_status import (
 )
 from pipelines.declarations.loading import Catalog
 from pipelines.declarations.models import Feed
-from pipelines.warehouse import committed, has_clean_table, is_view, literal, table_exists
+from pipelines.warehouse import columns_of, committed, has_clean_table, is_view, literal, table_exists
 from pipelines.warehouse.pending import ROWS, record_all, record_spans
 
 
@@ -88,14 +88,7 @@ def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[st
 
 def _columns(con, name: str) -> list[str]:
     """The columns of marts.<name>, in order (none where it does not exist)."""
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'marts' AND table_name = ? ORDER BY column_index",
-            [name],
-        ).fetchall()
-    ]
+    return columns_of(con, "marts", name)
 
 
 def record_changes(con, mart: str, frame: pl.DataFrame, at: datetime, feed: str | None = None) -> None:

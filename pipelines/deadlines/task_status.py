@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pipelines.calendar.deadlines import TIMEZONE
 from pipelines.calendar.workdays import register_working_days, working_days_after_sql
 from pipelines.declarations.models import Feed
-from pipelines.warehouse import literal, quote
+from pipelines.warehouse import columns_of, literal, quote
 
 
 def task_rows_sql(feed: Feed) -> str:
@@ -97,10 +97,5 @@ def today_in(now: datetime) -> date:
 def described_columns(con) -> str:
     """SELECT list of the words a task carries besides its title (the assigning document, who assigned it),
     NULL where marts.task_status has no such column (a view written before it had them)."""
-    columns = {
-        c
-        for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = 'task_status'"
-        ).fetchall()
-    }
+    columns = set(columns_of(con, "marts", "task_status"))
     return ", ".join(c if c in columns else f"NULL AS {c}" for c in ("source_document", "assigned_by"))

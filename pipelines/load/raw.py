@@ -18,7 +18,7 @@ from pathlib import Path
 from pipelines.declarations.models import Feed
 from pipelines.extract.landing import LINE, RAW, SOURCE_ROW, SOURCE_URI, LandedBatch, records_file
 from pipelines.settings import paths
-from pipelines.warehouse import is_view, literal, quote, table_exists
+from pipelines.warehouse import is_view, literal, quote, table_exists, view_sql
 from pipelines.warehouse.connection import is_object_storage
 
 LEGACY = "_before_parquet"  # raw history kept in a warehouse table before it moved to Parquet files
@@ -103,12 +103,8 @@ def _files(feed: Feed) -> str:
 
 def _view_reads(con, feed: Feed, files: str) -> bool:
     """Whether raw.<feed> is a view over these files."""
-    found = con.execute(
-        "SELECT sql FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'raw' "
-        "AND view_name = ?",
-        [feed.id],
-    ).fetchall()
-    return bool(found) and files in found[0][0]
+    sql = view_sql(con, "raw", feed.id)
+    return sql is not None and files in sql
 
 
 def _create_view(con, feed: Feed) -> None:

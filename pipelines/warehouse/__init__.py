@@ -11,12 +11,14 @@ from pipelines.warehouse.connection import (
     backend,
     chosen,
     claimed,
+    columns_of,
     compact,
     connect,
     exclusive,
     has_clean_table,
     is_view,
     table_exists,
+    view_sql,
 )
 from pipelines.warehouse.sql import literal, quote
 from pipelines.warehouse.transaction import committed
@@ -31,6 +33,7 @@ __all__ = [
     "backend",
     "chosen",
     "claimed",
+    "columns_of",
     "committed",
     "compact",
     "connect",
@@ -40,4 +43,5 @@ __all__ = [
     "literal",
     "quote",
     "table_exists",
+    "view_sql",
 ]

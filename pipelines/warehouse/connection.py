@@ -28,6 +28,7 @@ from pipelines.warehouse.backends import (
     lake_settings,
     use_object_storage,
 )
+from pipelines.warehouse.sql import columns_of, view_sql
 
 __all__ = [
     "BACKENDS",
@@ -46,6 +47,7 @@ __all__ = [
     "chosen",
     "compact",
     "claimed",
+    "columns_of",
     "connect",
     "exclusive",
     "extension_file",
@@ -56,6 +58,7 @@ __all__ = [
     "lake_settings",
     "table_exists",
     "use_object_storage",
+    "view_sql",
 ]
 
 
@@ -123,14 +126,8 @@ def compact(con, keep_days: int) -> dict[str, int]:
 
 
 def is_view(con, schema: str, name: str) -> bool:
-    """Whether schema.name is a view (duckdb_views(): quick on DuckLake too, where information_schema is not)."""
-    return bool(
-        con.execute(
-            "SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? "
-            "AND view_name = ?",
-            [schema, name],
-        ).fetchall()
-    )
+    """Whether schema.name is a view."""
+    return view_sql(con, schema, name) is not None
 
 
 def table_exists(con, schema: str, table: str) -> bool:

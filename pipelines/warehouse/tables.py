@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.declarations.models import Feed
-from pipelines.warehouse.sql import quote
+from pipelines.warehouse.sql import columns_of, quote
 
 # Version 1 of the warehouse: its tables as first created (IF NOT EXISTS: a warehouse from before the migrations
 # has some or all of them). Never changed: a column is added by a migration below.
@@ -328,14 +328,7 @@ def ensure_clean_table(con, feed: Feed) -> None:
     columns = {c.name: DUCKDB_TYPES[c.type] for c in feed.columns} | LINEAGE
     body = ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS {clean_table(feed)} ({body})")
-    existing = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'clean' AND table_name = ?",
-            [feed.id],
-        ).fetchall()
-    }
+    existing = set(columns_of(con, "clean", feed.id))
     for name, kind in columns.items():
         if name not in existing:
             con.execute(f"ALTER TABLE {clean_table(feed)} ADD COLUMN {quote(name)} {kind}")

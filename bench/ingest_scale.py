@@ -20,7 +20,8 @@ It also pulls about 1M dossiers (--http) over HTTP from the simulator's API, ser
 (sorted once, no simulated faults), and reports the `ioc ingest tthc_dossiers` process's wall time and
 peak memory.
 
-Targets (issue 12): 10M rows — A peak ≤ 1.5 GB and wall ≤ 3 × B; 1M rows — wall ≤ 6 × B, peak ≤ 1 GB;
+Targets (issue 12, as issue 29 restated them for a 2-core machine): 10M rows — A peak ≤ 1.5 GB and wall ≤ 5 × B
+(issue 12 asked 3 ×); 1M rows — wall ≤ 6 × B, peak ≤ 1 GB;
 the HTTP pull of 1M dossiers — peak ≤ 1 GB. A missed target or a wrong outcome makes the exit status 1.
 
 `--smoke`: both feeds at 2,000 rows (files written afresh, not cached), one run, and 2,000 dossiers pulled:
@@ -48,7 +49,8 @@ IOC = REPO / ".venv" / "bin" / "ioc"
 PYTHON = REPO / ".venv" / "bin" / "python"
 FILES = Path(tempfile.gettempdir()) / "ioc-bench-files"
 PIECE = 1_000_000  # rows generated at a time (bounded memory for the generator too)
-TARGETS = {1_000_000: (6.0, 1024), 10_000_000: (3.0, 1536)}  # rows: (max ratio, max peak MiB)
+# rows: (max ratio, max peak MiB): issue 12's, as issue 29 set them for this 2-core machine (10M: 5×, where 12 asked 3×)
+TARGETS = {1_000_000: (6.0, 1024), 10_000_000: (5.0, 1536)}
 
 TASK_HEADER = ["Mã nhiệm vụ", "Văn bản giao", "Người giao", "Đơn vị chủ trì", "Nội dung nhiệm vụ",
                "Ngày giao", "Hạn hoàn thành", "Trạng thái", "Ngày hoàn thành", "Cập nhật lúc"]

@@ -109,12 +109,17 @@ SLOWEST_FIRST = ("test_event_driven.py", "test_changing_sources.py", "test_kpis.
                  "test_http_json.py", "test_forms.py", "test_warehouse_schema.py@ducklake")
 
 
+def _unparametrized_backend(config) -> str:
+    """The backend of a test that pytest_generate_tests did not parametrize: --warehouse's, the file's with `both`."""
+    option = config.getoption("--warehouse")
+    return "duckdb" if option == "both" else option
+
+
 def _backend_of(item) -> str:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "warehouse_backend" in callspec.params:
         return callspec.params["warehouse_backend"]
-    option = item.config.getoption("--warehouse")
-    return "duckdb" if option == "both" else option
+    return _unparametrized_backend(item.config)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -155,8 +160,7 @@ def pytest_xdist_make_scheduler(config, log):
 def warehouse_backend(request) -> str:
     """The warehouse backend this test runs on: --warehouse's (with `both`, each of a warehouse file's tests is
     parametrized with it, pytest_generate_tests; the others run on the file)."""
-    option = request.config.getoption("--warehouse")
-    return "duckdb" if option == "both" else option
+    return _unparametrized_backend(request.config)
 
 
 @pytest.fixture(autouse=True)

@@ -61,7 +61,7 @@ def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[st
             if frame is None:
                 continue
             con.register("_mart", frame.with_columns(stamp))
-            partial = only is not None and _columns(con, name) == con.sql("SELECT * FROM _mart").columns
+            partial = only is not None and columns_of(con, "marts", name) == con.sql("SELECT * FROM _mart").columns
             if {"unit_code", "period"} <= set(frame.columns):  # the KPIs read it: what changed is pending
                 record_changes(con, f"marts.{name}", frame, datetime.now(UTC), only.id if partial and only else None)
             if partial and only is not None:
@@ -84,11 +84,6 @@ def _refresh(con, catalog: Catalog, now: datetime, only: Feed | None) -> dict[st
     if task_feeds:
         marts["task_rates"] = con.sql("SELECT * FROM marts.task_rates").pl()
     return {k: v for k, v in marts.items() if v is not None}
-
-
-def _columns(con, name: str) -> list[str]:
-    """The columns of marts.<name>, in order (none where it does not exist)."""
-    return columns_of(con, "marts", name)
 
 
 def record_changes(con, mart: str, frame: pl.DataFrame, at: datetime, feed: str | None = None) -> None:

@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 # And so does the project's own code (the cold path of an `ioc` command, an Airflow task: 0.1 s of its start-up).
 install: $(VENV)/.installed system-packages
-	$(VENV)/bin/python -m compileall -q pipelines dags simulator >/dev/null
+	$(VENV)/bin/python -m compileall -q pipelines dags simulator
 
 system-packages:
 	@command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null \

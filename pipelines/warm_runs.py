@@ -131,20 +131,28 @@ def _stop(number, frame) -> None:
 def _runner(path: Path, run: Callable[[list[str]], None], prepare: Callable[[], None], parent: int) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, _stop)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # children are reaped here, for their exit status
+    # Children are reaped here, for their exit status, as soon as they end: SIGCHLD writes to this pipe, which the
+    # loop waits on beside the socket (a caller waited up to the loop's timeout for its status, 0.1 s on average).
+    wakeup, woken = os.pipe()
+    os.set_blocking(woken, False)
+    signal.set_wakeup_fd(woken)
+    signal.signal(signal.SIGCHLD, _child_ended)
     prepare()
     listener = listen(path)  # (a socket left by a process that was killed replaced)
     print(f"warm runner (pid {os.getpid()}) ready on {path}", flush=True)
     children: dict[int, socket.socket] = {}
+    watched: list[socket.socket | int] = [listener, wakeup]
     try:
         while not _stopping and os.getppid() == parent:
-            ready, _, _ = select.select([listener], [], [], 0.2)
+            ready, _, _ = select.select(watched, [], [], 0.2)  # (the timeout: to see the parent gone)
+            if wakeup in ready:
+                os.read(wakeup, 512)
             _reap(children)
             if listener in ready:
                 connection, _ = listener.accept()
                 pid = os.fork()
                 if pid == 0:
-                    _child(connection, listener, run)
+                    _child(connection, listener, (wakeup, woken), run)
                 children[pid] = connection
                 caller = _PEER.unpack(connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER.size))[0]
                 print(f"warm run {pid} for pid {caller}", flush=True)
@@ -153,6 +161,10 @@ def _runner(path: Path, run: Callable[[list[str]], None], prepare: Callable[[], 
         path.unlink(missing_ok=True)
         for connection in children.values():  # runs in flight go on; their callers learn nothing more
             connection.close()
+
+
+def _child_ended(number, frame) -> None:
+    """SIGCHLD's handler: nothing to do but wake the loop (the signal's byte in the wakeup pipe)."""
 
 
 def _reap(children: dict[int, socket.socket]) -> None:
@@ -173,13 +185,18 @@ def _reap(children: dict[int, socket.socket]) -> None:
         print(f"warm run {pid} ended with {code}", flush=True)
 
 
-def _child(connection: socket.socket, listener: socket.socket, run: Callable[[list[str]], None]) -> None:
+def _child(
+    connection: socket.socket, listener: socket.socket, pipe: tuple[int, int], run: Callable[[list[str]], None]
+) -> None:
     """One command in a forked child: take the caller's streams, directory and environment, run it, exit (the
     runner sends the status). Never returns into the runner's loop."""
     try:
         listener.close()
         for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(number, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        for fd in pipe:
+            os.close(fd)
         caller, uid, _ = _PEER.unpack(connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER.size))
         if uid != os.getuid():  # the socket's mode keeps others out; this says so if it ever did not
             print(f"refused a connection of uid {uid} (pid {caller})", flush=True)

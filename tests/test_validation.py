@@ -64,6 +64,32 @@ def test_a_check_added_in_yaml_changes_the_suite_and_the_outcome(schemas_copy, h
         ("values_in_set", "triệu đồng")]
 
 
+def test_each_worker_reuses_the_stored_suite_until_the_declarations_change_it(schemas_copy, home, query):
+    from pipelines.validate.gx_worker import worker
+
+    def load(month: int) -> None:
+        write_csv(inbox(home) / f"SKHCN_2026-{month:02d}.csv", [[r[0], f"{month:02d}/2026", *r[2:]] for r in ROWS])
+        ingest_feed(FEED)
+        worker().close()  # the next load's worker is a new process, as each load's is
+
+    def stored() -> dict[Path, bytes]:
+        return {p: p.read_bytes() for p in sorted((home / "gx").rglob("*")) if p.suffix in {".json", ".yml"}
+                and "uncommitted" not in p.parts}
+
+    load(8)
+    first = stored()
+    load(9)  # the same declarations: the suites, checkpoints and project file read, not written again
+    assert stored() == first
+    add_check(schemas_copy, FEED, {"check": "values_in_set", "column": "unit", "values": ["giấy phép", "tin"]})
+    load(10)  # a changed suite is registered again, and checks the next batch
+
+    changed = [p.relative_to(home / "gx").as_posix() for p, data in stored().items() if first.get(p) != data]
+    assert changed and all(p.startswith(("expectations/", "validation_definitions/", "checkpoints/")) for p in changed)
+    assert "values_in_set:unit" in "".join(stored()[p].decode() for p in stored() if "expectations" in p.parts)
+    assert query("SELECT DISTINCT reasons[1].check_name FROM ops.quarantine q JOIN ops.batches b USING (batch_id) "
+                 "WHERE b.file_name = 'SKHCN_2026-10.csv'") == [("values_in_set",)]
+
+
 def planted_world_files(world, home: Path) -> dict:
     write_report_files(world, inbox(home))
     return world.planted[FEED]
@@ -230,3 +256,27 @@ def test_every_check_a_result_can_name_has_words_for_people():
 
     for name in [*CHECK_NAMES, TYPE_CHECK, OUTLIER_CHECK, "batch_is_publishable", "row_is_well_formed"]:
         assert CHECK_LABELS.get(name, {}).keys() == {"vi", "en"}, name
+
+
+def test_data_docs_templates_compiled_once_serve_every_view_until_their_source_changes(tmp_path, monkeypatch):
+    from great_expectations.render.view.view import DefaultJinjaPageView
+    from jinja2 import Environment
+
+    from pipelines.validate.gx_templates import compile_templates
+
+    assert compile_templates() >= 40  # GE's page, section and component templates (what a worker inherits)
+    compiled: list[str] = []
+    upstream = Environment.compile
+    monkeypatch.setattr(Environment, "compile",
+                        lambda self, source, name=None, *a, **k: compiled.append(name) or upstream(self, source, name, *a, **k))
+
+    DefaultJinjaPageView().env.get_template("page.j2")
+    assert compiled == [], "a new view renders from the compiled cache"
+    mine = tmp_path / "mine.j2"
+    mine.write_text("first {{ x }}")
+    assert DefaultJinjaPageView(custom_views_directory=str(tmp_path)).env.get_template("mine.j2").render(x=1) == "first 1"
+    assert DefaultJinjaPageView(custom_views_directory=str(tmp_path)).env.get_template("mine.j2").render(x=2) == "first 2"
+    assert compiled == ["mine.j2"], "compiled once for both views"
+    mine.write_text("second {{ x }}")
+    assert DefaultJinjaPageView(custom_views_directory=str(tmp_path)).env.get_template("mine.j2").render(x=3) == "second 3"
+    assert compiled == ["mine.j2", "mine.j2"], "a changed source compiled again"

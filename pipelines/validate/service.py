@@ -130,7 +130,8 @@ def _stop(number, frame) -> None:
 
 
 def _warm() -> None:
-    """What every worker needs imported, once: GE, and the parts of it and of our validation a worker uses.
+    """What every worker needs imported or compiled, once: GE, the parts of it and of our validation a worker uses,
+    the Data Docs' templates.
     Not DuckDB, pyarrow or what imports them (the warehouse): imported here, before the fork, they made each
     worker 0.7–1.2 s slower on a 3,000-row form (measured, whole `ioc ingest` processes, run by run); a worker
     imports them itself in less."""
@@ -140,6 +141,9 @@ def _warm() -> None:
     import sqlalchemy  # noqa: F401
 
     from pipelines.validate import gx, gx_duckdb, gx_process, suite  # noqa: F401
+    from pipelines.validate.gx_templates import compile_templates
+
+    compile_templates()  # Data Docs' templates, compiled here once for every worker
 
 
 def _worker(connection: socket.socket, listener: socket.socket, pipe: tuple[int, int]) -> None:

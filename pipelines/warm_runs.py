@@ -179,10 +179,10 @@ def _reap(children: dict[int, socket.socket]) -> None:
         if connection is None:
             continue
         code = os.waitstatus_to_exitcode(status)
+        print(f"warm run {pid} ended with {code}", flush=True)  # in the log before the caller has its status
         with contextlib.suppress(OSError):
             connection.sendall(_STATUS.pack(code if code >= 0 else 128 - code))
         connection.close()
-        print(f"warm run {pid} ended with {code}", flush=True)
 
 
 def _child(

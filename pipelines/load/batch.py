@@ -293,7 +293,8 @@ def _write_outcome(
         # The quarantined rows are taken first, then joined to their records in raw history in slices of at most
         # a chunk of rows by source row (the raw file's row groups outside a slice are skipped): the join's
         # table and what it inserts then fit the load's memory (10M rows with 450k quarantined: 21 s in one
-        # join, spilling; 6 s in slices). The record's JSON is built after the join, for them only.
+        # join, spilling; 6 s in slices). The raw rows read are only those quarantined (a semi-join: 6.2 s → 4.4 s at
+        # 10M rows). The record's JSON is built after the join, for them only.
         # a form's sheet row holds several figures: its record is the figure of the same cell
         form = getattr(feed.source, "form", None) is not None
         cell = ", source_cell AS _cell" if form else ""
@@ -310,7 +311,8 @@ def _write_outcome(
                 f"quarantined_at, status, record_key, partition_key, unit_code) "
                 f"SELECT ?, ?, q._uri, q._row, q.reasons, {record}, ?, 'open', q._record_key, q._partition_key, "
                 f"q._unit_code FROM (SELECT * FROM _quarantined WHERE _row {within}) AS q "
-                f"LEFT JOIN (SELECT * FROM read_parquet({literal(str(kept))}) WHERE {quote(SOURCE_ROW)} {within}) AS r "
+                f"LEFT JOIN (SELECT * FROM read_parquet({literal(str(kept))}) WHERE {quote(SOURCE_ROW)} {within} "
+                f"AND {quote(SOURCE_ROW)} IN (SELECT _row FROM _quarantined WHERE _row {within})) AS r "
                 f"ON r.{quote(SOURCE_URI)} = q._uri AND r.{quote(SOURCE_ROW)} = q._row{same_cell}",
                 [feed.id, batch.batch_id, loaded_at],
             )

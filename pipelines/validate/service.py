@@ -141,7 +141,7 @@ def _warm() -> None:
     import sqlalchemy  # noqa: F401
 
     from pipelines.validate import gx, gx_duckdb, gx_process, suite  # noqa: F401
-    from pipelines.validate.gx_templates import compile_templates
+    from pipelines.validate.gx_templates import compile_templates  # lazy: with GE, in the service only
 
     compile_templates()  # Data Docs' templates, compiled here once for every worker
 

@@ -339,7 +339,7 @@ def _write_outcome(
             f"WHERE len(reasons) = 0 AND {ROW_ID} NOT IN (SELECT {ROW_ID} FROM {REPEATS})"
         )
         record_published(con, feed, batch.batch_id, "_valid", loaded_at)
-        merge_into_clean(con, feed, "_valid")
+        merge_into_clean(con, feed, "_valid", validation.keys_repeat)
         supersede(con, feed, batch, "_valid")
         con.execute("DROP VIEW _valid")
         con.execute(f"DROP TABLE {REPEATS}")
